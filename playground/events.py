@@ -1,0 +1,54 @@
+"""What happens during one turn, in order: the core emits these; the CLI and the TUI render them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from playground.records import Attempt, Reply
+from playground.router import Decision
+
+
+@dataclass(frozen=True)
+class TurnStarted:
+    conversation_id: str
+    prompt_message_id: int
+
+
+@dataclass(frozen=True)
+class Routed:
+    decision: Decision
+
+
+@dataclass(frozen=True)
+class AttemptStarted:
+    model_alias: str
+    hop: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class AttemptEnded:
+    attempt: Attempt
+
+
+@dataclass(frozen=True)
+class ReplyDone:
+    reply: Reply
+    conversation_cost: float
+    day_cost: float
+
+
+@dataclass(frozen=True)
+class TurnFailed:
+    """No model could be tried at all (nothing available, nothing fits); the prompt is still saved."""
+
+    conversation_id: str
+    message: str
+
+
+Event = TurnStarted | Routed | AttemptStarted | TextDelta | AttemptEnded | ReplyDone | TurnFailed

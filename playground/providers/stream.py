@@ -1,0 +1,172 @@
+"""One streamed call to one model through LiteLLM, measured and checked, as an Attempt record."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from typing import AsyncIterator
+
+from playground import tokens
+from playground.catalog import ModelInfo
+from playground.profile import Timeouts
+from playground.providers import engine
+from playground.providers.failures import classify, retry_after
+from playground.records import Attempt, Failure
+from playground.safetext import clean, one_line, redact
+
+
+class AttemptStream:
+    """Iterate to get the reply's text pieces; `attempt` holds the record, complete once iteration ends.
+
+    Provider failures do not raise: they end the iteration and set `attempt.failure`. Cancellation
+    marks the attempt cancelled (keeping the partial text) and propagates.
+    """
+
+    def __init__(self, info: ModelInfo, messages: list[dict], *, route: str, reason: str, hop: int,
+                 timeouts: Timeouts, secrets: list[str], api_key: str | None = None,
+                 temperature: float | None = None) -> None:
+        self.info = info
+        self.messages = messages
+        self.timeouts = timeouts
+        self.secrets = secrets
+        self.api_key = api_key
+        self.temperature = temperature
+        self.attempt = Attempt(model_alias=info.alias, model=info.spec.model, route=route, reason=reason,
+                               hop=hop, started_at=time.time(), price_source=info.price_source)
+        self._pieces: list[str] = []
+        self._response = None
+
+    @property
+    def text(self) -> str:
+        """The reply so far."""
+        return "".join(self._pieces)
+
+    def cancelled(self) -> Attempt:
+        """The record of an attempt whose consumer was cancelled between two pieces."""
+        attempt = self.attempt
+        if attempt.failure is None:
+            attempt.failure = Failure.CANCELLED
+            attempt.error = "cancelled by the user"
+            attempt.latency_s = time.time() - attempt.started_at
+            attempt.text = self.text
+            self._account()
+        return attempt
+
+    def _call_args(self) -> dict:
+        spec = self.info.spec
+        args: dict = {
+            "model": spec.model,
+            "messages": self.messages,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            # Retries and fallbacks are the router's decision, so each hop is visible and recorded.
+            "max_retries": 0,
+            "num_retries": 0,
+            "timeout": self.timeouts.total,
+        }
+        key = self.api_key or (os.environ.get(spec.key_env) if spec.key_env else None)
+        if key:
+            args["api_key"] = key
+        elif spec.api_base:
+            args["api_key"] = "no-key"  # OpenAI-compatible local servers want some key
+        if spec.api_base:
+            args["api_base"] = spec.api_base
+        if spec.max_output_tokens:
+            args["max_tokens"] = spec.max_output_tokens
+        if self.temperature is not None:
+            args["temperature"] = self.temperature
+        return args
+
+    async def __aiter__(self) -> AsyncIterator[str]:
+        litellm = engine.load()
+        attempt = self.attempt
+        started = time.perf_counter()
+        deadline = started + self.timeouts.total
+        response = None
+        try:
+            response = self._response = await asyncio.wait_for(
+                litellm.acompletion(**self._call_args()), min(self.timeouts.first_token, self.timeouts.total))
+            iterator = response.__aiter__()
+            while True:
+                limit = self.timeouts.first_token if attempt.ttft_s is None else self.timeouts.idle
+                remaining = deadline - time.perf_counter()
+                if remaining <= 0:
+                    raise asyncio.TimeoutError
+                try:
+                    chunk = await asyncio.wait_for(iterator.__anext__(), min(limit, remaining))
+                except StopAsyncIteration:
+                    break
+                if not chunk.choices:
+                    continue
+                text = chunk.choices[0].delta.content
+                if text:
+                    text = clean(text)
+                    if attempt.ttft_s is None:
+                        attempt.ttft_s = time.perf_counter() - started
+                    self._pieces.append(text)
+                    yield text
+            attempt.latency_s = time.perf_counter() - started
+            self._finish()
+        except asyncio.CancelledError:
+            attempt.latency_s = time.perf_counter() - started
+            attempt.failure = Failure.CANCELLED
+            attempt.error = "cancelled by the user"
+            self._account()
+            raise
+        except Exception as exc:  # every provider failure becomes a record, never a crash
+            attempt.latency_s = time.perf_counter() - started
+            failure, status = classify(exc)
+            attempt.failure = failure
+            attempt.retry_after_s = retry_after(exc)
+            detail = str(exc) or type(exc).__name__
+            if failure is Failure.TIMEOUT and not str(exc):
+                waited = "first token" if attempt.ttft_s is None else "next chunk"
+                detail = f"no {waited} within the time limit"
+            prefix = f"HTTP {status}: " if status else ""
+            attempt.error = redact(one_line(prefix + detail), self.secrets)
+            self._account()
+        finally:
+            attempt.text = self.text
+            if response is not None and hasattr(response, "aclose"):
+                try:
+                    await asyncio.shield(response.aclose())
+                except Exception:  # closing a broken stream can fail; the record is already complete
+                    pass
+
+    def _finish(self) -> None:
+        attempt = self.attempt
+        text = self.text
+        # LiteLLM turns a stream cut before its end into a normal "stop" with made-up usage, and a 200
+        # with a non-completion body into an empty answer; only the raw finish reason tells them apart.
+        received = getattr(self._response, "received_finish_reason", None)
+        attempt.finish_reason = received
+        if received is None:
+            attempt.failure = Failure.STREAM_CUT if text else Failure.BAD_RESPONSE
+            attempt.error = ("the stream ended before the model finished" if text
+                             else "the response was not a valid completion")
+        elif not text.strip():
+            attempt.failure = Failure.EMPTY
+            attempt.error = f"the model returned no text (finish reason {received!r})"
+        self._account()
+
+    def _account(self) -> None:
+        """Tokens from the provider's usage when it sent any, else counted here and marked estimated."""
+        attempt = self.attempt
+        response = self._response
+        if response is None:
+            # Refused before any reply (HTTP error, timeout): providers do not bill these.
+            attempt.cost_usd = 0.0
+            return
+        usage = None
+        for chunk in getattr(response, "chunks", None) or ():
+            usage = getattr(chunk, "usage", None) or usage
+        text = self.text
+        if usage is not None and attempt.failure is None:
+            attempt.input_tokens = usage.prompt_tokens
+            attempt.output_tokens = usage.completion_tokens
+        else:
+            attempt.input_tokens = tokens.count_messages(self.messages)
+            attempt.output_tokens = tokens.count_text(text) if text else 0
+            attempt.tokens_estimated = True
+        attempt.cost_usd = self.info.cost(attempt.input_tokens or 0, attempt.output_tokens or 0)

@@ -1,0 +1,85 @@
+"""Records that flow from the providers to the store and the UI."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+
+
+class Failure(StrEnum):
+    RATE_LIMITED = "rate_limited"
+    SERVER_ERROR = "server_error"
+    AUTH = "auth"
+    BAD_REQUEST = "bad_request"
+    CONTEXT_WINDOW = "context_window"
+    TIMEOUT = "timeout"
+    CONNECTION = "connection"
+    STREAM_CUT = "stream_cut"
+    """The stream ended without a finish reason: LiteLLM reports this as a normal "stop"."""
+    STREAM_ERROR = "stream_error"
+    BAD_RESPONSE = "bad_response"
+    """HTTP 200 whose body was not a completion (an HTML page, invalid JSON)."""
+    EMPTY = "empty"
+    CANCELLED = "cancelled"
+    UNAVAILABLE = "unavailable"
+    UNKNOWN = "unknown"
+
+
+@dataclass
+class Attempt:
+    """One call to one model. Failed and cancelled attempts are kept too."""
+
+    model_alias: str
+    model: str
+    route: str
+    reason: str
+    hop: int
+    started_at: float
+    text: str = ""
+    ttft_s: float | None = None
+    latency_s: float | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    tokens_estimated: bool = False
+    cost_usd: float | None = None
+    price_source: str | None = None
+    finish_reason: str | None = None
+    failure: Failure | None = None
+    error: str | None = None
+    retry_after_s: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
+
+    @property
+    def tokens_per_s(self) -> float | None:
+        if not self.output_tokens or self.latency_s is None:
+            return None
+        generating = self.latency_s - (self.ttft_s or 0.0)
+        return self.output_tokens / generating if generating > 0 else None
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["failure"] = self.failure.value if self.failure else None
+        data["tokens_per_s"] = self.tokens_per_s
+        return data
+
+
+@dataclass
+class Reply:
+    """What the user got for one prompt: the final text and every attempt that led to it."""
+
+    conversation_id: str
+    message_id: int
+    text: str
+    status: str  # complete | failed | cancelled
+    attempts: list[Attempt] = field(default_factory=list)
+
+    @property
+    def final(self) -> Attempt | None:
+        return self.attempts[-1] if self.attempts else None
+
+    @property
+    def cost_usd(self) -> float:
+        return sum(a.cost_usd or 0.0 for a in self.attempts)

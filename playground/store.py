@@ -1,0 +1,221 @@
+"""History in SQLite (sqlite-utils): conversations, messages and every attempt, safe across threads."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterator
+
+import sqlite_utils
+
+from playground.records import Attempt
+
+
+class StoreError(Exception):
+    """The history database cannot be used; the message says which file and why."""
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _create_v1(db: sqlite_utils.Database) -> None:
+    db["conversations"].create({
+        "id": str, "title": str, "profile": str, "created_at": str, "updated_at": str,
+    }, pk="id")
+    db["messages"].create({
+        "id": int, "conversation_id": str, "role": str, "content": str,
+        "status": str,  # complete | streaming | failed | cancelled
+        "model_alias": str, "created_at": str, "updated_at": str,
+    }, pk="id", foreign_keys=[("conversation_id", "conversations", "id")])
+    db["attempts"].create({
+        "id": int, "conversation_id": str, "prompt_message_id": int, "reply_message_id": int, "hop": int,
+        "model_alias": str, "model": str, "route": str, "reason": str, "decision": str,
+        "started_at": str, "ttft_ms": float, "latency_ms": float, "tokens_per_s": float,
+        "input_tokens": int, "output_tokens": int, "tokens_estimated": int,
+        "cost_usd": float, "price_source": str, "finish_reason": str,
+        "failure": str, "error": str, "output": str,
+    }, pk="id", foreign_keys=[("conversation_id", "conversations", "id"),
+                              ("prompt_message_id", "messages", "id"),
+                              ("reply_message_id", "messages", "id")])
+    db["messages"].create_index(["conversation_id", "id"])
+    db["attempts"].create_index(["conversation_id"])
+    db["attempts"].create_index(["started_at"])
+
+
+# Ordered, named, applied once each when the store opens (the order is the schema version).
+MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
+    ("create_v1", _create_v1),
+]
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    id: int
+    role: str
+    content: str
+    status: str
+    model_alias: str | None
+
+
+class Store:
+    """Owns one connection; every write runs in BEGIN IMMEDIATE under a lock, so threads and other
+    processes never hit "database is locked" on a read-then-write."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        memory = str(path) == ":memory:"
+        if not memory:
+            self._prepare_file()
+        try:
+            conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=10)
+            conn.execute("PRAGMA busy_timeout = 10000")
+            if not memory:
+                conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            self.db = sqlite_utils.Database(conn)
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: not a usable history database ({exc}); it was left untouched — "
+                             f"move it aside or pass --db with another path") from None
+
+    def _prepare_file(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if not self.path.exists():
+                # Created 0600: history holds prompts and replies.
+                os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+        except OSError as exc:
+            raise StoreError(f"{self.path}: cannot create the history database: {exc.strerror}") from None
+        if not os.access(self.path, os.W_OK) or not os.access(self.path.parent, os.W_OK):
+            raise StoreError(f"{self.path}: history database is not writable (check the file and its folder)")
+
+    def close(self) -> None:
+        with self._lock:
+            self.db.conn.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            conn = self.db.conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        with self._write() as conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
+            done = {row[0] for row in conn.execute("SELECT name FROM _migrations")}
+            for name, apply in MIGRATIONS:
+                if name not in done:
+                    apply(self.db)
+                    conn.execute("INSERT INTO _migrations VALUES (?, ?)", (name, _now()))
+
+    @property
+    def schema_version(self) -> int:
+        return self.db.execute("SELECT count(*) FROM _migrations").fetchone()[0]
+
+    # Writes -----------------------------------------------------------------------------------
+
+    def start_turn(self, conversation_id: str | None, prompt: str, profile: str) -> tuple[str, int]:
+        """Save the user's prompt before any call is made; returns (conversation id, message id)."""
+        now = _now()
+        with self._write() as conn:
+            if conversation_id is None:
+                conversation_id = uuid.uuid4().hex
+                title = " ".join(prompt.split())[:80]
+                conn.execute("INSERT INTO conversations (id, title, profile, created_at, updated_at) VALUES (?,?,?,?,?)",
+                             (conversation_id, title, profile, now, now))
+            else:
+                conn.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id))
+            cursor = conn.execute(
+                "INSERT INTO messages (conversation_id, role, content, status, created_at, updated_at) "
+                "VALUES (?, 'user', ?, 'complete', ?, ?)", (conversation_id, prompt, now, now))
+            return conversation_id, cursor.lastrowid
+
+    def start_reply(self, conversation_id: str) -> int:
+        now = _now()
+        with self._write() as conn:
+            cursor = conn.execute(
+                "INSERT INTO messages (conversation_id, role, content, status, created_at, updated_at) "
+                "VALUES (?, 'assistant', '', 'streaming', ?, ?)", (conversation_id, now, now))
+            return cursor.lastrowid
+
+    def save_reply(self, message_id: int, content: str, status: str, model_alias: str | None = None) -> None:
+        """Called while streaming (status 'streaming') so a crash keeps the partial text, and at the end."""
+        with self._write() as conn:
+            conn.execute("UPDATE messages SET content = ?, status = ?, model_alias = coalesce(?, model_alias), "
+                         "updated_at = ? WHERE id = ?", (content, status, model_alias, _now(), message_id))
+
+    def record_attempt(self, attempt: Attempt, conversation_id: str, prompt_message_id: int,
+                       reply_message_id: int | None, decision: dict | None) -> int:
+        row = {
+            "conversation_id": conversation_id, "prompt_message_id": prompt_message_id,
+            "reply_message_id": reply_message_id, "hop": attempt.hop,
+            "model_alias": attempt.model_alias, "model": attempt.model, "route": attempt.route,
+            "reason": attempt.reason, "decision": json.dumps(decision) if decision else None,
+            "started_at": _iso(attempt.started_at),
+            "ttft_ms": None if attempt.ttft_s is None else attempt.ttft_s * 1000,
+            "latency_ms": None if attempt.latency_s is None else attempt.latency_s * 1000,
+            "tokens_per_s": attempt.tokens_per_s,
+            "input_tokens": attempt.input_tokens, "output_tokens": attempt.output_tokens,
+            "tokens_estimated": int(attempt.tokens_estimated), "cost_usd": attempt.cost_usd,
+            "price_source": attempt.price_source, "finish_reason": attempt.finish_reason,
+            "failure": attempt.failure.value if attempt.failure else None, "error": attempt.error,
+            "output": attempt.text,
+        }
+        columns = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        with self._write() as conn:
+            cursor = conn.execute(f"INSERT INTO attempts ({columns}) VALUES ({marks})", tuple(row.values()))
+            return cursor.lastrowid
+
+    # Reads ------------------------------------------------------------------------------------
+
+    def messages(self, conversation_id: str) -> list[StoredMessage]:
+        with self._lock:
+            rows = self.db.execute("SELECT id, role, content, status, model_alias FROM messages "
+                                   "WHERE conversation_id = ? ORDER BY id", (conversation_id,)).fetchall()
+        return [StoredMessage(*row) for row in rows]
+
+    def attempts(self, conversation_id: str) -> list[dict]:
+        with self._lock:
+            return list(self.db.query("SELECT * FROM attempts WHERE conversation_id = ? ORDER BY id",
+                                      (conversation_id,)))
+
+    def conversation_cost(self, conversation_id: str) -> float:
+        with self._lock:
+            row = self.db.execute("SELECT coalesce(sum(cost_usd), 0) FROM attempts WHERE conversation_id = ?",
+                                  (conversation_id,)).fetchone()
+        return row[0]
+
+    def cost_since(self, since: datetime) -> float:
+        with self._lock:
+            row = self.db.execute("SELECT coalesce(sum(cost_usd), 0) FROM attempts WHERE started_at >= ?",
+                                  (since.astimezone(timezone.utc).isoformat(timespec="milliseconds"),)).fetchone()
+        return row[0]
+
+    def today_cost(self) -> float:
+        midnight = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
+        return self.cost_since(midnight)
+
+    def latest_conversation(self) -> str | None:
+        with self._lock:
+            row = self.db.execute("SELECT id FROM conversations ORDER BY updated_at DESC LIMIT 1").fetchone()
+        return row[0] if row else None

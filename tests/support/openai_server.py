@@ -1,0 +1,180 @@
+"""A scripted OpenAI-compatible HTTP server on 127.0.0.1 for provider, UI and benchmark tests.
+
+Each request's `model` field picks a Behaviour, so one server can be healthy, slow, rate-limited
+and broken at once. Every request is counted per model so tests can assert on retries.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Behaviour:
+    """How the server answers one model name."""
+
+    text: str = "Hello from the test server."
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    # A raw body replaces the completion entirely (an HTML error page, a JSON error object).
+    body: str | None = None
+    content_type: str = "text/event-stream"
+    words_per_chunk: int = 1
+    first_chunk_delay: float = 0.0
+    chunk_delay: float = 0.0
+    # Close the connection after this many content chunks, without finish_reason or [DONE].
+    cut_after: int | None = None
+    send_usage: bool = True
+    # Accept the request and never answer (until the client gives up or the server stops).
+    hang: bool = False
+    # Extra raw SSE lines sent before the first chunk (comments, garbage).
+    preamble: list[str] = field(default_factory=list)
+
+
+class OpenAIStubServer:
+    """Start with `with OpenAIStubServer() as server:`; `server.api_base` is the /v1 URL."""
+
+    def __init__(self) -> None:
+        self.behaviours: dict[str, Behaviour] = {}
+        self.hits: Counter[str] = Counter()
+        self.requests: list[dict] = []
+        self._stop = threading.Event()
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    @property
+    def api_base(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def script(self, model: str, behaviour: Behaviour | None = None, **kwargs) -> Behaviour:
+        self.behaviours[model] = behaviour or Behaviour(**kwargs)
+        return self.behaviours[model]
+
+    def __enter__(self) -> "OpenAIStubServer":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def _handler_class(self):
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:  # keep test output clean
+                pass
+
+            def do_GET(self) -> None:
+                if self.path.rstrip("/").endswith("/models"):
+                    data = {"object": "list", "data": [{"id": m, "object": "model"} for m in server.behaviours]}
+                    self._send_json(200, data)
+                else:
+                    self._send_json(404, {"error": {"message": "not found"}})
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                request = json.loads(self.rfile.read(length) or b"{}")
+                model = request.get("model", "")
+                server.hits[model] += 1
+                server.requests.append(request)
+                behaviour = server.behaviours.get(model, Behaviour())
+                if behaviour.hang:
+                    server._stop.wait(60)
+                    self.close_connection = True
+                    return
+                if behaviour.first_chunk_delay:
+                    time.sleep(behaviour.first_chunk_delay)
+                if behaviour.body is not None or behaviour.status != 200:
+                    body = behaviour.body
+                    if body is None:
+                        body = json.dumps({"error": {"message": f"scripted {behaviour.status}", "type": "test"}})
+                    self._send_raw(behaviour.status, body, behaviour.content_type if behaviour.body else "application/json", behaviour.headers)
+                    return
+                if request.get("stream"):
+                    self._stream(request, behaviour)
+                else:
+                    self._complete(request, behaviour)
+
+            def _send_raw(self, status: int, body: str, content_type: str, headers: dict[str, str]) -> None:
+                payload = body.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(payload)))
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def _send_json(self, status: int, data: dict) -> None:
+                self._send_raw(status, json.dumps(data), "application/json", {})
+
+            def _complete(self, request: dict, behaviour: Behaviour) -> None:
+                prompt_tokens = _prompt_tokens(request)
+                words = behaviour.text.split(" ")
+                self._send_json(200, {
+                    "id": "cmpl-test", "object": "chat.completion", "created": int(time.time()),
+                    "model": request.get("model"),
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": behaviour.text}, "finish_reason": "stop"}],
+                    "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(words), "total_tokens": prompt_tokens + len(words)},
+                })
+
+            def _stream(self, request: dict, behaviour: Behaviour) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Cache-Control", "no-cache")
+                self.send_header("Connection", "close")
+                for name, value in behaviour.headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.close_connection = True
+                try:
+                    for line in behaviour.preamble:
+                        self._write(line + "\n\n")
+                    words = behaviour.text.split(" ")
+                    n = max(1, behaviour.words_per_chunk)
+                    pieces = [" ".join(words[i:i + n]) + (" " if i + n < len(words) else "") for i in range(0, len(words), n)]
+                    base = {"id": "chatcmpl-test", "object": "chat.completion.chunk", "created": int(time.time()), "model": request.get("model")}
+                    for index, piece in enumerate(pieces):
+                        if behaviour.cut_after is not None and index >= behaviour.cut_after:
+                            return
+                        if index and behaviour.chunk_delay:
+                            time.sleep(behaviour.chunk_delay)
+                        if server._stop.is_set():
+                            return
+                        delta = {"content": piece} if index else {"role": "assistant", "content": piece}
+                        self._event({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
+                    if behaviour.cut_after is not None and behaviour.cut_after >= len(pieces):
+                        return
+                    self._event({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+                    if behaviour.send_usage:
+                        prompt_tokens = _prompt_tokens(request)
+                        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": len(words), "total_tokens": prompt_tokens + len(words)}
+                        self._event({**base, "choices": [], "usage": usage})
+                    self._write("data: [DONE]\n\n")
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def _event(self, data: dict) -> None:
+                self._write("data: " + json.dumps(data) + "\n\n")
+
+            def _write(self, text: str) -> None:
+                self.wfile.write(text.encode())
+                self.wfile.flush()
+
+        return Handler
+
+
+def _prompt_tokens(request: dict) -> int:
+    # Deterministic and distinguishable from tiktoken's count, so tests can tell usage from estimates.
+    return sum(len(str(m.get("content", "")).split()) for m in request.get("messages", [])) + 7
