@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import logging
 import os
 import threading
@@ -14,6 +15,7 @@ from playground.providers.local import LocalModel, LocalUsage
 _lock = threading.Lock()
 _litellm: ModuleType | None = None
 _local_model = LocalModel()
+atexit.register(_local_model.close)
 
 LOCAL_PROVIDER = "local"
 DEFAULT_LOCAL_MAX_TOKENS = 512

@@ -58,6 +58,13 @@ class LocalModel:
                                 verbose=False)
         return self._llama
 
+    def close(self) -> None:
+        # Freed explicitly: llama.cpp's own __del__ fails noisily when it runs at interpreter shutdown.
+        with self._lock:
+            if self._llama is not None:
+                self._llama.close()
+                self._llama = None
+
     def generate(self, messages: list[dict], max_tokens: int, temperature: float,
                  stop: threading.Event) -> Iterator[str | LocalUsage]:
         """Yield text pieces, then one LocalUsage. Setting `stop` ends generation early."""

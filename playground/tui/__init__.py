@@ -1,0 +1,1 @@
+"""The Textual front end: renders records from the core and sends it the user's intents."""

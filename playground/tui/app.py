@@ -1,0 +1,64 @@
+"""The Textual app: paints at once, then loads LiteLLM and local models in a background thread."""
+
+from __future__ import annotations
+
+import sys
+
+from textual import work
+from textual.app import App
+
+from playground.session import Session
+from playground.tui.messages import EngineFailed, EngineReady
+from playground.tui.screens.chat import ChatScreen
+
+
+class PlaygroundApp(App):
+    TITLE = "LLM routing playground"
+
+    def __init__(self, session: Session, *, load_engine: bool = True) -> None:
+        super().__init__()
+        self.session = session
+        self._load_engine = load_engine
+
+    def on_mount(self) -> None:
+        self.push_screen(ChatScreen(self.session))
+        if self._load_engine:
+            self._load()
+
+    @work(thread=True, group="engine", exit_on_error=False)
+    def _load(self) -> None:
+        from playground import tokens
+        from playground.providers import engine, local
+
+        try:
+            engine.load()
+            found = self.session.refresh_local_models()
+            tokens.count_text("warm up")
+            if local.runtime_problem() is None:
+                engine.warm_local_model()
+            day_cost = self.session.store.today_cost()
+        except Exception as exc:  # shown in the status bar; the app stays usable for reading history
+            self._post(EngineFailed(f"{type(exc).__name__}: {exc}"))
+            return
+        self._post(EngineReady(found, day_cost))
+
+    def _post(self, message) -> None:
+        # Background messages go to the active screen, where the widgets that show them live.
+        self.call_from_thread(lambda: self.screen.post_message(message))
+
+
+def run_tui(profile: str | None = None, db: str | None = None) -> int:
+    from playground.profile import ProfileError
+    from playground.session import open_session
+    from playground.store import StoreError
+
+    try:
+        session = open_session(profile, db)
+    except (ProfileError, StoreError) as exc:
+        print(f"playground: error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        PlaygroundApp(session).run()
+    finally:
+        session.store.close()
+    return 0

@@ -1,0 +1,29 @@
+"""App-wide messages: what happened in the background, posted by workers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.message import Message
+
+from playground.events import Event
+
+
+@dataclass
+class EngineReady(Message):
+    """LiteLLM is imported, local models are discovered: prompts can be sent."""
+
+    local_models_found: int
+    day_cost: float
+
+
+@dataclass
+class EngineFailed(Message):
+    message: str
+
+
+@dataclass
+class TurnProgress(Message):
+    """One core event of the turn in flight."""
+
+    event: Event

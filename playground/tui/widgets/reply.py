@@ -1,0 +1,83 @@
+"""One exchange in the transcript: the prompt, the streamed reply, and its metadata line."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Markdown, Static
+
+from playground.format import failure_line, meta_line
+from playground.records import Attempt, Reply
+
+
+class PromptView(Static):
+    """The user's prompt, shown as plain text (never parsed as markup)."""
+
+    def __init__(self, prompt: str) -> None:
+        super().__init__(Text(prompt), markup=False)
+
+
+class ReplyView(Vertical):
+    """Streams Markdown through MarkdownStream, so each piece is appended, not the whole reply re-parsed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._stream = None
+        self.text = ""
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text("routing…"), classes="reply-head", markup=False)
+        yield Vertical(classes="reply-failures")
+        yield Markdown("", open_links=False, classes="reply-body")
+        yield Static(Text(""), classes="reply-meta", markup=False)
+
+    @property
+    def body(self) -> Markdown:
+        return self.query_one(".reply-body", Markdown)
+
+    def set_head(self, text: str) -> None:
+        self.query_one(".reply-head", Static).update(Text(text))
+
+    async def _close_stream(self) -> None:
+        if self._stream is not None:
+            await self._stream.stop()
+            self._stream = None
+
+    async def attempt_started(self, model_alias: str, hop: int, reason: str) -> None:
+        await self._close_stream()
+        if hop:
+            # The failed attempt's partial text is kept in its failure row and in history.
+            await self.body.update("")
+        self.text = ""
+        self.set_head(f"→ {model_alias} · {reason}")
+        self._stream = Markdown.get_stream(self.body)
+
+    async def append(self, piece: str) -> None:
+        self.text += piece
+        if self._stream is None:
+            self._stream = Markdown.get_stream(self.body)
+        await self._stream.write(piece)
+
+    async def attempt_ended(self, attempt: Attempt) -> None:
+        await self._close_stream()
+        if not attempt.ok:
+            row = Static(Text(failure_line(attempt)), classes="failure-row", markup=False)
+            await self.query_one(".reply-failures", Vertical).mount(row)
+
+    async def finished(self, reply: Reply) -> None:
+        await self._close_stream()
+        final = reply.final
+        if final is None:
+            return
+        meta = self.query_one(".reply-meta", Static)
+        if reply.status == "complete":
+            meta.update(Text(meta_line(final)))
+        else:
+            meta.update(Text(f"{reply.status}: every model failed; the partial reply is kept in history"))
+            self.add_class("-failed")
+
+    async def stopped(self, note: str) -> None:
+        await self._close_stream()
+        self.query_one(".reply-meta", Static).update(Text(note))
+        self.add_class("-failed")
