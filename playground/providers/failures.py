@@ -14,6 +14,7 @@ MAX_RETRY_AFTER_S = 60.0
 def classify(exc: BaseException) -> tuple[Failure, int | None]:
     """(failure class, HTTP status) for an exception raised by a LiteLLM call."""
     import litellm
+    from litellm.exceptions import MidStreamFallbackError
 
     status = getattr(exc, "status_code", None)
     status = status if isinstance(status, int) else None
@@ -25,7 +26,7 @@ def classify(exc: BaseException) -> tuple[Failure, int | None]:
         return Failure.RATE_LIMITED, status
     if isinstance(exc, (litellm.AuthenticationError, litellm.PermissionDeniedError)):
         return Failure.AUTH, status
-    if isinstance(exc, litellm.MidStreamFallbackError):
+    if isinstance(exc, MidStreamFallbackError):
         return Failure.STREAM_ERROR, status
     if isinstance(exc, (litellm.BadRequestError, litellm.NotFoundError, litellm.UnprocessableEntityError)):
         return Failure.BAD_REQUEST, status

@@ -1,0 +1,126 @@
+"""The chat screen driven with Pilot against the local OpenAI-compatible test server."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from playground.session import open_session
+from playground.tui.app import PlaygroundApp
+from playground.tui.widgets.reply import ReplyView
+from playground.tui.widgets.status import StatusBar
+from support.openai_server import OpenAIStubServer
+
+SIZE = (120, 40)
+
+
+@pytest.fixture
+def stub():
+    with OpenAIStubServer() as server:
+        yield server
+
+
+def _profile(tmp_path, api_base: str, chain: list[str]) -> str:
+    models = "\n".join(
+        f"  {name}:\n    model: openai/{name}\n    api_base: {api_base}\n"
+        f"    price: {{input_per_mtok: 1.0, output_per_mtok: 2.0}}"
+        for name in chain)
+    path = tmp_path / "profile.yaml"
+    path.write_text(textwrap.dedent("""\
+        version: 1
+        name: ui-test
+        models:
+        {models}
+        tiers:
+          main: [{first}]
+        routes:
+          - name: everything
+            tier: main
+        fallbacks: [{rest}]
+        timeouts: {{first_token: 5, idle: 5, total: 20}}
+        """).format(models=models, first=chain[0], rest=", ".join(chain[1:])))
+    return str(path)
+
+
+async def _wait_for(pilot, condition, timeout: float = 10.0) -> None:
+    for _ in range(int(timeout / 0.05)):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def _meta(reply: ReplyView) -> str:
+    return str(reply.query_one(".reply-meta").render())
+
+
+async def _ask(pilot, prompt: str) -> ReplyView:
+    await pilot.click("#prompt")
+    await pilot.press(*prompt)
+    await pilot.press("enter")
+    await _wait_for(pilot, lambda: bool(pilot.app.screen.query(ReplyView)))
+    return pilot.app.screen.query(ReplyView).last()
+
+
+async def test_prompt_gets_streamed_reply_with_metadata_and_costs(tmp_path, stub):
+    stub.script("fast", text="The answer is **forty-two**.", words_per_chunk=1)
+    session = open_session(_profile(tmp_path, stub.api_base, ["fast"]), tmp_path / "h.db")
+    app = PlaygroundApp(session)
+    async with app.run_test(size=SIZE) as pilot:
+        reply = await _ask(pilot, "what is the answer?")
+        await _wait_for(pilot, lambda: "TTFT" in _meta(reply))
+        meta = _meta(reply)
+        assert meta.startswith("fast · everything (default route)")
+        # The stub reports its own usage (4 prompt words + 7, 4 output words); price $1/$2 per Mtok.
+        assert "11 in / 4 out ·" in meta and "est." not in meta
+        assert "$0.000019 ·" in meta
+        assert reply.text == "The answer is **forty-two**."
+        status = str(app.screen.query_one(StatusBar).render())
+        assert "conversation $0.000019" in status and "today $0.000019" in status
+    stored = session.store.messages(session.store.latest_conversation())
+    assert [(m.role, m.status) for m in stored] == [("user", "complete"), ("assistant", "complete")]
+
+
+async def test_failing_model_falls_back_and_shows_why(tmp_path, stub):
+    stub.script("broken", status=500)
+    stub.script("backup", text="backup answer")
+    session = open_session(_profile(tmp_path, stub.api_base, ["broken", "backup"]), tmp_path / "h.db")
+    async with PlaygroundApp(session).run_test(size=SIZE) as pilot:
+        reply = await _ask(pilot, "hi")
+        await _wait_for(pilot, lambda: "TTFT" in _meta(reply))
+        failures = [str(row.render()) for row in reply.query(".failure-row")]
+        assert failures and failures[0].startswith("✗ broken: server_error — HTTP 500")
+        assert _meta(reply).startswith("backup · fallback after broken failed (server_error)")
+        assert reply.text == "backup answer"
+
+
+async def test_escape_cancels_stream_and_keeps_partial(tmp_path, stub):
+    stub.script("slow", text=" ".join(f"w{i}" for i in range(200)), chunk_delay=0.05)
+    session = open_session(_profile(tmp_path, stub.api_base, ["slow"]), tmp_path / "h.db")
+    async with PlaygroundApp(session).run_test(size=SIZE) as pilot:
+        reply = await _ask(pilot, "count")
+        await _wait_for(pilot, lambda: len(reply.text.split()) >= 3)
+        await pilot.press("escape")
+        await _wait_for(pilot, lambda: "cancelled" in _meta(reply))
+    conversation = session.store.latest_conversation()
+    messages = session.store.messages(conversation)
+    assert messages[-1].status == "cancelled"
+    assert messages[-1].content.startswith("w0 w1 w2")
+    assert len(messages[-1].content.split()) < 200
+    assert session.store.attempts(conversation)[-1]["failure"] == "cancelled"
+
+
+async def test_model_text_cannot_inject_markup_or_escapes(tmp_path, stub):
+    hostile = "[bold]x[/bold] [@click=app.quit]y[/] [link=http://evil]z[/link] \x1b]0;title\x07\x1b[2Jend"
+    stub.script("evil", text=hostile, words_per_chunk=50)
+    session = open_session(_profile(tmp_path, stub.api_base, ["evil"]), tmp_path / "h.db")
+    app = PlaygroundApp(session)
+    async with app.run_test(size=SIZE) as pilot:
+        reply = await _ask(pilot, "say it")
+        await _wait_for(pilot, lambda: "TTFT" in _meta(reply))
+        assert app.is_running  # [@click=app.quit] was not an action
+        # Escape sequences are dropped whole; the markup-looking text stays literal, on screen too.
+        assert reply.text == "[bold]x[/bold] [@click=app.quit]y[/] [link=http://evil]z[/link] end"
+        shown = " ".join(str(block.render()) for block in reply.body.query("MarkdownParagraph"))
+        assert "[bold]x[/bold] [@click=app.quit]y[/]" in shown
