@@ -18,10 +18,10 @@ class ModelsPanel(Static):
                 text.append("● ", style="green")
                 text.append(info.alias)
                 price = info.cost(1_000_000, 0)
-                text.append(f"  {dollars(price)}/Mtok in\n" if price is not None else "  price unknown\n",
+                text.append(f" · {dollars(price)}/Mtok in\n" if price is not None else " · price unknown\n",
                             style="dim")
             else:
                 text.append("○ ", style="red")
                 text.append(info.alias, style="dim")
-                text.append(f"\n   {info.unavailable_reason}\n", style="dim italic")
+                text.append(f" · {info.unavailable_reason}\n", style="dim italic")
         self.update(text)
