@@ -124,3 +124,19 @@ async def test_model_text_cannot_inject_markup_or_escapes(tmp_path, stub):
         assert reply.text == "[bold]x[/bold] [@click=app.quit]y[/] [link=http://evil]z[/link] end"
         shown = " ".join(str(block.render()) for block in reply.body.query("MarkdownParagraph"))
         assert "[bold]x[/bold] [@click=app.quit]y[/]" in shown
+
+
+async def test_whole_app_answers_with_the_embedded_local_model(tmp_path):
+    from playground.providers.local import runtime_problem
+
+    if runtime_problem():
+        pytest.skip(runtime_problem())
+    session = open_session("local-only", tmp_path / "h.db")
+    app = PlaygroundApp(session)
+    async with app.run_test(size=SIZE) as pilot:
+        await _wait_for(pilot, lambda: "ready" in str(app.screen.query_one(StatusBar).render()), timeout=60)
+        reply = await _ask(pilot, "Say hello.")
+        await _wait_for(pilot, lambda: "TTFT" in _meta(reply), timeout=120)
+        assert _meta(reply).startswith("smollm2 · local (default route)")
+        assert "est." not in _meta(reply) and "· $0 ·" in _meta(reply)
+        assert reply.text.strip()
