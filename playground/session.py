@@ -22,9 +22,9 @@ class Session:
     store: Store
     chat: ChatService
 
-    def refresh_local_models(self) -> int:
+    def refresh_local_models(self, ollama_base: str = ollama.OLLAMA_BASE) -> int:
         """Look for a running Ollama server and offer its models; returns how many were found."""
-        found = ollama.discover()
+        found = ollama.discover(ollama_base)
         self.catalog = build_catalog(self.profile, extra=found)
         self.chat.catalog = self.catalog
         return len(found)
@@ -37,7 +37,11 @@ class Session:
         """
         if name in self.catalog and api_base is None:
             return name
-        base = self.catalog[name].spec if name in self.catalog else ModelSpec(model=name)
+        if name in self.catalog:
+            base = self.catalog[name].spec
+        else:
+            # A bare name with an api_base ("llama3.2") means that server's OpenAI-compatible API.
+            base = ModelSpec(model=f"openai/{name}" if api_base and "/" not in name else name)
         spec = base.model_copy(update={"api_base": api_base, "key_env": None}) if api_base else base
         alias = name if api_base is None else f"{name}@{api_base}"
         models = dict(self.catalog.models)

@@ -22,7 +22,8 @@ def discover(base: str = OLLAMA_BASE, timeout: float = 0.5) -> dict[str, ModelSp
     for entry in data.get("models", []) if isinstance(data, dict) else []:
         name = entry.get("name") if isinstance(entry, dict) else None
         if isinstance(name, str) and name:
+            # Ollama's OpenAI-compatible endpoint: the same streaming and accounting path as every model.
             models[f"ollama:{name}"] = ModelSpec(
-                model=f"ollama_chat/{name}", api_base=base, label=f"{name} (Ollama)",
+                model=f"openai/{name}", api_base=f"{base}/v1", label=f"{name} (Ollama)",
                 price=Price(input_per_mtok=0, output_per_mtok=0), tags=("local", "ollama"))
     return models

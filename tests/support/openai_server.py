@@ -76,7 +76,9 @@ class OpenAIStubServer:
                 pass
 
             def do_GET(self) -> None:
-                if self.path.rstrip("/").endswith("/models"):
+                if self.path == "/api/tags":  # Ollama's model listing
+                    self._send_json(200, {"models": [{"name": m} for m in server.behaviours]})
+                elif self.path.rstrip("/").endswith("/models"):
                     data = {"object": "list", "data": [{"id": m, "object": "model"} for m in server.behaviours]}
                     self._send_json(200, data)
                 else:
