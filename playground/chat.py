@@ -1,8 +1,9 @@
-"""One chat turn end to end: save the prompt, route it, stream with fallbacks, record every attempt."""
+"""One chat turn end to end: save the prompt, route it, stream with retries and fallbacks, record every attempt."""
 
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from typing import AsyncIterator
 
@@ -12,8 +13,10 @@ from playground.events import (AttemptEnded, AttemptStarted, Event, ReplyDone, R
                                TurnStarted)
 from playground.profile import Profile
 from playground.providers.stream import AttemptStream
-from playground.records import Attempt, Reply
+from playground.records import Attempt, Failure, Reply
 from playground.router import NoModelAvailable, RouteRequest, decide
+from playground.router.health import HealthTracker
+from playground.router.rules import split_tags
 from playground.safetext import environment_secrets
 from playground.store import Store
 
@@ -27,27 +30,44 @@ class EmptyPrompt(ValueError):
 class ChatService:
     """Knows nothing of the UI: callers iterate `send()` and render the events."""
 
-    def __init__(self, profile: Profile, catalog: Catalog, store: Store) -> None:
+    def __init__(self, profile: Profile, catalog: Catalog, store: Store, *, health: HealthTracker | None = None,
+                 rng: random.Random | None = None, sleep=asyncio.sleep) -> None:
         self.profile = profile
         self.catalog = catalog
         self.store = store
+        self.health = health or HealthTracker(profile.cooldown)
+        self.semantic = None
+        """A semantic route index, once built (it embeds the profile's utterances: seconds)."""
+        self.rng = rng or random.Random()
+        self._sleep = sleep
 
     def _history(self, conversation_id: str) -> list[dict]:
         # Only finished exchanges are context: a failed or cancelled partial reply would mislead the model.
-        return [{"role": m.role, "content": m.content} for m in self.store.messages(conversation_id)
-                if m.status == "complete"]
+        # Routing tags (#code) are hints for us, not words for the model.
+        known = self.profile.task_tags
+        return [{"role": m.role, "content": split_tags(m.content, known)[1] if m.role == "user" else m.content}
+                for m in self.store.messages(conversation_id) if m.status == "complete"]
 
-    async def send(self, prompt: str, conversation_id: str | None = None,
-                   model: str | None = None) -> AsyncIterator[Event]:
+    def _retries_for(self, failure: Failure | None) -> int:
+        return getattr(self.profile.retries, failure.value, 0) if failure else 0
+
+    async def send(self, prompt: str, conversation_id: str | None = None, model: str | None = None,
+                   tags: frozenset[str] = frozenset()) -> AsyncIterator[Event]:
         if not prompt.strip():
             raise EmptyPrompt("the prompt is empty")
+        prompt_tags, text = split_tags(prompt, self.profile.task_tags)
+        if not text.strip():
+            raise EmptyPrompt("the prompt has tags but no text")
         conversation_id, prompt_id = await asyncio.to_thread(
             self.store.start_turn, conversation_id, prompt, self.profile.name)
         yield TurnStarted(conversation_id, prompt_id)
         messages = await asyncio.to_thread(self._history, conversation_id)
-        prompt_tokens = await asyncio.to_thread(tokens.count_messages, messages)
+        prompt_tokens, request_tokens = await asyncio.to_thread(
+            lambda: (tokens.count_text(text), tokens.count_messages(messages)))
+        request = RouteRequest(text, prompt_tokens, request_tokens, prompt_tags | tags)
         try:
-            decision = decide(RouteRequest(prompt, prompt_tokens), self.profile, self.catalog, forced=model)
+            decision = decide(request, self.profile, self.catalog, health=self.health.snapshot(),
+                              semantic=self.semantic, forced=model, rng=self.rng, now=self.health.clock())
         except NoModelAvailable as exc:
             yield TurnFailed(conversation_id, str(exc))
             return
@@ -56,33 +76,44 @@ class ChatService:
         reply_id = await asyncio.to_thread(self.store.start_reply, conversation_id)
         secrets = environment_secrets(self.profile.key_envs())
         attempts: list[Attempt] = []
-        chain = (decision.model, *decision.fallbacks)
         stream: AttemptStream | None = None
+        hop = 0
         try:
-            for hop, alias in enumerate(chain):
-                if hop == 0:
-                    reason = decision.reason
-                else:
-                    previous = attempts[-1]
-                    reason = f"fallback after {previous.model_alias} failed ({previous.failure})"
-                yield AttemptStarted(alias, hop, reason)
-                stream = AttemptStream(self.catalog[alias], messages, route=decision.route, reason=reason, hop=hop,
-                                       timeouts=self.profile.timeouts, secrets=secrets)
-                flushed = time.monotonic()
-                async for piece in stream:
-                    yield TextDelta(piece)
-                    if time.monotonic() - flushed > FLUSH_INTERVAL_S:
-                        # Keep the partial reply on disk so a crash mid-stream loses at most half a second.
-                        await asyncio.to_thread(self.store.save_reply, reply_id, stream.text,
-                                                "streaming", alias)
-                        flushed = time.monotonic()
-                attempt = stream.attempt
-                stream = None
-                attempts.append(attempt)
-                await asyncio.to_thread(self.store.record_attempt, attempt, conversation_id, prompt_id, reply_id,
-                                        decision.to_dict() if hop == 0 else None)
-                yield AttemptEnded(attempt)
-                if attempt.ok:
+            for position, alias in enumerate((decision.model, *decision.fallbacks)):
+                tries = 0
+                while True:
+                    if hop == 0:
+                        reason = decision.reason
+                    elif tries:
+                        reason = f"retry {tries} after {attempts[-1].failure}"
+                    else:
+                        reason = f"fallback after {attempts[-1].model_alias} failed ({attempts[-1].failure})"
+                    yield AttemptStarted(alias, hop, reason)
+                    stream = AttemptStream(self.catalog[alias], messages, route=decision.route, reason=reason,
+                                           hop=hop, timeouts=self.profile.timeouts, secrets=secrets)
+                    flushed = time.monotonic()
+                    async for piece in stream:
+                        yield TextDelta(piece)
+                        if time.monotonic() - flushed > FLUSH_INTERVAL_S:
+                            # Keep the partial reply on disk so a crash mid-stream loses at most half a second.
+                            await asyncio.to_thread(self.store.save_reply, reply_id, stream.text, "streaming", alias)
+                            flushed = time.monotonic()
+                    attempt = stream.attempt
+                    stream = None
+                    attempts.append(attempt)
+                    self.health.record(attempt)
+                    await asyncio.to_thread(self.store.record_attempt, attempt, conversation_id, prompt_id,
+                                            reply_id, decision.to_dict() if hop == 0 else None)
+                    yield AttemptEnded(attempt)
+                    hop += 1
+                    if attempt.ok or tries >= self._retries_for(attempt.failure):
+                        break
+                    tries += 1
+                    # Retry-After (capped when parsed) beats our own exponential backoff.
+                    delay = attempt.retry_after_s if attempt.retry_after_s is not None else \
+                        self.profile.retries.backoff_s * 2 ** (tries - 1)
+                    await self._sleep(delay)
+                if attempts[-1].ok:
                     break
         except asyncio.CancelledError:
             if stream is not None:

@@ -58,6 +58,7 @@ def _ask(args: argparse.Namespace) -> int:
     except (ProfileError, StoreError) as exc:
         return _fail(str(exc))
     session.refresh_local_models()
+    session.seed_health()
     model = None
     if args.model:
         model = session.add_model(args.model, args.api_base)

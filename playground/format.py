@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from playground.records import Attempt
+from playground.router.decide import Decision
 
 
 def dollars(value: float | None) -> str:
@@ -34,3 +35,26 @@ def meta_line(attempt: Attempt) -> str:
 
 def failure_line(attempt: Attempt) -> str:
     return f"✗ {attempt.model_alias}: {attempt.failure} — {attempt.error or 'no detail'}"
+
+
+def decision_trace(decision: Decision) -> list[str]:
+    """The routing decision as lines: stage, route, score, and every candidate with why it was dropped."""
+    head = f"route {decision.route} · stage {decision.stage}"
+    if decision.match:
+        head += f" · {decision.match}"
+    lines = [head]
+    if decision.skipped:
+        lines.append("skipped: " + "; ".join(decision.skipped))
+    lines.append(f"candidates ({decision.tier} tier, then fallbacks):" if decision.tier else "candidates:")
+    for c in decision.candidates:
+        mark = "✓" if c.alias == decision.model else ("✗" if c.dropped else "·")
+        figures = [dollars(c.estimated_cost) + " est."]
+        if c.expected_latency_s is not None:
+            figures.append(f"~{seconds(c.expected_latency_s)}")
+        if c.error_rate:
+            figures.append(f"errors {c.error_rate:.0%}")
+        if c.score is not None:
+            figures.append(f"score {c.score:.2f}")
+        source = f" [price: {c.price_source}]" if c.price_source else " [price unknown]"
+        lines.append(f"  {mark} {c.alias}: {' · '.join(figures)} — {c.note}{source}")
+    return lines

@@ -16,7 +16,7 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 class Price(_Strict):
@@ -35,12 +35,16 @@ class ModelSpec(_Strict):
     """Name of the environment variable holding the API key. The key itself never goes in a profile."""
     api_base: str | None = None
     """Base URL of an OpenAI-compatible server (Ollama, vLLM, LM Studio) or a provider proxy."""
+    allow_key_to_api_base: bool = False
+    """Send the key named by key_env to an api_base that is not the provider's own. Off: refused at load."""
     price: Price | None = None
     context_window: int | None = Field(default=None, gt=0)
     max_output_tokens: int | None = Field(default=None, gt=0)
     tags: tuple[str, ...] = ()
     label: str | None = None
     """A short human name shown in the UI."""
+    weight: float = Field(default=1.0, gt=0)
+    """Share of traffic under `select: balance`."""
 
     @field_validator("key_env")
     @classmethod
@@ -49,23 +53,124 @@ class ModelSpec(_Strict):
             raise ValueError("must be the NAME of an environment variable (letters, digits, _), not a key")
         return value
 
+    @model_validator(mode="after")
+    def _key_goes_home(self) -> "ModelSpec":
+        if self.key_env and self.api_base and not self.allow_key_to_api_base and not _is_loopback(self.api_base):
+            raise ValueError(f"would send ${self.key_env} to {self.api_base}; if that server is meant to receive "
+                             f"it, add `allow_key_to_api_base: true`")
+        return self
+
+
+def _is_loopback(url: str) -> bool:
+    host = re.sub(r"^[a-z]+://", "", url).split("/")[0].rsplit(":", 1)[0].strip("[]")
+    return host in ("localhost", "::1") or host.startswith("127.")
+
 
 class Condition(_Strict):
-    """All given conditions must hold for a route to match."""
+    """A rule. Every condition given must hold; `any`/`all`/`not` combine nested rules."""
 
+    all: tuple["Condition", ...] | None = None
+    any: tuple["Condition", ...] | None = None
+    not_: "Condition | None" = Field(default=None, alias="not")
     code: bool | None = None
-    """The prompt contains code (a fenced block or code-like lines)."""
+    """The prompt contains code (a fenced block or several code-like lines)."""
+    tags: tuple[str, ...] | None = None
+    """Any of these task tags is set: a `#tag` prefix on the prompt, or a tag picked in the UI."""
+    regex: str | None = None
+    """Python regular expression searched in the prompt."""
+    keywords: tuple[str, ...] | None = None
+    """Any of these words or phrases appears in the prompt (case-insensitive, whole words)."""
+    language: tuple[str, ...] | None = None
+    """The prompt's detected language is one of these ISO 639-1 codes (en, fr, de, …)."""
     min_prompt_tokens: int | None = Field(default=None, ge=0)
     max_prompt_tokens: int | None = Field(default=None, ge=0)
+    min_conversation_tokens: int | None = Field(default=None, ge=0)
+    max_conversation_tokens: int | None = Field(default=None, ge=0)
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"invalid regular expression: {exc}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> "Condition":
+        if not self.model_fields_set:
+            raise ValueError("an empty condition; give at least one of code, tags, regex, keywords, language, "
+                             "min/max_prompt_tokens, min/max_conversation_tokens, all, any, not")
+        return self
+
+
+class SemanticSpec(_Strict):
+    """Match prompts similar to example utterances."""
+
+    utterances: tuple[str, ...] = Field(min_length=1)
+    threshold: float = Field(default=0.5, ge=-1, le=1)
+    """Cosine similarity (top-k mean) a prompt needs to take this route."""
+    top_k: int = Field(default=3, ge=1)
+
+
+class LearnedSpec(_Strict):
+    """A logistic classifier over prompt features scoring whether the cheap tier is enough."""
+
+    cheap_tier: str
+    weights: dict[str, float]
+    bias: float = 0.0
+    threshold: float = Field(default=0.5, ge=0, le=1)
+    """P(cheap is enough) at or above this sends the prompt to `cheap_tier`; below, to the route's tier."""
+    provenance: dict[str, str | float | int] = Field(default_factory=dict)
+    """Where the classifier came from (data, date, metrics), written by `playground tune`."""
+
+    @field_validator("weights")
+    @classmethod
+    def _known_features(cls, value: dict[str, float]) -> dict[str, float]:
+        from playground.router.features import FEATURES
+
+        unknown = sorted(set(value) - set(FEATURES))
+        if unknown:
+            raise ValueError(f"unknown feature {unknown[0]!r}; features are {', '.join(FEATURES)}")
+        return value
 
 
 class Route(_Strict):
     name: str = Field(min_length=1)
-    when: Condition | None = None
-    """No condition: the route always matches (use it last, as the default)."""
     tier: str
-    select: Literal["cheapest", "first"] = "cheapest"
-    """cheapest: lowest estimated cost among available models; first: the tier's order (strongest first)."""
+    when: Condition | None = None
+    semantic: SemanticSpec | None = None
+    learned: LearnedSpec | None = None
+    select: Literal["cheapest", "first", "fastest", "weighted", "balance"] = "weighted"
+    """How to pick among the tier's available models: cheapest estimated cost, the tier's order
+    (strongest first), lowest expected latency, the profile's `selection` weights, or a weighted
+    random share by each model's `weight`."""
+
+    @model_validator(mode="after")
+    def _one_stage(self) -> "Route":
+        stages = [s for s in ("when", "semantic", "learned") if getattr(self, s) is not None]
+        if len(stages) > 1:
+            raise ValueError(f"a route has at most one of when, semantic, learned (got {', '.join(stages)})")
+        return self
+
+    @property
+    def stage(self) -> str:
+        if self.when is not None:
+            return "rules"
+        if self.semantic is not None:
+            return "semantic"
+        if self.learned is not None:
+            return "learned"
+        return "default"
+
+
+class Selection(_Strict):
+    """Weights of `select: weighted`: each term is normalised to 0..1 across the candidates."""
+
+    cost: float = Field(default=1.0, ge=0)
+    latency: float = Field(default=0.3, ge=0)
+    health: float = Field(default=1.0, ge=0)
 
 
 class Timeouts(_Strict):
@@ -73,6 +178,32 @@ class Timeouts(_Strict):
     idle: float = Field(default=30.0, gt=0)
     """Longest silence between two chunks of a stream."""
     total: float = Field(default=300.0, gt=0)
+
+
+class Retries(_Strict):
+    """Retries of the same model per failure class, before moving down the fallback chain."""
+
+    rate_limited: int = Field(default=1, ge=0, le=5)
+    server_error: int = Field(default=1, ge=0, le=5)
+    timeout: int = Field(default=0, ge=0, le=5)
+    connection: int = Field(default=1, ge=0, le=5)
+    stream_cut: int = Field(default=0, ge=0, le=5)
+    backoff_s: float = Field(default=0.5, ge=0, le=30)
+    """First retry waits this long, doubling each time (a Retry-After header wins, capped at 60 s)."""
+
+
+class Cooldown(_Strict):
+    """Take a model out of rotation after repeated failures, or after a 429."""
+
+    after_failures: int = Field(default=3, ge=1)
+    seconds: float = Field(default=30.0, ge=0)
+
+
+class Embeddings(_Strict):
+    model: str = "local"
+    """`local` (MiniLM, offline) or any LiteLLM embedding model string."""
+    key_env: str | None = None
+    api_base: str | None = None
 
 
 class Profile(_Strict):
@@ -83,11 +214,16 @@ class Profile(_Strict):
     tiers: dict[str, tuple[str, ...]]
     """Named sets of candidate models. A member is a model alias or `tag:NAME` (every model with that tag)."""
     routes: tuple[Route, ...]
+    """Tried in order; the first confident match wins. The last route has no condition: the default."""
     fallbacks: tuple[str, ...] = ()
     """Tried in order after the chosen tier's other candidates."""
+    selection: Selection = Selection()
+    retries: Retries = Retries()
+    cooldown: Cooldown = Cooldown()
     timeouts: Timeouts = Timeouts()
+    embeddings: Embeddings = Embeddings()
     expected_output_tokens: int = Field(default=300, gt=0)
-    """Used to estimate a reply's cost before it is made."""
+    """Used to estimate a reply's cost and duration before it is made."""
 
     @model_validator(mode="after")
     def _references(self) -> "Profile":
@@ -98,18 +234,45 @@ class Profile(_Strict):
         for route in self.routes:
             if route.tier not in self.tiers:
                 raise ValueError(f"route {route.name!r} names unknown tier {route.tier!r}")
+            if route.learned and route.learned.cheap_tier not in self.tiers:
+                raise ValueError(f"route {route.name!r}: learned.cheap_tier names unknown tier "
+                                 f"{route.learned.cheap_tier!r}")
         names = [r.name for r in self.routes]
         if len(set(names)) != len(names):
-            raise ValueError("route names must be unique")
+            duplicate = next(n for n in names if names.count(n) > 1)
+            raise ValueError(f"route name {duplicate!r} is used twice")
+        if len(set(self.fallbacks)) != len(self.fallbacks):
+            raise ValueError("fallbacks name a model twice: the chain would loop")
         for alias in self.fallbacks:
             if alias not in self.models:
                 raise ValueError(f"fallbacks name unknown model {alias!r}")
-        if not self.routes or self.routes[-1].when is not None:
-            raise ValueError("the last route must have no `when` so that every prompt has a route")
+        if not self.routes or self.routes[-1].stage not in ("default", "learned"):
+            raise ValueError("the last route must have no condition (or be learned) so every prompt has a route")
         return self
 
     def key_envs(self) -> set[str]:
-        return {m.key_env for m in self.models.values() if m.key_env}
+        return {m.key_env for m in self.models.values() if m.key_env} | (
+            {self.embeddings.key_env} if self.embeddings.key_env else set())
+
+    @property
+    def task_tags(self) -> frozenset[str]:
+        """Every tag a rule routes on: a `#tag` prefix with one of these names steers the prompt."""
+        found: set[str] = set()
+
+        def walk(condition: Condition | None) -> None:
+            if condition is None:
+                return
+            found.update(t.lower() for t in condition.tags or ())
+            for part in (*(condition.all or ()), *(condition.any or ()), condition.not_):
+                walk(part)
+
+        for route in self.routes:
+            walk(route.when)
+        return frozenset(found)
+
+    @property
+    def semantic_routes(self) -> list[Route]:
+        return [r for r in self.routes if r.semantic is not None]
 
 
 def load_profile(path: Path) -> Profile:
@@ -133,10 +296,10 @@ _FRIENDLY = {
 def _describe(exc: ValidationError, document: YamlDocument) -> str:
     errors = exc.errors(include_url=False)
     first = errors[0]
-    loc = tuple(first["loc"])
+    # Pydantic reports the alias it failed on ("not"), and adds the model name for some unions.
+    loc = tuple(p for p in first["loc"] if not (isinstance(p, str) and p[:1].isupper()))
     field = ".".join(str(p) for p in loc) or "profile"
-    message = _FRIENDLY.get(first["type"], first["msg"])
-    message = message.removeprefix("Value error, ")
+    message = _FRIENDLY.get(first["type"], first["msg"]).removeprefix("Value error, ")
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     if first["type"] == "missing":
         loc = loc[:-1]

@@ -29,6 +29,10 @@ class Session:
         self.chat.catalog = self.catalog
         return len(found)
 
+    def seed_health(self) -> None:
+        """Latency and error estimates start from history rather than from nothing."""
+        self.chat.health.seed(self.store.recent_attempts())
+
     def add_model(self, name: str, api_base: str | None = None) -> str:
         """Make `name` (a profile alias or any LiteLLM model string) callable; returns its alias.
 

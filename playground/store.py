@@ -15,7 +15,7 @@ from typing import Callable, Iterator
 
 import sqlite_utils
 
-from playground.records import Attempt
+from playground.records import Attempt, Failure
 
 
 class StoreError(Exception):
@@ -198,6 +198,21 @@ class Store:
         with self._lock:
             return list(self.db.query("SELECT * FROM attempts WHERE conversation_id = ? ORDER BY id",
                                       (conversation_id,)))
+
+    def recent_attempts(self, limit: int = 1000) -> list[Attempt]:
+        """The newest attempts, oldest first, to seed latency and error estimates at start-up."""
+        with self._lock:
+            rows = self.db.execute(
+                "SELECT model_alias, model, route, reason, hop, started_at, ttft_ms, latency_ms, output_tokens, "
+                "failure FROM attempts ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        attempts = []
+        for alias, model, route, reason, hop, started, ttft, latency, output, failure in reversed(rows):
+            attempts.append(Attempt(
+                alias, model, route or "", reason or "", hop or 0, datetime.fromisoformat(started).timestamp(),
+                ttft_s=None if ttft is None else ttft / 1000, latency_s=None if latency is None else latency / 1000,
+                output_tokens=output, failure=Failure(failure) if failure in Failure._value2member_map_ else
+                (Failure.UNKNOWN if failure else None)))
+        return attempts
 
     def conversation_cost(self, conversation_id: str) -> float:
         with self._lock:

@@ -140,3 +140,19 @@ async def test_whole_app_answers_with_the_embedded_local_model(tmp_path):
         assert _meta(reply).startswith("smollm2 · local (default route)")
         assert "est." not in _meta(reply) and "· $0 ·" in _meta(reply)
         assert reply.text.strip()
+
+
+async def test_route_explanation_lists_every_candidate(tmp_path, stub):
+    stub.script("fast", text="ok")
+    session = open_session(_profile(tmp_path, stub.api_base, ["fast", "spare"]), tmp_path / "h.db")
+    async with PlaygroundApp(session).run_test(size=SIZE) as pilot:
+        reply = await _ask(pilot, "hi")
+        await _wait_for(pilot, lambda: "TTFT" in _meta(reply))
+        await pilot.click(".reply-why CollapsibleTitle")
+        await pilot.pause(0.1)
+        trace = str(reply.query_one(".reply-trace").render())
+        assert reply.query_one(".reply-trace").region.height > 0  # expanded, on screen
+        assert "route everything · stage default" in trace
+        # 8 request tokens at $1/Mtok plus 300 expected output tokens at $2/Mtok.
+        assert "✓ fast: $0.000608 est." in trace and "[price: profile]" in trace
+        assert "· spare:" in trace and "fallback #1" in trace

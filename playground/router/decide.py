@@ -1,19 +1,39 @@
-"""The routing decision: which route a prompt takes, which model answers, what to try next, and why."""
+"""The routing decision: which route a prompt takes, which model answers, what to try next, and why.
+
+Pure: everything it needs (health, the semantic index, randomness) is passed in.
+"""
 
 from __future__ import annotations
 
+import random
+import time
 from dataclasses import asdict, dataclass, field
+from typing import Mapping, Protocol
 
 from playground.catalog import Catalog, ModelInfo
-from playground.profile import Profile
+from playground.profile import Profile, Route
 from playground.router import rules
+from playground.router.features import cheap_probability, prompt_features
+from playground.router.health import ModelHealth
+from playground.router.select import Estimate, estimate, order
 
 
 @dataclass(frozen=True)
 class RouteRequest:
     prompt: str
     prompt_tokens: int
-    """Tokens of the whole request: the conversation so far plus the new prompt."""
+    """Tokens of the new prompt alone."""
+    conversation_tokens: int | None = None
+    """Tokens of the whole request (history plus prompt): what must fit the context window and is billed."""
+    tags: frozenset[str] = frozenset()
+
+    @property
+    def request_tokens(self) -> int:
+        return self.conversation_tokens if self.conversation_tokens is not None else self.prompt_tokens
+
+
+class SemanticMatcher(Protocol):
+    def match(self, text: str): ...
 
 
 @dataclass(frozen=True)
@@ -22,6 +42,11 @@ class Candidate:
     available: bool
     estimated_cost: float | None
     note: str
+    expected_latency_s: float | None = None
+    error_rate: float | None = None
+    score: float | None = None
+    price_source: str | None = None
+    dropped: bool = False
 
 
 @dataclass(frozen=True)
@@ -33,6 +58,12 @@ class Decision:
     fallbacks: tuple[str, ...]
     prompt_tokens: int
     candidates: tuple[Candidate, ...] = field(default=())
+    tier: str = ""
+    score: float | None = None
+    """Similarity (semantic) or P(cheap is enough) (learned) that decided the route."""
+    threshold: float | None = None
+    skipped: tuple[str, ...] = ()
+    """Routes considered before this one and why they did not match."""
 
     @property
     def reason(self) -> str:
@@ -49,65 +80,111 @@ class NoModelAvailable(Exception):
     """No model can take this request; the message says why for each candidate."""
 
 
-def _estimate(info: ModelInfo, prompt_tokens: int, expected_output: int) -> float | None:
-    return info.cost(prompt_tokens, expected_output)
-
-
-def _unfit(info: ModelInfo, prompt_tokens: int) -> str | None:
+def _unfit(info: ModelInfo, tokens: int, health: ModelHealth | None, now: float) -> str | None:
     if not info.available:
         return f"unavailable: {info.unavailable_reason}"
-    if info.context_window and prompt_tokens > info.context_window:
-        return f"does not fit: {prompt_tokens:,} tokens > {info.context_window:,} window"
+    if info.context_window and tokens > info.context_window:
+        return f"does not fit: {tokens:,} tokens > {info.context_window:,} window"
+    if health is not None and (left := health.cooling(now)) > 0:
+        return f"cooling down {left:.0f} s more: {health.cooldown_reason}"
     return None
 
 
-def decide(request: RouteRequest, profile: Profile, catalog: Catalog, forced: str | None = None) -> Decision:
+def _pick_route(request: RouteRequest, profile: Profile, facts: rules.PromptFacts,
+                semantic: SemanticMatcher | None) -> tuple[Route, str, str, float | None, float | None, list[str]]:
+    """(route, tier, why, score, threshold, skipped) for the first confident match in profile order."""
+    skipped: list[str] = []
+    semantic_done = False
+    for route in profile.routes:
+        stage = route.stage
+        if stage == "rules":
+            ok, why = rules.matches(route.when, facts)
+            if ok:
+                return route, route.tier, ", ".join(why), None, None, skipped
+            skipped.append(f"{route.name}: rule did not match")
+        elif stage == "semantic":
+            if semantic is None:
+                skipped.append(f"{route.name}: semantic index not loaded yet")
+                continue
+            if semantic_done:
+                continue
+            # Semantic routes compete as a group: the most similar route above its threshold wins.
+            semantic_done = True
+            best = semantic.match(request.prompt)
+            if best is not None:
+                chosen = next(r for r in profile.routes if r.name == best.route)
+                return chosen, chosen.tier, f"similarity {best.score:.2f} ≥ {best.threshold:.2f}", \
+                    best.score, best.threshold, skipped
+            skipped.append("semantic: no route similar enough")
+        elif stage == "learned":
+            spec = route.learned
+            p = cheap_probability(prompt_features(facts), spec.weights, spec.bias)
+            if p >= spec.threshold:
+                return route, spec.cheap_tier, f"P(cheap enough) {p:.2f} ≥ {spec.threshold:.2f}", p, \
+                    spec.threshold, skipped
+            return route, route.tier, f"P(cheap enough) {p:.2f} < {spec.threshold:.2f}", p, spec.threshold, skipped
+        else:
+            return route, route.tier, "default route", None, None, skipped
+    raise AssertionError("profile validation guarantees a default route")
+
+
+def decide(request: RouteRequest, profile: Profile, catalog: Catalog, *,
+           health: Mapping[str, ModelHealth] | None = None, semantic: SemanticMatcher | None = None,
+           forced: str | None = None, rng: random.Random | None = None, now: float | None = None) -> Decision:
+    """`now` is on the health tracker's clock (monotonic), for cooldowns."""
+    health = health or {}
+    now = time.monotonic() if now is None else now
+    tokens = request.request_tokens
+    output = profile.expected_output_tokens
     if forced is not None:
         info = catalog[forced]
-        problem = _unfit(info, request.prompt_tokens)
-        if problem:
+        if problem := _unfit(info, tokens, None, now):
             raise NoModelAvailable(f"{forced} cannot take this request: {problem}")
-        cost = _estimate(info, request.prompt_tokens, profile.expected_output_tokens)
+        est = estimate(info, tokens, output, health.get(forced))
         return Decision("manual", "manual", "", forced, (), request.prompt_tokens,
-                        (Candidate(forced, True, cost, "chosen by you"),))
+                        (Candidate(forced, True, est.cost, "chosen by you", est.latency_s, est.error_rate,
+                                   price_source=info.price_source),), tier="")
 
-    for route in profile.routes:
-        matched, why = rules.matches(route.when, request.prompt, request.prompt_tokens)
-        if matched:
-            break
-    tier = catalog.members(profile.tiers[route.tier])
-    costs = {info.alias: _estimate(info, request.prompt_tokens, profile.expected_output_tokens)
-             for info in tier + [catalog[alias] for alias in profile.fallbacks]}
-    notes: dict[str, Candidate] = {}
-    viable: list[ModelInfo] = []
+    facts = rules.PromptFacts(request.prompt, request.prompt_tokens, tokens, request.tags)
+    route, tier_name, why, score, threshold, skipped = _pick_route(request, profile, facts, semantic)
+    tier = catalog.members(profile.tiers[tier_name])
+    dropped: dict[str, Candidate] = {}
+    viable: list[Estimate] = []
     for info in tier:
-        if problem := _unfit(info, request.prompt_tokens):
-            notes[info.alias] = Candidate(info.alias, info.available, costs[info.alias], problem)
+        est = estimate(info, tokens, output, health.get(info.alias))
+        if problem := _unfit(info, tokens, health.get(info.alias), now):
+            dropped[info.alias] = Candidate(info.alias, info.available, est.cost, problem, est.latency_s,
+                                            est.error_rate, price_source=info.price_source, dropped=True)
         else:
-            viable.append(info)
-    if route.select == "cheapest":
-        # Unknown prices sort last; ties keep the tier's order (sort is stable).
-        viable.sort(key=lambda m: (costs[m.alias] is None, costs[m.alias] or 0.0))
-    chain = [m.alias for m in viable]
+            viable.append(est)
+    ranked = order(viable, route.select, profile.selection, rng or random.Random())
+    chain: list[Estimate] = list(ranked)
     for alias in profile.fallbacks:
-        if alias in chain or alias in notes:
+        if alias in dropped or any(e.info.alias == alias for e in chain):
             continue
-        if problem := _unfit(catalog[alias], request.prompt_tokens):
-            notes[alias] = Candidate(alias, catalog[alias].available, costs[alias], problem)
+        info = catalog[alias]
+        est = estimate(info, tokens, output, health.get(alias))
+        if problem := _unfit(info, tokens, health.get(alias), now):
+            dropped[alias] = Candidate(alias, info.available, est.cost, problem, est.latency_s, est.error_rate,
+                                       price_source=info.price_source, dropped=True)
         else:
-            chain.append(alias)
+            chain.append(est)
     if not chain:
-        reasons = "; ".join(f"{c.alias}: {c.note}" for c in notes.values()) or "the tier is empty"
-        raise NoModelAvailable(f"no model can take this request ({route.name} route, {route.tier} tier): {reasons}")
+        reasons = "; ".join(f"{c.alias}: {c.note}" for c in dropped.values()) or "the tier is empty"
+        raise NoModelAvailable(f"no model can take this request ({route.name} route, {tier_name} tier): {reasons}")
 
-    in_tier = {m.alias for m in viable}
-    policy = "cheapest available" if route.select == "cheapest" else "first available"
+    in_tier = {e.info.alias for e in ranked}
+    policy = {"cheapest": "cheapest", "first": "first available", "fastest": "fastest", "weighted": "best score",
+              "balance": "weighted share"}[route.select]
     candidates = []
-    for position, alias in enumerate(chain):
+    for position, est in enumerate(chain):
+        alias = est.info.alias
         if position == 0:
-            note = f"{route.tier} tier, {policy}" if alias in in_tier else f"fallback (no {route.tier} model available)"
+            note = f"{tier_name} tier, {policy}" if alias in in_tier else f"fallback (no {tier_name} model available)"
         else:
             note = f"fallback #{position}"
-        candidates.append(Candidate(alias, True, costs[alias], note))
-    candidates.extend(notes.values())
-    return Decision(route.name, "rules", why, chain[0], tuple(chain[1:]), request.prompt_tokens, tuple(candidates))
+        candidates.append(Candidate(alias, True, est.cost, note, est.latency_s, est.error_rate, est.score,
+                                    est.info.price_source))
+    candidates.extend(dropped.values())
+    return Decision(route.name, route.stage, why, chain[0].info.alias, tuple(e.info.alias for e in chain[1:]),
+                    request.prompt_tokens, tuple(candidates), tier_name, score, threshold, tuple(skipped))

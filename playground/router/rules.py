@@ -1,8 +1,11 @@
-"""Rule conditions on a prompt: code present, prompt size."""
+"""Rule conditions on a prompt: code, task tags, regex, keywords, language, sizes, and combinators."""
 
 from __future__ import annotations
 
+import functools
 import re
+from dataclasses import dataclass, field
+from functools import cached_property
 
 from playground.profile import Condition
 
@@ -11,6 +14,7 @@ _CODE_LINE = re.compile(
     r"^\s*(def |class |import |from \S+ import |#include|function |const |let |var |public |private |"
     r"fn |func |package |SELECT |INSERT |UPDATE |CREATE TABLE|<\w+[^>]*>|\}|[\w.]+\(.*\)\s*[;{]?\s*$)"
 )
+_TAG = re.compile(r"#([A-Za-z][\w-]{0,31})\s+")
 
 
 def has_code(prompt: str) -> bool:
@@ -19,21 +23,111 @@ def has_code(prompt: str) -> bool:
     return sum(1 for line in prompt.splitlines() if _CODE_LINE.match(line)) >= 2
 
 
-def matches(condition: Condition | None, prompt: str, prompt_tokens: int) -> tuple[bool, str]:
-    """(matched, why) — `why` names each condition that held, for the decision trace."""
-    if condition is None:
-        return True, "default route"
-    reasons = []
+def split_tags(prompt: str, known: frozenset[str] | set[str]) -> tuple[frozenset[str], str]:
+    """Leading `#tag` words that the profile routes on are hints for us, not words for the model.
+
+    Only known tags are taken, so `#include <stdio.h>` stays part of a C prompt.
+    """
+    tags = []
+    rest = prompt.lstrip()
+    while (match := _TAG.match(rest)) and match.group(1).lower() in known:
+        tags.append(match.group(1).lower())
+        rest = rest[match.end():]
+    return frozenset(tags), rest if tags else prompt
+
+
+@functools.cache
+def _language_identifier():
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+
+def detect_language(text: str) -> str:
+    """ISO 639-1 code of the text's language (py3langid, offline, ~70 µs; 0.7 s to load once)."""
+    return _language_identifier().classify(text)[0]
+
+
+@functools.cache
+def _keyword_pattern(keywords: tuple[str, ...]) -> re.Pattern:
+    return re.compile(r"\b(?:" + "|".join(re.escape(k) for k in keywords) + r")\b", re.IGNORECASE)
+
+
+@functools.cache
+def _regex(pattern: str) -> re.Pattern:
+    return re.compile(pattern)
+
+
+@dataclass
+class PromptFacts:
+    """What rules look at; the costly facts (code, language) are computed only if a rule asks."""
+
+    prompt: str
+    prompt_tokens: int
+    conversation_tokens: int
+    tags: frozenset[str] = field(default_factory=frozenset)
+
+    @cached_property
+    def code(self) -> bool:
+        return has_code(self.prompt)
+
+    @cached_property
+    def language(self) -> str:
+        return detect_language(self.prompt)
+
+
+def matches(condition: Condition, facts: PromptFacts) -> tuple[bool, list[str]]:
+    """(matched, reasons): every reason names a condition that held, for the decision trace."""
+    reasons: list[str] = []
     if condition.code is not None:
-        if has_code(prompt) != condition.code:
-            return False, ""
+        if facts.code != condition.code:
+            return False, []
         reasons.append("code in prompt" if condition.code else "no code")
-    if condition.min_prompt_tokens is not None:
-        if prompt_tokens < condition.min_prompt_tokens:
-            return False, ""
-        reasons.append(f"{prompt_tokens} tokens ≥ {condition.min_prompt_tokens}")
-    if condition.max_prompt_tokens is not None:
-        if prompt_tokens > condition.max_prompt_tokens:
-            return False, ""
-        reasons.append(f"{prompt_tokens} tokens ≤ {condition.max_prompt_tokens}")
-    return True, ", ".join(reasons)
+    if condition.tags is not None:
+        hit = sorted(facts.tags & set(condition.tags))
+        if not hit:
+            return False, []
+        reasons.append("tag #" + ", #".join(hit))
+    if condition.keywords is not None:
+        found = _keyword_pattern(condition.keywords).search(facts.prompt)
+        if not found:
+            return False, []
+        reasons.append(f"keyword {found.group(0).lower()!r}")
+    if condition.regex is not None:
+        found = _regex(condition.regex).search(facts.prompt)
+        if not found:
+            return False, []
+        reasons.append(f"regex /{condition.regex}/")
+    for name, value, op in (("prompt", facts.prompt_tokens, "min"), ("prompt", facts.prompt_tokens, "max"),
+                            ("conversation", facts.conversation_tokens, "min"),
+                            ("conversation", facts.conversation_tokens, "max")):
+        bound = getattr(condition, f"{op}_{name}_tokens")
+        if bound is None:
+            continue
+        if (value < bound) if op == "min" else (value > bound):
+            return False, []
+        reasons.append(f"{name} {value} tokens {'≥' if op == 'min' else '≤'} {bound}")
+    if condition.language is not None:
+        if facts.language not in condition.language:
+            return False, []
+        reasons.append(f"language {facts.language}")
+    if condition.all is not None:
+        for part in condition.all:
+            ok, why = matches(part, facts)
+            if not ok:
+                return False, []
+            reasons.extend(why)
+    if condition.any is not None:
+        for part in condition.any:
+            ok, why = matches(part, facts)
+            if ok:
+                reasons.extend(why)
+                break
+        else:
+            return False, []
+    if condition.not_ is not None:
+        ok, _ = matches(condition.not_, facts)
+        if ok:
+            return False, []
+        reasons.append("not excluded")
+    return True, reasons

@@ -33,6 +33,7 @@ class PlaygroundApp(App):
         try:
             engine.load()
             found = self.session.refresh_local_models()
+            self.session.seed_health()
             tokens.count_text("warm up")
             if local.runtime_problem() is None:
                 engine.warm_local_model()

@@ -112,7 +112,7 @@ class ChatScreen(Screen):
         elif isinstance(event, TurnStarted):
             self.conversation_id = event.conversation_id
         elif isinstance(event, Routed):
-            reply.set_head(f"→ {event.decision.model} · {event.decision.reason}")
+            reply.show_decision(event.decision)
         elif isinstance(event, AttemptStarted):
             await reply.attempt_started(event.model_alias, event.hop, event.reason)
         elif isinstance(event, AttemptEnded):

@@ -5,10 +5,11 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Markdown, Static
+from textual.widgets import Collapsible, Markdown, Static
 
-from playground.format import failure_line, meta_line
+from playground.format import decision_trace, failure_line, meta_line
 from playground.records import Attempt, Reply
+from playground.router import Decision
 
 
 class PromptView(Static):
@@ -31,6 +32,8 @@ class ReplyView(Vertical):
         yield Vertical(classes="reply-failures")
         yield Markdown("", open_links=False, classes="reply-body")
         yield Static(Text(""), classes="reply-meta", markup=False)
+        with Collapsible(title="why this model?", classes="reply-why"):
+            yield Static(Text(""), classes="reply-trace", markup=False)
 
     @property
     def body(self) -> Markdown:
@@ -38,6 +41,10 @@ class ReplyView(Vertical):
 
     def set_head(self, text: str) -> None:
         self.query_one(".reply-head", Static).update(Text(text))
+
+    def show_decision(self, decision: Decision) -> None:
+        self.set_head(f"→ {decision.model} · {decision.reason}")
+        self.query_one(".reply-trace", Static).update(Text("\n".join(decision_trace(decision))))
 
     async def _close_stream(self) -> None:
         if self._stream is not None:

@@ -1,0 +1,88 @@
+"""Observed latency and reliability per model: EWMAs and cooldowns, fed by every attempt."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterable, Mapping
+
+from playground.profile import Cooldown
+from playground.records import Attempt, Failure
+
+ALPHA = 0.3
+"""Weight of the newest observation in each moving average."""
+
+_NOT_THE_MODELS_FAULT = {Failure.CANCELLED, Failure.CONTEXT_WINDOW, Failure.BAD_REQUEST}
+
+
+@dataclass(frozen=True)
+class ModelHealth:
+    ttft_s: float | None = None
+    tokens_per_s: float | None = None
+    error_rate: float = 0.0
+    requests: int = 0
+    cooldown_until: float | None = None
+    cooldown_reason: str | None = None
+
+    def cooling(self, now: float) -> float:
+        """Seconds of cooldown left (0 when the model is in rotation)."""
+        return max(0.0, self.cooldown_until - now) if self.cooldown_until else 0.0
+
+    def expected_latency(self, output_tokens: int) -> float | None:
+        if self.ttft_s is None or not self.tokens_per_s:
+            return None
+        return self.ttft_s + output_tokens / self.tokens_per_s
+
+
+class HealthTracker:
+    def __init__(self, cooldown: Cooldown, clock: Callable[[], float] = time.monotonic) -> None:
+        self.cooldown = cooldown
+        self.clock = clock
+        self._health: dict[str, ModelHealth] = {}
+        self._streak: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def _ewma(self, old: float | None, new: float) -> float:
+        return new if old is None else (1 - ALPHA) * old + ALPHA * new
+
+    def record(self, attempt: Attempt) -> None:
+        if attempt.failure in _NOT_THE_MODELS_FAULT:
+            return
+        alias = attempt.model_alias
+        with self._lock:
+            h = self._health.get(alias, ModelHealth())
+            failed = attempt.failure is not None
+            ttft, tps = h.ttft_s, h.tokens_per_s
+            if not failed:
+                if attempt.ttft_s is not None:
+                    ttft = self._ewma(ttft, attempt.ttft_s)
+                if attempt.tokens_per_s:
+                    tps = self._ewma(tps, attempt.tokens_per_s)
+            streak = self._streak.get(alias, 0) + 1 if failed else 0
+            self._streak[alias] = streak
+            until, reason = h.cooldown_until, h.cooldown_reason
+            now = self.clock()
+            if attempt.failure is Failure.RATE_LIMITED:
+                wait = attempt.retry_after_s if attempt.retry_after_s is not None else self.cooldown.seconds
+                until, reason = now + wait, f"rate limited (429), cooling {wait:.0f} s"
+            elif failed and streak >= self.cooldown.after_failures:
+                until, reason = now + self.cooldown.seconds, f"{streak} failures in a row"
+            elif not failed:
+                until, reason = None, None
+            self._health[alias] = ModelHealth(ttft, tps, self._ewma(h.error_rate, float(failed)) if h.requests
+                                              else float(failed), h.requests + 1, until, reason)
+
+    def seed(self, attempts: Iterable[Attempt]) -> None:
+        """Start from history (oldest first) so the first decision of a session already knows latencies;
+        cooldowns are not carried over."""
+        for attempt in attempts:
+            self.record(attempt)
+        with self._lock:
+            self._health = {a: ModelHealth(h.ttft_s, h.tokens_per_s, h.error_rate, h.requests)
+                            for a, h in self._health.items()}
+            self._streak.clear()
+
+    def snapshot(self) -> Mapping[str, ModelHealth]:
+        with self._lock:
+            return dict(self._health)

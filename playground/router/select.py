@@ -1,0 +1,54 @@
+"""Ordering a tier's usable models by price, expected latency and health, per the route's policy."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Mapping
+
+from playground.catalog import ModelInfo
+from playground.profile import Selection
+from playground.router.health import ModelHealth
+
+
+@dataclass(frozen=True)
+class Estimate:
+    info: ModelInfo
+    cost: float | None
+    latency_s: float | None
+    error_rate: float
+    score: float | None = None
+
+
+def estimate(info: ModelInfo, input_tokens: int, output_tokens: int, health: ModelHealth | None) -> Estimate:
+    health = health or ModelHealth()
+    return Estimate(info, info.cost(input_tokens, output_tokens), health.expected_latency(output_tokens),
+                    health.error_rate)
+
+
+def _normalised(values: list[float | None]) -> list[float]:
+    """Each value over the largest; unknown values count as the largest (no free pass for no data)."""
+    known = [v for v in values if v is not None]
+    top = max(known, default=0.0)
+    return [1.0 if v is None else (v / top if top > 0 else 0.0) for v in values]
+
+
+def order(estimates: list[Estimate], policy: str, weights: Selection, rng: random.Random) -> list[Estimate]:
+    if policy == "first" or len(estimates) < 2:
+        return estimates
+    if policy == "cheapest":
+        return sorted(estimates, key=lambda e: (e.cost is None, e.cost or 0.0))
+    if policy == "fastest":
+        return sorted(estimates, key=lambda e: (e.latency_s is None, e.latency_s or 0.0))
+    if policy == "balance":
+        pool, chosen = list(estimates), []
+        while pool:  # weighted sampling without replacement: the first pick carries the traffic share
+            pick = rng.choices(range(len(pool)), weights=[e.info.spec.weight for e in pool])[0]
+            chosen.append(pool.pop(pick))
+        return chosen
+    costs = _normalised([e.cost for e in estimates])
+    latencies = _normalised([e.latency_s for e in estimates])
+    scored = [Estimate(e.info, e.cost, e.latency_s, e.error_rate,
+                       weights.cost * c + weights.latency * lat + weights.health * e.error_rate)
+              for e, c, lat in zip(estimates, costs, latencies)]
+    return sorted(scored, key=lambda e: e.score)
