@@ -27,6 +27,13 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--api-base", help="an OpenAI-compatible server for --model (Ollama, LM Studio, vLLM)")
     ask.add_argument("--conversation", "-c", help="continue this conversation id")
     ask.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    ask.add_argument("--explain", action="store_true", help="print the routing decision trace to stderr")
+    ask.add_argument("--tag", "-t", action="append", default=[], help="a task tag for routing (like a #tag prefix)")
+
+    profile = commands.add_parser("profile", help="work with routing profiles")
+    profile_commands = profile.add_subparsers(dest="profile_command", required=True)
+    check = profile_commands.add_parser("check", help="validate profiles; one line per problem")
+    check.add_argument("files", nargs="+", help="profile YAML files (or bundled profile names)")
     return parser
 
 
@@ -34,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "ask":
         return _ask(args)
+    if args.command == "profile":
+        return _profile_check(args.files)
     from playground.tui.app import run_tui
 
     return run_tui(profile=args.profile, db=args.db)
@@ -42,6 +51,23 @@ def main(argv: list[str] | None = None) -> int:
 def _fail(message: str, code: int = 2) -> int:
     print(f"playground: error: {message}", file=sys.stderr)
     return code
+
+
+def _profile_check(files: list[str]) -> int:
+    from playground.paths import resolve_profile
+    from playground.profile import ProfileError, load_profile
+
+    failed = 0
+    for name in files:
+        path = resolve_profile(name)
+        try:
+            profile = load_profile(path)
+        except ProfileError as exc:
+            print(exc, file=sys.stderr)
+            failed += 1
+        else:
+            print(f"{path}: ok ({profile.name}: {len(profile.models)} models, {len(profile.routes)} routes)")
+    return 1 if failed else 0
 
 
 def _ask(args: argparse.Namespace) -> int:
@@ -76,14 +102,17 @@ def _ask(args: argparse.Namespace) -> int:
 
 
 async def _run_ask(session, prompt: str, model: str | None, args: argparse.Namespace) -> int:
-    from playground.events import AttemptEnded, AttemptStarted, ReplyDone, TextDelta, TurnFailed
-    from playground.format import dollars, failure_line, meta_line
+    from playground.events import AttemptEnded, AttemptStarted, ReplyDone, Routed, TextDelta, TurnFailed
+    from playground.format import decision_trace, dollars, failure_line, meta_line
 
     out = sys.stdout
     streaming = not args.json
     printed = False
-    async for event in session.chat.send(prompt, conversation_id=args.conversation, model=model):
-        if isinstance(event, TextDelta) and streaming:
+    async for event in session.chat.send(prompt, conversation_id=args.conversation, model=model,
+                                         tags=frozenset(t.lower() for t in args.tag)):
+        if isinstance(event, Routed) and args.explain:
+            print("\n".join(decision_trace(event.decision)), file=sys.stderr)
+        elif isinstance(event, TextDelta) and streaming:
             out.write(event.text)
             out.flush()
             printed = True

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from playground.catalog import Catalog, build_catalog, describe
+from playground.catalog import Catalog, build_catalog
 from playground.chat import ChatService
 from playground.paths import default_db_path, resolve_profile
 from playground.profile import ModelSpec, Profile, load_profile
@@ -21,13 +20,25 @@ class Session:
     catalog: Catalog
     store: Store
     chat: ChatService
+    extra_models: dict[str, ModelSpec] = field(default_factory=dict)
+    """Models found at run time (Ollama) or named on the command line, kept across profile reloads."""
+
+    def _rebuild(self) -> None:
+        self.catalog = build_catalog(self.profile, extra=self.extra_models)
+        self.chat.catalog = self.catalog
 
     def refresh_local_models(self, ollama_base: str = ollama.OLLAMA_BASE) -> int:
         """Look for a running Ollama server and offer its models; returns how many were found."""
         found = ollama.discover(ollama_base)
-        self.catalog = build_catalog(self.profile, extra=found)
-        self.chat.catalog = self.catalog
+        self.extra_models = {a: s for a, s in self.extra_models.items() if "ollama" not in s.tags} | found
+        self._rebuild()
         return len(found)
+
+    def apply_profile(self, profile: Profile) -> None:
+        """Switch to a new version of the profile (validated by load_profile) for the next prompt."""
+        self.profile = self.chat.profile = profile
+        self.chat.health.cooldown = profile.cooldown
+        self._rebuild()
 
     def seed_health(self) -> None:
         """Latency and error estimates start from history rather than from nothing."""
@@ -48,10 +59,8 @@ class Session:
             base = ModelSpec(model=f"openai/{name}" if api_base and "/" not in name else name)
         spec = base.model_copy(update={"api_base": api_base, "key_env": None}) if api_base else base
         alias = name if api_base is None else f"{name}@{api_base}"
-        models = dict(self.catalog.models)
-        models[alias] = describe(alias, spec, os.environ)
-        self.catalog = replace(self.catalog, models=models)
-        self.chat.catalog = self.catalog
+        self.extra_models[alias] = spec
+        self._rebuild()
         return alias
 
 

@@ -156,3 +156,25 @@ async def test_route_explanation_lists_every_candidate(tmp_path, stub):
         # 8 request tokens at $1/Mtok plus 300 expected output tokens at $2/Mtok.
         assert "✓ fast: $0.000608 est." in trace and "[price: profile]" in trace
         assert "· spare:" in trace and "fallback #1" in trace
+
+
+async def test_profile_edits_reload_and_a_broken_edit_keeps_the_last_good(tmp_path, stub):
+    import os
+
+    stub.script("fast", text="ok")
+    path = _profile(tmp_path, stub.api_base, ["fast"])
+    good = open(path).read()
+    session = open_session(path, tmp_path / "h.db")
+    app = PlaygroundApp(session, load_engine=False)
+    async with app.run_test(size=SIZE) as pilot:
+        status = app.screen.query_one(StatusBar)
+        open(path, "w").write(good.replace("timeouts: {", "timeouts: {bogus: 1, "))
+        os.utime(path, ns=(1, 10**18))
+        await _wait_for(pilot, lambda: "profile not reloaded" in str(status.render()), timeout=5)
+        assert "profile.yaml:14:19:" in str(status.render()) and "timeouts.bogus: unknown key" in str(status.render())
+        assert session.profile.name == "ui-test"  # the last good one stays in use
+
+        open(path, "w").write(good.replace("name: ui-test", "name: renamed"))
+        os.utime(path, ns=(2, 2 * 10**18))
+        await _wait_for(pilot, lambda: "renamed" in str(status.render()), timeout=5)
+        assert session.profile.name == "renamed" and session.chat.profile.name == "renamed"

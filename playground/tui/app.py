@@ -8,8 +8,11 @@ from textual import work
 from textual.app import App
 
 from playground.session import Session
-from playground.tui.messages import EngineFailed, EngineReady
+from playground.tui.messages import EngineFailed, EngineReady, ProfileChanged, ProfileInvalid
 from playground.tui.screens.chat import ChatScreen
+
+
+PROFILE_POLL_S = 1.0
 
 
 class PlaygroundApp(App):
@@ -19,11 +22,35 @@ class PlaygroundApp(App):
         super().__init__()
         self.session = session
         self._load_engine = load_engine
+        self._profile_stamp = self._stamp()
 
     def on_mount(self) -> None:
         self.push_screen(ChatScreen(self.session))
         if self._load_engine:
             self._load()
+        self.set_interval(PROFILE_POLL_S, self._check_profile)
+
+    def _stamp(self) -> tuple[int, int] | None:
+        try:
+            stat = self.session.profile_path.stat()
+        except OSError:
+            return None
+        return stat.st_mtime_ns, stat.st_size
+
+    @work(thread=True, exclusive=True, group="profile", exit_on_error=False)
+    def _check_profile(self) -> None:
+        from playground.profile import ProfileError, load_profile
+
+        stamp = self._stamp()
+        if stamp is None or stamp == self._profile_stamp:
+            return
+        self._profile_stamp = stamp
+        try:
+            profile = load_profile(self.session.profile_path)
+        except ProfileError as exc:
+            self._post(ProfileInvalid(str(exc)))
+            return
+        self._post(ProfileChanged(profile))
 
     @work(thread=True, group="engine", exit_on_error=False)
     def _load(self) -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from textual.message import Message
 
 from playground.events import Event
+from playground.profile import Profile
 
 
 @dataclass
@@ -27,3 +28,17 @@ class TurnProgress(Message):
     """One core event of the turn in flight."""
 
     event: Event
+
+
+@dataclass
+class ProfileChanged(Message):
+    """The profile file changed and is valid: use it from the next prompt on."""
+
+    profile: Profile
+
+
+@dataclass
+class ProfileInvalid(Message):
+    """The profile file changed but does not validate; the last good profile stays in use."""
+
+    error: str

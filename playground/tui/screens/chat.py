@@ -14,7 +14,7 @@ from textual.worker import Worker, WorkerState
 from playground.events import AttemptEnded, AttemptStarted, ReplyDone, Routed, TextDelta, TurnFailed, TurnStarted
 from playground.safetext import one_line, redact
 from playground.session import Session
-from playground.tui.messages import EngineFailed, EngineReady, TurnProgress
+from playground.tui.messages import EngineFailed, EngineReady, ProfileChanged, ProfileInvalid, TurnProgress
 from playground.tui.widgets.models import ModelsPanel
 from playground.tui.widgets.prompt_input import PromptInput
 from playground.tui.widgets.reply import PromptView, ReplyView
@@ -80,6 +80,19 @@ class ChatScreen(Screen):
     @on(EngineFailed)
     def _engine_failed(self, message: EngineFailed) -> None:
         self.query_one(StatusBar).engine = f"engine failed: {message.message}"
+
+    @on(ProfileChanged)
+    def _profile_changed(self, message: ProfileChanged) -> None:
+        self.session.apply_profile(message.profile)
+        status = self.query_one(StatusBar)
+        status.profile = message.profile.name
+        status.problem = ""
+        self.query_one(ModelsPanel).show(self.session.catalog)
+        self.notify(f"Profile {message.profile.name} reloaded", timeout=3, markup=False)
+
+    @on(ProfileInvalid)
+    def _profile_invalid(self, message: ProfileInvalid) -> None:
+        self.query_one(StatusBar).problem = f"profile not reloaded: {message.error}"
 
     # Sending ------------------------------------------------------------------------------------
 

@@ -14,8 +14,12 @@ class StatusBar(Static):
     profile = reactive("")
     conversation_cost = reactive(0.0)
     day_cost = reactive(0.0)
+    problem = reactive("")
+    """Shown instead of the usual line until fixed, e.g. a profile edit that does not validate."""
 
     def render(self) -> Text:
+        if self.problem:
+            return Text.assemble((" ⚠ ", "bold"), (self.problem, "bold red"))
         return Text.assemble(
             (f" {self.profile} ", "bold"),
             " · ", self.engine, " · ",
