@@ -51,9 +51,12 @@ def classify(exc: BaseException) -> tuple[Failure, int | None]:
 
 def retry_after(exc: BaseException) -> float | None:
     """Seconds from a Retry-After header (delta or HTTP date), capped so a hostile value can't stall us."""
-    response = getattr(exc, "response", None)
-    headers = getattr(response, "headers", None)
-    value = headers.get("retry-after") if headers is not None else None
+    # LiteLLM keeps the provider's headers on the exception; its `response` is often a bare stand-in.
+    value = None
+    for headers in (getattr(exc, "litellm_response_headers", None), getattr(exc, "headers", None),
+                    getattr(getattr(exc, "response", None), "headers", None)):
+        if headers is not None and hasattr(headers, "get") and (value := headers.get("retry-after")):
+            break
     if not value:
         return None
     try:
