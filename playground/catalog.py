@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import functools
-import importlib.util
-import json
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Mapping
 
+from playground.prices import PriceTable, load_prices, lookup
 from playground.profile import ModelSpec, Profile
 from playground.providers import local
 
@@ -68,32 +65,7 @@ class Catalog:
         return [m for m in self.models.values() if m.available]
 
 
-@functools.cache
-def price_map() -> dict[str, dict]:
-    """LiteLLM's bundled price map, read from its package without importing litellm (seconds)."""
-    spec = importlib.util.find_spec("litellm")
-    if spec is None or not spec.submodule_search_locations:
-        return {}
-    path = Path(next(iter(spec.submodule_search_locations))) / "model_prices_and_context_window_backup.json"
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-
-
-def _price_entry(model: str) -> dict | None:
-    prices = price_map()
-    if model in prices:
-        return prices[model]
-    # "openai/gpt-4o" is listed as "gpt-4o"; "groq/openai/gpt-oss-20b" as itself.
-    provider, _, rest = model.partition("/")
-    entry = prices.get(rest)
-    if entry and entry.get("litellm_provider") in (provider, None):
-        return entry
-    return None
-
-
-def describe(alias: str, spec: ModelSpec, env: Mapping[str, str]) -> ModelInfo:
+def describe(alias: str, spec: ModelSpec, env: Mapping[str, str], prices: PriceTable) -> ModelInfo:
     available, reason = True, None
     if spec.model.startswith(LOCAL_PREFIX):
         problem = local.runtime_problem()
@@ -101,13 +73,13 @@ def describe(alias: str, spec: ModelSpec, env: Mapping[str, str]) -> ModelInfo:
             available, reason = False, problem
     elif spec.key_env and not env.get(spec.key_env):
         available, reason = False, f"{spec.key_env} is not set"
-    entry = _price_entry(spec.model) or {}
+    entry = lookup(prices, spec.model) or {}
     if spec.price is not None:
         input_price, output_price = spec.price.input_per_mtok / 1e6, spec.price.output_per_mtok / 1e6
         source = "profile"
     elif "input_cost_per_token" in entry and "output_cost_per_token" in entry:
         input_price, output_price = entry["input_cost_per_token"], entry["output_cost_per_token"]
-        source = "litellm price map"
+        source = prices.source
     else:
         input_price = output_price = None
         source = None
@@ -116,10 +88,11 @@ def describe(alias: str, spec: ModelSpec, env: Mapping[str, str]) -> ModelInfo:
 
 
 def build_catalog(profile: Profile, env: Mapping[str, str] | None = None,
-                  extra: Mapping[str, ModelSpec] | None = None) -> Catalog:
+                  extra: Mapping[str, ModelSpec] | None = None, prices: PriceTable | None = None) -> Catalog:
     """`extra` adds models found at run time (Ollama) that the profile does not name."""
     env = os.environ if env is None else env
-    models = {alias: describe(alias, spec, env) for alias, spec in profile.models.items()}
+    prices = prices or load_prices()
+    models = {alias: describe(alias, spec, env, prices) for alias, spec in profile.models.items()}
     for alias, spec in (extra or {}).items():
-        models.setdefault(alias, describe(alias, spec, env))
+        models.setdefault(alias, describe(alias, spec, env, prices))
     return Catalog(models)

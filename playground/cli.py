@@ -34,6 +34,13 @@ def _parser() -> argparse.ArgumentParser:
     profile_commands = profile.add_subparsers(dest="profile_command", required=True)
     check = profile_commands.add_parser("check", help="validate profiles; one line per problem")
     check.add_argument("files", nargs="+", help="profile YAML files (or bundled profile names)")
+
+    prices = commands.add_parser("prices", help="model prices used for routing and cost figures")
+    price_commands = prices.add_subparsers(dest="prices_command", required=True)
+    refresh = price_commands.add_parser("refresh", help="download current prices (needs network) into a dated cache")
+    refresh.add_argument("--source", choices=["litellm", "openrouter"], default="litellm")
+    refresh.add_argument("--url", help="fetch from this URL instead of the source's public one (a mirror)")
+    price_commands.add_parser("show", help="say which prices are in use")
     return parser
 
 
@@ -43,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         return _ask(args)
     if args.command == "profile":
         return _profile_check(args.files)
+    if args.command == "prices":
+        return _prices(args)
     from playground.tui.app import run_tui
 
     return run_tui(profile=args.profile, db=args.db)
@@ -51,6 +60,21 @@ def main(argv: list[str] | None = None) -> int:
 def _fail(message: str, code: int = 2) -> int:
     print(f"playground: error: {message}", file=sys.stderr)
     return code
+
+
+def _prices(args: argparse.Namespace) -> int:
+    from playground import prices
+
+    if args.prices_command == "show":
+        table = prices.load_prices()
+        print(f"{len(table.entries):,} models priced; source: {table.source}; cache: {prices.cache_path()}")
+        return 0
+    try:
+        count, path = prices.refresh(args.source, args.url)
+    except prices.PriceError as exc:
+        return _fail(str(exc), 1)
+    print(f"{count:,} models priced from {args.source}; saved to {path}")
+    return 0
 
 
 def _profile_check(files: list[str]) -> int:

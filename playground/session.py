@@ -8,6 +8,7 @@ from pathlib import Path
 from playground.catalog import Catalog, build_catalog
 from playground.chat import ChatService
 from playground.paths import default_db_path, resolve_profile
+from playground.prices import PriceTable, load_prices
 from playground.profile import ModelSpec, Profile, load_profile
 from playground.providers import ollama
 from playground.store import Store
@@ -20,11 +21,12 @@ class Session:
     catalog: Catalog
     store: Store
     chat: ChatService
+    prices: PriceTable
     extra_models: dict[str, ModelSpec] = field(default_factory=dict)
     """Models found at run time (Ollama) or named on the command line, kept across profile reloads."""
 
     def _rebuild(self) -> None:
-        self.catalog = build_catalog(self.profile, extra=self.extra_models)
+        self.catalog = build_catalog(self.profile, extra=self.extra_models, prices=self.prices)
         self.chat.catalog = self.catalog
 
     def refresh_local_models(self, ollama_base: str = ollama.OLLAMA_BASE) -> int:
@@ -69,5 +71,6 @@ def open_session(profile: str | None = None, db: str | Path | None = None) -> Se
     path = resolve_profile(profile)
     loaded = load_profile(path)
     store = Store(Path(db) if db else default_db_path())
-    catalog = build_catalog(loaded)
-    return Session(path, loaded, catalog, store, ChatService(loaded, catalog, store))
+    prices = load_prices()
+    catalog = build_catalog(loaded, prices=prices)
+    return Session(path, loaded, catalog, store, ChatService(loaded, catalog, store), prices)
