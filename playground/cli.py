@@ -41,6 +41,11 @@ def _parser() -> argparse.ArgumentParser:
     refresh.add_argument("--source", choices=["litellm", "openrouter"], default="litellm")
     refresh.add_argument("--url", help="fetch from this URL instead of the source's public one (a mirror)")
     price_commands.add_parser("show", help="say which prices are in use")
+
+    export = commands.add_parser("export", help="write a profile as a LiteLLM proxy config or as normalised YAML")
+    export.add_argument("profile_file", metavar="PROFILE", help="profile name or YAML file")
+    export.add_argument("--format", choices=["litellm", "yaml"], default="litellm")
+    export.add_argument("-o", "--output", help="file to write (created 0600); default: standard output")
     return parser
 
 
@@ -52,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         return _profile_check(args.files)
     if args.command == "prices":
         return _prices(args)
+    if args.command == "export":
+        return _export(args)
     from playground.tui.app import run_tui
 
     return run_tui(profile=args.profile, db=args.db)
@@ -74,6 +81,36 @@ def _prices(args: argparse.Namespace) -> int:
     except prices.PriceError as exc:
         return _fail(str(exc), 1)
     print(f"{count:,} models priced from {args.source}; saved to {path}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from playground.catalog import build_catalog
+    from playground.export import to_litellm, to_profile_yaml, write_private
+    from playground.paths import resolve_profile
+    from playground.profile import ProfileError, load_profile
+
+    try:
+        profile = load_profile(resolve_profile(args.profile_file))
+    except ProfileError as exc:
+        return _fail(str(exc))
+    if args.format == "yaml":
+        text = to_profile_yaml(profile)
+    else:
+        export = to_litellm(profile, build_catalog(profile, env={}))
+        text = export.to_yaml(profile)
+        for line in export.unmapped:
+            print(f"playground: not exported: {line}", file=sys.stderr)
+    if not args.output:
+        sys.stdout.write(text)
+        return 0
+    try:
+        write_private(Path(args.output), text)
+    except OSError as exc:
+        return _fail(f"{args.output}: cannot write: {exc.strerror}")
+    print(f"wrote {args.output}", file=sys.stderr)
     return 0
 
 
