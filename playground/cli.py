@@ -42,6 +42,13 @@ def _parser() -> argparse.ArgumentParser:
     refresh.add_argument("--url", help="fetch from this URL instead of the source's public one (a mirror)")
     price_commands.add_parser("show", help="say which prices are in use")
 
+    evaluate = commands.add_parser("eval", help="replay recorded outcomes through profiles: quality, cost, metrics")
+    evaluate.add_argument("profile_file", metavar="PROFILE", help="profile name or YAML file")
+    evaluate.add_argument("data", metavar="DATA.jsonl", help="replay data (one prompt with per-model outcomes a line)")
+    evaluate.add_argument("more_profiles", metavar="PROFILE2", nargs="*", help="further profiles, side by side")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate.add_argument("--plot", metavar="FILE.svg", help="also write the cost–quality curves as SVG")
+
     export = commands.add_parser("export", help="write a profile as a LiteLLM proxy config or as normalised YAML")
     export.add_argument("profile_file", metavar="PROFILE", help="profile name or YAML file")
     export.add_argument("--format", choices=["litellm", "yaml"], default="litellm")
@@ -59,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         return _prices(args)
     if args.command == "export":
         return _export(args)
+    if args.command == "eval":
+        return _eval(args)
     from playground.tui.app import run_tui
 
     return run_tui(profile=args.profile, db=args.db)
@@ -81,6 +90,45 @@ def _prices(args: argparse.Namespace) -> int:
     except prices.PriceError as exc:
         return _fail(str(exc), 1)
     print(f"{count:,} models priced from {args.source}; saved to {path}")
+    return 0
+
+
+def _progress(label: str):
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        print(f"\r{label}: {done:,}/{total:,} prompts", end="" if done < total else "\n", file=sys.stderr)
+
+    return show
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from playground.evaluation import EvalError, evaluate
+    from playground.paths import resolve_profile
+    from playground.profile import ProfileError, load_profile
+    from playground.replay import load_replay
+
+    try:
+        profiles = [load_profile(resolve_profile(p)) for p in [args.profile_file, *args.more_profiles]]
+        items = load_replay(Path(args.data))
+        reports = [evaluate(p, items, progress=_progress(f"routing with {p.name}")) for p in profiles]
+    except (ProfileError, EvalError) as exc:
+        return _fail(str(exc))
+    if args.plot:
+        from playground.export import write_private
+        from playground.plots import svg_plot
+        from playground.report import curve_series
+
+        write_private(Path(args.plot), svg_plot(curve_series(reports), f"cost vs quality on {Path(args.data).name}"))
+    if args.json:
+        print(json.dumps({"data": args.data, "profiles": [r.to_dict() for r in reports]}, indent=2))
+        return 0
+    from playground.report import eval_text
+
+    print(eval_text(reports, Path(args.data).name))
     return 0
 
 
