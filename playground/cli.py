@@ -49,6 +49,16 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.add_argument("--plot", metavar="FILE.svg", help="also write the cost–quality curves as SVG")
 
+    tune = commands.add_parser("tune", help="learn a profile's learned route from replay data (cross-validated)")
+    tune.add_argument("profile_file", metavar="PROFILE", help="profile name or YAML file to start from")
+    tune.add_argument("--data", required=True, metavar="DATA.jsonl", help="replay data to learn from")
+    tune.add_argument("--target-quality", type=float, default=0.95,
+                      help="keep this fraction of the strong model's quality (default 0.95)")
+    tune.add_argument("--folds", type=int, default=5)
+    tune.add_argument("--seed", type=int, default=0)
+    tune.add_argument("-o", "--output", required=True, help="where to write the tuned profile")
+    tune.add_argument("--json", action="store_true", help="print the cross-validated report as JSON")
+
     export = commands.add_parser("export", help="write a profile as a LiteLLM proxy config or as normalised YAML")
     export.add_argument("profile_file", metavar="PROFILE", help="profile name or YAML file")
     export.add_argument("--format", choices=["litellm", "yaml"], default="litellm")
@@ -68,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         return _export(args)
     if args.command == "eval":
         return _eval(args)
+    if args.command == "tune":
+        return _tune(args)
     from playground.tui.app import run_tui
 
     return run_tui(profile=args.profile, db=args.db)
@@ -129,6 +141,55 @@ def _eval(args: argparse.Namespace) -> int:
     from playground.report import eval_text
 
     print(eval_text(reports, Path(args.data).name))
+    return 0
+
+
+def _tune(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from playground.evaluation import EvalError
+    from playground.export import to_profile_yaml, write_private
+    from playground.format import dollars
+    from playground.paths import resolve_profile
+    from playground.profile import ProfileError, load_profile
+    from playground.replay import load_replay
+    from playground.tune import tune
+
+    if args.folds < 2:
+        return _fail("--folds must be at least 2")
+
+    def progress(stage: str, done: int, total: int) -> None:
+        print(f"{stage} {done}/{total}", file=sys.stderr)
+
+    try:
+        profile = load_profile(resolve_profile(args.profile_file))
+        items = load_replay(Path(args.data))
+        tuned, report = tune(profile, items, target_quality=args.target_quality, folds=args.folds, seed=args.seed,
+                             data_name=Path(args.data).name, progress=progress)
+    except (ProfileError, EvalError) as exc:
+        return _fail(str(exc))
+    header = (f"# Tuned by `playground tune` from {args.profile_file} on {Path(args.data).name}: "
+              f"target {args.target_quality:.0%} of {report.strong_model}'s quality.\n")
+    try:
+        write_private(Path(args.output), header + to_profile_yaml(tuned))
+    except OSError as exc:
+        return _fail(f"{args.output}: cannot write: {exc.strerror}")
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+        return 0
+
+    def pct(value):
+        return "–" if value is None else f"{value:.1%}"
+
+    print(f"tuned {report.n:,} prompts · {report.folds}-fold cross-validation (every figure on held-out folds)")
+    print(f"  cheap {report.cheap_model}: quality {report.cheap_quality:.3f} · strong {report.strong_model}: "
+          f"quality {report.strong_quality:.3f}")
+    print(f"  routed at the calibrated threshold: quality {report.cv_quality:.3f} "
+          f"({report.cv_quality / report.strong_quality:.1%} of strong) · cost {dollars(report.cv_cost)} vs "
+          f"{dollars(report.strong_cost)} all-strong · strong share {pct(report.cv_strong_share)}")
+    print(f"  cost saved at {report.target_quality:.0%} of strong quality: {pct(report.cost_saved_at_target)} · "
+          f"CPT(50%) {pct(report.cpt50)} · CPT(80%) {pct(report.cpt80)} · APGR {report.apgr:.3f}")
+    print(f"  threshold {report.threshold:.4f} · wrote {args.output}")
     return 0
 
 

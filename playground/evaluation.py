@@ -207,7 +207,7 @@ def evaluate(profile: Profile, items: list[ReplayItem], *, semantic=None, progre
 
     # Route each prompt at the profile's threshold and, for learned routes, at both extremes, so that the
     # threshold sweep needs no further routing.
-    variants = [profile, _with_threshold(profile, 0.0), _with_threshold(profile, 1.0)] \
+    variants = [profile, _with_threshold(profile, 0.0), _with_threshold(profile, 1.01)] \
         if any(r.learned for r in profile.routes) else [profile]
     router = PolicyResult()
     sweep = []  # (p or None, cheap choice, strong choice)

@@ -114,16 +114,14 @@ class SemanticSpec(_Strict):
     top_k: int = Field(default=3, ge=1)
 
 
-class LearnedSpec(_Strict):
-    """A logistic classifier over prompt features scoring whether the cheap tier is enough."""
+class Head(_Strict):
+    """A logistic model: P = sigmoid(bias + named feature weights + hashed word weights)."""
 
-    cheap_tier: str
-    weights: dict[str, float]
     bias: float = 0.0
-    threshold: float = Field(default=0.5, ge=0, le=1)
-    """P(cheap is enough) at or above this sends the prompt to `cheap_tier`; below, to the route's tier."""
-    provenance: dict[str, str | float | int] = Field(default_factory=dict)
-    """Where the classifier came from (data, date, metrics), written by `playground tune`."""
+    weights: dict[str, float] = Field(default_factory=dict)
+    """Named prompt features (playground.router.features.FEATURES)."""
+    hashed_weights: dict[int, float] = Field(default_factory=dict)
+    """Weights of hashed words and word pairs (bucket → weight); absent buckets weigh 0."""
 
     @field_validator("weights")
     @classmethod
@@ -134,6 +132,34 @@ class LearnedSpec(_Strict):
         if unknown:
             raise ValueError(f"unknown feature {unknown[0]!r}; features are {', '.join(FEATURES)}")
         return value
+
+
+class LearnedSpec(_Strict):
+    """A classifier scoring whether the cheap tier is enough for a prompt (`playground tune` writes it)."""
+
+    cheap_tier: str
+    threshold: float = Field(default=0.5, ge=0, le=1.01)
+    """A score at or above this sends the prompt to `cheap_tier`; below, to the route's own tier
+    (scores lie in [0, 1], so a threshold above 1 never chooses the cheap tier)."""
+    cheap: Head
+    """P(the cheap tier answers well)."""
+    strong: Head | None = None
+    """P(the route's tier answers well). With both heads the score is (1 + P_cheap − P_strong) / 2."""
+    hash_buckets: int = Field(default=4096, ge=1, le=1 << 20)
+    cost_scale: float | None = Field(default=None, gt=0)
+    """Make the score cost-aware (needs both heads): score = 1 / (1 + cost_scale × quality lost per dollar
+    saved), where the dollars are the estimated price gap between the two tiers for this prompt."""
+    provenance: dict[str, str | float | int | None] = Field(default_factory=dict)
+    """Where the classifier came from (data, date, cross-validated metrics, target), written by `tune`."""
+
+    @model_validator(mode="after")
+    def _buckets_in_range(self) -> "LearnedSpec":
+        if self.cost_scale is not None and self.strong is None:
+            raise ValueError("cost_scale needs the `strong` head: it weighs the quality gap between the tiers")
+        for head in (self.cheap, self.strong):
+            if head and any(not 0 <= b < self.hash_buckets for b in head.hashed_weights):
+                raise ValueError(f"hashed_weights buckets must lie in 0..{self.hash_buckets - 1}")
+        return self
 
 
 class Route(_Strict):

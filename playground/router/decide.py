@@ -13,7 +13,7 @@ from typing import Mapping, Protocol
 from playground.catalog import Catalog, ModelInfo
 from playground.profile import Profile, Route
 from playground.router import rules
-from playground.router.features import cheap_probability, prompt_features
+from playground.router.features import cheap_score
 from playground.router.health import ModelHealth
 from playground.router.select import Estimate, estimate, order
 
@@ -90,7 +90,14 @@ def _unfit(info: ModelInfo, tokens: int, health: ModelHealth | None, now: float)
     return None
 
 
-def _pick_route(request: RouteRequest, profile: Profile, facts: rules.PromptFacts,
+def tier_cost(catalog: Catalog, profile: Profile, tier: str, tokens: int) -> float | None:
+    """The lowest estimated price of a request among the tier's usable models."""
+    costs = [c for info in catalog.members(profile.tiers[tier]) if info.available
+             and (c := info.cost(tokens, profile.expected_output_tokens)) is not None]
+    return min(costs, default=None)
+
+
+def _pick_route(request: RouteRequest, profile: Profile, catalog: Catalog, facts: rules.PromptFacts,
                 semantic: SemanticMatcher | None) -> tuple[Route, str, str, float | None, float | None, list[str]]:
     """(route, tier, why, score, threshold, skipped) for the first confident match in profile order."""
     skipped: list[str] = []
@@ -118,11 +125,17 @@ def _pick_route(request: RouteRequest, profile: Profile, facts: rules.PromptFact
             skipped.append("semantic: no route similar enough")
         elif stage == "learned":
             spec = route.learned
-            p = cheap_probability(prompt_features(facts), spec.weights, spec.bias)
+            gap = None
+            if spec.cost_scale is not None:
+                strong_cost = tier_cost(catalog, profile, route.tier, request.request_tokens)
+                cheap_cost = tier_cost(catalog, profile, spec.cheap_tier, request.request_tokens)
+                if strong_cost is not None and cheap_cost is not None:
+                    gap = strong_cost - cheap_cost
+            p = cheap_score(spec, facts, gap)
             if p >= spec.threshold:
-                return route, spec.cheap_tier, f"P(cheap enough) {p:.2f} ≥ {spec.threshold:.2f}", p, \
+                return route, spec.cheap_tier, f"cheap-enough score {p:.2f} ≥ {spec.threshold:.2f}", p, \
                     spec.threshold, skipped
-            return route, route.tier, f"P(cheap enough) {p:.2f} < {spec.threshold:.2f}", p, spec.threshold, skipped
+            return route, route.tier, f"cheap-enough score {p:.2f} < {spec.threshold:.2f}", p, spec.threshold, skipped
         else:
             return route, route.tier, "default route", None, None, skipped
     raise AssertionError("profile validation guarantees a default route")
@@ -146,7 +159,7 @@ def decide(request: RouteRequest, profile: Profile, catalog: Catalog, *,
                                    price_source=info.price_source),), tier="")
 
     facts = rules.PromptFacts(request.prompt, request.prompt_tokens, tokens, request.tags)
-    route, tier_name, why, score, threshold, skipped = _pick_route(request, profile, facts, semantic)
+    route, tier_name, why, score, threshold, skipped = _pick_route(request, profile, catalog, facts, semantic)
     tier = catalog.members(profile.tiers[tier_name])
     dropped: dict[str, Candidate] = {}
     viable: list[Estimate] = []

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 import re
+import zlib
 
+from playground.profile import Head, LearnedSpec
 from playground.router.rules import PromptFacts
 
 _REASONING = re.compile(r"\b(prove|derive|why|step by step|explain|calculate|solve|compute|how many|"
@@ -32,6 +34,47 @@ def prompt_features(facts: PromptFacts) -> dict[str, float]:
     }
 
 
-def cheap_probability(features: dict[str, float], weights: dict[str, float], bias: float) -> float:
-    z = bias + sum(weights.get(name, 0.0) * value for name, value in features.items())
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def hashed_features(text: str, buckets: int) -> dict[int, float]:
+    """Words and word pairs hashed into buckets: log counts, L2-normalised (stable across runs: crc32)."""
+    words = _WORD.findall(text.lower())
+    counts: dict[int, float] = {}
+    for gram in [*words, *(f"{a} {b}" for a, b in zip(words, words[1:]))]:
+        bucket = zlib.crc32(gram.encode()) % buckets
+        counts[bucket] = counts.get(bucket, 0.0) + 1.0
+    values = {b: math.log1p(c) for b, c in counts.items()}
+    norm = math.sqrt(sum(v * v for v in values.values())) or 1.0
+    return {b: v / norm for b, v in values.items()}
+
+
+def _sigmoid(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+
+
+def head_probability(head: Head, named: dict[str, float], hashed: dict[int, float]) -> float:
+    z = head.bias + sum(head.weights.get(name, 0.0) * value for name, value in named.items())
+    z += sum(head.hashed_weights.get(bucket, 0.0) * value for bucket, value in hashed.items())
+    return _sigmoid(z)
+
+
+def combine(p_cheap: float, p_strong: float, cost_gap: float | None, cost_scale: float | None) -> float:
+    """The cheap-enough score from the heads' probabilities (and the tiers' price gap, when cost-aware)."""
+    if cost_scale is None or cost_gap is None:
+        return (1.0 + p_cheap - p_strong) / 2.0
+    if cost_gap <= 0:  # the "cheap" tier saves nothing here: quality alone decides
+        return 1.0 if p_cheap >= p_strong else 0.0
+    loss_per_dollar = max(0.0, p_strong - p_cheap) / cost_gap
+    return 1.0 / (1.0 + cost_scale * loss_per_dollar)
+
+
+def cheap_score(spec: LearnedSpec, facts: PromptFacts, cost_gap: float | None = None) -> float:
+    """In [0, 1]: high when the cheap tier is likely enough for this prompt (or saves enough money)."""
+    named = prompt_features(facts)
+    hashed = hashed_features(facts.prompt, spec.hash_buckets) if (
+        spec.cheap.hashed_weights or (spec.strong and spec.strong.hashed_weights)) else {}
+    cheap = head_probability(spec.cheap, named, hashed)
+    if spec.strong is None:
+        return cheap
+    return combine(cheap, head_probability(spec.strong, named, hashed), cost_gap, spec.cost_scale)
