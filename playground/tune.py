@@ -74,7 +74,7 @@ def _design(items: list[ReplayItem], pricer: Pricer, buckets: int) -> _Data:
         vals += list(hashed.values())
     matrix = np.array(named, dtype=float)
     mean, scale = matrix.mean(axis=0), matrix.std(axis=0)
-    scale[scale == 0] = 1.0
+    scale[scale < 1e-9] = 1.0  # constant features (up to rounding) carry no signal
     return _Data((matrix - mean) / scale, mean, scale, np.array(rows), np.array(cols), np.array(vals, dtype=float),
                  len(items), buckets)
 
