@@ -15,6 +15,14 @@ ProfileError = SourceError
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
+class ReferenceProblem(ValueError):
+    """A cross-reference error, with the place in the profile it concerns."""
+
+    def __init__(self, message: str, *loc: str | int) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -253,27 +261,30 @@ class Profile(_Strict):
 
     @model_validator(mode="after")
     def _references(self) -> "Profile":
+        known = ", ".join(self.models)
         for tier, members in self.tiers.items():
-            for member in members:
+            for i, member in enumerate(members):
                 if not member.startswith("tag:") and member not in self.models:
-                    raise ValueError(f"tier {tier!r} names unknown model {member!r}")
-        for route in self.routes:
+                    raise ReferenceProblem(f"unknown model {member!r} (models: {known})", "tiers", tier, i)
+        tiers = ", ".join(self.tiers)
+        seen: set[str] = set()
+        for i, route in enumerate(self.routes):
             if route.tier not in self.tiers:
-                raise ValueError(f"route {route.name!r} names unknown tier {route.tier!r}")
+                raise ReferenceProblem(f"unknown tier {route.tier!r} (tiers: {tiers})", "routes", i, "tier")
             if route.learned and route.learned.cheap_tier not in self.tiers:
-                raise ValueError(f"route {route.name!r}: learned.cheap_tier names unknown tier "
-                                 f"{route.learned.cheap_tier!r}")
-        names = [r.name for r in self.routes]
-        if len(set(names)) != len(names):
-            duplicate = next(n for n in names if names.count(n) > 1)
-            raise ValueError(f"route name {duplicate!r} is used twice")
-        if len(set(self.fallbacks)) != len(self.fallbacks):
-            raise ValueError("fallbacks name a model twice: the chain would loop")
-        for alias in self.fallbacks:
+                raise ReferenceProblem(f"unknown tier {route.learned.cheap_tier!r} (tiers: {tiers})",
+                                       "routes", i, "learned", "cheap_tier")
+            if route.name in seen:
+                raise ReferenceProblem(f"route name {route.name!r} is used twice", "routes", i, "name")
+            seen.add(route.name)
+        for i, alias in enumerate(self.fallbacks):
             if alias not in self.models:
-                raise ValueError(f"fallbacks name unknown model {alias!r}")
+                raise ReferenceProblem(f"unknown model {alias!r} (models: {known})", "fallbacks", i)
+            if alias in self.fallbacks[:i]:
+                raise ReferenceProblem(f"{alias!r} is named twice: the chain would loop", "fallbacks", i)
         if not self.routes or self.routes[-1].stage not in ("default", "learned"):
-            raise ValueError("the last route must have no condition (or be learned) so every prompt has a route")
+            raise ReferenceProblem("the last route must have no condition (or be learned) so every prompt has "
+                                   "a route", "routes", len(self.routes) - 1)
         return self
 
     def key_envs(self) -> set[str]:
@@ -324,9 +335,12 @@ def _describe(exc: ValidationError, document: YamlDocument) -> str:
     first = errors[0]
     # Pydantic reports the alias it failed on ("not"), and adds the model name for some unions.
     loc = tuple(p for p in first["loc"] if not (isinstance(p, str) and p[:1].isupper()))
+    problem = first.get("ctx", {}).get("error")
+    if isinstance(problem, ReferenceProblem):
+        loc = loc + problem.loc
     field = ".".join(str(p) for p in loc) or "profile"
     message = _FRIENDLY.get(first["type"], first["msg"]).removeprefix("Value error, ")
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     if first["type"] == "missing":
-        loc = loc[:-1]
-    return f"{document.where(loc)}: {field}: {message}{more}"
+        return f"{document.where(loc[:-1])}: {field}: {message}{more}"
+    return f"{document.where(loc, at_key=first['type'] == 'extra_forbidden')}: {field}: {message}{more}"

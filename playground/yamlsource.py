@@ -24,9 +24,12 @@ class YamlDocument:
     data: Any
     path: Path
     locations: dict[PathKey, Location]
+    key_locations: dict[PathKey, Location]
 
-    def where(self, key: PathKey) -> str:
-        """file:line:column of the value at `key`, or of its nearest parent that has one."""
+    def where(self, key: PathKey, at_key: bool = False) -> str:
+        """file:line:column of the value at `key` (of the key itself with at_key), or of its nearest parent."""
+        if at_key and (loc := self.key_locations.get(tuple(key))) is not None:
+            return f"{self.path}:{loc[0]}:{loc[1]}"
         for end in range(len(key), -1, -1):
             if (loc := self.locations.get(tuple(key[:end]))) is not None:
                 return f"{self.path}:{loc[0]}:{loc[1]}"
@@ -54,17 +57,21 @@ def load_yaml(path: Path) -> YamlDocument:
         raise SourceError(f"{where}: invalid YAML: {exc.problem or exc.context}") from None
     except yaml.YAMLError as exc:
         raise SourceError(f"{path}: invalid YAML: {exc}") from None
-    locations: dict[PathKey, Location] = {}
+    builder = _Builder(path)
     if node is None:
-        return YamlDocument(None, path, locations)
-    builder = _Builder(path, locations)
-    return YamlDocument(builder.build(node, ()), path, locations)
+        return YamlDocument(None, path, builder.locations, builder.key_locations)
+    return YamlDocument(builder.build(node, ()), path, builder.locations, builder.key_locations)
+
+
+_PLAIN_TAGS = {f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "map", "seq",
+                                                        "timestamp")}
 
 
 class _Builder:
-    def __init__(self, path: Path, locations: dict[PathKey, Location]) -> None:
+    def __init__(self, path: Path) -> None:
         self.path = path
-        self.locations = locations
+        self.locations: dict[PathKey, Location] = {}
+        self.key_locations: dict[PathKey, Location] = {}
         self.count = 0
         self.constructor = yaml.SafeLoader("")
 
@@ -77,6 +84,9 @@ class _Builder:
             # Aliases can expand a small file into billions of values ("billion laughs").
             raise SourceError(f"{self._where(node)}: too many values (over {MAX_NODES:,}); is an alias expanding recursively?")
         self.locations.setdefault(key, (node.start_mark.line + 1, node.start_mark.column + 1))
+        if node.tag not in _PLAIN_TAGS:
+            # Only plain YAML types: a `!!python/...` or custom tag is never constructed.
+            raise SourceError(f"{self._where(node)}: tag {node.tag!r} is not allowed")
         if isinstance(node, yaml.MappingNode):
             result: dict[Any, Any] = {}
             for key_node, value_node in node.value:
@@ -87,6 +97,7 @@ class _Builder:
                     raise SourceError(f"{self._where(key_node)}: keys must be plain names")
                 if name in result:
                     raise SourceError(f"{self._where(key_node)}: duplicate key {name!r}")
+                self.key_locations[key + (name,)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
                 result[name] = self.build(value_node, key + (name,))
             return result
         if isinstance(node, yaml.SequenceNode):

@@ -171,7 +171,7 @@ async def test_profile_edits_reload_and_a_broken_edit_keeps_the_last_good(tmp_pa
         open(path, "w").write(good.replace("timeouts: {", "timeouts: {bogus: 1, "))
         os.utime(path, ns=(1, 10**18))
         await _wait_for(pilot, lambda: "profile not reloaded" in str(status.render()), timeout=5)
-        assert "profile.yaml:14:19:" in str(status.render()) and "timeouts.bogus: unknown key" in str(status.render())
+        assert "profile.yaml:14:12:" in str(status.render()) and "timeouts.bogus: unknown key" in str(status.render())
         assert session.profile.name == "ui-test"  # the last good one stays in use
 
         open(path, "w").write(good.replace("name: ui-test", "name: renamed"))
