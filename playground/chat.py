@@ -58,12 +58,14 @@ class ChatService:
         prompt_tags, text = split_tags(prompt, self.profile.task_tags)
         if not text.strip():
             raise EmptyPrompt("the prompt has tags but no text")
-        conversation_id, prompt_id = await asyncio.to_thread(
-            self.store.start_turn, conversation_id, prompt, self.profile.name)
+        def open_turn():
+            # One trip to the worker thread: the prompt is saved before anything else can fail.
+            conversation, prompt_id = self.store.start_turn(conversation_id, prompt, self.profile.name)
+            history = self._history(conversation)
+            return conversation, prompt_id, history, tokens.count_text(text), tokens.count_messages(history)
+
+        conversation_id, prompt_id, messages, prompt_tokens, request_tokens = await asyncio.to_thread(open_turn)
         yield TurnStarted(conversation_id, prompt_id)
-        messages = await asyncio.to_thread(self._history, conversation_id)
-        prompt_tokens, request_tokens = await asyncio.to_thread(
-            lambda: (tokens.count_text(text), tokens.count_messages(messages)))
         request = RouteRequest(text, prompt_tokens, request_tokens, prompt_tags | tags)
         try:
             decision = decide(request, self.profile, self.catalog, health=self.health.snapshot(),
@@ -132,7 +134,9 @@ class ChatService:
         else:
             # Keep the longest partial answer the user saw; it is marked failed, never passed off as complete.
             text, status = max((a.text for a in attempts), key=len), "failed"
-        await asyncio.to_thread(self.store.save_reply, reply_id, text, status, final.model_alias)
-        conversation_cost = await asyncio.to_thread(self.store.conversation_cost, conversation_id)
-        day_cost = await asyncio.to_thread(self.store.today_cost)
+        def close_turn():
+            self.store.save_reply(reply_id, text, status, final.model_alias)
+            return self.store.conversation_cost(conversation_id), self.store.today_cost()
+
+        conversation_cost, day_cost = await asyncio.to_thread(close_turn)
         yield ReplyDone(Reply(conversation_id, reply_id, text, status, attempts), conversation_cost, day_cost)

@@ -34,6 +34,11 @@ def session_for(tmp_path, api_base: str, chain: list[str], retries: str = "", co
     return open_session(str(path), tmp_path / "h.db")
 
 
+def with_timeouts(session, **limits) -> None:
+    timeouts = session.profile.timeouts.model_copy(update=limits)
+    session.apply_profile(session.profile.model_copy(update={"timeouts": timeouts}))
+
+
 async def turn(session, prompt="hi", sleeps=None):
     async def record_sleep(seconds):
         sleeps.append(seconds)
@@ -120,3 +125,29 @@ async def test_repeated_failures_take_a_model_out_of_rotation(tmp_path, stub):
         assert reply.attempts[0].failure == "stream_cut" and reply.attempts[0].text == "half "
     starts, _ = await turn(session, sleeps=[])
     assert stub.hits["sick"] == 2 and starts[0][0] == "backup"
+
+
+async def test_a_server_that_never_answers_times_out_and_falls_back(tmp_path, stub):
+    stub.script("silent", hang=True)
+    stub.script("backup", text="fine")
+    session = session_for(tmp_path, stub.api_base, ["silent", "backup"], retries="retries: {timeout: 0}")
+    with_timeouts(session, first_token=0.5)
+    _, reply = await turn(session, sleeps=[])
+    first = reply.attempts[0]
+    assert first.failure == "timeout" and first.error == "no first token within the time limit"
+    assert 0.4 < first.latency_s < 2.0
+    assert reply.final.model_alias == "backup" and reply.status == "complete"
+
+
+async def test_a_stream_that_stalls_keeps_its_partial_text(tmp_path, stub):
+    stub.script("stalls", text=" ".join(["tick"] * 3 + ["late"]), chunk_delay=1.5)
+    stub.script("backup", text="fine")
+    session = session_for(tmp_path, stub.api_base, ["stalls", "backup"], retries="retries: {timeout: 0}")
+    with_timeouts(session, idle=0.5)
+    _, reply = await turn(session, sleeps=[])
+    first = reply.attempts[0]
+    assert first.failure == "timeout" and first.error == "no next chunk within the time limit"
+    assert first.text == "tick " and first.tokens_estimated
+    rows = session.store.attempts(reply.conversation_id)
+    assert rows[0]["output"] == "tick " and rows[0]["failure"] == "timeout"
+    assert reply.text == "fine"

@@ -85,8 +85,8 @@ class AttemptStream:
         deadline = started + self.timeouts.total
         response = None
         try:
-            response = self._response = await asyncio.wait_for(
-                litellm.acompletion(**self._call_args()), min(self.timeouts.first_token, self.timeouts.total))
+            async with asyncio.timeout(min(self.timeouts.first_token, self.timeouts.total)):
+                response = self._response = await litellm.acompletion(**self._call_args())
             iterator = response.__aiter__()
             while True:
                 limit = self.timeouts.first_token if attempt.ttft_s is None else self.timeouts.idle
@@ -94,7 +94,9 @@ class AttemptStream:
                 if remaining <= 0:
                     raise asyncio.TimeoutError
                 try:
-                    chunk = await asyncio.wait_for(iterator.__anext__(), min(limit, remaining))
+                    # asyncio.timeout, unlike wait_for, creates no task per chunk: this loop is the hot path.
+                    async with asyncio.timeout(min(limit, remaining)):
+                        chunk = await iterator.__anext__()
                 except StopAsyncIteration:
                     break
                 if not chunk.choices:
