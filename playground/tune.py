@@ -149,7 +149,8 @@ def _choose_threshold(score, cheap_q, strong_q, cheap_c, strong_c, target: float
 
 
 def tune(profile: Profile, items: list[ReplayItem], *, target_quality: float = 0.95, folds: int = 5, seed: int = 0,
-         buckets: int = 4096, data_name: str = "", progress: Progress | None = None) -> tuple[Profile, TuneReport]:
+         buckets: int = 4096, data_name: str = "", progress: Progress | None = None,
+         now: datetime | None = None) -> tuple[Profile, TuneReport]:
     if not 0 < target_quality <= 1:
         raise EvalError("--target-quality is a fraction of the strong model's quality, in (0, 1]")
     catalog = replay_catalog(profile)
@@ -249,7 +250,7 @@ def tune(profile: Profile, items: list[ReplayItem], *, target_quality: float = 0
     report = TuneReport(len(usable), folds, cheap_model, strong_model, round(threshold, 6), target_quality,
                         float(strong_q.mean()), float(cheap_q.mean()), cv_quality, cv_cost,
                         float(1 - chosen.mean()), float(strong_c.sum()), cpt(0.5), cpt(0.8), apgr, saved)
-    provenance = {"data": data_name, "tuned_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    provenance = {"data": data_name, "tuned_at": (now or datetime.now(timezone.utc)).isoformat(timespec="seconds"),
                   "prompts": len(usable), "folds": folds, "seed": seed, "target_quality": target_quality,
                   "cv_quality": round(cv_quality, 4), "cv_strong_share": round(report.cv_strong_share, 4),
                   "cv_cost_saved_at_target": None if saved is None else round(saved, 4),

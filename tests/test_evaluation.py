@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from datetime import datetime, timezone
 import sys
 import textwrap
 
@@ -105,8 +106,9 @@ def synthetic(path, n=240):
 def test_tuning_is_deterministic_and_learns_the_signal(tmp_path):
     items = load_replay(synthetic(tmp_path / "d.jsonl"))
     profile = write_profile(tmp_path / "p.yaml", "routes: [{name: all, tier: weak}]")
-    first, report = tune(profile, items, target_quality=0.95, folds=4, seed=3)
-    second, _ = tune(profile, items, target_quality=0.95, folds=4, seed=3)
+    when = datetime(2026, 1, 2, tzinfo=timezone.utc)
+    first, report = tune(profile, items, target_quality=0.95, folds=4, seed=3, now=when)
+    second, _ = tune(profile, items, target_quality=0.95, folds=4, seed=3, now=when)
     assert to_profile_yaml(first) == to_profile_yaml(second)
     # Held-out folds: thorny prompts go strong, breezy ones cheap, so quality holds and cost falls.
     assert report.cv_quality >= 0.95 and report.cost_saved_at_target > 0.5

@@ -178,3 +178,32 @@ async def test_profile_edits_reload_and_a_broken_edit_keeps_the_last_good(tmp_pa
         os.utime(path, ns=(2, 2 * 10**18))
         await _wait_for(pilot, lambda: "renamed" in str(status.render()), timeout=5)
         assert session.profile.name == "renamed" and session.chat.profile.name == "renamed"
+
+
+async def test_a_task_tag_picked_in_the_ui_routes_the_prompt(tmp_path, stub):
+    stub.script("fast", text="cheap answer")
+    stub.script("big", text="strong answer")
+    path = tmp_path / "tags.yaml"
+    path.write_text(textwrap.dedent(f"""\
+        name: tags
+        models:
+          fast: {{model: openai/fast, api_base: "{stub.api_base}"}}
+          big: {{model: openai/big, api_base: "{stub.api_base}"}}
+        tiers: {{cheap: [fast], strong: [big]}}
+        routes:
+          - {{name: coding, when: {{tags: [code]}}, tier: strong}}
+          - {{name: rest, tier: cheap}}
+        """))
+    session = open_session(str(path), tmp_path / "h.db")
+    async with PlaygroundApp(session, load_engine=False).run_test(size=SIZE) as pilot:
+        status = pilot.app.screen.query_one(StatusBar)
+        await pilot.press("ctrl+t")
+        assert "#code" in str(status.render())
+        reply = await _ask(pilot, "write a loop")
+        await _wait_for(pilot, lambda: "TTFT" in _meta(reply))
+        assert _meta(reply).startswith("big · coding (tag #code)") and reply.text == "strong answer"
+        await pilot.press("ctrl+t")  # back to no tag
+        assert "#code" not in str(status.render())
+        reply = await _ask(pilot, "write a loop")
+        await _wait_for(pilot, lambda: "TTFT" in _meta(reply))
+        assert reply.text == "cheap answer"

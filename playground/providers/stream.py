@@ -79,7 +79,8 @@ class AttemptStream:
         return args
 
     async def __aiter__(self) -> AsyncIterator[str]:
-        litellm = engine.load()
+        # The first import takes seconds: never on the caller's event loop.
+        litellm = engine.load() if engine.is_loaded() else await asyncio.to_thread(engine.load)
         attempt = self.attempt
         started = time.perf_counter()
         deadline = started + self.timeouts.total

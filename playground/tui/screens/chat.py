@@ -29,6 +29,7 @@ class ChatScreen(Screen):
         Binding("escape", "cancel", "Cancel reply", id="chat.cancel"),
         Binding("ctrl+n", "new_conversation", "New chat", id="chat.new"),
         Binding("f2", "toggle_models", "Models", id="chat.models"),
+        Binding("ctrl+t", "cycle_tag", "Task tag", id="chat.tag"),
         Binding("ctrl+q", "app.quit", "Quit", id="app.quit"),
     ]
 
@@ -38,6 +39,8 @@ class ChatScreen(Screen):
         self.conversation_id: str | None = None
         self._reply: ReplyView | None = None
         self._sending: Worker | None = None
+        self.tag: str | None = None
+        """A task tag picked in the UI, applied to every prompt until changed (like a #tag prefix)."""
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
@@ -115,11 +118,11 @@ class ChatScreen(Screen):
         self._reply = ReplyView()
         await transcript.mount_all([PromptView(message.text), self._reply])
         transcript.scroll_end(animate=False)
-        self._sending = self._send(message.text)
+        self._sending = self._send(message.text, frozenset({self.tag}) if self.tag else frozenset())
 
     @work(group="send", exit_on_error=False)
-    async def _send(self, prompt: str) -> None:
-        async for event in self.session.chat.send(prompt, conversation_id=self.conversation_id):
+    async def _send(self, prompt: str, tags: frozenset[str]) -> None:
+        async for event in self.session.chat.send(prompt, conversation_id=self.conversation_id, tags=tags):
             self.post_message(TurnProgress(event))
 
     @on(TurnProgress)
@@ -175,6 +178,14 @@ class ChatScreen(Screen):
         transcript = self.query_one("#transcript", VerticalScroll)
         await transcript.remove_children()
         await transcript.mount(Static(self._welcome(), id="welcome", markup=False))
+
+    def action_cycle_tag(self) -> None:
+        choices = [None, *sorted(self.session.profile.task_tags)]
+        if len(choices) == 1:
+            self.notify("This profile routes on no task tags.", timeout=3)
+            return
+        self.tag = choices[(choices.index(self.tag) + 1) % len(choices)] if self.tag in choices else None
+        self.query_one(StatusBar).tag = self.tag or ""
 
     def action_toggle_models(self) -> None:
         self.query_one(ModelsPanel).toggle_class("-visible")

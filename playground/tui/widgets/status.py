@@ -14,6 +14,7 @@ class StatusBar(Static):
     profile = reactive("")
     conversation_cost = reactive(0.0)
     day_cost = reactive(0.0)
+    tag = reactive("")
     problem = reactive("")
     """Shown instead of the usual line until fixed, e.g. a profile edit that does not validate."""
 
@@ -22,6 +23,7 @@ class StatusBar(Static):
             return Text.assemble((" ⚠ ", "bold"), (self.problem, "bold red"))
         return Text.assemble(
             (f" {self.profile} ", "bold"),
+            (f"#{self.tag} " if self.tag else "", "bold reverse"),
             " · ", self.engine, " · ",
             "conversation ", (dollars(self.conversation_cost), "bold"),
             " · today ", (dollars(self.day_cost), "bold"),
