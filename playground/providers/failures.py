@@ -11,6 +11,22 @@ from playground.records import Failure
 MAX_RETRY_AFTER_S = 60.0
 
 
+_CONNECT_ERRORS = {"APIConnectionError", "ConnectError", "ConnectTimeout", "ClientConnectorError",
+                   "ConnectionRefusedError", "ServerDisconnectedError"}
+
+
+def _never_connected(exc: BaseException) -> bool:
+    """LiteLLM reports a refused connection as HTTP 500 "Connection error."; the cause chain tells."""
+    seen = 0
+    current: BaseException | None = exc
+    while current is not None and seen < 10:
+        if type(current).__name__ in _CONNECT_ERRORS:
+            return True
+        current = current.__cause__ or current.__context__
+        seen += 1
+    return "Connection error." in str(exc)
+
+
 def classify(exc: BaseException) -> tuple[Failure, int | None]:
     """(failure class, HTTP status) for an exception raised by a LiteLLM call."""
     import litellm
@@ -20,6 +36,8 @@ def classify(exc: BaseException) -> tuple[Failure, int | None]:
     status = status if isinstance(status, int) else None
     if isinstance(exc, (asyncio.TimeoutError, TimeoutError, litellm.Timeout)):
         return Failure.TIMEOUT, status
+    if _never_connected(exc) and not isinstance(exc, MidStreamFallbackError):
+        return Failure.CONNECTION, None
     if isinstance(exc, litellm.ContextWindowExceededError):
         return Failure.CONTEXT_WINDOW, status
     if isinstance(exc, litellm.RateLimitError):

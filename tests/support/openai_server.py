@@ -21,7 +21,8 @@ class Behaviour:
     text: str = "Hello from the test server."
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
-    # A raw body replaces the completion entirely (an HTML error page, a JSON error object).
+    # A raw body replaces the completion entirely (an HTML error page, a JSON error object). "{auth}" in
+    # it is replaced by the request's Authorization header, as careless providers echo credentials.
     body: str | None = None
     content_type: str = "text/event-stream"
     words_per_chunk: int = 1
@@ -99,6 +100,8 @@ class OpenAIStubServer:
                     time.sleep(behaviour.first_chunk_delay)
                 if behaviour.body is not None or behaviour.status != 200:
                     body = behaviour.body
+                    if body is not None:
+                        body = body.replace("{auth}", self.headers.get("Authorization", ""))
                     if body is None:
                         body = json.dumps({"error": {"message": f"scripted {behaviour.status}", "type": "test"}})
                     self._send_raw(behaviour.status, body, behaviour.content_type if behaviour.body else "application/json", behaviour.headers)
