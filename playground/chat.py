@@ -40,19 +40,32 @@ class ChatService:
         """A semantic route index, once built (it embeds the profile's utterances: seconds)."""
         self.rng = rng or random.Random()
         self._sleep = sleep
+        self._incognito: dict[str, list[dict]] = {}
+        """Incognito conversations' text, in memory only: the store keeps their metadata, not their words."""
 
     def _history(self, conversation_id: str) -> list[dict]:
+        if conversation_id in self._incognito:
+            return list(self._incognito[conversation_id])
         # Only finished exchanges are context: a failed or cancelled partial reply would mislead the model.
         # Routing tags (#code) are hints for us, not words for the model.
         known = self.profile.task_tags
         return [{"role": m.role, "content": split_tags(m.content, known)[1] if m.role == "user" else m.content}
                 for m in self.store.messages(conversation_id) if m.status == "complete"]
 
+    def set_incognito(self, conversation_id: str, on: bool) -> None:
+        """From now on keep (or stop keeping) this conversation's text out of history; the chat goes on
+        with its context either way."""
+        if on and conversation_id not in self._incognito:
+            self._incognito[conversation_id] = self._history(conversation_id)
+        elif not on:
+            self._incognito.pop(conversation_id, None)
+        self.store.set_incognito(conversation_id, on)
+
     def _retries_for(self, failure: Failure | None) -> int:
         return getattr(self.profile.retries, failure.value, 0) if failure else 0
 
     async def send(self, prompt: str, conversation_id: str | None = None, model: str | None = None,
-                   tags: frozenset[str] = frozenset()) -> AsyncIterator[Event]:
+                   tags: frozenset[str] = frozenset(), incognito: bool = False) -> AsyncIterator[Event]:
         if not prompt.strip():
             raise EmptyPrompt("the prompt is empty")
         prompt_tags, text = split_tags(prompt, self.profile.task_tags)
@@ -60,7 +73,10 @@ class ChatService:
             raise EmptyPrompt("the prompt has tags but no text")
         def open_turn():
             # One trip to the worker thread: the prompt is saved before anything else can fail.
-            conversation, prompt_id = self.store.start_turn(conversation_id, prompt, self.profile.name)
+            conversation, prompt_id = self.store.start_turn(conversation_id, prompt, self.profile.name, incognito)
+            if self.store.is_incognito(conversation):
+                self._incognito.setdefault(conversation, []).append(
+                    {"role": "user", "content": text})
             history = self._history(conversation)
             return conversation, prompt_id, history, tokens.count_text(text), tokens.count_messages(history)
 
@@ -117,7 +133,8 @@ class ChatService:
                     await self._sleep(delay)
                 if attempts[-1].ok:
                     break
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, GeneratorExit):
+            # Cancelled, or the caller stopped listening (aclose): either way the reply is final now.
             if stream is not None:
                 attempt = stream.cancelled()
                 attempts.append(attempt)
@@ -130,12 +147,17 @@ class ChatService:
 
         final = attempts[-1]
         if final.ok:
-            text, status = final.text, "complete"
+            text, status, author = final.text, "complete", final.model_alias
         else:
-            # Keep the longest partial answer the user saw; it is marked failed, never passed off as complete.
-            text, status = max((a.text for a in attempts), key=len), "failed"
+            # Keep the longest partial answer the user saw, under the model that wrote it; it is marked
+            # failed, never passed off as complete.
+            longest = max(attempts, key=lambda a: len(a.text))
+            text, status, author = longest.text, "failed", longest.model_alias
+        if status == "complete" and conversation_id in self._incognito:
+            self._incognito[conversation_id].append({"role": "assistant", "content": text})
+
         def close_turn():
-            self.store.save_reply(reply_id, text, status, final.model_alias)
+            self.store.save_reply(reply_id, text, status, author)
             return self.store.conversation_cost(conversation_id), self.store.today_cost()
 
         conversation_cost, day_cost = await asyncio.to_thread(close_turn)

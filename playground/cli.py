@@ -10,15 +10,24 @@ import sys
 from playground import __version__
 
 
-def _parser() -> argparse.ArgumentParser:
+def _common(default) -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--profile", "-p", help="profile name (default, local-only) or path to a YAML file")
-    common.add_argument("--db", help="history database path (default: $PLAYGROUND_DB or the user data dir)")
+    common.add_argument("--profile", "-p", default=default,
+                        help="profile name (default, local-only) or path to a YAML file")
+    common.add_argument("--db", default=default,
+                        help="history database path (default: $PLAYGROUND_DB or the user data dir)")
+    return common
 
-    parser = argparse.ArgumentParser(prog="playground", parents=[common],
+
+def _parser() -> argparse.ArgumentParser:
+    # Subcommands repeat --profile/--db with suppressed defaults, so `playground --db X ask …` keeps X.
+    common = _common(argparse.SUPPRESS)
+    parser = argparse.ArgumentParser(prog="playground", parents=[_common(None)],
                                      description="Route prompts across LLMs and see which model answered, why, "
                                                  "and what it cost.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--incognito", action="store_true",
+                        help="keep no prompt or reply text in history (metadata only)")
     commands = parser.add_subparsers(dest="command")
     commands.add_parser("tui", parents=[common], help="open the chat (the default)")
     ask = commands.add_parser("ask", parents=[common], help="answer one prompt and record it in history")
@@ -29,6 +38,32 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     ask.add_argument("--explain", action="store_true", help="print the routing decision trace to stderr")
     ask.add_argument("--tag", "-t", action="append", default=[], help="a task tag for routing (like a #tag prefix)")
+    ask.add_argument("--incognito", action="store_true", help="keep no prompt or reply text in history")
+
+    history = commands.add_parser("history", parents=[common], help="list, search or purge saved conversations")
+    history.add_argument("--limit", type=int, default=30)
+    history.add_argument("--model", help="only conversations this model answered in")
+    history.add_argument("--since", help="only conversations active since this date (YYYY-MM-DD)")
+    history.add_argument("--json", action="store_true")
+    history_commands = history.add_subparsers(dest="history_command")
+    search = history_commands.add_parser("search", help="full-text search over prompts and replies")
+    search.add_argument("text")
+    search.add_argument("--json", action="store_true")
+    show = history_commands.add_parser("show", help="print one conversation")
+    show.add_argument("conversation")
+    show.add_argument("--json", action="store_true")
+    purge = history_commands.add_parser("purge", help="delete every saved conversation")
+    purge.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
+    stats = commands.add_parser("stats", parents=[common], help="spend, tokens, latency, errors and savings")
+    stats.add_argument("--since", help="from this date (YYYY-MM-DD) on")
+    stats.add_argument("--baseline", help="price the same tokens on this model (alias or LiteLLM name) to "
+                                          "show what routing saved")
+    stats.add_argument("--json", action="store_true")
+
+    export_history = commands.add_parser("export-history", parents=[common], help="write all history as JSONL or CSV")
+    export_history.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
+    export_history.add_argument("-o", "--output", help="file to write (created 0600); default: standard output")
 
     profile = commands.add_parser("profile", help="work with routing profiles")
     profile_commands = profile.add_subparsers(dest="profile_command", required=True)
@@ -70,6 +105,10 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "ask":
         return _ask(args)
+    if args.command in ("history", "stats", "export-history"):
+        from playground.history_cli import run
+
+        return run(args)
     if args.command == "profile":
         return _profile_check(args.files)
     if args.command == "prices":
@@ -82,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         return _tune(args)
     from playground.tui.app import run_tui
 
-    return run_tui(profile=args.profile, db=args.db)
+    return run_tui(profile=args.profile, db=args.db, incognito=args.incognito)
 
 
 def _fail(message: str, code: int = 2) -> int:
@@ -291,7 +330,7 @@ async def _run_ask(session, prompt: str, model: str | None, args: argparse.Names
     streaming = not args.json
     printed = False
     async for event in session.chat.send(prompt, conversation_id=args.conversation, model=model,
-                                         tags=frozenset(t.lower() for t in args.tag)):
+                                         tags=frozenset(t.lower() for t in args.tag), incognito=args.incognito):
         if isinstance(event, Routed) and args.explain:
             print("\n".join(decision_trace(event.decision)), file=sys.stderr)
         elif isinstance(event, TextDelta) and streaming:

@@ -330,11 +330,16 @@ _FRIENDLY = {
 }
 
 
+def _type_step(part: str | int) -> bool:
+    """Pydantic's error paths name union members and key checks ("str", "[key]", "Condition"): not places."""
+    return isinstance(part, str) and (part[:1].isupper() or "[" in part or part in ("str", "int", "float", "bool"))
+
+
 def _describe(exc: ValidationError, document: YamlDocument) -> str:
     errors = exc.errors(include_url=False)
     first = errors[0]
     # Pydantic reports the alias it failed on ("not"), and adds the model name for some unions.
-    loc = tuple(p for p in first["loc"] if not (isinstance(p, str) and p[:1].isupper()))
+    loc = tuple(p for p in first["loc"] if not _type_step(p))
     problem = first.get("ctx", {}).get("error")
     if isinstance(problem, ReferenceProblem):
         loc = loc + problem.loc

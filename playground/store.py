@@ -54,9 +54,19 @@ def _create_v1(db: sqlite_utils.Database) -> None:
     db["attempts"].create_index(["started_at"])
 
 
+def _search_and_privacy(db: sqlite_utils.Database) -> None:
+    db["conversations"].add_column("incognito", int, not_null_default=0)
+    # Triggers keep the index current on every insert, update and delete.
+    db["messages"].enable_fts(["content"], create_triggers=True, tokenize="porter")
+    db["attempts"].create_index(["model_alias", "started_at"])
+    db["attempts"].create_index(["reply_message_id"])
+    db["conversations"].create_index(["updated_at"])
+
+
 # Ordered, named, applied once each when the store opens (the order is the schema version).
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("create_v1", _create_v1),
+    ("search_and_privacy", _search_and_privacy),
 ]
 
 
@@ -79,9 +89,14 @@ class Store:
         memory = str(path) == ":memory:"
         if not memory:
             self._prepare_file()
+        conn = None
         try:
             conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=10)
             conn.execute("PRAGMA busy_timeout = 10000")
+            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if tables and "_migrations" not in tables:
+                # Someone else's database: touch nothing, not even its journal mode.
+                raise sqlite3.DatabaseError(f"it holds other tables ({', '.join(sorted(tables)[:3])}…)")
             if not memory:
                 conn.execute("PRAGMA journal_mode = WAL")
                 # In WAL mode NORMAL never corrupts the file and survives an app crash; only an OS crash
@@ -91,6 +106,8 @@ class Store:
             self.db = sqlite_utils.Database(conn)
             self._migrate()
         except sqlite3.DatabaseError as exc:
+            if conn is not None:
+                conn.close()
             raise StoreError(f"{self.path}: not a usable history database ({exc}); it was left untouched — "
                              f"move it aside or pass --db with another path") from None
 
@@ -121,14 +138,36 @@ class Store:
                 raise
             conn.execute("COMMIT")
 
+    def _applied(self) -> set[str]:
+        with self._lock:
+            if not self.db["_migrations"].exists():
+                return set()
+            return {row[0] for row in self.db.execute("SELECT name FROM _migrations")}
+
     def _migrate(self) -> None:
+        done = self._applied()
+        if done and len(done) < len(MIGRATIONS) and str(self.path) != ":memory:":
+            # Taken outside the upgrade's write transaction, which the backup would wait on.
+            self._backup(f"bak-v{len(done)}")
         with self._write() as conn:
             conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
+            # Read again inside the lock: another process may have upgraded the store meanwhile.
             done = {row[0] for row in conn.execute("SELECT name FROM _migrations")}
             for name, apply in MIGRATIONS:
                 if name not in done:
                     apply(self.db)
                     conn.execute("INSERT INTO _migrations VALUES (?, ?)", (name, _now()))
+
+    def _backup(self, suffix: str) -> Path:
+        """A consistent copy (SQLite's backup API) beside the store, taken before it is upgraded."""
+        target = self.path.with_name(f"{self.path.name}.{suffix}")
+        os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o600))
+        copy = sqlite3.connect(str(target))
+        try:
+            self.db.conn.backup(copy)
+        finally:
+            copy.close()
+        return target
 
     @property
     def schema_version(self) -> int:
@@ -136,21 +175,36 @@ class Store:
 
     # Writes -----------------------------------------------------------------------------------
 
-    def start_turn(self, conversation_id: str | None, prompt: str, profile: str) -> tuple[str, int]:
-        """Save the user's prompt before any call is made; returns (conversation id, message id)."""
+    def start_turn(self, conversation_id: str | None, prompt: str, profile: str,
+                   incognito: bool = False) -> tuple[str, int]:
+        """Save the user's prompt before any call is made; returns (conversation id, message id).
+
+        An incognito conversation keeps its metadata (tokens, cost, latency, models) but no text.
+        """
         now = _now()
         with self._write() as conn:
             if conversation_id is None:
                 conversation_id = uuid.uuid4().hex
-                title = " ".join(prompt.split())[:80]
-                conn.execute("INSERT INTO conversations (id, title, profile, created_at, updated_at) VALUES (?,?,?,?,?)",
-                             (conversation_id, title, profile, now, now))
+                title = "(incognito)" if incognito else " ".join(prompt.split())[:80]
+                conn.execute("INSERT INTO conversations (id, title, profile, created_at, updated_at, incognito) "
+                             "VALUES (?,?,?,?,?,?)", (conversation_id, title, profile, now, now, int(incognito)))
             else:
                 conn.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id))
+                incognito = bool(conn.execute("SELECT incognito FROM conversations WHERE id = ?",
+                                              (conversation_id,)).fetchone()[0])
             cursor = conn.execute(
                 "INSERT INTO messages (conversation_id, role, content, status, created_at, updated_at) "
-                "VALUES (?, 'user', ?, 'complete', ?, ?)", (conversation_id, prompt, now, now))
+                "VALUES (?, 'user', ?, 'complete', ?, ?)", (conversation_id, "" if incognito else prompt, now, now))
             return conversation_id, cursor.lastrowid
+
+    def set_incognito(self, conversation_id: str, on: bool) -> None:
+        with self._write() as conn:
+            conn.execute("UPDATE conversations SET incognito = ? WHERE id = ?", (int(on), conversation_id))
+
+    def is_incognito(self, conversation_id: str) -> bool:
+        with self._lock:
+            row = self.db.execute("SELECT incognito FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
+        return bool(row and row[0])
 
     def start_reply(self, conversation_id: str) -> int:
         now = _now()
@@ -163,8 +217,10 @@ class Store:
     def save_reply(self, message_id: int, content: str, status: str, model_alias: str | None = None) -> None:
         """Called while streaming (status 'streaming') so a crash keeps the partial text, and at the end."""
         with self._write() as conn:
-            conn.execute("UPDATE messages SET content = ?, status = ?, model_alias = coalesce(?, model_alias), "
-                         "updated_at = ? WHERE id = ?", (content, status, model_alias, _now(), message_id))
+            conn.execute("UPDATE messages SET content = CASE WHEN (SELECT incognito FROM conversations c WHERE "
+                         "c.id = messages.conversation_id) THEN '' ELSE ? END, status = ?, "
+                         "model_alias = coalesce(?, model_alias), updated_at = ? WHERE id = ?",
+                         (content, status, model_alias, _now(), message_id))
 
     def record_attempt(self, attempt: Attempt, conversation_id: str, prompt_message_id: int,
                        reply_message_id: int | None, decision: dict | None) -> int:
@@ -183,6 +239,8 @@ class Store:
             "failure": attempt.failure.value if attempt.failure else None, "error": attempt.error,
             "output": attempt.text,
         }
+        if self.is_incognito(conversation_id):
+            row["output"] = ""
         columns = ", ".join(row)
         marks = ", ".join("?" for _ in row)
         with self._write() as conn:
@@ -232,6 +290,79 @@ class Store:
     def today_cost(self) -> float:
         midnight = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
         return self.cost_since(midnight)
+
+    def conversations(self, *, limit: int = 50, model: str | None = None, profile: str | None = None,
+                      since: str | None = None, query: str | None = None) -> list[dict]:
+        """Newest first, each with its models, cost and number of turns; filters combine."""
+        where, params = [], []
+        if model:
+            where.append("EXISTS (SELECT 1 FROM attempts a WHERE a.conversation_id = c.id AND a.model_alias = ?)")
+            params.append(model)
+        if profile:
+            where.append("c.profile = ?")
+            params.append(profile)
+        if since:
+            where.append("c.updated_at >= ?")
+            params.append(since)
+        if query and query.strip():
+            where.append("c.id IN (SELECT m.conversation_id FROM messages_fts JOIN messages m "
+                         "ON m.id = messages_fts.rowid WHERE messages_fts MATCH ?)")
+            params.append(self.db.quote_fts(query))
+        sql = ("SELECT c.id, c.title, c.profile, c.created_at, c.updated_at, c.incognito, "
+               "(SELECT group_concat(DISTINCT a.model_alias) FROM attempts a WHERE a.conversation_id = c.id "
+               " AND a.failure IS NULL) AS models, "
+               "(SELECT coalesce(sum(a.cost_usd), 0) FROM attempts a WHERE a.conversation_id = c.id) AS cost_usd, "
+               "(SELECT count(*) FROM messages m WHERE m.conversation_id = c.id AND m.role = 'user') AS turns "
+               "FROM conversations c" + (" WHERE " + " AND ".join(where) if where else "")
+               + " ORDER BY c.updated_at DESC LIMIT ?")
+        with self._lock:
+            return list(self.db.query(sql, (*params, limit)))
+
+    def search(self, text: str, limit: int = 20) -> list[dict]:
+        """Messages matching `text` (quoted: FTS operators in it are searched for, not obeyed), best first."""
+        if not text.strip():
+            return []
+        sql = ("SELECT m.conversation_id, c.title, m.id AS message_id, m.role, m.created_at, "
+               "snippet(messages_fts, 0, '«', '»', '…', 12) AS snippet "
+               "FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid "
+               "JOIN conversations c ON c.id = m.conversation_id "
+               "WHERE messages_fts MATCH ? ORDER BY rank LIMIT ?")
+        with self._lock:
+            return list(self.db.query(sql, (self.db.quote_fts(text), limit)))
+
+    def rename(self, conversation_id: str, title: str) -> None:
+        with self._write() as conn:
+            conn.execute("UPDATE conversations SET title = ? WHERE id = ?", (title.strip()[:200], conversation_id))
+
+    def delete_conversation(self, conversation_id: str) -> None:
+        with self._write() as conn:
+            for table in ("attempts", "messages"):
+                conn.execute(f"DELETE FROM {table} WHERE conversation_id = ?", (conversation_id,))
+            conn.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
+
+    def purge(self) -> int:
+        """Delete every conversation, message and attempt; returns how many conversations went."""
+        with self._write() as conn:
+            count = conn.execute("SELECT count(*) FROM conversations").fetchone()[0]
+            for table in ("attempts", "messages", "conversations"):
+                conn.execute(f"DELETE FROM {table}")
+        with self._lock:
+            # Deleted text would otherwise linger in free pages of the file.
+            self.db.execute("INSERT INTO messages_fts(messages_fts) VALUES('rebuild')")
+            self.db.execute("VACUUM")
+        return count
+
+    def export(self) -> Iterator[dict]:
+        """Every conversation with its messages and attempts, oldest first."""
+        with self._lock:
+            ids = [row[0] for row in self.db.execute("SELECT id FROM conversations ORDER BY created_at")]
+        for conversation_id in ids:
+            with self._lock:
+                conversation = next(self.db.query("SELECT * FROM conversations WHERE id = ?", (conversation_id,)))
+                messages = list(self.db.query("SELECT id, role, content, status, model_alias, created_at "
+                                              "FROM messages WHERE conversation_id = ? ORDER BY id",
+                                              (conversation_id,)))
+            yield conversation | {"messages": messages, "attempts": self.attempts(conversation_id)}
 
     def latest_conversation(self) -> str | None:
         with self._lock:

@@ -126,7 +126,10 @@ class AttemptStream:
             if failure is Failure.TIMEOUT and not str(exc):
                 waited = "first token" if attempt.ttft_s is None else "next chunk"
                 detail = f"no {waited} within the time limit"
-            prefix = f"HTTP {status}: " if status else ""
+            # LiteLLM gives stream errors a stand-in 500 that no server sent: show only real statuses.
+            http = {Failure.RATE_LIMITED, Failure.SERVER_ERROR, Failure.AUTH, Failure.BAD_REQUEST,
+                    Failure.CONTEXT_WINDOW}
+            prefix = f"HTTP {status}: " if status and failure in http else ""
             attempt.error = redact(one_line(prefix + detail), self.secrets)
             self._account()
         finally:

@@ -18,14 +18,15 @@ PROFILE_POLL_S = 1.0
 class PlaygroundApp(App):
     TITLE = "LLM routing playground"
 
-    def __init__(self, session: Session, *, load_engine: bool = True) -> None:
+    def __init__(self, session: Session, *, load_engine: bool = True, incognito: bool = False) -> None:
         super().__init__()
         self.session = session
+        self.incognito = incognito
         self._load_engine = load_engine
         self._profile_stamp = self._stamp()
 
     def on_mount(self) -> None:
-        self.push_screen(ChatScreen(self.session))
+        self.push_screen(ChatScreen(self.session, incognito=self.incognito))
         if self._load_engine:
             self._load()
         self.set_interval(PROFILE_POLL_S, self._check_profile)
@@ -81,7 +82,7 @@ class PlaygroundApp(App):
         self.call_from_thread(lambda: self.screen.post_message(message))
 
 
-def run_tui(profile: str | None = None, db: str | None = None) -> int:
+def run_tui(profile: str | None = None, db: str | None = None, incognito: bool = False) -> int:
     from playground.profile import ProfileError
     from playground.session import open_session
     from playground.store import StoreError
@@ -92,7 +93,7 @@ def run_tui(profile: str | None = None, db: str | None = None) -> int:
         print(f"playground: error: {exc}", file=sys.stderr)
         return 2
     try:
-        PlaygroundApp(session).run()
+        PlaygroundApp(session, incognito=incognito).run()
     finally:
         session.store.close()
     return 0

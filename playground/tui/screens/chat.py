@@ -30,12 +30,15 @@ class ChatScreen(Screen):
         Binding("ctrl+n", "new_conversation", "New chat", id="chat.new"),
         Binding("f2", "toggle_models", "Models", id="chat.models"),
         Binding("ctrl+t", "cycle_tag", "Task tag", id="chat.tag"),
+        Binding("f8", "toggle_incognito", "Incognito", id="chat.incognito"),
         Binding("ctrl+q", "app.quit", "Quit", id="app.quit"),
     ]
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, incognito: bool = False) -> None:
         super().__init__()
         self.session = session
+        self.incognito = incognito
+        """Keep no text of this conversation in history, only its metadata."""
         self.conversation_id: str | None = None
         self._reply: ReplyView | None = None
         self._sending: Worker | None = None
@@ -66,6 +69,7 @@ class ChatScreen(Screen):
     def on_mount(self) -> None:
         status = self.query_one(StatusBar)
         status.profile = self.session.profile.name
+        status.incognito = self.incognito
         self.query_one(ModelsPanel).show(self.session.catalog)
         self.query_one(ModelsPanel).set_class(self.app.size.width >= WIDE_ENOUGH_FOR_PANEL, "-visible")
         self.query_one(PromptInput).focus()
@@ -122,7 +126,8 @@ class ChatScreen(Screen):
 
     @work(group="send", exit_on_error=False)
     async def _send(self, prompt: str, tags: frozenset[str]) -> None:
-        async for event in self.session.chat.send(prompt, conversation_id=self.conversation_id, tags=tags):
+        async for event in self.session.chat.send(prompt, conversation_id=self.conversation_id, tags=tags,
+                                                  incognito=self.incognito):
             self.post_message(TurnProgress(event))
 
     @on(TurnProgress)
@@ -178,6 +183,18 @@ class ChatScreen(Screen):
         transcript = self.query_one("#transcript", VerticalScroll)
         await transcript.remove_children()
         await transcript.mount(Static(self._welcome(), id="welcome", markup=False))
+
+    @work(thread=True, group="incognito", exit_on_error=False)
+    def _apply_incognito(self, conversation_id: str, on: bool) -> None:
+        self.session.chat.set_incognito(conversation_id, on)
+
+    def action_toggle_incognito(self) -> None:
+        self.incognito = not self.incognito
+        self.query_one(StatusBar).incognito = self.incognito
+        if self.conversation_id is not None:
+            self._apply_incognito(self.conversation_id, self.incognito)
+        self.notify("Incognito: prompts and replies from now on are not saved, only their metadata."
+                    if self.incognito else "Incognito off: text is saved again.", timeout=3)
 
     def action_cycle_tag(self) -> None:
         choices = [None, *sorted(self.session.profile.task_tags)]

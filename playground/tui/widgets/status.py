@@ -15,6 +15,7 @@ class StatusBar(Static):
     conversation_cost = reactive(0.0)
     day_cost = reactive(0.0)
     tag = reactive("")
+    incognito = reactive(False)
     problem = reactive("")
     """Shown instead of the usual line until fixed, e.g. a profile edit that does not validate."""
 
@@ -24,6 +25,7 @@ class StatusBar(Static):
         return Text.assemble(
             (f" {self.profile} ", "bold"),
             (f"#{self.tag} " if self.tag else "", "bold reverse"),
+            (" incognito " if self.incognito else "", "bold reverse"),
             " · ", self.engine, " · ",
             "conversation ", (dollars(self.conversation_cost), "bold"),
             " · today ", (dollars(self.day_cost), "bold"),
