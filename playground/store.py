@@ -305,9 +305,12 @@ class Store:
             where.append("c.updated_at >= ?")
             params.append(since)
         if query and query.strip():
+            match = self._fts_query(query)
+            if match is None:
+                return []
             where.append("c.id IN (SELECT m.conversation_id FROM messages_fts JOIN messages m "
                          "ON m.id = messages_fts.rowid WHERE messages_fts MATCH ?)")
-            params.append(self.db.quote_fts(query))
+            params.append(match)
         sql = ("SELECT c.id, c.title, c.profile, c.created_at, c.updated_at, c.incognito, "
                "(SELECT group_concat(DISTINCT a.model_alias) FROM attempts a WHERE a.conversation_id = c.id "
                " AND a.failure IS NULL) AS models, "
@@ -318,9 +321,15 @@ class Store:
         with self._lock:
             return list(self.db.query(sql, (*params, limit)))
 
+    def _fts_query(self, text: str) -> str | None:
+        """The user's words as FTS5 phrases, so `AND`, `NEAR(`, quotes and `*` are searched for, not obeyed."""
+        quoted = self.db.quote_fts(text)
+        return quoted if any(c.isalnum() for c in quoted) else None
+
     def search(self, text: str, limit: int = 20) -> list[dict]:
-        """Messages matching `text` (quoted: FTS operators in it are searched for, not obeyed), best first."""
-        if not text.strip():
+        """Messages matching `text`, best first."""
+        match = self._fts_query(text)
+        if match is None:
             return []
         sql = ("SELECT m.conversation_id, c.title, m.id AS message_id, m.role, m.created_at, "
                "snippet(messages_fts, 0, '«', '»', '…', 12) AS snippet "
@@ -328,7 +337,7 @@ class Store:
                "JOIN conversations c ON c.id = m.conversation_id "
                "WHERE messages_fts MATCH ? ORDER BY rank LIMIT ?")
         with self._lock:
-            return list(self.db.query(sql, (self.db.quote_fts(text), limit)))
+            return list(self.db.query(sql, (match, limit)))
 
     def rename(self, conversation_id: str, title: str) -> None:
         with self._write() as conn:
