@@ -1,4 +1,4 @@
-"""The composition root: builds the profile, catalog, store and chat service every front end uses."""
+"""The composition root: builds the profile, catalog, store, chat and compare services every front end uses."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 from playground.catalog import Catalog, build_catalog, describe
 from playground.chat import ChatService
+from playground.compare import CompareService
 from playground.paths import default_db_path, resolve_profile
 from playground.profile import ModelSpec, Profile, load_profile
 from playground.providers import ollama
@@ -21,13 +22,16 @@ class Session:
     catalog: Catalog
     store: Store
     chat: ChatService
+    compare: CompareService
 
     def refresh_local_models(self, ollama_base: str = ollama.OLLAMA_BASE) -> int:
         """Look for a running Ollama server and offer its models; returns how many were found."""
         found = ollama.discover(ollama_base)
-        self.catalog = build_catalog(self.profile, extra=found)
-        self.chat.catalog = self.catalog
+        self._use_catalog(build_catalog(self.profile, extra=found))
         return len(found)
+
+    def _use_catalog(self, catalog: Catalog) -> None:
+        self.catalog = self.chat.catalog = self.compare.catalog = catalog
 
     def add_model(self, name: str, api_base: str | None = None) -> str:
         """Make `name` (a profile alias or any LiteLLM model string) callable; returns its alias.
@@ -46,8 +50,7 @@ class Session:
         alias = name if api_base is None else f"{name}@{api_base}"
         models = dict(self.catalog.models)
         models[alias] = describe(alias, spec, os.environ)
-        self.catalog = replace(self.catalog, models=models)
-        self.chat.catalog = self.catalog
+        self._use_catalog(replace(self.catalog, models=models))
         return alias
 
 
@@ -57,4 +60,5 @@ def open_session(profile: str | None = None, db: str | Path | None = None) -> Se
     loaded = load_profile(path)
     store = Store(Path(db) if db else default_db_path())
     catalog = build_catalog(loaded)
-    return Session(path, loaded, catalog, store, ChatService(loaded, catalog, store))
+    return Session(path, loaded, catalog, store, ChatService(loaded, catalog, store),
+                   CompareService(loaded, catalog, store))

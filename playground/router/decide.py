@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from playground.catalog import Catalog, ModelInfo
-from playground.profile import Profile
+from playground.profile import Profile, Route
 from playground.router import rules
 
 
@@ -61,6 +61,15 @@ def _unfit(info: ModelInfo, prompt_tokens: int) -> str | None:
     return None
 
 
+def route_for(request: RouteRequest, profile: Profile) -> tuple[Route, str]:
+    """The first route whose conditions hold, and why; the profile guarantees the last one always does."""
+    for route in profile.routes:
+        matched, why = rules.matches(route.when, request.prompt, request.prompt_tokens)
+        if matched:
+            return route, why
+    return profile.routes[-1], "default route"
+
+
 def decide(request: RouteRequest, profile: Profile, catalog: Catalog, forced: str | None = None) -> Decision:
     if forced is not None:
         info = catalog[forced]
@@ -71,10 +80,7 @@ def decide(request: RouteRequest, profile: Profile, catalog: Catalog, forced: st
         return Decision("manual", "manual", "", forced, (), request.prompt_tokens,
                         (Candidate(forced, True, cost, "chosen by you"),))
 
-    for route in profile.routes:
-        matched, why = rules.matches(route.when, request.prompt, request.prompt_tokens)
-        if matched:
-            break
+    route, why = route_for(request, profile)
     tier = catalog.members(profile.tiers[route.tier])
     costs = {info.alias: _estimate(info, request.prompt_tokens, profile.expected_output_tokens)
              for info in tier + [catalog[alias] for alias in profile.fallbacks]}
