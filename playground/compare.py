@@ -14,7 +14,7 @@ from playground.events import ColumnDelta, ColumnEnded, ColumnProgress, CompareD
 from playground.profile import Profile
 from playground.providers.stream import AttemptStream
 from playground.records import Attempt, Column, Comparison, LiveStats, Outcome, Vote
-from playground.router import RouteRequest, route_for
+from playground.router import NoModelAvailable, RouteRequest, decide, route_for
 from playground.safetext import environment_secrets
 from playground.store import Store
 
@@ -49,6 +49,14 @@ class CompareService:
                 raise CompareError(f"{alias} is unavailable: {info.unavailable_reason}")
             infos.append(info)
         return infos
+
+    def suggest(self, prompt: str, limit: int = 3) -> list[str]:
+        """The models the router would try for this prompt, best first: its route's top candidates."""
+        try:
+            decision = decide(RouteRequest(prompt, tokens.count_text(prompt)), self.profile, self.catalog)
+        except NoModelAvailable:
+            return []
+        return [decision.model, *decision.fallbacks][:limit]
 
     def _context(self, conversation_id: str, prompt_message_id: int) -> list[dict]:
         # Re-asking an earlier prompt must not show the models the reply it already got.

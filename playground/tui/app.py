@@ -6,14 +6,17 @@ import sys
 
 from textual import work
 from textual.app import App
+from textual.binding import Binding
 
 from playground.session import Session
 from playground.tui.messages import EngineFailed, EngineReady
 from playground.tui.screens.chat import ChatScreen
+from playground.tui.screens.leaderboard import LeaderboardScreen
 
 
 class PlaygroundApp(App):
     TITLE = "LLM routing playground"
+    BINDINGS = [Binding("f8", "leaderboard", "Leaderboard", id="app.leaderboard")]
 
     def __init__(self, session: Session, *, load_engine: bool = True) -> None:
         super().__init__()
@@ -24,6 +27,10 @@ class PlaygroundApp(App):
         self.push_screen(ChatScreen(self.session))
         if self._load_engine:
             self._load()
+
+    def action_leaderboard(self) -> None:
+        if not isinstance(self.screen, LeaderboardScreen):
+            self.push_screen(LeaderboardScreen(self.session))
 
     @work(thread=True, group="engine", exit_on_error=False)
     def _load(self) -> None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from playground.events import Event
+from playground.events import CompareEvent, Event
 
 
 @dataclass
@@ -27,3 +27,10 @@ class TurnProgress(Message):
     """One core event of the turn in flight."""
 
     event: Event
+
+
+@dataclass
+class CompareProgress(Message):
+    """One core event of the comparison in flight."""
+
+    event: CompareEvent
