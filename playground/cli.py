@@ -1,4 +1,4 @@
-"""Command line: `playground` opens the TUI; `playground ask` answers one prompt headless."""
+"""Command line: `playground` opens the TUI; `ask` answers one prompt headless, `compare` asks several models."""
 
 from __future__ import annotations
 
@@ -98,6 +98,14 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("profile_file", metavar="PROFILE", help="profile name or YAML file")
     export.add_argument("--format", choices=["litellm", "yaml"], default="litellm")
     export.add_argument("-o", "--output", help="file to write (created 0600); default: standard output")
+    compare = commands.add_parser("compare", parents=[common],
+                                  help="send one prompt to several models at once, print a table, record it")
+    compare.add_argument("prompt", help="the prompt; - reads it from standard input")
+    compare.add_argument("--model", "-m", action="append", default=[], required=True,
+                         help="a profile alias or LiteLLM model string; give it 2 to 6 times")
+    compare.add_argument("--api-base", help="an OpenAI-compatible server for every --model")
+    compare.add_argument("--conversation", "-c", help="continue this conversation id")
+    compare.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     return parser
 
 
@@ -119,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         return _eval(args)
     if args.command == "tune":
         return _tune(args)
+    if args.command == "compare":
+        return _compare(args)
     from playground.tui.app import run_tui
 
     return run_tui(profile=args.profile, db=args.db, incognito=args.incognito)
@@ -370,3 +380,62 @@ async def _run_ask(session, prompt: str, model: str | None, args: argparse.Names
                       f"today {dollars(event.day_cost)}", file=sys.stderr)
             return 0 if reply.status == "complete" else 1
     return 1
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from playground.chat import EmptyPrompt
+    from playground.compare import CompareError
+    from playground.profile import ProfileError
+    from playground.session import open_session
+    from playground.store import StoreError
+
+    prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
+    if not prompt.strip():
+        return _fail("the prompt is empty")
+    try:
+        session = open_session(args.profile, args.db)
+    except (ProfileError, StoreError) as exc:
+        return _fail(str(exc))
+    try:
+        session.refresh_local_models()
+        models = [session.add_model(name, args.api_base) for name in args.model]
+        session.compare.check(models)
+        return asyncio.run(_run_compare(session, prompt, models, args))
+    except (CompareError, EmptyPrompt) as exc:
+        return _fail(str(exc))
+    except KeyboardInterrupt:
+        print("\ninterrupted: the prompt and the partial replies are saved in history", file=sys.stderr)
+        return 130
+    finally:
+        session.store.close()
+
+
+async def _run_compare(session, prompt: str, models: list[str], args: argparse.Namespace) -> int:
+    from playground.events import CompareDone
+    from playground.format import dollars, seconds
+    from playground.safetext import one_line
+
+    async for event in session.compare.run(prompt, models, conversation_id=args.conversation):
+        if isinstance(event, CompareDone):
+            comparison = event.comparison
+    columns = [(c, c.attempt) for c in comparison.columns]
+    if args.json:
+        print(json.dumps({
+            "conversation_id": comparison.conversation_id, "prompt_message_id": comparison.prompt_message_id,
+            "route": comparison.route, "category": comparison.category,
+            "columns": [{"message_id": c.message_id, "status": c.status} | a.to_dict()
+                        for c, a in columns],
+        }, indent=2))
+    else:
+        rows = [("model", "status", "tokens in/out", "cost", "TTFT", "total", "answer")]
+        for c, a in columns:
+            tokens = f"{a.input_tokens if a.input_tokens is not None else '?'}/" \
+                     f"{a.output_tokens if a.output_tokens is not None else '?'}{' est.' if a.tokens_estimated else ''}"
+            answer = one_line(a.text, 60) if a.ok else one_line(f"✗ {a.failure}: {a.error}", 60)
+            rows.append((c.model_alias, c.status, tokens, dollars(a.cost_usd), seconds(a.ttft_s),
+                         seconds(a.latency_s), answer))
+        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+        for row in rows:
+            print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1])
+        print(f"conversation {comparison.conversation_id} · route {comparison.route}", file=sys.stderr)
+    return 0 if all(a.ok for _, a in columns) else 1

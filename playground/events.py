@@ -1,10 +1,10 @@
-"""What happens during one turn, in order: the core emits these; the CLI and the TUI render them."""
+"""What happens during one turn or comparison, in order: the core emits these; the CLI and the TUI render them."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from playground.records import Attempt, Reply
+from playground.records import Attempt, Comparison, LiveStats, Reply
 from playground.router import Decision
 
 
@@ -52,3 +52,37 @@ class TurnFailed:
 
 
 Event = TurnStarted | Routed | AttemptStarted | TextDelta | AttemptEnded | ReplyDone | TurnFailed
+
+
+@dataclass(frozen=True)
+class CompareStarted:
+    """The prompt is saved and every column has an (empty) reply message."""
+
+    comparison: Comparison
+
+
+@dataclass(frozen=True)
+class ColumnDelta:
+    column: int
+    text: str
+
+
+@dataclass(frozen=True)
+class ColumnProgress:
+    column: int
+    live: LiveStats
+
+
+@dataclass(frozen=True)
+class ColumnEnded:
+    column: int
+    attempt: Attempt
+    status: str
+
+
+@dataclass(frozen=True)
+class CompareDone:
+    comparison: Comparison
+
+
+CompareEvent = CompareStarted | ColumnDelta | ColumnProgress | ColumnEnded | CompareDone

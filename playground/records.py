@@ -83,3 +83,66 @@ class Reply:
     @property
     def cost_usd(self) -> float:
         return sum(a.cost_usd or 0.0 for a in self.attempts)
+
+
+class Outcome(StrEnum):
+    WIN = "win"
+    TIE = "tie"
+    ALL_BAD = "all_bad"
+
+
+@dataclass(frozen=True)
+class Vote:
+    """A judgement on one comparison: which of the compared replies was best, if any."""
+
+    conversation_id: str
+    prompt_message_id: int
+    outcome: Outcome
+    winner_model_alias: str | None
+    models: tuple[str, ...]
+    reply_message_ids: tuple[int, ...]
+    """Parallel to `models`: the reply each model gave in this comparison."""
+    route: str
+    category: str
+    blind: bool
+
+
+@dataclass(frozen=True)
+class LiveStats:
+    """A reply still streaming, for its live line: tokens are counted locally until usage arrives."""
+
+    ttft_s: float | None
+    elapsed_s: float
+    output_tokens: int
+    cost_usd: float | None
+
+    @property
+    def tokens_per_s(self) -> float | None:
+        generating = self.elapsed_s - (self.ttft_s or 0.0)
+        return self.output_tokens / generating if self.output_tokens and generating > 0 else None
+
+
+@dataclass
+class Column:
+    """One model's side of a comparison; `attempt` is set once its stream has ended."""
+
+    model_alias: str
+    message_id: int
+    attempt: Attempt | None = None
+    status: str = "streaming"  # compared | failed | cancelled once ended
+
+
+@dataclass
+class Comparison:
+    """One prompt sent to several models at once, and each model's reply."""
+
+    conversation_id: str
+    prompt_message_id: int
+    prompt: str
+    route: str
+    category: str
+    columns: list[Column]
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        return tuple(c.model_alias for c in self.columns)

@@ -1,4 +1,4 @@
-"""The composition root: builds the profile, catalog, store and chat service every front end uses."""
+"""The composition root: builds the profile, catalog, store, chat and compare services every front end uses."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 
 from playground.catalog import Catalog, build_catalog
 from playground.chat import ChatService
+from playground.compare import CompareService
 from playground.paths import default_db_path, resolve_profile
 from playground.prices import PriceTable, load_prices
 from playground.profile import ModelSpec, Profile, load_profile
@@ -21,13 +22,14 @@ class Session:
     catalog: Catalog
     store: Store
     chat: ChatService
+    compare: CompareService
     prices: PriceTable
     extra_models: dict[str, ModelSpec] = field(default_factory=dict)
     """Models found at run time (Ollama) or named on the command line, kept across profile reloads."""
 
     def _rebuild(self) -> None:
         self.catalog = build_catalog(self.profile, extra=self.extra_models, prices=self.prices)
-        self.chat.catalog = self.catalog
+        self.chat.catalog = self.compare.catalog = self.catalog
 
     def refresh_local_models(self, ollama_base: str = ollama.OLLAMA_BASE) -> int:
         """Look for a running Ollama server and offer its models; returns how many were found."""
@@ -38,7 +40,7 @@ class Session:
 
     def apply_profile(self, profile: Profile) -> None:
         """Switch to a new version of the profile (validated by load_profile) for the next prompt."""
-        self.profile = self.chat.profile = profile
+        self.profile = self.chat.profile = self.compare.profile = profile
         self.chat.health.cooldown = profile.cooldown
         self._rebuild()
 
@@ -82,4 +84,5 @@ def open_session(profile: str | None = None, db: str | Path | None = None) -> Se
     store = Store(Path(db) if db else default_db_path())
     prices = load_prices()
     catalog = build_catalog(loaded, prices=prices)
-    return Session(path, loaded, catalog, store, ChatService(loaded, catalog, store), prices)
+    return Session(path, loaded, catalog, store, ChatService(loaded, catalog, store),
+                   CompareService(loaded, catalog, store), prices)

@@ -15,7 +15,7 @@ from typing import Callable, Iterator
 
 import sqlite_utils
 
-from playground.records import Attempt, Failure
+from playground.records import Attempt, Failure, Outcome, Vote
 
 
 class StoreError(Exception):
@@ -61,12 +61,34 @@ def _search_and_privacy(db: sqlite_utils.Database) -> None:
     db["attempts"].create_index(["model_alias", "started_at"])
     db["attempts"].create_index(["reply_message_id"])
     db["conversations"].create_index(["updated_at"])
+def _add_votes(db: sqlite_utils.Database) -> None:
+    # `models` and `reply_message_ids` are parallel JSON lists, so a vote names the exact replies judged
+    # even when one prompt was compared more than once.
+    db["votes"].create({
+        "id": int, "created_at": str, "conversation_id": str, "prompt_message_id": int,
+        "outcome": str,  # win | tie | all_bad
+        "winner_model_alias": str, "models": str, "reply_message_ids": str,
+        "route": str, "category": str, "blind": int,
+    }, pk="id", foreign_keys=[("conversation_id", "conversations", "id"),
+                              ("prompt_message_id", "messages", "id")])
+    db["votes"].create_index(["category"])
+
+
+def _add_feedback(db: sqlite_utils.Database) -> None:
+    # One mark per reply: marking it again replaces the earlier mark.
+    db["feedback"].create({
+        "message_id": int, "conversation_id": str, "model_alias": str, "route": str, "good": int,
+        "created_at": str,
+    }, pk="message_id", foreign_keys=[("message_id", "messages", "id"),
+                                      ("conversation_id", "conversations", "id")])
 
 
 # Ordered, named, applied once each when the store opens (the order is the schema version).
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("create_v1", _create_v1),
     ("search_and_privacy", _search_and_privacy),
+    ("add_votes", _add_votes),
+    ("add_feedback", _add_feedback),
 ]
 
 
@@ -247,6 +269,37 @@ class Store:
             cursor = conn.execute(f"INSERT INTO attempts ({columns}) VALUES ({marks})", tuple(row.values()))
             return cursor.lastrowid
 
+    def record_vote(self, vote: Vote) -> int:
+        with self._write() as conn:
+            cursor = conn.execute(
+                "INSERT INTO votes (created_at, conversation_id, prompt_message_id, outcome, winner_model_alias, "
+                "models, reply_message_ids, route, category, blind) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (_now(), vote.conversation_id, vote.prompt_message_id, vote.outcome.value, vote.winner_model_alias,
+                 json.dumps(list(vote.models)), json.dumps(list(vote.reply_message_ids)), vote.route,
+                 vote.category, int(vote.blind)))
+            return cursor.lastrowid
+
+    def record_feedback(self, message_id: int, good: bool) -> None:
+        """Mark a reply good or bad, with the model that gave it and the route its prompt took."""
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT m.conversation_id, coalesce(m.model_alias, a.model_alias), a.route FROM messages m "
+                "LEFT JOIN attempts a ON a.reply_message_id = m.id WHERE m.id = ? AND m.role = 'assistant' "
+                "ORDER BY a.id DESC LIMIT 1", (message_id,)).fetchone()
+            if row is None:
+                raise KeyError(f"no reply with id {message_id}")
+            conn.execute("INSERT OR REPLACE INTO feedback (message_id, conversation_id, model_alias, route, good, "
+                         "created_at) VALUES (?,?,?,?,?,?)", (message_id, *row, int(good), _now()))
+
+    def choose_reply(self, prompt_message_id: int, message_id: int) -> None:
+        """Make one reply the prompt's answer in the conversation; its other finished replies become
+        'compared', which keeps them in history but out of later turns' context."""
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE messages SET status = 'compared', updated_at = ? WHERE status = 'complete' AND id IN "
+                "(SELECT reply_message_id FROM attempts WHERE prompt_message_id = ?)", (_now(), prompt_message_id))
+            conn.execute("UPDATE messages SET status = 'complete', updated_at = ? WHERE id = ?", (_now(), message_id))
+
     # Reads ------------------------------------------------------------------------------------
 
     def messages(self, conversation_id: str) -> list[StoredMessage]:
@@ -377,3 +430,28 @@ class Store:
         with self._lock:
             row = self.db.execute("SELECT id FROM conversations ORDER BY updated_at DESC LIMIT 1").fetchone()
         return row[0] if row else None
+
+    def feedback(self, message_id: int) -> dict | None:
+        with self._lock:
+            rows = list(self.db.query("SELECT * FROM feedback WHERE message_id = ?", (message_id,)))
+        return rows[0] if rows else None
+
+    def votes(self) -> list[Vote]:
+        with self._lock:
+            rows = list(self.db.query("SELECT * FROM votes ORDER BY id"))
+        return [Vote(r["conversation_id"], r["prompt_message_id"], Outcome(r["outcome"]), r["winner_model_alias"],
+                     tuple(json.loads(r["models"])), tuple(json.loads(r["reply_message_ids"])), r["route"],
+                     r["category"], bool(r["blind"])) for r in rows]
+
+    def reply_costs(self, message_ids: list[int]) -> dict[int, tuple[float, float | None]]:
+        """message id → (cost of every attempt behind the reply, latency of its last attempt in seconds)."""
+        if not message_ids:
+            return {}
+        marks = ",".join("?" for _ in message_ids)
+        with self._lock:
+            rows = self.db.execute(
+                f"SELECT reply_message_id, sum(coalesce(cost_usd, 0)), "
+                f"(SELECT latency_ms FROM attempts b WHERE b.reply_message_id = a.reply_message_id "
+                f"ORDER BY b.id DESC LIMIT 1) FROM attempts a WHERE reply_message_id IN ({marks}) "
+                f"GROUP BY reply_message_id", tuple(message_ids)).fetchall()
+        return {row[0]: (row[1], None if row[2] is None else row[2] / 1000) for row in rows}

@@ -147,6 +147,14 @@ def _pick_route(request: RouteRequest, profile: Profile, catalog: Catalog, facts
     raise AssertionError("profile validation guarantees a default route")
 
 
+def route_for(request: RouteRequest, profile: Profile, catalog: Catalog,
+              semantic: SemanticMatcher | None = None) -> tuple[Route, str]:
+    """The route a prompt takes and why, without choosing a model (compare uses it as the category)."""
+    facts = rules.PromptFacts(request.prompt, request.prompt_tokens, request.request_tokens, request.tags)
+    route, _, why, *_ = _pick_route(request, profile, catalog, facts, semantic, {})
+    return route, why
+
+
 def decide(request: RouteRequest, profile: Profile, catalog: Catalog, *,
            health: Mapping[str, ModelHealth] | None = None, semantic: SemanticMatcher | None = None,
            forced: str | None = None, rng: random.Random | None = None, now: float | None = None) -> Decision:

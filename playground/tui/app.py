@@ -6,10 +6,12 @@ import sys
 
 from textual import work
 from textual.app import App
+from textual.binding import Binding
 
 from playground.session import Session
 from playground.tui.messages import EngineFailed, EngineReady, ProfileChanged, ProfileInvalid
 from playground.tui.screens.chat import ChatScreen
+from playground.tui.screens.leaderboard import LeaderboardScreen
 
 
 PROFILE_POLL_S = 1.0
@@ -17,6 +19,7 @@ PROFILE_POLL_S = 1.0
 
 class PlaygroundApp(App):
     TITLE = "LLM routing playground"
+    BINDINGS = [Binding("f8", "leaderboard", "Leaderboard", id="app.leaderboard")]
 
     def __init__(self, session: Session, *, load_engine: bool = True, incognito: bool = False) -> None:
         super().__init__()
@@ -52,6 +55,10 @@ class PlaygroundApp(App):
             self._post(ProfileInvalid(str(exc)))
             return
         self._post(ProfileChanged(profile))
+
+    def action_leaderboard(self) -> None:
+        if not isinstance(self.screen, LeaderboardScreen):
+            self.push_screen(LeaderboardScreen(self.session))
 
     @work(thread=True, group="engine", exit_on_error=False)
     def _load(self) -> None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from playground.events import Event
+from playground.events import CompareEvent, Event
 from playground.profile import Profile
 
 
@@ -43,3 +43,10 @@ class ProfileInvalid(Message):
     """The profile file changed but does not validate; the last good profile stays in use."""
 
     error: str
+
+
+@dataclass
+class CompareProgress(Message):
+    """One core event of the comparison in flight."""
+
+    event: CompareEvent

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
 from playground.events import AttemptEnded, AttemptStarted, ReplyDone, Routed, TextDelta, TurnFailed, TurnStarted
+from playground.records import Reply
 from playground.safetext import one_line, redact
 from playground.session import Session
 from playground.tui.messages import EngineFailed, EngineReady, ProfileChanged, ProfileInvalid, TurnProgress
+from playground.tui.screens.compare import CompareScreen, Continued
 from playground.tui.widgets.models import ModelsPanel
 from playground.tui.widgets.prompt_input import PromptInput
 from playground.tui.widgets.reply import PromptView, ReplyView
@@ -30,7 +35,10 @@ class ChatScreen(Screen):
         Binding("ctrl+n", "new_conversation", "New chat", id="chat.new"),
         Binding("f2", "toggle_models", "Models", id="chat.models"),
         Binding("ctrl+t", "cycle_tag", "Task tag", id="chat.tag"),
-        Binding("f8", "toggle_incognito", "Incognito", id="chat.incognito"),
+        Binding("f9", "toggle_incognito", "Incognito", id="chat.incognito"),
+        Binding("f3", "mark(True)", "Good", id="chat.good"),
+        Binding("f4", "mark(False)", "Bad", id="chat.bad"),
+        Binding("f5", "compare", "Compare", id="chat.compare"),
         Binding("ctrl+q", "app.quit", "Quit", id="app.quit"),
     ]
 
@@ -206,3 +214,52 @@ class ChatScreen(Screen):
 
     def action_toggle_models(self) -> None:
         self.query_one(ModelsPanel).toggle_class("-visible")
+
+    # Comparing and feedback ----------------------------------------------------------------------
+
+    @dataclass
+    class Marked(Message):
+        reply: ReplyView
+        good: bool
+
+    def action_compare(self) -> None:
+        """Re-ask the conversation's last prompt side by side (or start a comparison in a fresh chat)."""
+        if self._sending is not None and self._sending.is_running:
+            self.notify("A reply is still streaming: Esc cancels it.", severity="warning")
+            return
+        screen = CompareScreen(self.session, conversation_id=self.conversation_id,
+                               reask=self.conversation_id is not None)
+        self.app.push_screen(screen, self._continued)
+
+    async def _continued(self, result: Continued | None) -> None:
+        if result is None:
+            return
+        comparison, column = result.comparison, result.comparison.columns[result.column]
+        self.conversation_id = comparison.conversation_id
+        transcript = self.query_one("#transcript", VerticalScroll)
+        reply = ReplyView()
+        await transcript.mount_all(([] if result.reasked else [PromptView(comparison.prompt)]) + [reply])
+        reply.set_head(f"→ {column.model_alias} · chosen in a comparison")
+        await reply.append(column.attempt.text)
+        await reply.finished(Reply(comparison.conversation_id, column.message_id, column.attempt.text, "complete",
+                                   [column.attempt]))
+        transcript.scroll_end(animate=False)
+
+    def action_mark(self, good: bool) -> None:
+        """Mark the focused reply, or else the latest finished one, good or bad."""
+        focused = self.focused if isinstance(self.focused, ReplyView) else None
+        finished = [r for r in self.query(ReplyView) if r.message_id is not None]
+        target = focused if focused is not None and focused.message_id is not None else (finished or [None])[-1]
+        if target is None:
+            self.notify("No finished reply to mark yet.", severity="warning")
+            return
+        self._record_mark(target, target.message_id, good)
+
+    @work(thread=True, group="feedback", exit_on_error=False)
+    def _record_mark(self, reply: ReplyView, message_id: int, good: bool) -> None:
+        self.session.store.record_feedback(message_id, good)
+        self.post_message(self.Marked(reply, good))
+
+    @on(Marked)
+    def _marked(self, message: Marked) -> None:
+        message.reply.marked(message.good)

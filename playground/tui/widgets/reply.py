@@ -22,10 +22,14 @@ class PromptView(Static):
 class ReplyView(Vertical):
     """Streams Markdown through MarkdownStream, so each piece is appended, not the whole reply re-parsed."""
 
+    can_focus = True  # so a reply can be picked for a good/bad mark
+
     def __init__(self) -> None:
         super().__init__()
         self._stream = None
         self.text = ""
+        self.message_id: int | None = None
+        self._meta = ""
 
     def compose(self) -> ComposeResult:
         yield Static(Text("routing…"), classes="reply-head", markup=False)
@@ -74,15 +78,20 @@ class ReplyView(Vertical):
 
     async def finished(self, reply: Reply) -> None:
         await self._close_stream()
+        self.message_id = reply.message_id
         final = reply.final
         if final is None:
             return
         meta = self.query_one(".reply-meta", Static)
         if reply.status == "complete":
-            meta.update(Text(meta_line(final)))
+            self._meta = meta_line(final)
         else:
-            meta.update(Text(f"{reply.status}: every model failed; the partial reply is kept in history"))
+            self._meta = f"{reply.status}: every model failed; the partial reply is kept in history"
             self.add_class("-failed")
+        meta.update(Text(self._meta))
+
+    def marked(self, good: bool) -> None:
+        self.query_one(".reply-meta", Static).update(Text(f"{self._meta} · marked {'good' if good else 'bad'}"))
 
     async def stopped(self, note: str) -> None:
         await self._close_stream()

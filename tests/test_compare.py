@@ -1,0 +1,145 @@
+"""The compare service over real HTTP through LiteLLM, against the local test server."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+
+import pytest
+
+from playground.compare import CompareError
+from playground.events import ColumnDelta, ColumnEnded, ColumnProgress, CompareDone, CompareStarted, ReplyDone
+from playground.records import Outcome
+from playground.session import open_session
+from support.openai_server import OpenAIStubServer
+from support.profiles import stub_profile
+
+
+@pytest.fixture
+def stub():
+    with OpenAIStubServer() as server:
+        yield server
+
+
+@pytest.fixture
+def session(tmp_path, stub):
+    stub.script("fast", text="fast answer here", chunk_delay=0.01)
+    stub.script("slow", text=" ".join(f"s{i}" for i in range(30)), chunk_delay=0.03)
+    stub.script("broken", status=500)
+    stub.script("endless", text=" ".join(f"e{i}" for i in range(500)), chunk_delay=0.02)
+    opened = open_session(stub_profile(tmp_path, stub.api_base, ["fast", "slow", "broken", "endless"]),
+                          tmp_path / "h.db")
+    yield opened
+    opened.store.close()
+
+
+async def _collect(events) -> list:
+    return [event async for event in events]
+
+
+async def test_columns_stream_concurrently_and_a_failure_stays_in_its_column(session, stub):
+    events = await _collect(session.compare.run("hello there", ["slow", "broken"]))
+    assert isinstance(events[0], CompareStarted) and isinstance(events[-1], CompareDone)
+    ended = {e.column: e for e in events if isinstance(e, ColumnEnded)}
+    assert ended[0].status == "compared" and ended[0].attempt.ok
+    assert ended[1].status == "failed" and ended[1].attempt.error.startswith("HTTP 500")
+    # The failing column ended while the slow one was still streaming: nothing waited for anything.
+    order = [e for e in events if isinstance(e, (ColumnDelta, ColumnEnded))]
+    assert order.index(ended[1]) < order.index(ended[0]) - 5
+    text = "".join(e.text for e in events if isinstance(e, ColumnDelta) and e.column == 0)
+    assert text == " ".join(f"s{i}" for i in range(30))
+    assert any(isinstance(e, ColumnProgress) and e.live.output_tokens for e in events)
+
+    comparison = events[-1].comparison
+    store = session.store
+    messages = store.messages(comparison.conversation_id)
+    assert [(m.role, m.status, m.model_alias) for m in messages] == [
+        ("user", "complete", None), ("assistant", "compared", "slow"), ("assistant", "failed", "broken")]
+    attempts = store.attempts(comparison.conversation_id)
+    assert {(a["model_alias"], a["failure"], a["route"]) for a in attempts} == {
+        ("slow", None, "everything"), ("broken", "server_error", "everything")}
+    assert all(a["prompt_message_id"] == comparison.prompt_message_id for a in attempts)
+    # Usage came from the server, so costs are exact: (2 prompt words + 7) in, 30 out at $1/$2 per Mtok.
+    slow = next(a for a in attempts if a["model_alias"] == "slow")
+    assert slow["cost_usd"] == pytest.approx((9 * 1 + 30 * 2) / 1e6)
+
+
+async def test_cancelling_keeps_partial_answers_marked_cancelled(session):
+    seen: list = []
+
+    async def consume():
+        async for event in session.compare.run("count", ["fast", "endless"]):
+            seen.append(event)
+
+    task = asyncio.create_task(consume())
+    for _ in range(200):
+        if sum(isinstance(e, ColumnDelta) and e.column == 1 for e in seen) >= 5 and \
+                any(isinstance(e, ColumnEnded) for e in seen):
+            break
+        await asyncio.sleep(0.02)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    comparison = seen[0].comparison
+    messages = session.store.messages(comparison.conversation_id)
+    assert [(m.model_alias, m.status) for m in messages[1:]] == [("fast", "compared"), ("endless", "cancelled")]
+    assert messages[2].content.startswith("e0 e1 e2 e3 e4") and len(messages[2].content.split()) < 500
+    failures = {a["model_alias"]: a["failure"] for a in session.store.attempts(comparison.conversation_id)}
+    assert failures == {"fast": None, "endless": "cancelled"}
+
+
+async def test_vote_is_stored_with_route_and_category_and_the_winner_continues_the_chat(session, stub):
+    events = await _collect(session.compare.run("```\nprint(1)\n```", ["fast", "slow"]))
+    comparison = events[-1].comparison
+    assert (comparison.route, comparison.category) == ("code", "code")
+    vote = session.compare.vote(comparison, Outcome.WIN, winner=1, blind=True)
+    assert session.store.votes() == [vote]
+    assert (vote.winner_model_alias, vote.models, vote.blind) == ("slow", ("fast", "slow"), True)
+    assert vote.reply_message_ids == tuple(c.message_id for c in comparison.columns)
+
+    session.compare.continue_with(comparison, 1)
+    async for event in session.chat.send("and then?", conversation_id=comparison.conversation_id, model="fast"):
+        pass
+    context = stub.requests[-1]["messages"]
+    assert [m["role"] for m in context] == ["user", "assistant", "user"]
+    assert context[1]["content"] == " ".join(f"s{i}" for i in range(30))
+
+
+async def test_reasking_a_chat_prompt_hides_its_old_reply_and_the_winner_replaces_it(session, stub):
+    async for event in session.chat.send("first question", model="fast"):
+        if isinstance(event, ReplyDone):
+            old = event.reply
+    prompt_id = session.store.messages(old.conversation_id)[0].id
+    events = await _collect(session.compare.run("first question", ["slow", "fast"],
+                                                conversation_id=old.conversation_id, prompt_message_id=prompt_id))
+    # Both compare calls saw only the prompt, not the answer it already had.
+    assert [[m["role"] for m in r["messages"]] for r in stub.requests[-2:]] == [["user"], ["user"]]
+    comparison = events[-1].comparison
+    session.compare.continue_with(comparison, 0)
+    statuses = {m.id: m.status for m in session.store.messages(old.conversation_id)}
+    assert statuses[old.message_id] == "compared"
+    assert statuses[comparison.columns[0].message_id] == "complete"
+    assert statuses[comparison.columns[1].message_id] == "compared"
+
+
+async def test_feedback_marks_a_reply_with_its_model_and_route(session):
+    async for event in session.chat.send("rate me", model="fast"):
+        if isinstance(event, ReplyDone):
+            reply = event.reply
+    session.store.record_feedback(reply.message_id, good=False)
+    session.store.record_feedback(reply.message_id, good=True)
+    row = session.store.feedback(reply.message_id)
+    assert (row["model_alias"], row["route"], row["good"], row["conversation_id"]) == (
+        "fast", "manual", 1, reply.conversation_id)
+
+
+@pytest.mark.parametrize("models, message", [
+    (["fast"], "compare needs 2 to 6 models, got 1"),
+    (["fast", "fast"], "each model can be compared once per prompt"),
+    (["fast", "nope"], "unknown model 'nope' (not in profile 'compare-test')"),
+])
+def test_bad_model_lists_are_refused_before_anything_is_saved(session, models, message):
+    with pytest.raises(CompareError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        session.compare.check(models)

@@ -1,0 +1,77 @@
+"""`playground compare` end to end against the local test server: the table, --json, and one-line errors."""
+
+from __future__ import annotations
+
+import os
+
+os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+
+import json
+
+import pytest
+
+from playground.cli import main
+from playground.store import Store
+from support.openai_server import OpenAIStubServer
+from support.profiles import stub_profile
+
+
+@pytest.fixture
+def stub():
+    with OpenAIStubServer() as server:
+        server.script("fast", text="Paris is the capital of France.")
+        server.script("broken", status=500)
+        yield server
+
+
+@pytest.fixture
+def args(tmp_path, stub):
+    return ["--profile", stub_profile(tmp_path, stub.api_base, ["fast", "broken"]), "--db", str(tmp_path / "h.db")]
+
+
+def test_table_lists_each_model_and_the_comparison_is_recorded(args, tmp_path, capsys):
+    code = main(["compare", "capital of France?", "-m", "fast", "-m", "broken", *args])
+    out, err = capsys.readouterr()
+    assert code == 1  # one column failed
+    header, fast, broken = out.splitlines()
+    assert header.split()[:3] == ["model", "status", "tokens"]
+    # Usage from the server: 3 prompt words + 7 in, 6 words out, at $1/$2 per Mtok.
+    assert fast.split()[:4] == ["fast", "compared", "10/6", "$0.000022"]
+    assert fast.endswith("Paris is the capital of France.")
+    assert broken.startswith("broken") and "failed" in broken and "✗ server_error: HTTP 500" in broken
+    assert err.startswith("conversation ")
+    store = Store(tmp_path / "h.db")
+    conversation = store.latest_conversation()
+    assert [(m.role, m.status) for m in store.messages(conversation)] == [
+        ("user", "complete"), ("assistant", "compared"), ("assistant", "failed")]
+    assert len(store.attempts(conversation)) == 2
+
+
+def test_json_is_one_valid_object(args, capsys):
+    code = main(["compare", "hi", "-m", "fast", "-m", "broken", "--json", *args])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert (data["route"], data["category"]) == ("everything", "everything")
+    assert [(c["model_alias"], c["status"], c["failure"]) for c in data["columns"]] == [
+        ("fast", "compared", None), ("broken", "failed", "server_error")]
+    assert data["columns"][0]["text"] == "Paris is the capital of France."
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["compare", "hi", "-m", "fast"], "playground: error: compare needs 2 to 6 models, got 1\n"),
+    (["compare", " ", "-m", "fast", "-m", "broken"], "playground: error: the prompt is empty\n"),
+    (["compare", "hi", "-m", "fast", "-m", "fast"],
+     "playground: error: each model can be compared once per prompt\n"),
+])
+def test_errors_are_one_line_with_exit_status_2(args, capsys, argv, message):
+    assert main([*argv, *args]) == 2
+    out, err = capsys.readouterr()
+    assert (out, err) == ("", message)
+
+
+def test_a_profile_error_is_one_line(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\n")
+    assert main(["compare", "hi", "-m", "a", "-m", "b", "--profile", str(bad), "--db", str(tmp_path / "h.db")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("playground: error: ") and err.count("\n") == 1

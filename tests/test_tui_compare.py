@@ -1,0 +1,182 @@
+"""The compare and leaderboard screens driven with Pilot against the local OpenAI-compatible test server."""
+
+from __future__ import annotations
+
+import os
+
+os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+
+import random
+
+import pytest
+
+from playground.session import open_session
+from playground.tui.app import PlaygroundApp
+from playground.tui.screens.compare import CompareScreen
+from playground.tui.screens.leaderboard import LeaderboardScreen
+from playground.tui.screens.pick_models import ModelPicker
+from playground.tui.widgets.column import CompareColumn
+from playground.tui.widgets.reply import ReplyView
+from support.openai_server import OpenAIStubServer
+from support.profiles import stub_profile
+
+SIZE = (140, 40)
+SLOW_TEXT = " ".join(f"s{i}" for i in range(20))
+
+
+@pytest.fixture
+def stub():
+    with OpenAIStubServer() as server:
+        server.script("slow", text=SLOW_TEXT, chunk_delay=0.03)
+        server.script("broken", status=500)
+        server.script("endless", text=" ".join(f"e{i}" for i in range(1000)), chunk_delay=0.02)
+        yield server
+
+
+@pytest.fixture
+def session(tmp_path, stub):
+    opened = open_session(stub_profile(tmp_path, stub.api_base, ["slow", "broken", "endless"]), tmp_path / "h.db")
+    yield opened
+    opened.store.close()
+
+
+async def _wait_for(pilot, condition, timeout: float = 10.0) -> None:
+    for _ in range(int(timeout / 0.05)):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def _shown(widget, selector: str) -> str:
+    return str(widget.query_one(selector).render())
+
+
+def _board(app) -> dict[str, list[str]]:
+    table = app.screen.query_one("#board")
+    return {str(table.get_row_at(i)[0]): [str(c) for c in table.get_row_at(i)] for i in range(table.row_count)}
+
+
+async def test_compare_a_slow_and_a_failing_model_vote_and_see_the_leaderboard_change(session):
+    app = PlaygroundApp(session, load_engine=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.click("#prompt")
+        await pilot.press(*"hello", "enter")
+        await _wait_for(pilot, lambda: any(r.message_id for r in app.screen.query(ReplyView)))
+        chat_reply = app.screen.query_one(ReplyView).message_id
+
+        await pilot.press("f8")
+        await _wait_for(pilot, lambda: isinstance(app.screen, LeaderboardScreen)
+                        and "0 votes" in _shown(app.screen, "#board-title"))
+        assert _board(app) == {}
+        await pilot.press("escape")
+
+        # F5 re-asks the last prompt; the picker offers the route's candidates, already selected.
+        await pilot.press("f5")
+        await _wait_for(pilot, lambda: isinstance(app.screen, ModelPicker))
+        assert app.screen.query_one("#models").selected == ["slow", "broken", "endless"]
+        await pilot.press("down", "down", "space")  # leave out `endless`
+        await pilot.press("ctrl+s")
+        await _wait_for(pilot, lambda: isinstance(app.screen, CompareScreen))
+        compare = app.screen
+        await _wait_for(pilot, lambda: compare._finished)
+        slow, broken = compare._columns
+        assert slow.text == SLOW_TEXT and "done" in _shown(slow, ".column-state")
+        assert "TTFT" in _shown(slow, ".column-live") and "20 out" in _shown(slow, ".column-live")
+        assert _shown(broken, ".column-state").startswith("✗ server_error: HTTP 500")
+        assert broken.has_class("-failed") and not slow.has_class("-failed")
+
+        await pilot.press("1")
+        await _wait_for(pilot, lambda: session.store.votes())
+        vote, = session.store.votes()
+        assert (vote.outcome, vote.winner_model_alias, vote.models, vote.route, vote.category, vote.blind) == (
+            "win", "slow", ("slow", "broken"), "everything", "everything", False)
+        await _wait_for(pilot, lambda: slow.has_class("-winner"))
+
+        await pilot.press("f8")
+        await _wait_for(pilot, lambda: isinstance(app.screen, LeaderboardScreen) and _board(app))
+        board = _board(app)
+        assert list(board) == ["slow", "broken"]
+        assert board["slow"][3:7] == ["1", "0", "0", "0"] and board["broken"][3:7] == ["0", "1", "0", "0"]
+        assert float(board["slow"][1]) > 1000 > float(board["broken"][1])
+        await pilot.press("escape")
+
+        # Enter continues the chat with the winner, whose reply replaces the one the chat had.
+        await pilot.press("enter")
+        await _wait_for(pilot, lambda: not isinstance(app.screen, CompareScreen))
+        replies = list(app.screen.query(ReplyView))
+        await _wait_for(pilot, lambda: "chosen in a comparison" in _shown(replies[-1], ".reply-head"))
+        assert len(replies) == 2 and replies[-1].text == SLOW_TEXT
+    statuses = {m.id: m.status for m in session.store.messages(vote.conversation_id)}
+    assert statuses[chat_reply] == "compared"
+    assert statuses[vote.reply_message_ids[0]] == "complete"
+    assert statuses[vote.reply_message_ids[1]] == "failed"
+
+
+async def test_blind_mode_hides_names_in_shuffled_order_until_the_vote(session):
+    app = PlaygroundApp(session, load_engine=False)
+    async with app.run_test(size=SIZE) as pilot:
+        # Random(3) puts `broken` first: the displayed order differs from the picked one.
+        screen = CompareScreen(session, models=["slow", "broken"], blind=True, rng=random.Random(3))
+        await app.push_screen(screen)
+        await pilot.press(*"hi", "enter")
+        await _wait_for(pilot, lambda: screen._finished)
+        labels = [_shown(c, ".column-label") for c in screen.query(CompareColumn)]
+        assert labels == ["1 · A", "2 · B"]
+        first_shown = screen.query(CompareColumn).first().model_alias
+        assert first_shown == "broken"
+        await pilot.press("2")
+        await _wait_for(pilot, lambda: session.store.votes())
+        vote, = session.store.votes()
+        assert (vote.winner_model_alias, vote.blind) == ("slow", True)
+        await _wait_for(pilot, lambda: "=" in _shown(screen.query(CompareColumn).first(), ".column-label"))
+        assert [_shown(c, ".column-label") for c in screen.query(CompareColumn)] == ["1 · A = broken", "2 · B = slow"]
+
+
+async def test_escape_cancels_every_column_and_keeps_partial_answers(session):
+    app = PlaygroundApp(session, load_engine=False)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = CompareScreen(session, models=["endless", "slow"])
+        await app.push_screen(screen)
+        await pilot.press(*"count", "enter")
+        await _wait_for(pilot, lambda: len(screen._columns) == 2 and len(screen._columns[0].text.split()) >= 5)
+        await pilot.press("escape")
+        await _wait_for(pilot, lambda: screen._finished)
+        endless = screen._columns[0]
+        assert "cancelled" in _shown(endless, ".column-state")
+        await pilot.press("t")
+        await _wait_for(pilot, lambda: session.store.votes())
+        conversation = session.store.votes()[0].conversation_id
+    messages = session.store.messages(conversation)
+    endless_reply = next(m for m in messages if m.model_alias == "endless")
+    assert endless_reply.status == "cancelled"
+    assert endless_reply.content.startswith("e0 e1 e2 e3 e4") and len(endless_reply.content.split()) < 1000
+
+
+async def test_chat_key_marks_a_reply_bad_and_stores_it(session):
+    app = PlaygroundApp(session, load_engine=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.click("#prompt")
+        await pilot.press(*"judge me", "enter")
+        await _wait_for(pilot, lambda: any(r.message_id for r in app.screen.query(ReplyView)))
+        reply = app.screen.query_one(ReplyView)
+        await pilot.press("f4")
+        await _wait_for(pilot, lambda: "marked bad" in _shown(reply, ".reply-meta"))
+    row = session.store.feedback(reply.message_id)
+    assert (row["model_alias"], row["route"], row["good"]) == ("slow", "everything", 0)
+
+
+async def test_model_text_in_a_column_is_never_markup(session, stub):
+    stub.script("evil", text="[bold]x[/bold] [@click=app.quit]y[/]", words_per_chunk=50)
+    stub.script("plain", text="fine")
+    session.add_model("openai/evil", stub.api_base)
+    session.add_model("openai/plain", stub.api_base)
+    app = PlaygroundApp(session, load_engine=False)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = CompareScreen(session, models=[f"openai/evil@{stub.api_base}", f"openai/plain@{stub.api_base}"])
+        await app.push_screen(screen)
+        await pilot.press(*"go", "enter")
+        await _wait_for(pilot, lambda: screen._finished)
+        assert app.is_running
+        shown = " ".join(str(b.render()) for b in screen._columns[0].body.query("MarkdownParagraph"))
+        assert "[bold]x[/bold] [@click=app.quit]y[/]" in shown
