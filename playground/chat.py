@@ -31,18 +31,27 @@ class ChatService:
         self.profile = profile
         self.catalog = catalog
         self.store = store
+        # Incognito text, by message id: the store never sees it, yet the conversation needs it as
+        # context for as long as this process runs.
+        self._unstored: dict[int, str] = {}
 
     def _history(self, conversation_id: str) -> list[dict]:
         # Only finished exchanges are context: a failed or cancelled partial reply would mislead the model.
-        return [{"role": m.role, "content": m.content} for m in self.store.messages(conversation_id)
-                if m.status == "complete"]
+        # Incognito text from an earlier run is gone, so those messages are left out.
+        turns = [(m.role, self._unstored.get(m.id, m.content)) for m in self.store.messages(conversation_id)
+                 if m.status == "complete"]
+        return [{"role": role, "content": content} for role, content in turns if content]
 
     async def send(self, prompt: str, conversation_id: str | None = None,
-                   model: str | None = None) -> AsyncIterator[Event]:
+                   model: str | None = None, incognito: bool = False) -> AsyncIterator[Event]:
+        """With `incognito`, the store keeps this turn's metadata (tokens, cost, latency, model) but
+        none of its text."""
         if not prompt.strip():
             raise EmptyPrompt("the prompt is empty")
         conversation_id, prompt_id = await asyncio.to_thread(
-            self.store.start_turn, conversation_id, prompt, self.profile.name)
+            self.store.start_turn, conversation_id, prompt, self.profile.name, incognito)
+        if incognito:
+            self._unstored[prompt_id] = prompt
         yield TurnStarted(conversation_id, prompt_id)
         messages = await asyncio.to_thread(self._history, conversation_id)
         prompt_tokens = await asyncio.to_thread(tokens.count_messages, messages)
@@ -53,7 +62,7 @@ class ChatService:
             return
         yield Routed(decision)
 
-        reply_id = await asyncio.to_thread(self.store.start_reply, conversation_id)
+        reply_id = await asyncio.to_thread(self.store.start_reply, conversation_id, incognito)
         secrets = environment_secrets(self.profile.key_envs())
         attempts: list[Attempt] = []
         chain = (decision.model, *decision.fallbacks)
@@ -102,6 +111,8 @@ class ChatService:
             # Keep the longest partial answer the user saw; it is marked failed, never passed off as complete.
             text, status = max((a.text for a in attempts), key=len), "failed"
         await asyncio.to_thread(self.store.save_reply, reply_id, text, status, final.model_alias)
+        if incognito:
+            self._unstored[reply_id] = text
         conversation_cost = await asyncio.to_thread(self.store.conversation_cost, conversation_id)
         day_cost = await asyncio.to_thread(self.store.today_cost)
         yield ReplyDone(Reply(conversation_id, reply_id, text, status, attempts), conversation_cost, day_cost)

@@ -21,6 +21,8 @@ class Session:
     catalog: Catalog
     store: Store
     chat: ChatService
+    incognito: bool = False
+    """Chats of this run start incognito: their text is not stored."""
 
     def refresh_local_models(self, ollama_base: str = ollama.OLLAMA_BASE) -> int:
         """Look for a running Ollama server and offer its models; returns how many were found."""
@@ -51,10 +53,10 @@ class Session:
         return alias
 
 
-def open_session(profile: str | None = None, db: str | Path | None = None) -> Session:
+def open_session(profile: str | None = None, db: str | Path | None = None, incognito: bool = False) -> Session:
     """Raises ProfileError or StoreError with a one-line message."""
     path = resolve_profile(profile)
     loaded = load_profile(path)
     store = Store(Path(db) if db else default_db_path())
     catalog = build_catalog(loaded)
-    return Session(path, loaded, catalog, store, ChatService(loaded, catalog, store))
+    return Session(path, loaded, catalog, store, ChatService(loaded, catalog, store), incognito)
