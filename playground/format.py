@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from playground.records import Attempt
+from playground.safetext import one_line
+from playground.store import ConversationSummary
 
 
 def dollars(value: float | None) -> str:
@@ -34,3 +38,14 @@ def meta_line(attempt: Attempt) -> str:
 
 def failure_line(attempt: Attempt) -> str:
     return f"✗ {attempt.model_alias}: {attempt.failure} — {attempt.error or 'no detail'}"
+
+
+def local_time(stored: str) -> str:
+    """A stored UTC timestamp as the user's local date and minute."""
+    return datetime.fromisoformat(stored).astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def conversation_title(summary: ConversationSummary, limit: int = 80) -> str:
+    if summary.title:
+        return one_line(summary.title, limit)
+    return "(incognito: no text stored)" if summary.incognito else "(untitled)"

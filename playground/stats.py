@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import datetime, timedelta
 
 from playground.catalog import ModelInfo
@@ -136,6 +136,19 @@ def percentiles(values: list[float]) -> Percentiles:
         return ordered[max(0, math.ceil(p * len(ordered)) - 1)]
 
     return Percentiles(rank(0.50), rank(0.95))
+
+
+def to_dict(value):
+    """Stats as JSON-ready data, the derived rates and costs included."""
+    if is_dataclass(value):
+        data = {f.name: to_dict(getattr(value, f.name)) for f in fields(value)}
+        derived = [name for name, attr in vars(type(value)).items() if isinstance(attr, property)]
+        return data | {name: to_dict(getattr(value, name)) for name in derived}
+    if isinstance(value, list):
+        return [to_dict(item) for item in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
 
 
 def local_utc_offset() -> timedelta:

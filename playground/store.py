@@ -406,6 +406,9 @@ class Store:
             row = self.db.execute("SELECT id FROM conversations ORDER BY updated_at DESC LIMIT 1").fetchone()
         return row[0] if row else None
 
+    def conversation_count(self) -> int:
+        return self.query("SELECT count(*) FROM conversations")[0][0]
+
     def conversation(self, conversation_id: str) -> ConversationSummary | None:
         found = self._summaries("WHERE c.id = ?", [conversation_id], 1)
         return found[0] if found else None

@@ -47,13 +47,13 @@ class PlaygroundApp(App):
         self.call_from_thread(lambda: self.screen.post_message(message))
 
 
-def run_tui(profile: str | None = None, db: str | None = None) -> int:
+def run_tui(profile: str | None = None, db: str | None = None, incognito: bool = False) -> int:
     from playground.profile import ProfileError
     from playground.session import open_session
     from playground.store import StoreError
 
     try:
-        session = open_session(profile, db)
+        session = open_session(profile, db, incognito=incognito)
     except (ProfileError, StoreError) as exc:
         print(f"playground: error: {exc}", file=sys.stderr)
         return 2
