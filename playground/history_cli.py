@@ -4,29 +4,29 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from dataclasses import asdict
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
-from playground.format import conversation_title, dollars, local_time, seconds
+from playground.dates import parse_since
+from playground.format import conversation_title, dollars, local_time, milliseconds, percent, stats_summary
 from playground.paths import default_db_path
 from playground.safetext import one_line
+from playground.stats import Stats
 from playground.store import HistoryFilter, Store, StoreError
-
-
-class UsageError(Exception):
-    """A bad argument value; the message is the whole explanation."""
 
 
 def run(args: argparse.Namespace) -> int:
     try:
         since = parse_since(args.since) if getattr(args, "since", None) else None
-        if args.command == "stats":
-            return _stats(args, since)
+    except ValueError as exc:
+        return _fail(str(exc))
+    if args.command == "stats":
+        return _stats(args, since)
+    try:
         store = Store(Path(args.db) if args.db else default_db_path())
-    except (UsageError, StoreError) as exc:
+    except StoreError as exc:
         return _fail(str(exc))
     try:
         if args.command == "export-history":
@@ -41,20 +41,6 @@ def run(args: argparse.Namespace) -> int:
 def _fail(message: str, code: int = 2) -> int:
     print(f"playground: error: {message}", file=sys.stderr)
     return code
-
-
-def parse_since(text: str, now: datetime | None = None) -> datetime:
-    """A local date (2025-03-01), an ISO date-time, or a number of days back (7d)."""
-    now = now or datetime.now().astimezone()
-    if match := re.fullmatch(r"(\d+)d", text.strip()):
-        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        return midnight - timedelta(days=int(match[1]))
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise UsageError(f"--since: expected a date like 2025-03-01 or a number of days like 7d, not {text!r}") \
-            from None
-    return moment if moment.tzinfo else moment.astimezone()
 
 
 # history ---------------------------------------------------------------------------------------
@@ -142,29 +128,8 @@ def _stats(args: argparse.Namespace, since: datetime | None) -> int:
     return 0
 
 
-def _percent(value: float) -> str:
-    return f"{value * 100:.1f}%"
-
-
-def _ms(value: float | None) -> str:
-    return seconds(None if value is None else value / 1000)
-
-
-def render_stats(stats) -> str:
-    lines = [
-        f"since {stats.since.strftime('%Y-%m-%d %H:%M') if stats.since else 'the beginning'}: "
-        f"{stats.turns} prompts, {stats.requests} requests, {stats.input_tokens:,} tokens in / "
-        f"{stats.output_tokens:,} out, {dollars(stats.cost_usd)}"
-        + (f" ({stats.unpriced_requests} requests had no known price)" if stats.unpriced_requests else ""),
-        f"errors {_percent(stats.error_rate)} · fallbacks {_percent(stats.fallback_rate)} of prompts · "
-        f"TTFT p50 {_ms(stats.ttft.p50_ms)} p95 {_ms(stats.ttft.p95_ms)} · "
-        f"total p50 {_ms(stats.latency.p50_ms)} p95 {_ms(stats.latency.p95_ms)}",
-    ]
-    if stats.savings:
-        saved = stats.savings
-        verb = "saved" if saved.saved_usd >= 0 else "cost an extra"
-        lines.append(f"against {saved.baseline} for everything: {dollars(saved.baseline_usd)}; the router "
-                     f"{verb} {dollars(abs(saved.saved_usd))}")
+def render_stats(stats: Stats) -> str:
+    lines = stats_summary(stats)
     if stats.by_day:
         lines += ["", "per day:"] + [f"  {d.day}  {d.requests:>6} requests  {dollars(d.cost_usd):>12}"
                                      for d in stats.by_day]
@@ -173,10 +138,10 @@ def render_stats(stats) -> str:
                       f"{'TTFT p50/p95':>17} {'total p50/p95':>17} {'votes won':>9} {'$/success':>10}"]
         for m in stats.by_model:
             lines.append(
-                f"  {one_line(m.model_alias, 24):24} {m.requests:>8} {_percent(m.error_rate):>7} "
+                f"  {one_line(m.model_alias, 24):24} {m.requests:>8} {percent(m.error_rate):>7} "
                 f"{m.input_tokens:>10,} {m.output_tokens:>9,} {dollars(m.cost_usd):>12} "
-                f"{_ms(m.ttft.p50_ms) + ' / ' + _ms(m.ttft.p95_ms):>17} "
-                f"{_ms(m.latency.p50_ms) + ' / ' + _ms(m.latency.p95_ms):>17} "
+                f"{milliseconds(m.ttft.p50_ms) + ' / ' + milliseconds(m.ttft.p95_ms):>17} "
+                f"{milliseconds(m.latency.p50_ms) + ' / ' + milliseconds(m.latency.p95_ms):>17} "
                 f"{f'{m.votes.wins}/{m.votes.shown}' if m.votes.shown else '–':>9} "
                 f"{dollars(m.outcomes.cost_per_success) if m.outcomes.successes else '–':>10}")
     if stats.by_route:

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 import pytest
 
 from playground.cli import main
-from playground.history_cli import parse_since
+from playground.dates import parse_since
 from playground.records import Attempt
 from playground.session import open_session
 from playground.store import Store

@@ -6,14 +6,21 @@ import sys
 
 from textual import work
 from textual.app import App
+from textual.binding import Binding
+from textual.screen import Screen
 
 from playground.session import Session
 from playground.tui.messages import EngineFailed, EngineReady
 from playground.tui.screens.chat import ChatScreen
+from playground.tui.screens.history import HistoryScreen
 
 
 class PlaygroundApp(App):
     TITLE = "LLM routing playground"
+    BINDINGS = [
+        Binding("f3", "show_history", "History", id="app.history"),
+        Binding("f4", "show_stats", "Stats", id="app.stats"),
+    ]
 
     def __init__(self, session: Session, *, load_engine: bool = True) -> None:
         super().__init__()
@@ -45,6 +52,31 @@ class PlaygroundApp(App):
     def _post(self, message) -> None:
         # Background messages go to the active screen, where the widgets that show them live.
         self.call_from_thread(lambda: self.screen.post_message(message))
+
+    # History and stats: pushed over the chat, which keeps its state underneath -------------------
+
+    def action_show_history(self) -> None:
+        if self._back_to_chat(HistoryScreen):
+            self.push_screen(HistoryScreen(self.session.store), self._open_conversation)
+
+    def action_show_stats(self) -> None:
+        # Imported on first use: the plotting library is not needed for the first paint.
+        from playground.tui.screens.stats import StatsScreen
+
+        if self._back_to_chat(StatsScreen):
+            self.push_screen(StatsScreen(self.session))
+
+    def _back_to_chat(self, wanted: type[Screen]) -> bool:
+        """Pop history or stats (not a dialog) down to the chat; False if `wanted` is already shown."""
+        if isinstance(self.screen, wanted) or self.screen.is_modal:
+            return False
+        while not isinstance(self.screen, ChatScreen) and len(self.screen_stack) > 1:
+            self.pop_screen()
+        return isinstance(self.screen, ChatScreen)
+
+    def _open_conversation(self, conversation_id: str | None) -> None:
+        if conversation_id is not None and isinstance(self.screen, ChatScreen):
+            self.screen.open_conversation(conversation_id)
 
 
 def run_tui(profile: str | None = None, db: str | None = None, incognito: bool = False) -> int:

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
 from playground.events import AttemptEnded, AttemptStarted, ReplyDone, Routed, TextDelta, TurnFailed, TurnStarted
+from playground.records import Attempt
 from playground.safetext import one_line, redact
 from playground.session import Session
+from playground.store import ConversationSummary, StoredMessage
 from playground.tui.messages import EngineFailed, EngineReady, TurnProgress
 from playground.tui.widgets.models import ModelsPanel
 from playground.tui.widgets.prompt_input import PromptInput
-from playground.tui.widgets.reply import PromptView, ReplyView
+from playground.tui.widgets.reply import PromptView, ReplyView, StoredReplyView
 from playground.tui.widgets.status import StatusBar
 
 WIDE_ENOUGH_FOR_PANEL = 110
@@ -29,13 +34,23 @@ class ChatScreen(Screen):
         Binding("escape", "cancel", "Cancel reply", id="chat.cancel"),
         Binding("ctrl+n", "new_conversation", "New chat", id="chat.new"),
         Binding("f2", "toggle_models", "Models", id="chat.models"),
+        Binding("f8", "toggle_incognito", "Incognito", id="chat.incognito"),
         Binding("ctrl+q", "app.quit", "Quit", id="app.quit"),
     ]
+
+    @dataclass
+    class ConversationLoaded(Message):
+        """A conversation from history, ready to be shown and continued."""
+
+        summary: ConversationSummary
+        messages: list[StoredMessage]
+        replies: dict[int, Attempt]
 
     def __init__(self, session: Session) -> None:
         super().__init__()
         self.session = session
         self.conversation_id: str | None = None
+        self.incognito = session.incognito
         self._reply: ReplyView | None = None
         self._sending: Worker | None = None
 
@@ -63,6 +78,7 @@ class ChatScreen(Screen):
     def on_mount(self) -> None:
         status = self.query_one(StatusBar)
         status.profile = self.session.profile.name
+        status.incognito = self.incognito
         self.query_one(ModelsPanel).show(self.session.catalog)
         self.query_one(ModelsPanel).set_class(self.app.size.width >= WIDE_ENOUGH_FOR_PANEL, "-visible")
         self.query_one(PromptInput).focus()
@@ -98,7 +114,8 @@ class ChatScreen(Screen):
 
     @work(group="send", exit_on_error=False)
     async def _send(self, prompt: str) -> None:
-        async for event in self.session.chat.send(prompt, conversation_id=self.conversation_id):
+        async for event in self.session.chat.send(prompt, conversation_id=self.conversation_id,
+                                                  incognito=self.incognito):
             self.post_message(TurnProgress(event))
 
     @on(TurnProgress)
@@ -151,9 +168,51 @@ class ChatScreen(Screen):
         self.action_cancel()
         self.conversation_id = None
         self.query_one(StatusBar).conversation_cost = 0.0
+        self._set_incognito(self.session.incognito)
         transcript = self.query_one("#transcript", VerticalScroll)
         await transcript.remove_children()
         await transcript.mount(Static(self._welcome(), id="welcome", markup=False))
 
     def action_toggle_models(self) -> None:
         self.query_one(ModelsPanel).toggle_class("-visible")
+
+    def action_toggle_incognito(self) -> None:
+        self._set_incognito(not self.incognito)
+        self.notify("Incognito: the next prompts and replies of this conversation are not stored, only their "
+                    "tokens, cost and timing." if self.incognito else "Incognito off: text is stored again.")
+
+    def _set_incognito(self, on: bool) -> None:
+        self.incognito = on
+        self.query_one(StatusBar).incognito = on
+
+    # Conversations from history -----------------------------------------------------------------
+
+    def open_conversation(self, conversation_id: str) -> None:
+        self.action_cancel()
+        self._load_conversation(conversation_id)
+
+    @work(thread=True, exclusive=True, group="open", exit_on_error=False)
+    def _load_conversation(self, conversation_id: str) -> None:
+        store = self.session.store
+        summary = store.conversation(conversation_id)
+        if summary is not None:
+            self.post_message(self.ConversationLoaded(summary, store.messages(conversation_id),
+                                                      store.final_attempts(conversation_id)))
+
+    @on(ConversationLoaded)
+    async def _conversation_loaded(self, message: ConversationLoaded) -> None:
+        self.conversation_id = message.summary.id
+        self._reply = None
+        self._set_incognito(message.summary.incognito or self.session.incognito)
+        self.query_one(StatusBar).conversation_cost = message.summary.cost_usd
+        transcript = self.query_one("#transcript", VerticalScroll)
+        await transcript.remove_children()
+        shown = []
+        for stored in message.messages:
+            if stored.role == "user":
+                shown.append(PromptView(stored.content or "(incognito: this prompt was not stored)"))
+            else:
+                shown.append(StoredReplyView(stored, message.replies.get(stored.id)))
+        await transcript.mount_all(shown)
+        transcript.scroll_end(animate=False)
+        self.query_one(PromptInput).focus()

@@ -14,6 +14,7 @@ class StatusBar(Static):
     profile = reactive("")
     conversation_cost = reactive(0.0)
     day_cost = reactive(0.0)
+    incognito = reactive(False)
 
     def render(self) -> Text:
         return Text.assemble(
@@ -21,4 +22,5 @@ class StatusBar(Static):
             " · ", self.engine, " · ",
             "conversation ", (dollars(self.conversation_cost), "bold"),
             " · today ", (dollars(self.day_cost), "bold"),
+            (" · incognito: text not stored" if self.incognito else "", "bold"),
         )
