@@ -250,14 +250,16 @@ class Store:
         """
         now = _now()
         with self._write() as conn:
+            if conversation_id is not None and not conn.execute(
+                    "UPDATE conversations SET updated_at = ?, incognito = max(incognito, ?) WHERE id = ?",
+                    (now, int(incognito), conversation_id)).rowcount:
+                # Deleted from the history screen while open in the chat: carry on in a new one.
+                conversation_id = None
             if conversation_id is None:
                 conversation_id = uuid.uuid4().hex
                 title = "" if incognito else " ".join(prompt.split())[:80]
                 conn.execute("INSERT INTO conversations (id, title, profile, created_at, updated_at, incognito) "
                              "VALUES (?,?,?,?,?,?)", (conversation_id, title, profile, now, now, int(incognito)))
-            else:
-                conn.execute("UPDATE conversations SET updated_at = ?, incognito = max(incognito, ?) WHERE id = ?",
-                             (now, int(incognito), conversation_id))
             cursor = conn.execute(
                 "INSERT INTO messages (conversation_id, role, content, status, created_at, updated_at, incognito) "
                 "VALUES (?, 'user', ?, 'complete', ?, ?, ?)",

@@ -164,6 +164,13 @@ def test_rename_is_searchable_and_delete_removes_everything(store):
     assert _titles(store, search="reply") == []
 
 
+def test_a_turn_in_a_deleted_conversation_starts_a_new_one(store):
+    conversation, _ = _turn(store, "soon gone", "yes")
+    store.delete_conversation(conversation)
+    again, _ = store.start_turn(conversation, "still typing", "default")
+    assert again != conversation and _titles(store) == ["still typing"]
+
+
 def test_feedback_keeps_the_latest_verdict_with_model_and_route(store):
     conversation, reply_id = _turn(store, "q", "a", alias="strong")
     store.record_feedback(reply_id, good=False)
