@@ -97,10 +97,12 @@ class Savings:
 class Stats:
     since: datetime | None
     turns: int
+    """Prompts sent, counted by first attempts: a prompt put to several models side by side counts once each."""
     requests: int
     cancelled: int
     errors: int
     fallback_turns: int
+    """Prompts whose first model failed, so a fallback was tried."""
     input_tokens: int
     output_tokens: int
     cost_usd: float
@@ -159,66 +161,80 @@ def compute(store: Store, since: datetime | None = None, baseline: ModelInfo | N
             utc_offset: timedelta | None = None) -> Stats:
     """Days are calendar days at `utc_offset` (the machine's current offset by default)."""
     offset = local_utc_offset() if utc_offset is None else utc_offset
-    window = "started_at >= ?" if since else "1"
+    window = "WHERE started_at >= ?" if since else ""
     params: tuple = (utc_text(since),) if since else ()
-
-    models = store.query(
-        f"SELECT model_alias, count(*) AS requests, count(*) FILTER (WHERE failure = 'cancelled') AS cancelled, "
+    # One scan of the covering index, grouped finely enough for every per-day, per-model and
+    # per-route figure; the groups (days × models × routes) are few next to the attempts.
+    day = "substr(started_at, 1, 10)" if not offset else "date(started_at, ?)"
+    shift: tuple = () if not offset else (f"{offset.total_seconds() / 60:+.0f} minutes",)
+    groups = store.query(
+        f"SELECT {day} AS day, model_alias, route, count(*) AS requests, "
+        f"count(*) FILTER (WHERE failure = 'cancelled') AS cancelled, "
         f"count(*) FILTER (WHERE failure != 'cancelled') AS errors, "
-        f"coalesce(sum(input_tokens), 0) AS input_tokens, coalesce(sum(output_tokens), 0) AS output_tokens, "
-        f"coalesce(sum(cost_usd), 0) AS cost_usd, count(*) FILTER (WHERE cost_usd IS NULL) AS unpriced, "
-        f"coalesce(sum(CASE WHEN failure IS NULL THEN input_tokens END), 0) AS ok_input, "
-        f"coalesce(sum(CASE WHEN failure IS NULL THEN output_tokens END), 0) AS ok_output "
-        f"FROM attempts WHERE {window} GROUP BY model_alias ORDER BY cost_usd DESC, model_alias",
-        params)
+        f"total(input_tokens) AS input_tokens, total(output_tokens) AS output_tokens, total(cost_usd) AS cost_usd, "
+        f"count(*) FILTER (WHERE cost_usd IS NULL) AS unpriced, "
+        f"total(input_tokens) FILTER (WHERE failure IS NULL) AS ok_input, "
+        f"total(output_tokens) FILTER (WHERE failure IS NULL) AS ok_output, "
+        # A prompt's first attempt is hop 0, its first fallback hop 1.
+        f"count(*) FILTER (WHERE hop = 0) AS turns, count(*) FILTER (WHERE hop = 1) AS fallbacks "
+        f"FROM attempts INDEXED BY attempts_for_stats {window} GROUP BY day, model_alias, route",
+        shift + params)
     timings: dict[str, tuple[list[float], list[float]]] = defaultdict(lambda: ([], []))
     for alias, ttft, latency in store.query(
-            f"SELECT model_alias, ttft_ms, latency_ms FROM attempts WHERE {window} AND failure IS NULL", params):
+            f"SELECT model_alias, ttft_ms, latency_ms FROM attempts INDEXED BY attempts_for_stats "
+            f"{window or 'WHERE 1'} AND failure IS NULL", params):
         if ttft is not None:
             timings[alias][0].append(ttft)
         if latency is not None:
             timings[alias][1].append(latency)
-    turns = store.query(
-        f"SELECT count(*) AS turns, coalesce(sum(fell_back), 0) AS fallbacks FROM (SELECT max(hop) > 0 AS fell_back "
-        f"FROM attempts WHERE {window} GROUP BY prompt_message_id)", params)[0]
-    days = store.query(
-        f"SELECT date(started_at, ?) AS day, count(*) AS requests, coalesce(sum(cost_usd), 0) AS cost_usd "
-        f"FROM attempts WHERE {window} GROUP BY day ORDER BY day",
-        (f"{offset.total_seconds() / 60:+.0f} minutes", *params))
-    routes = store.query(
-        f"SELECT route, count(DISTINCT prompt_message_id) AS turns, coalesce(sum(cost_usd), 0) AS cost_usd "
-        f"FROM attempts WHERE {window} GROUP BY route ORDER BY cost_usd DESC, route", params)
 
+    models = _totals(groups, "model_alias")
+    days = _totals(groups, "day")
+    routes = _totals(groups, "route")
     model_outcomes, route_outcomes = _outcomes(store, since)
     votes = _votes(store, since)
     by_model = [ModelStats(
-        model_alias=row["model_alias"], requests=row["requests"], cancelled=row["cancelled"], errors=row["errors"],
-        input_tokens=row["input_tokens"], output_tokens=row["output_tokens"], cost_usd=row["cost_usd"],
-        ttft=percentiles(timings[row["model_alias"]][0]), latency=percentiles(timings[row["model_alias"]][1]),
-        votes=votes.get(row["model_alias"], Votes()), outcomes=model_outcomes.get(row["model_alias"], Outcomes()),
-    ) for row in models]
+        model_alias=alias, requests=row["requests"], cancelled=row["cancelled"], errors=row["errors"],
+        input_tokens=int(row["input_tokens"]), output_tokens=int(row["output_tokens"]), cost_usd=row["cost_usd"],
+        ttft=percentiles(timings[alias][0]), latency=percentiles(timings[alias][1]),
+        votes=votes.get(alias, Votes()), outcomes=model_outcomes.get(alias, Outcomes()),
+    ) for alias, row in sorted(models.items(), key=lambda item: (-item[1]["cost_usd"], item[0]))]
     all_timings = list(timings.values())
 
     savings = None
     if baseline is not None:
-        baseline_usd = baseline.cost(sum(r["ok_input"] for r in models), sum(r["ok_output"] for r in models))
+        baseline_usd = baseline.cost(int(sum(r["ok_input"] for r in models.values())),
+                                     int(sum(r["ok_output"] for r in models.values())))
         if baseline_usd is not None:
-            savings = Savings(baseline.alias, sum(r["cost_usd"] for r in models), baseline_usd)
+            savings = Savings(baseline.alias, sum(r["cost_usd"] for r in models.values()), baseline_usd)
 
     return Stats(
-        since=since, turns=turns["turns"], requests=sum(m.requests for m in by_model),
-        cancelled=sum(m.cancelled for m in by_model),
-        errors=sum(m.errors for m in by_model), fallback_turns=turns["fallbacks"],
+        since=since, turns=sum(r["turns"] for r in models.values()), requests=sum(m.requests for m in by_model),
+        cancelled=sum(m.cancelled for m in by_model), errors=sum(m.errors for m in by_model),
+        fallback_turns=sum(r["fallbacks"] for r in models.values()),
         input_tokens=sum(m.input_tokens for m in by_model), output_tokens=sum(m.output_tokens for m in by_model),
-        cost_usd=sum(m.cost_usd for m in by_model), unpriced_requests=sum(r["unpriced"] for r in models),
+        cost_usd=sum(m.cost_usd for m in by_model), unpriced_requests=sum(r["unpriced"] for r in models.values()),
         ttft=percentiles([v for t in all_timings for v in t[0]]),
         latency=percentiles([v for t in all_timings for v in t[1]]),
-        by_day=[DaySpend(row["day"], row["requests"], row["cost_usd"]) for row in days],
+        by_day=[DaySpend(day, row["requests"], row["cost_usd"]) for day, row in sorted(days.items())],
         by_model=by_model,
-        by_route=[RouteStats(row["route"], row["turns"], row["cost_usd"], route_outcomes.get(row["route"], Outcomes()))
-                  for row in routes],
+        by_route=[RouteStats(route, row["turns"], row["cost_usd"], route_outcomes.get(route, Outcomes()))
+                  for route, row in sorted(routes.items(), key=lambda item: (-item[1]["cost_usd"], item[0] or ""))],
         savings=savings,
     )
+
+
+_SUMMED = ("requests", "cancelled", "errors", "input_tokens", "output_tokens", "cost_usd", "unpriced", "ok_input",
+           "ok_output", "turns", "fallbacks")
+
+
+def _totals(groups: list, key: str) -> dict[str, dict[str, float]]:
+    totals: dict[str, dict[str, float]] = defaultdict(lambda: dict.fromkeys(_SUMMED, 0))
+    for row in groups:
+        into = totals[row[key]]
+        for name in _SUMMED:
+            into[name] += row[name]
+    return dict(totals)
 
 
 def _outcomes(store: Store, since: datetime | None) -> tuple[dict[str, Outcomes], dict[str, Outcomes]]:

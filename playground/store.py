@@ -74,6 +74,11 @@ def _index_for_stats(db: sqlite_utils.Database) -> None:
     db["attempts"].create_index(["model_alias", "conversation_id"])
     db["attempts"].create_index(["prompt_message_id"])
     db["attempts"].create_index(["reply_message_id"])
+    # Covers every column the stats read, so they scan this narrow index, not rows that carry
+    # whole replies; started_at first makes --since a range.
+    db["attempts"].create_index(
+        ["started_at", "model_alias", "route", "prompt_message_id", "hop", "failure", "cost_usd", "input_tokens",
+         "output_tokens", "ttft_ms", "latency_ms"], index_name="attempts_for_stats")
 
 
 def _enable_search(db: sqlite_utils.Database) -> None:
@@ -91,6 +96,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
 ]
 
 LIST_LIMIT = 200
+RECENT_MATCHES = 5000
 
 
 @dataclass(frozen=True)
@@ -432,19 +438,29 @@ class Store:
                          "AND a.failure IS NULL)")
             params.append(wanted.model)
         query = self._fts_query(wanted.search)
-        if query:
-            where.append("(c.rowid IN (SELECT rowid FROM conversations_fts WHERE conversations_fts MATCH ?) "
-                         "OR c.id IN (SELECT m.conversation_id FROM messages m WHERE m.id IN "
-                         "(SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)))")
-            params += [query, query]
-        elif wanted.search.strip():
-            return []
-        summaries = self._summaries(f"WHERE {' AND '.join(where)}" if where else "", params, wanted.limit)
-        return self._with_snippets(summaries, query) if query else summaries
+        if not query:
+            return [] if wanted.search.strip() else self._summaries(self._where(where), params, wanted.limit)
+        matching = ("(c.rowid IN (SELECT rowid FROM conversations_fts WHERE conversations_fts MATCH ?) "
+                    "OR c.id IN (SELECT m.conversation_id FROM messages m WHERE m.id IN "
+                    "(SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? ORDER BY rowid DESC {cap})))")
+        # A common word matches most messages: first look among the most recent matches only, and
+        # search them all when that does not fill the page.
+        summaries = self._summaries(self._where(where + [matching.format(cap=f"LIMIT {RECENT_MATCHES}")]),
+                                    params + [query, query], wanted.limit)
+        if len(summaries) < wanted.limit:
+            summaries = self._summaries(self._where(where + [matching.format(cap="")]), params + [query, query],
+                                        wanted.limit)
+        return self._with_snippets(summaries, query)
+
+    @staticmethod
+    def _where(conditions: list[str]) -> str:
+        return f"WHERE {' AND '.join(conditions)}" if conditions else ""
 
     def _fts_query(self, text: str) -> str:
         """User text as an FTS5 query of quoted terms, so quotes, AND, NEAR( and parentheses are
         just text; the last term matches as a prefix, so results follow the user as they type."""
+        if not any(character.isalnum() for character in text):
+            return ""  # only punctuation: FTS5 would read it as an empty phrase, matching everything
         quoted = self.db.quote_fts(text.replace("\x00", ""))
         if quoted and not text[-1:].isspace():
             quoted += "*"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -230,3 +232,12 @@ def test_purge_deletes_all_text_from_the_file_and_backups(tmp_path):
     store.close()
     on_disk = b"".join(p.read_bytes() for p in tmp_path.iterdir())
     assert b"zanzibar" not in on_disk and b"otters" not in on_disk
+
+
+def test_history_core_imports_neither_textual_nor_litellm():
+    check = ("import sys; import playground.stats, playground.store, playground.history_cli, "
+             "playground.history_export, playground.format; "
+             "print(sorted(m for m in ('textual', 'litellm', 'textual_plotext') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

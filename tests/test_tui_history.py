@@ -79,6 +79,10 @@ async def _wait_for(pilot, condition, timeout: float = 10.0) -> None:
     raise AssertionError("condition not met in time")
 
 
+def _meta(reply: ReplyView) -> str:
+    return str(reply.query_one(".reply-meta").render())
+
+
 def _rows(screen) -> list[list[str]]:
     table = screen.query_one("#history-table", DataTable)
     return [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
@@ -143,7 +147,7 @@ async def test_opening_a_conversation_shows_it_in_the_chat_and_continues_it(tmp_
             # Continuing: the next prompt joins the same conversation, with the history as context.
             await pilot.click("#prompt")
             await pilot.press(*"what do beavers eat?", "enter")
-            await _wait_for(pilot, lambda: "TTFT" in str(chat.query(ReplyView).last().query_one(".reply-meta").render()))
+            await _wait_for(pilot, lambda: "TTFT" in _meta(chat.query(ReplyView).last()))
         sent = [m["content"] for m in stub.requests[-1]["messages"]]
         assert sent == ["tell me about otters", "Otters **hold hands**.", "and beavers?", "what do beavers eat?"]
         assert session.store.conversation_count() == 1
@@ -163,7 +167,8 @@ async def test_rename_and_delete_with_confirmation(session):
         await _wait_for(pilot, lambda: pilot.app.screen is screen and _rows(screen)[1][0] == "Aquatic mammals")
         await pilot.press("d")
         await _wait_for(pilot, lambda: pilot.app.screen.query("#yes"))
-        assert "Delete Aquatic mammals with its messages" in str(pilot.app.screen.query_one(".dialog-question").render())
+        question = str(pilot.app.screen.query_one(".dialog-question").render())
+        assert "Delete Aquatic mammals with its messages" in question
         await pilot.press("n")  # declined: nothing happens
         await _wait_for(pilot, lambda: pilot.app.screen is screen)
         assert len(_rows(screen)) == 2
@@ -208,8 +213,8 @@ async def test_incognito_toggle_stores_no_text_for_the_conversation(tmp_path):
             for prompt in ("first secret", "second secret"):
                 await pilot.click("#prompt")
                 await pilot.press(*prompt, "enter")
-                await _wait_for(pilot, lambda: len(app.screen.query(ReplyView)) and "TTFT" in str(
-                    app.screen.query(ReplyView).last().query_one(".reply-meta").render()))
+                await _wait_for(pilot, lambda: app.screen.query(ReplyView) and "TTFT" in _meta(
+                    app.screen.query(ReplyView).last()))
             await pilot.press("ctrl+n")  # a new conversation is back to the run's default
             assert "incognito" not in str(app.screen.query_one(StatusBar).render())
         # The model saw the first exchange as context; the store kept none of the text.

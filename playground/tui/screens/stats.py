@@ -104,8 +104,10 @@ class StatsScreen(Screen):
         routes = self.query_one("#stats-routes", DataTable)
         routes.clear()
         for r in stats.by_route:
-            routes.add_row(Text(r.route or "–"), r.turns, dollars(r.cost_usd), r.outcomes.judged, r.outcomes.successes,
-                           dollars(r.outcomes.cost_per_success) if r.outcomes.successes else "–", key=r.route or "–")
+            routes.add_row(Text(r.route or "–"), r.turns, dollars(r.cost_usd), r.outcomes.judged,
+                           r.outcomes.successes,
+                           dollars(r.outcomes.cost_per_success) if r.outcomes.successes else "–",
+                           key=r.route or "–")
 
     def _plot_days(self, stats: Stats) -> None:
         widget = self.query_one("#spend-by-day", PlotextPlot)
