@@ -97,6 +97,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
 
 LIST_LIMIT = 200
 RECENT_MATCHES = 5000
+MIN_PREFIX = 3
 
 
 @dataclass(frozen=True)
@@ -458,11 +459,14 @@ class Store:
 
     def _fts_query(self, text: str) -> str:
         """User text as an FTS5 query of quoted terms, so quotes, AND, NEAR( and parentheses are
-        just text; the last term matches as a prefix, so results follow the user as they type."""
+        just text; the last term (3 letters or more) matches as a prefix, so results follow the
+        user as they type."""
         if not any(character.isalnum() for character in text):
             return ""  # only punctuation: FTS5 would read it as an empty phrase, matching everything
         quoted = self.db.quote_fts(text.replace("\x00", ""))
-        if quoted and not text[-1:].isspace():
+        # A prefix of one or two letters matches thousands of terms and costs seconds on a large store.
+        last = text.split()[-1] if text.split() else ""
+        if quoted and not text[-1:].isspace() and sum(c.isalnum() for c in last) >= MIN_PREFIX:
             quoted += "*"
         return quoted
 
