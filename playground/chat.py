@@ -40,43 +40,38 @@ class ChatService:
         """A semantic route index, once built (it embeds the profile's utterances: seconds)."""
         self.rng = rng or random.Random()
         self._sleep = sleep
-        self._incognito: dict[str, list[dict]] = {}
-        """Incognito conversations' text, in memory only: the store keeps their metadata, not their words."""
+        # Incognito text, by message id: the store never sees it, yet the conversation needs it as
+        # context for as long as this process runs.
+        self._unstored: dict[int, str] = {}
 
     def _history(self, conversation_id: str) -> list[dict]:
-        if conversation_id in self._incognito:
-            return list(self._incognito[conversation_id])
         # Only finished exchanges are context: a failed or cancelled partial reply would mislead the model.
-        # Routing tags (#code) are hints for us, not words for the model.
+        # Routing tags (#code) are hints for us, not words for the model. Incognito text from an earlier
+        # run is gone, so those messages are left out.
         known = self.profile.task_tags
-        return [{"role": m.role, "content": split_tags(m.content, known)[1] if m.role == "user" else m.content}
-                for m in self.store.messages(conversation_id) if m.status == "complete"]
-
-    def set_incognito(self, conversation_id: str, on: bool) -> None:
-        """From now on keep (or stop keeping) this conversation's text out of history; the chat goes on
-        with its context either way."""
-        if on and conversation_id not in self._incognito:
-            self._incognito[conversation_id] = self._history(conversation_id)
-        elif not on:
-            self._incognito.pop(conversation_id, None)
-        self.store.set_incognito(conversation_id, on)
+        turns = [(m.role, self._unstored.get(m.id, m.content)) for m in self.store.messages(conversation_id)
+                 if m.status == "complete"]
+        return [{"role": role, "content": split_tags(content, known)[1] if role == "user" else content}
+                for role, content in turns if content]
 
     def _retries_for(self, failure: Failure | None) -> int:
         return getattr(self.profile.retries, failure.value, 0) if failure else 0
 
     async def send(self, prompt: str, conversation_id: str | None = None, model: str | None = None,
                    tags: frozenset[str] = frozenset(), incognito: bool = False) -> AsyncIterator[Event]:
+        """With `incognito`, the store keeps this turn's metadata (tokens, cost, latency, model) but
+        none of its text."""
         if not prompt.strip():
             raise EmptyPrompt("the prompt is empty")
         prompt_tags, text = split_tags(prompt, self.profile.task_tags)
         if not text.strip():
             raise EmptyPrompt("the prompt has tags but no text")
+
         def open_turn():
             # One trip to the worker thread: the prompt is saved before anything else can fail.
             conversation, prompt_id = self.store.start_turn(conversation_id, prompt, self.profile.name, incognito)
-            if self.store.is_incognito(conversation):
-                self._incognito.setdefault(conversation, []).append(
-                    {"role": "user", "content": text})
+            if incognito:
+                self._unstored[prompt_id] = prompt
             history = self._history(conversation)
             return conversation, prompt_id, history, tokens.count_text(text), tokens.count_messages(history)
 
@@ -91,7 +86,7 @@ class ChatService:
             return
         yield Routed(decision)
 
-        reply_id = await asyncio.to_thread(self.store.start_reply, conversation_id)
+        reply_id = await asyncio.to_thread(self.store.start_reply, conversation_id, incognito)
         secrets = environment_secrets(self.profile.key_envs())
         attempts: list[Attempt] = []
         stream: AttemptStream | None = None
@@ -153,8 +148,8 @@ class ChatService:
             # failed, never passed off as complete.
             longest = max(attempts, key=lambda a: len(a.text))
             text, status, author = longest.text, "failed", longest.model_alias
-        if status == "complete" and conversation_id in self._incognito:
-            self._incognito[conversation_id].append({"role": "assistant", "content": text})
+        if incognito:
+            self._unstored[reply_id] = text
 
         def close_turn():
             self.store.save_reply(reply_id, text, status, author)

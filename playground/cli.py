@@ -1,4 +1,6 @@
-"""Command line: `playground` opens the TUI; `ask` answers one prompt headless, `compare` asks several models."""
+"""Command line: `playground` opens the TUI; `ask` answers one prompt headless, `compare` asks several
+models; `history`, `stats` and `export-history` read the history store; `eval`, `tune` and `export` work
+on profiles."""
 
 from __future__ import annotations
 
@@ -8,6 +10,8 @@ import json
 import sys
 
 from playground import __version__
+
+INCOGNITO_HELP = "store tokens, cost, latency and model of each turn, but not its text"
 
 
 def _common(default) -> argparse.ArgumentParser:
@@ -26,11 +30,13 @@ def _parser() -> argparse.ArgumentParser:
                                      description="Route prompts across LLMs and see which model answered, why, "
                                                  "and what it cost.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("--incognito", action="store_true",
-                        help="keep no prompt or reply text in history (metadata only)")
+    parser.add_argument("--incognito", action="store_true", help=INCOGNITO_HELP)
     commands = parser.add_subparsers(dest="command")
-    commands.add_parser("tui", parents=[common], help="open the chat (the default)")
+    tui = commands.add_parser("tui", parents=[common], help="open the chat (the default)")
     ask = commands.add_parser("ask", parents=[common], help="answer one prompt and record it in history")
+    for sub in (tui, ask):
+        # SUPPRESS: a subcommand's default must not undo `playground --incognito tui`.
+        sub.add_argument("--incognito", action="store_true", default=argparse.SUPPRESS, help=INCOGNITO_HELP)
     ask.add_argument("prompt", help="the prompt; - reads it from standard input")
     ask.add_argument("--model", "-m", help="a profile alias or any LiteLLM model string (skips routing)")
     ask.add_argument("--api-base", help="an OpenAI-compatible server for --model (Ollama, LM Studio, vLLM)")
@@ -38,32 +44,8 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     ask.add_argument("--explain", action="store_true", help="print the routing decision trace to stderr")
     ask.add_argument("--tag", "-t", action="append", default=[], help="a task tag for routing (like a #tag prefix)")
-    ask.add_argument("--incognito", action="store_true", help="keep no prompt or reply text in history")
 
-    history = commands.add_parser("history", parents=[common], help="list, search or purge saved conversations")
-    history.add_argument("--limit", type=int, default=30)
-    history.add_argument("--model", help="only conversations this model answered in")
-    history.add_argument("--since", help="only conversations active since this date (YYYY-MM-DD)")
-    history.add_argument("--json", action="store_true")
-    history_commands = history.add_subparsers(dest="history_command")
-    search = history_commands.add_parser("search", help="full-text search over prompts and replies")
-    search.add_argument("text")
-    search.add_argument("--json", action="store_true")
-    show = history_commands.add_parser("show", help="print one conversation")
-    show.add_argument("conversation")
-    show.add_argument("--json", action="store_true")
-    purge = history_commands.add_parser("purge", help="delete every saved conversation")
-    purge.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-
-    stats = commands.add_parser("stats", parents=[common], help="spend, tokens, latency, errors and savings")
-    stats.add_argument("--since", help="from this date (YYYY-MM-DD) on")
-    stats.add_argument("--baseline", help="price the same tokens on this model (alias or LiteLLM name) to "
-                                          "show what routing saved")
-    stats.add_argument("--json", action="store_true")
-
-    export_history = commands.add_parser("export-history", parents=[common], help="write all history as JSONL or CSV")
-    export_history.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
-    export_history.add_argument("-o", "--output", help="file to write (created 0600); default: standard output")
+    _history_parsers(commands, common)
 
     profile = commands.add_parser("profile", help="work with routing profiles")
     profile_commands = profile.add_subparsers(dest="profile_command", required=True)
@@ -132,6 +114,29 @@ def main(argv: list[str] | None = None) -> int:
     from playground.tui.app import run_tui
 
     return run_tui(profile=args.profile, db=args.db, incognito=args.incognito)
+
+
+def _history_parsers(commands, common: argparse.ArgumentParser) -> None:
+    listing = argparse.ArgumentParser(add_help=False)
+    listing.add_argument("--json", action="store_true", help="print a JSON list instead of text")
+    listing.add_argument("--model", "-m", help="only conversations this model answered")
+    listing.add_argument("--since", help="only conversations active since DATE (2025-03-01, or 7d for a week)")
+    listing.add_argument("--limit", "-n", type=int, default=50, help="at most this many (default 50)")
+    history = commands.add_parser("history", parents=[common, listing], help="list past conversations")
+    actions = history.add_subparsers(dest="history_command")
+    search = actions.add_parser("search", parents=[common, listing], help="full-text search of prompts and replies")
+    search.add_argument("text", help="words to find; quotes and operators are plain text")
+    purge = actions.add_parser("purge", parents=[common], help="delete the whole history, after a confirmation")
+    purge.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
+    stats = commands.add_parser("stats", parents=[common], help="spend, tokens, latency, errors and savings")
+    stats.add_argument("--since", help="only attempts since DATE (2025-03-01, or 7d for a week)")
+    stats.add_argument("--baseline", "-b", help="a profile model alias: what the same tokens would have cost on it")
+    stats.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+
+    export = commands.add_parser("export-history", parents=[common], help="every message, one row each")
+    export.add_argument("--format", "-f", choices=("jsonl", "csv"), default="jsonl")
+    export.add_argument("--output", "-o", help="write to this file instead of standard output")
 
 
 def _fail(message: str, code: int = 2) -> int:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from playground.records import Attempt, LiveStats
 from playground.router.decide import Decision
+from playground.safetext import one_line
+from playground.stats import Stats
+from playground.store import ConversationSummary
 
 
 def dollars(value: float | None) -> str:
@@ -74,4 +79,46 @@ def decision_trace(decision: Decision) -> list[str]:
             figures.append(f"score {c.score:.2f}")
         source = f" [price: {c.price_source}]" if c.price_source else " [price unknown]"
         lines.append(f"  {mark} {c.alias}: {' · '.join(figures)} — {c.note}{source}")
+    return lines
+
+
+def local_time(stored: str) -> str:
+    """A stored UTC timestamp as the user's local date and minute."""
+    return datetime.fromisoformat(stored).astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def conversation_title(summary: ConversationSummary, limit: int = 80) -> str:
+    if summary.title:
+        return one_line(summary.title, limit)
+    return "(incognito: no text stored)" if summary.incognito else "(untitled)"
+
+
+def percent(value: float) -> str:
+    return f"{value * 100:.1f}%"
+
+
+def milliseconds(value: float | None) -> str:
+    return seconds(None if value is None else value / 1000)
+
+
+def stats_summary(stats: Stats) -> list[str]:
+    """The headline figures: volume and spend, reliability and latency, savings."""
+    lines = [
+        f"since {stats.since.strftime('%Y-%m-%d %H:%M') if stats.since else 'the beginning'}: "
+        f"{stats.turns} prompts, {stats.requests} requests, {stats.input_tokens:,} tokens in / "
+        f"{stats.output_tokens:,} out, {dollars(stats.cost_usd)}"
+        + (f" ({stats.unpriced_requests} requests had no known price)" if stats.unpriced_requests else ""),
+        f"errors {percent(stats.error_rate)} · fallbacks {percent(stats.fallback_rate)} of prompts · "
+        f"TTFT p50 {milliseconds(stats.ttft.p50_ms)} p95 {milliseconds(stats.ttft.p95_ms)} · "
+        f"total p50 {milliseconds(stats.latency.p50_ms)} p95 {milliseconds(stats.latency.p95_ms)}",
+    ]
+    votes = stats.votes
+    if votes.shown:
+        lines.append(f"votes: {votes.wins} wins, {votes.ties} ties, {votes.all_bad} all bad "
+                     f"over {votes.shown} model showings")
+    if stats.savings:
+        saved = stats.savings
+        verb = "saved" if saved.saved_usd >= 0 else "cost an extra"
+        lines.append(f"against {saved.baseline} for everything: {dollars(saved.baseline_usd)}; the router "
+                     f"{verb} {dollars(abs(saved.saved_usd))}")
     return lines

@@ -1,16 +1,41 @@
-"""`playground history`, `stats` and `export-history`: reading the store from the command line."""
+"""`playground history`, `stats` and `export-history`: the history store from the command line."""
 
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import sys
-from datetime import date
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
 
-from playground.format import dollars
-from playground.safetext import clean
+from playground.dates import parse_since
+from playground.format import conversation_title, dollars, local_time, milliseconds, percent, stats_summary
+from playground.paths import default_db_path
+from playground.safetext import one_line
+from playground.stats import Stats
+from playground.store import HistoryFilter, Store, StoreError
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        since = parse_since(args.since) if getattr(args, "since", None) else None
+    except ValueError as exc:
+        return _fail(str(exc))
+    if args.command == "stats":
+        return _stats(args, since)
+    try:
+        store = Store(Path(args.db) if args.db else default_db_path())
+    except StoreError as exc:
+        return _fail(str(exc))
+    try:
+        if args.command == "export-history":
+            return _export(store, args)
+        if args.history_command == "purge":
+            return _purge(store, args)
+        return _list(store, args, since)
+    finally:
+        store.close()
 
 
 def _fail(message: str, code: int = 2) -> int:
@@ -18,155 +43,111 @@ def _fail(message: str, code: int = 2) -> int:
     return code
 
 
-def _since(value: str | None) -> str | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value).isoformat()
-    except ValueError:
-        raise ValueError(f"--since {value!r}: expected a date like 2026-11-24") from None
+# history ---------------------------------------------------------------------------------------
 
-
-def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from playground.paths import default_db_path
-    from playground.store import Store, StoreError
-
-    try:
-        since = _since(getattr(args, "since", None))
-        store = Store(Path(args.db) if args.db else default_db_path())
-    except (ValueError, StoreError) as exc:
-        return _fail(str(exc))
-    try:
-        if args.command == "stats":
-            return _stats(store, since, args)
-        if args.command == "export-history":
-            return _export(store, args)
-        return _history(store, since, args)
-    finally:
-        store.close()
-
-
-def _history(store, since: str | None, args: argparse.Namespace) -> int:
-    command = args.history_command
-    if command == "purge":
-        count = len(store.conversations(limit=1_000_000))
-        if not args.yes:
-            if not sys.stdin.isatty():
-                return _fail("purge deletes every saved conversation; add --yes to confirm")
-            answer = input(f"Delete all {count} conversations from {store.path}? Type 'yes' to confirm: ")
-            if answer.strip().lower() != "yes":
-                print("nothing deleted")
-                return 1
-        print(f"deleted {store.purge()} conversations from {store.path}")
-        return 0
-    if command == "search":
-        hits = store.search(args.text, limit=args.limit)
-        if args.json:
-            print(json.dumps(hits, indent=2))
-        for hit in [] if args.json else hits:
-            print(f"{hit['created_at'][:16]}  {hit['conversation_id'][:8]}  {hit['role']:9}  "
-                  f"{clean(' '.join(hit['snippet'].split()))}")
-        if not hits and not args.json:
-            print("no match", file=sys.stderr)
-        return 0
-    if command == "show":
-        rows = [c for c in store.export() if c["id"].startswith(args.conversation)]
-        if len(rows) != 1:
-            return _fail(f"{'no' if not rows else 'more than one'} conversation starts with {args.conversation!r}")
-        if args.json:
-            print(json.dumps(rows[0], indent=2))
-            return 0
-        conversation = rows[0]
-        print(f"{conversation['title']} · {conversation['profile']} · {conversation['created_at'][:16]}")
-        for message in conversation["messages"]:
-            who = "you" if message["role"] == "user" else (message["model_alias"] or "assistant")
-            state = "" if message["status"] == "complete" else f" [{message['status']}]"
-            print(f"\n{who}{state}:\n{clean(message['content'])}")
-        return 0
-    rows = store.conversations(limit=args.limit, model=args.model, since=since)
+def _list(store: Store, args: argparse.Namespace, since: datetime | None) -> int:
+    if args.limit < 1:
+        return _fail("--limit must be at least 1")
+    search = args.text if args.history_command == "search" else ""
+    found = store.conversations(HistoryFilter(search=search, model=args.model, since=since, limit=args.limit))
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print(json.dumps([asdict(s) for s in found], indent=2, ensure_ascii=False))
         return 0
-    for row in rows:
-        title = clean(row["title"] or "")[:50]
-        print(f"{row['updated_at'][:16]}  {row['id'][:8]}  {title:50}  {row['turns']:3} turns  "
-              f"{dollars(row['cost_usd']):>10}  {row['models'] or '–'}")
-    if not rows:
-        print("no conversations yet", file=sys.stderr)
+    if not found:
+        print("no conversations" + (f" match {search!r}" if search else ""), file=sys.stderr)
+        return 0
+    for summary in found:
+        print(f"{local_time(summary.updated_at)}  {dollars(summary.cost_usd):>10}  {summary.id}  "
+              f"{conversation_title(summary)}  [{', '.join(summary.models) or 'no reply'}]")
+        if summary.snippet:
+            print(f"    … {one_line(summary.snippet, 120)}")
     return 0
 
 
-def _baseline_price(name: str, profile_name: str | None) -> tuple[str, float, float]:
-    from playground.catalog import build_catalog, describe
-    from playground.paths import resolve_profile
-    from playground.prices import load_prices
-    from playground.profile import ModelSpec, load_profile
-
-    prices = load_prices()
-    catalog = build_catalog(load_profile(resolve_profile(profile_name)), env={}, prices=prices)
-    info = catalog[name] if name in catalog else describe(name, ModelSpec(model=name), {}, prices)
-    if info.input_price is None or info.output_price is None:
-        raise ValueError(f"--baseline {name!r}: no price known for it (add a price to the profile)")
-    return name, info.input_price, info.output_price
-
-
-def _stats(store, since: str | None, args: argparse.Namespace) -> int:
-    from playground.profile import ProfileError
-    from playground.stats import compute
-
-    try:
-        baseline = _baseline_price(args.baseline, args.profile) if args.baseline else None
-    except (ValueError, ProfileError) as exc:
-        return _fail(str(exc))
-    result = compute(store, since, baseline).to_dict()
-    if args.json:
-        print(json.dumps(result, indent=2))
-        return 0
-    print(f"{result['turns']} prompts · {result['answered']} answered · {result['attempts']} attempts · "
-          f"spend {dollars(result['spend_usd'])} · tokens {result['input_tokens']:,} in / "
-          f"{result['output_tokens']:,} out")
-    print(f"errors {result['error_rate']:.1%} of attempts · fallbacks {result['fallback_rate']:.1%} of answers")
-    if result["baseline"]:
-        b = result["baseline"]
-        print(f"all on {b['model']}: {dollars(b['would_cost_usd'])} → routing saved {dollars(b['saved_usd'])}")
-
-    def ms(value):
-        return "–" if value is None else f"{value:.0f}"
-
-    print(f"\n{'model':28} {'attempts':>8} {'errors':>7} {'spend':>11} {'TTFT p50/p95 ms':>16} {'total p50/p95 ms':>17}")
-    for model, m in sorted(result["per_model"].items(), key=lambda kv: -kv[1]["spend_usd"]):
-        print(f"{model[:28]:28} {m['attempts']:8} {m['error_rate']:7.1%} {dollars(m['spend_usd']):>11} "
-              f"{ms(m['ttft_p50_ms']) + '/' + ms(m['ttft_p95_ms']):>16} "
-              f"{ms(m['latency_p50_ms']) + '/' + ms(m['latency_p95_ms']):>17}")
-    print(f"\n{'day':12} {'attempts':>8} {'spend':>11}")
-    for day, d in sorted(result["per_day"].items()):
-        print(f"{day:12} {d['attempts']:8} {dollars(d['spend_usd']):>11}")
+def _purge(store: Store, args: argparse.Namespace) -> int:
+    count = store.conversation_count()
+    if not args.yes:
+        print(f"Delete all {count} conversations (prompts, replies, attempts, feedback) and the pre-upgrade "
+              f"backups of {store.path}? This cannot be undone. Type 'yes' to confirm: ", end="", file=sys.stderr,
+              flush=True)
+        answer = sys.stdin.readline().strip().lower()
+        if answer != "yes":
+            print("nothing deleted", file=sys.stderr)
+            return 1
+    deleted = store.purge()
+    print(f"deleted {deleted} conversations", file=sys.stderr)
     return 0
 
 
-def _export(store, args: argparse.Namespace) -> int:
-    from pathlib import Path
+# export ----------------------------------------------------------------------------------------
 
-    from playground.export import write_private
+def _export(store: Store, args: argparse.Namespace) -> int:
+    from playground.history_export import write_csv, write_jsonl
 
-    if args.format == "jsonl":
-        text = "".join(json.dumps(conversation) + "\n" for conversation in store.export())
-    else:
-        buffer = io.StringIO()
-        writer = None
-        for conversation in store.export():
-            for attempt in conversation["attempts"]:
-                row = {"conversation_title": conversation["title"], **attempt}
-                if writer is None:
-                    writer = csv.DictWriter(buffer, fieldnames=list(row))
-                    writer.writeheader()
-                writer.writerow(row)
-        text = buffer.getvalue()
+    write = write_jsonl if args.format == "jsonl" else write_csv
     if not args.output:
-        sys.stdout.write(text)
+        write(store, sys.stdout)
         return 0
-    write_private(Path(args.output), text)
-    print(f"wrote {args.output}", file=sys.stderr)
+    try:
+        # newline="": the csv module writes its own line ends.
+        with open(args.output, "w", encoding="utf-8", newline="") as out:
+            count = write(store, out)
+    except OSError as exc:
+        return _fail(f"{args.output}: {exc.strerror}")
+    print(f"wrote {count} messages to {args.output}", file=sys.stderr)
     return 0
+
+
+# stats -----------------------------------------------------------------------------------------
+
+def _stats(args: argparse.Namespace, since: datetime | None) -> int:
+    from playground.profile import ProfileError
+    from playground.session import open_session
+    from playground.stats import compute, to_dict
+
+    try:
+        session = open_session(args.profile, args.db)
+    except (ProfileError, StoreError) as exc:
+        return _fail(str(exc))
+    try:
+        baseline = None
+        if args.baseline:
+            if args.baseline not in session.catalog:
+                return _fail(f"--baseline: no model {args.baseline!r} in profile {session.profile.name} "
+                             f"(it has {', '.join(session.catalog.models)})")
+            baseline = session.catalog[args.baseline]
+            if baseline.input_price is None:
+                return _fail(f"--baseline: {args.baseline} has no known price; add a price to the profile")
+        stats = compute(session.store, since=since, baseline=baseline)
+    finally:
+        session.store.close()
+    if args.json:
+        print(json.dumps(to_dict(stats), indent=2))
+    else:
+        print(render_stats(stats))
+    return 0
+
+
+def render_stats(stats: Stats) -> str:
+    lines = stats_summary(stats)
+    if stats.by_day:
+        lines += ["", "per day:"] + [f"  {d.day}  {d.requests:>6} requests  {dollars(d.cost_usd):>12}"
+                                     for d in stats.by_day]
+    if stats.by_model:
+        lines += ["", f"  {'model':24} {'requests':>8} {'errors':>7} {'tokens in':>10} {'out':>9} {'cost':>12} "
+                      f"{'TTFT p50/p95':>17} {'total p50/p95':>17} {'votes won':>9} {'$/success':>10}"]
+        for m in stats.by_model:
+            lines.append(
+                f"  {one_line(m.model_alias, 24):24} {m.requests:>8} {percent(m.error_rate):>7} "
+                f"{m.input_tokens:>10,} {m.output_tokens:>9,} {dollars(m.cost_usd):>12} "
+                f"{milliseconds(m.ttft.p50_ms) + ' / ' + milliseconds(m.ttft.p95_ms):>17} "
+                f"{milliseconds(m.latency.p50_ms) + ' / ' + milliseconds(m.latency.p95_ms):>17} "
+                f"{f'{m.votes.wins}/{m.votes.shown}' if m.votes.shown else '–':>9} "
+                f"{dollars(m.outcomes.cost_per_success) if m.outcomes.successes else '–':>10}")
+    if stats.by_route:
+        lines += ["", f"  {'route':24} {'prompts':>8} {'cost':>12} {'judged':>7} {'$/success':>10}"]
+        for r in stats.by_route:
+            lines.append(f"  {one_line(r.route or '–', 24):24} {r.turns:>8} {dollars(r.cost_usd):>12} "
+                         f"{r.outcomes.judged:>7} "
+                         f"{dollars(r.outcomes.cost_per_success) if r.outcomes.successes else '–':>10}")
+    return "\n".join(lines)

@@ -26,6 +26,8 @@ class Session:
     prices: PriceTable
     extra_models: dict[str, ModelSpec] = field(default_factory=dict)
     """Models found at run time (Ollama) or named on the command line, kept across profile reloads."""
+    incognito: bool = False
+    """Chats of this run start incognito: their text is not stored."""
 
     def _rebuild(self) -> None:
         self.catalog = build_catalog(self.profile, extra=self.extra_models, prices=self.prices)
@@ -77,7 +79,7 @@ class Session:
         return alias
 
 
-def open_session(profile: str | None = None, db: str | Path | None = None) -> Session:
+def open_session(profile: str | None = None, db: str | Path | None = None, incognito: bool = False) -> Session:
     """Raises ProfileError or StoreError with a one-line message."""
     path = resolve_profile(profile)
     loaded = load_profile(path)
@@ -85,4 +87,4 @@ def open_session(profile: str | None = None, db: str | Path | None = None) -> Se
     prices = load_prices()
     catalog = build_catalog(loaded, prices=prices)
     return Session(path, loaded, catalog, store, ChatService(loaded, catalog, store),
-                   CompareService(loaded, catalog, store), prices)
+                   CompareService(loaded, catalog, store), prices, incognito=incognito)

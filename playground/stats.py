@@ -1,126 +1,276 @@
-"""Aggregates over history: spend, requests, tokens, latency percentiles, errors, fallbacks, savings."""
+"""Spend and quality aggregates over the history store: per day, model and route; latency
+percentiles; error and fallback rates; votes; savings against a baseline model."""
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
+from datetime import datetime, timedelta
 
-from playground.store import Store
+from playground.catalog import ModelInfo
+from playground.store import Store, utc_text
 
-
-def percentile(values: list[float], q: float) -> float | None:
-    """Nearest-rank percentile (q in 0..1) of the values, None when there are none."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, -(-int(q * 100 * len(ordered)) // 100))  # ceil(q × n), at least the first value
-    return ordered[min(rank, len(ordered)) - 1]
+@dataclass(frozen=True)
+class Percentiles:
+    p50_ms: float | None
+    p95_ms: float | None
 
 
-@dataclass
+@dataclass(frozen=True)
+class Outcomes:
+    """Replies whose success is known (feedback, votes) and what they cost, fallbacks included."""
+
+    judged: int = 0
+    successes: int = 0
+    cost_usd: float = 0.0
+
+    @property
+    def cost_per_success(self) -> float | None:
+        return self.cost_usd / self.successes if self.successes else None
+
+    def add(self, success: bool, cost: float) -> Outcomes:
+        return Outcomes(self.judged + 1, self.successes + int(success), self.cost_usd + cost)
+
+
+@dataclass(frozen=True)
+class Votes:
+    """Side-by-side verdicts on the prompts this model answered."""
+
+    shown: int = 0
+    wins: int = 0
+    ties: int = 0
+    all_bad: int = 0
+
+
+@dataclass(frozen=True)
 class ModelStats:
-    model: str
-    attempts: int = 0
-    failures: int = 0
-    spend_usd: float = 0.0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    ttft_ms: list[float] = field(default_factory=list, repr=False)
-    latency_ms: list[float] = field(default_factory=list, repr=False)
+    model_alias: str
+    requests: int
+    cancelled: int
+    """Stopped by the user: neither a success nor an error, but what they cost is spent."""
+    errors: int
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    ttft: Percentiles
+    latency: Percentiles
+    votes: Votes = Votes()
+    outcomes: Outcomes = Outcomes()
 
-    def to_dict(self) -> dict:
-        data = {k: v for k, v in asdict(self).items() if k not in ("ttft_ms", "latency_ms")}
-        return data | {
-            "error_rate": self.failures / self.attempts if self.attempts else 0.0,
-            "ttft_p50_ms": percentile(self.ttft_ms, 0.5), "ttft_p95_ms": percentile(self.ttft_ms, 0.95),
-            "latency_p50_ms": percentile(self.latency_ms, 0.5), "latency_p95_ms": percentile(self.latency_ms, 0.95),
-        }
+    @property
+    def error_rate(self) -> float:
+        finished = self.requests - self.cancelled
+        return self.errors / finished if finished else 0.0
 
 
-@dataclass
+@dataclass(frozen=True)
+class RouteStats:
+    route: str
+    turns: int
+    cost_usd: float
+    outcomes: Outcomes = Outcomes()
+
+
+@dataclass(frozen=True)
+class DaySpend:
+    day: str
+    requests: int
+    cost_usd: float
+
+
+@dataclass(frozen=True)
+class Savings:
+    """What the same successful calls would have cost on the baseline model, token for token,
+    against what they did cost (failed hops included)."""
+
+    baseline: str
+    actual_usd: float
+    baseline_usd: float
+
+    @property
+    def saved_usd(self) -> float:
+        return self.baseline_usd - self.actual_usd
+
+
+@dataclass(frozen=True)
 class Stats:
-    since: str | None
-    turns: int = 0
-    answered: int = 0
-    fell_back: int = 0
-    attempts: int = 0
-    failures: int = 0
-    spend_usd: float = 0.0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    per_day: dict[str, dict] = field(default_factory=dict)
-    per_model: dict[str, ModelStats] = field(default_factory=dict)
-    per_route: dict[str, dict] = field(default_factory=dict)
-    baseline: dict | None = None
+    since: datetime | None
+    turns: int
+    """Prompts sent, counted by first attempts: a prompt put to several models side by side counts once each."""
+    requests: int
+    cancelled: int
+    errors: int
+    fallback_turns: int
+    """Prompts whose first model failed, so a fallback was tried."""
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    unpriced_requests: int
+    ttft: Percentiles
+    latency: Percentiles
+    by_day: list[DaySpend] = field(default_factory=list)
+    by_model: list[ModelStats] = field(default_factory=list)
+    by_route: list[RouteStats] = field(default_factory=list)
+    savings: Savings | None = None
 
-    def to_dict(self) -> dict:
-        return {
-            "since": self.since, "turns": self.turns, "answered": self.answered, "attempts": self.attempts,
-            "failures": self.failures, "spend_usd": self.spend_usd, "input_tokens": self.input_tokens,
-            "output_tokens": self.output_tokens,
-            "error_rate": self.failures / self.attempts if self.attempts else 0.0,
-            "fallback_rate": self.fell_back / self.answered if self.answered else 0.0,
-            "per_day": self.per_day, "per_model": {m: s.to_dict() for m, s in self.per_model.items()},
-            "per_route": self.per_route, "baseline": self.baseline,
-        }
+    @property
+    def error_rate(self) -> float:
+        finished = self.requests - self.cancelled
+        return self.errors / finished if finished else 0.0
+
+    @property
+    def fallback_rate(self) -> float:
+        return self.fallback_turns / self.turns if self.turns else 0.0
+
+    @property
+    def votes(self) -> Votes:
+        return Votes(*(sum(getattr(m.votes, f) for m in self.by_model) for f in ("shown", "wins", "ties", "all_bad")))
 
 
-def compute(store: Store, since: str | None = None,
-            baseline: tuple[str, float, float] | None = None) -> Stats:
-    """`since` is an ISO date or time (UTC); `baseline` is (model, $ per input token, $ per output token):
-    what the same token counts would have cost on that one model."""
-    stats = Stats(since)
-    where, params = ("WHERE started_at >= ?", (since,)) if since else ("", ())
-    with store._lock:
-        rows = store.db.execute(
-            "SELECT reply_message_id, hop, model_alias, route, started_at, ttft_ms, latency_ms, input_tokens, "
-            f"output_tokens, cost_usd, failure FROM attempts {where} ORDER BY id", params).fetchall()
-    turns: dict[int, list] = defaultdict(list)
-    for row in rows:
-        reply, hop, model, route, started, ttft, latency, tokens_in, tokens_out, cost, failure = row
-        turns[reply].append(row)
-        if failure == "cancelled":
-            continue
-        m = stats.per_model.setdefault(model, ModelStats(model))
-        m.attempts += 1
-        stats.attempts += 1
-        cost = cost or 0.0
-        m.spend_usd += cost
-        stats.spend_usd += cost
-        day = stats.per_day.setdefault(started[:10], {"spend_usd": 0.0, "attempts": 0})
-        day["spend_usd"] += cost
-        day["attempts"] += 1
-        if failure:
-            m.failures += 1
-            stats.failures += 1
-            continue
-        m.input_tokens += tokens_in or 0
-        m.output_tokens += tokens_out or 0
-        stats.input_tokens += tokens_in or 0
-        stats.output_tokens += tokens_out or 0
+def percentiles(values: list[float]) -> Percentiles:
+    """Nearest-rank p50 and p95: always a value that was measured."""
+    if not values:
+        return Percentiles(None, None)
+    ordered = sorted(values)
+
+    def rank(p: float) -> float:
+        return ordered[max(0, math.ceil(p * len(ordered)) - 1)]
+
+    return Percentiles(rank(0.50), rank(0.95))
+
+
+def to_dict(value):
+    """Stats as JSON-ready data, the derived rates and costs included."""
+    if is_dataclass(value):
+        data = {f.name: to_dict(getattr(value, f.name)) for f in fields(value)}
+        derived = [name for name, attr in vars(type(value)).items() if isinstance(attr, property)]
+        return data | {name: to_dict(getattr(value, name)) for name in derived}
+    if isinstance(value, list):
+        return [to_dict(item) for item in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def local_utc_offset() -> timedelta:
+    return datetime.now().astimezone().utcoffset() or timedelta(0)
+
+
+def compute(store: Store, since: datetime | None = None, baseline: ModelInfo | None = None,
+            utc_offset: timedelta | None = None) -> Stats:
+    """Days are calendar days at `utc_offset` (the machine's current offset by default)."""
+    offset = local_utc_offset() if utc_offset is None else utc_offset
+    window = "WHERE started_at >= ?" if since else ""
+    params: tuple = (utc_text(since),) if since else ()
+    # One scan of the covering index, grouped finely enough for every per-day, per-model and
+    # per-route figure; the groups (days × models × routes) are few next to the attempts.
+    day = "substr(started_at, 1, 10)" if not offset else "date(started_at, ?)"
+    shift: tuple = () if not offset else (f"{offset.total_seconds() / 60:+.0f} minutes",)
+    groups = store.query(
+        f"SELECT {day} AS day, model_alias, route, count(*) AS requests, "
+        f"count(*) FILTER (WHERE failure = 'cancelled') AS cancelled, "
+        f"count(*) FILTER (WHERE failure != 'cancelled') AS errors, "
+        f"total(input_tokens) AS input_tokens, total(output_tokens) AS output_tokens, total(cost_usd) AS cost_usd, "
+        f"count(*) FILTER (WHERE cost_usd IS NULL) AS unpriced, "
+        f"total(input_tokens) FILTER (WHERE failure IS NULL) AS ok_input, "
+        f"total(output_tokens) FILTER (WHERE failure IS NULL) AS ok_output, "
+        # A prompt's first attempt is hop 0, its first fallback hop 1.
+        f"count(*) FILTER (WHERE hop = 0) AS turns, count(*) FILTER (WHERE hop = 1) AS fallbacks "
+        f"FROM attempts INDEXED BY attempts_for_stats {window} GROUP BY day, model_alias, route",
+        shift + params)
+    timings: dict[str, tuple[list[float], list[float]]] = defaultdict(lambda: ([], []))
+    for alias, ttft, latency in store.query(
+            f"SELECT model_alias, ttft_ms, latency_ms FROM attempts INDEXED BY attempts_for_stats "
+            f"{window or 'WHERE 1'} AND failure IS NULL", params):
         if ttft is not None:
-            m.ttft_ms.append(ttft)
+            timings[alias][0].append(ttft)
         if latency is not None:
-            m.latency_ms.append(latency)
-    saved_tokens = [0, 0]
-    for attempts in turns.values():
-        stats.turns += 1
-        answer = next((a for a in attempts if a[10] is None), None)
-        route = attempts[0][3] or "?"
-        bucket = stats.per_route.setdefault(route, {"turns": 0, "answered": 0, "spend_usd": 0.0})
-        bucket["turns"] += 1
-        bucket["spend_usd"] += sum(a[9] or 0.0 for a in attempts)
-        if answer is not None:
-            stats.answered += 1
-            bucket["answered"] += 1
-            stats.fell_back += answer[1] > 0
-            saved_tokens[0] += answer[7] or 0
-            saved_tokens[1] += answer[8] or 0
+            timings[alias][1].append(latency)
+
+    models = _totals(groups, "model_alias")
+    days = _totals(groups, "day")
+    routes = _totals(groups, "route")
+    model_outcomes, route_outcomes = _outcomes(store, since)
+    votes = _votes(store, since)
+    by_model = [ModelStats(
+        model_alias=alias, requests=row["requests"], cancelled=row["cancelled"], errors=row["errors"],
+        input_tokens=int(row["input_tokens"]), output_tokens=int(row["output_tokens"]), cost_usd=row["cost_usd"],
+        ttft=percentiles(timings[alias][0]), latency=percentiles(timings[alias][1]),
+        votes=votes.get(alias, Votes()), outcomes=model_outcomes.get(alias, Outcomes()),
+    ) for alias, row in sorted(models.items(), key=lambda item: (-item[1]["cost_usd"], item[0]))]
+    all_timings = list(timings.values())
+
+    savings = None
     if baseline is not None:
-        model, input_price, output_price = baseline
-        would_cost = saved_tokens[0] * input_price + saved_tokens[1] * output_price
-        stats.baseline = {"model": model, "would_cost_usd": would_cost, "actual_usd": stats.spend_usd,
-                          "saved_usd": would_cost - stats.spend_usd}
-    for route, bucket in stats.per_route.items():
-        bucket["cost_per_answer_usd"] = bucket["spend_usd"] / bucket["answered"] if bucket["answered"] else None
-    return stats
+        baseline_usd = baseline.cost(int(sum(r["ok_input"] for r in models.values())),
+                                     int(sum(r["ok_output"] for r in models.values())))
+        if baseline_usd is not None:
+            savings = Savings(baseline.alias, sum(r["cost_usd"] for r in models.values()), baseline_usd)
+
+    return Stats(
+        since=since, turns=sum(r["turns"] for r in models.values()), requests=sum(m.requests for m in by_model),
+        cancelled=sum(m.cancelled for m in by_model), errors=sum(m.errors for m in by_model),
+        fallback_turns=sum(r["fallbacks"] for r in models.values()),
+        input_tokens=sum(m.input_tokens for m in by_model), output_tokens=sum(m.output_tokens for m in by_model),
+        cost_usd=sum(m.cost_usd for m in by_model), unpriced_requests=sum(r["unpriced"] for r in models.values()),
+        ttft=percentiles([v for t in all_timings for v in t[0]]),
+        latency=percentiles([v for t in all_timings for v in t[1]]),
+        by_day=[DaySpend(day, row["requests"], row["cost_usd"]) for day, row in sorted(days.items())],
+        by_model=by_model,
+        by_route=[RouteStats(route, row["turns"], row["cost_usd"], route_outcomes.get(route, Outcomes()))
+                  for route, row in sorted(routes.items(), key=lambda item: (-item[1]["cost_usd"], item[0] or ""))],
+        savings=savings,
+    )
+
+
+_SUMMED = ("requests", "cancelled", "errors", "input_tokens", "output_tokens", "cost_usd", "unpriced", "ok_input",
+           "ok_output", "turns", "fallbacks")
+
+
+def _totals(groups: list, key: str) -> dict[str, dict[str, float]]:
+    totals: dict[str, dict[str, float]] = defaultdict(lambda: dict.fromkeys(_SUMMED, 0))
+    for row in groups:
+        into = totals[row[key]]
+        for name in _SUMMED:
+            into[name] += row[name]
+    return dict(totals)
+
+
+def _outcomes(store: Store, since: datetime | None) -> tuple[dict[str, Outcomes], dict[str, Outcomes]]:
+    """Success per model and per route, from good/bad feedback on replies and from side-by-side votes
+    (the winner and both sides of a tie succeeded; 'all_bad' failed them all)."""
+    by_model: dict[str, Outcomes] = defaultdict(Outcomes)
+    by_route: dict[str, Outcomes] = defaultdict(Outcomes)
+    window = "WHERE created_at >= ?" if since else ""
+    params: tuple = (utc_text(since),) if since else ()
+    for row in store.query(
+            "SELECT f.model_alias, f.route, f.good, (SELECT coalesce(sum(cost_usd), 0) FROM attempts a "
+            f"WHERE a.reply_message_id = f.message_id) AS cost FROM (SELECT * FROM feedback {window}) f", params):
+        by_model[row["model_alias"]] = by_model[row["model_alias"]].add(bool(row["good"]), row["cost"])
+        if row["route"]:
+            by_route[row["route"]] = by_route[row["route"]].add(bool(row["good"]), row["cost"])
+    if store.has_table("votes"):
+        for row in store.query(
+                "SELECT v.route, v.outcome, v.winner_model_alias AS winner, j.value AS model, "
+                "(SELECT coalesce(sum(cost_usd), 0) FROM attempts a WHERE a.prompt_message_id = v.prompt_message_id "
+                " AND a.model_alias = j.value) AS cost "
+                f"FROM (SELECT * FROM votes {window}) v, json_each(v.models) j", params):
+            success = row["outcome"] == "tie" or (row["outcome"] == "win" and row["winner"] == row["model"])
+            by_model[row["model"]] = by_model[row["model"]].add(success, row["cost"])
+            if row["route"]:
+                by_route[row["route"]] = by_route[row["route"]].add(success, row["cost"])
+    return dict(by_model), dict(by_route)
+
+
+def _votes(store: Store, since: datetime | None) -> dict[str, Votes]:
+    if not store.has_table("votes"):
+        return {}
+    window = "WHERE created_at >= ?" if since else ""
+    rows = store.query(
+        "SELECT j.value AS model, count(*) AS shown, "
+        "count(*) FILTER (WHERE v.outcome = 'win' AND v.winner_model_alias = j.value) AS wins, "
+        "count(*) FILTER (WHERE v.outcome = 'tie') AS ties, count(*) FILTER (WHERE v.outcome = 'all_bad') AS all_bad "
+        f"FROM (SELECT * FROM votes {window}) v, json_each(v.models) j GROUP BY j.value",
+        (utc_text(since),) if since else ())
+    return {row["model"]: Votes(row["shown"], row["wins"], row["ties"], row["all_bad"]) for row in rows}

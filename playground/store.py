@@ -8,7 +8,7 @@ import sqlite3
 import threading
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterator
@@ -54,13 +54,33 @@ def _create_v1(db: sqlite_utils.Database) -> None:
     db["attempts"].create_index(["started_at"])
 
 
-def _search_and_privacy(db: sqlite_utils.Database) -> None:
+def _add_incognito(db: sqlite_utils.Database) -> None:
+    # 1 on a message: its text was never stored; on a conversation: some of its text was withheld.
     db["conversations"].add_column("incognito", int, not_null_default=0)
-    # Triggers keep the index current on every insert, update and delete.
-    db["messages"].enable_fts(["content"], create_triggers=True, tokenize="porter")
-    db["attempts"].create_index(["model_alias", "started_at"])
-    db["attempts"].create_index(["reply_message_id"])
+    db["messages"].add_column("incognito", int, not_null_default=0)
+
+
+def _create_feedback(db: sqlite_utils.Database) -> None:
+    db["feedback"].create({
+        "id": int, "message_id": int, "conversation_id": str, "model_alias": str, "route": str,
+        "good": int, "created_at": str,
+    }, pk="id", foreign_keys=[("message_id", "messages", "id"), ("conversation_id", "conversations", "id")])
+    db["feedback"].create_index(["message_id"], unique=True)
+
+
+def _index_for_stats(db: sqlite_utils.Database) -> None:
     db["conversations"].create_index(["updated_at"])
+    db["conversations"].create_index(["profile"])
+    db["attempts"].create_index(["model_alias", "conversation_id"])
+    db["attempts"].create_index(["prompt_message_id"])
+    db["attempts"].create_index(["reply_message_id"])
+    # Covers every column the stats read, so they scan this narrow index, not rows that carry
+    # whole replies; started_at first makes --since a range.
+    db["attempts"].create_index(
+        ["started_at", "model_alias", "route", "prompt_message_id", "hop", "failure", "cost_usd", "input_tokens",
+         "output_tokens", "ttft_ms", "latency_ms"], index_name="attempts_for_stats")
+
+
 def _add_votes(db: sqlite_utils.Database) -> None:
     # `models` and `reply_message_ids` are parallel JSON lists, so a vote names the exact replies judged
     # even when one prompt was compared more than once.
@@ -74,22 +94,24 @@ def _add_votes(db: sqlite_utils.Database) -> None:
     db["votes"].create_index(["category"])
 
 
-def _add_feedback(db: sqlite_utils.Database) -> None:
-    # One mark per reply: marking it again replaces the earlier mark.
-    db["feedback"].create({
-        "message_id": int, "conversation_id": str, "model_alias": str, "route": str, "good": int,
-        "created_at": str,
-    }, pk="message_id", foreign_keys=[("message_id", "messages", "id"),
-                                      ("conversation_id", "conversations", "id")])
+def _enable_search(db: sqlite_utils.Database) -> None:
+    db["messages"].enable_fts(["content"], create_triggers=True)
+    db["conversations"].enable_fts(["title"], create_triggers=True)
 
 
 # Ordered, named, applied once each when the store opens (the order is the schema version).
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("create_v1", _create_v1),
-    ("search_and_privacy", _search_and_privacy),
+    ("add_incognito", _add_incognito),
+    ("create_feedback", _create_feedback),
+    ("index_for_stats", _index_for_stats),
+    ("enable_search", _enable_search),
     ("add_votes", _add_votes),
-    ("add_feedback", _add_feedback),
 ]
+
+LIST_LIMIT = 200
+RECENT_MATCHES = 5000
+MIN_PREFIX = 3
 
 
 @dataclass(frozen=True)
@@ -99,6 +121,58 @@ class StoredMessage:
     content: str
     status: str
     model_alias: str | None
+    incognito: bool = False
+
+
+@dataclass(frozen=True)
+class ConversationSummary:
+    """One row of the history list."""
+
+    id: str
+    title: str
+    profile: str
+    created_at: str
+    updated_at: str
+    models: tuple[str, ...]
+    cost_usd: float
+    incognito: bool
+    snippet: str = ""
+    """For a search: the matching passage of a prompt or reply, if the match was not in the title."""
+
+
+@dataclass(frozen=True)
+class HistoryFilter:
+    """What the history list shows: a search and filters; empty fields filter nothing."""
+
+    search: str = ""
+    model: str | None = None
+    profile: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = LIST_LIMIT
+
+
+def utc_text(moment: datetime) -> str:
+    """A moment in the form the store keeps timestamps, so comparing the text orders them."""
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _backup_path(path: Path, version: int) -> Path:
+    return path.with_name(f"{path.name}.bak-v{version}")
+
+
+def _attempt(row: sqlite3.Row) -> Attempt:
+    """An attempt as the providers produced it, rebuilt from its stored row."""
+    return Attempt(
+        model_alias=row["model_alias"], model=row["model"], route=row["route"], reason=row["reason"],
+        hop=row["hop"], started_at=datetime.fromisoformat(row["started_at"]).timestamp(),
+        text=row["output"] or "",
+        ttft_s=None if row["ttft_ms"] is None else row["ttft_ms"] / 1000,
+        latency_s=None if row["latency_ms"] is None else row["latency_ms"] / 1000,
+        input_tokens=row["input_tokens"], output_tokens=row["output_tokens"],
+        tokens_estimated=bool(row["tokens_estimated"]), cost_usd=row["cost_usd"],
+        price_source=row["price_source"], finish_reason=row["finish_reason"],
+        failure=Failure(row["failure"]) if row["failure"] else None, error=row["error"])
 
 
 class Store:
@@ -160,36 +234,38 @@ class Store:
                 raise
             conn.execute("COMMIT")
 
-    def _applied(self) -> set[str]:
-        with self._lock:
-            if not self.db["_migrations"].exists():
-                return set()
-            return {row[0] for row in self.db.execute("SELECT name FROM _migrations")}
-
     def _migrate(self) -> None:
-        done = self._applied()
-        if done and len(done) < len(MIGRATIONS) and str(self.path) != ":memory:":
-            # Taken outside the upgrade's write transaction, which the backup would wait on.
-            self._backup(f"bak-v{len(done)}")
         with self._write() as conn:
             conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
-            # Read again inside the lock: another process may have upgraded the store meanwhile.
             done = {row[0] for row in conn.execute("SELECT name FROM _migrations")}
-            for name, apply in MIGRATIONS:
+        pending = [(name, apply) for name, apply in MIGRATIONS if name not in done]
+        if not pending:
+            return
+        if done and str(self.path) != ":memory:" and self._has_history():
+            self._backup(_backup_path(self.path, len(done)))
+        with self._write() as conn:
+            # Another process may have migrated between the two transactions.
+            done = {row[0] for row in conn.execute("SELECT name FROM _migrations")}
+            for name, apply in pending:
                 if name not in done:
                     apply(self.db)
                     conn.execute("INSERT INTO _migrations VALUES (?, ?)", (name, _now()))
 
-    def _backup(self, suffix: str) -> Path:
-        """A consistent copy (SQLite's backup API) beside the store, taken before it is upgraded."""
-        target = self.path.with_name(f"{self.path.name}.{suffix}")
+    def _has_history(self) -> bool:
+        return self.db["conversations"].exists() and \
+            self.db.execute("SELECT EXISTS (SELECT 1 FROM conversations)").fetchone()[0] == 1
+
+    def _backup(self, target: Path) -> None:
+        """A consistent copy of the store as it was, taken before a migration changes it."""
+        if target.exists():
+            return
         os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o600))
         copy = sqlite3.connect(str(target))
         try:
-            self.db.conn.backup(copy)
+            with self._lock:
+                self.db.conn.backup(copy)
         finally:
             copy.close()
-        return target
 
     @property
     def schema_version(self) -> int:
@@ -201,46 +277,39 @@ class Store:
                    incognito: bool = False) -> tuple[str, int]:
         """Save the user's prompt before any call is made; returns (conversation id, message id).
 
-        An incognito conversation keeps its metadata (tokens, cost, latency, models) but no text.
+        Incognito keeps the row (so costs and counts add up) but not the text, nor a title made from it.
         """
         now = _now()
         with self._write() as conn:
+            if conversation_id is not None and not conn.execute(
+                    "UPDATE conversations SET updated_at = ?, incognito = max(incognito, ?) WHERE id = ?",
+                    (now, int(incognito), conversation_id)).rowcount:
+                # Deleted from the history screen while open in the chat: carry on in a new one.
+                conversation_id = None
             if conversation_id is None:
                 conversation_id = uuid.uuid4().hex
-                title = "(incognito)" if incognito else " ".join(prompt.split())[:80]
+                title = "" if incognito else " ".join(prompt.split())[:80]
                 conn.execute("INSERT INTO conversations (id, title, profile, created_at, updated_at, incognito) "
                              "VALUES (?,?,?,?,?,?)", (conversation_id, title, profile, now, now, int(incognito)))
-            else:
-                conn.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id))
-                incognito = bool(conn.execute("SELECT incognito FROM conversations WHERE id = ?",
-                                              (conversation_id,)).fetchone()[0])
             cursor = conn.execute(
-                "INSERT INTO messages (conversation_id, role, content, status, created_at, updated_at) "
-                "VALUES (?, 'user', ?, 'complete', ?, ?)", (conversation_id, "" if incognito else prompt, now, now))
+                "INSERT INTO messages (conversation_id, role, content, status, created_at, updated_at, incognito) "
+                "VALUES (?, 'user', ?, 'complete', ?, ?, ?)",
+                (conversation_id, "" if incognito else prompt, now, now, int(incognito)))
             return conversation_id, cursor.lastrowid
 
-    def set_incognito(self, conversation_id: str, on: bool) -> None:
-        with self._write() as conn:
-            conn.execute("UPDATE conversations SET incognito = ? WHERE id = ?", (int(on), conversation_id))
-
-    def is_incognito(self, conversation_id: str) -> bool:
-        with self._lock:
-            row = self.db.execute("SELECT incognito FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
-        return bool(row and row[0])
-
-    def start_reply(self, conversation_id: str) -> int:
+    def start_reply(self, conversation_id: str, incognito: bool = False) -> int:
         now = _now()
         with self._write() as conn:
             cursor = conn.execute(
-                "INSERT INTO messages (conversation_id, role, content, status, created_at, updated_at) "
-                "VALUES (?, 'assistant', '', 'streaming', ?, ?)", (conversation_id, now, now))
+                "INSERT INTO messages (conversation_id, role, content, status, created_at, updated_at, incognito) "
+                "VALUES (?, 'assistant', '', 'streaming', ?, ?, ?)", (conversation_id, now, now, int(incognito)))
             return cursor.lastrowid
 
     def save_reply(self, message_id: int, content: str, status: str, model_alias: str | None = None) -> None:
-        """Called while streaming (status 'streaming') so a crash keeps the partial text, and at the end."""
+        """Called while streaming (status 'streaming') so a crash keeps the partial text, and at the end.
+        An incognito message keeps no text, whoever calls this."""
         with self._write() as conn:
-            conn.execute("UPDATE messages SET content = CASE WHEN (SELECT incognito FROM conversations c WHERE "
-                         "c.id = messages.conversation_id) THEN '' ELSE ? END, status = ?, "
+            conn.execute("UPDATE messages SET content = CASE WHEN incognito THEN '' ELSE ? END, status = ?, "
                          "model_alias = coalesce(?, model_alias), updated_at = ? WHERE id = ?",
                          (content, status, model_alias, _now(), message_id))
 
@@ -261,13 +330,28 @@ class Store:
             "failure": attempt.failure.value if attempt.failure else None, "error": attempt.error,
             "output": attempt.text,
         }
-        if self.is_incognito(conversation_id):
-            row["output"] = ""
         columns = ", ".join(row)
         marks = ", ".join("?" for _ in row)
         with self._write() as conn:
+            incognito = conn.execute("SELECT incognito FROM messages WHERE id = ?", (prompt_message_id,)).fetchone()
+            if incognito and incognito[0]:
+                # Provider errors can quote the request, so they go with the text.
+                row["output"], row["error"] = "", None
             cursor = conn.execute(f"INSERT INTO attempts ({columns}) VALUES ({marks})", tuple(row.values()))
             return cursor.lastrowid
+
+    def record_feedback(self, message_id: int, good: bool) -> None:
+        """The user's verdict on a reply; a second verdict on the same reply replaces the first."""
+        with self._write() as conn:
+            found = conn.execute(
+                "SELECT m.conversation_id, m.model_alias, "
+                "(SELECT route FROM attempts WHERE reply_message_id = m.id ORDER BY hop DESC LIMIT 1) "
+                "FROM messages m WHERE m.id = ? AND m.role = 'assistant'", (message_id,)).fetchone()
+            if found is None:
+                raise StoreError(f"message {message_id} is not a reply in this history")
+            conn.execute("INSERT INTO feedback (message_id, conversation_id, model_alias, route, good, created_at) "
+                         "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (message_id) DO UPDATE SET good = excluded.good, "
+                         "created_at = excluded.created_at", (message_id, *found, int(good), _now()))
 
     def record_vote(self, vote: Vote) -> int:
         with self._write() as conn:
@@ -279,18 +363,6 @@ class Store:
                  vote.category, int(vote.blind)))
             return cursor.lastrowid
 
-    def record_feedback(self, message_id: int, good: bool) -> None:
-        """Mark a reply good or bad, with the model that gave it and the route its prompt took."""
-        with self._write() as conn:
-            row = conn.execute(
-                "SELECT m.conversation_id, coalesce(m.model_alias, a.model_alias), a.route FROM messages m "
-                "LEFT JOIN attempts a ON a.reply_message_id = m.id WHERE m.id = ? AND m.role = 'assistant' "
-                "ORDER BY a.id DESC LIMIT 1", (message_id,)).fetchone()
-            if row is None:
-                raise KeyError(f"no reply with id {message_id}")
-            conn.execute("INSERT OR REPLACE INTO feedback (message_id, conversation_id, model_alias, route, good, "
-                         "created_at) VALUES (?,?,?,?,?,?)", (message_id, *row, int(good), _now()))
-
     def choose_reply(self, prompt_message_id: int, message_id: int) -> None:
         """Make one reply the prompt's answer in the conversation; its other finished replies become
         'compared', which keeps them in history but out of later turns' context."""
@@ -300,18 +372,180 @@ class Store:
                 "(SELECT reply_message_id FROM attempts WHERE prompt_message_id = ?)", (_now(), prompt_message_id))
             conn.execute("UPDATE messages SET status = 'complete', updated_at = ? WHERE id = ?", (_now(), message_id))
 
+    def rename_conversation(self, conversation_id: str, title: str) -> None:
+        with self._write() as conn:
+            conn.execute("UPDATE conversations SET title = ? WHERE id = ?", (" ".join(title.split()), conversation_id))
+
+    def delete_conversation(self, conversation_id: str) -> None:
+        with self._write() as conn:
+            self._delete(conn, "WHERE conversation_id = ?", "WHERE id = ?", (conversation_id,))
+
+    def purge(self) -> int:
+        """Delete every conversation and the pre-migration backups, then compact the file so deleted
+        text does not linger in free pages or the write-ahead log; returns how many there were."""
+        with self._write() as conn:
+            count = conn.execute("SELECT count(*) FROM conversations").fetchone()[0]
+            self._delete(conn, "", "", ())
+            # Deleting from an FTS5 index only records the deletion; a rebuild drops the old terms.
+            for table in ("messages_fts", "conversations_fts"):
+                conn.execute(f"INSERT INTO {table} ({table}) VALUES ('rebuild')")
+        with self._lock:
+            self.db.conn.execute("VACUUM")
+            self.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        for backup in self.backups():
+            backup.unlink(missing_ok=True)
+        return count
+
+    def backups(self) -> list[Path]:
+        """Copies taken before migrations, holding history as it was."""
+        return sorted(self.path.parent.glob(f"{self.path.name}.bak-v*")) if str(self.path) != ":memory:" else []
+
+    def _delete(self, conn: sqlite3.Connection, by_conversation: str, by_id: str, params: tuple) -> None:
+        # Children first: foreign keys are enforced. The side-by-side `votes` table is another
+        # feature's and may not exist yet.
+        children = ["feedback"] + (["votes"] if self.db["votes"].exists() else []) + ["attempts", "messages"]
+        for table in children:
+            conn.execute(f"DELETE FROM {table} {by_conversation}", params)
+        conn.execute(f"DELETE FROM conversations {by_id}", params)
+
     # Reads ------------------------------------------------------------------------------------
+
+    def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
+        """Read-only SQL for the stats and export modules, under the store's lock."""
+        with self._lock:
+            cursor = self.db.conn.cursor()
+            cursor.row_factory = sqlite3.Row
+            return cursor.execute(sql, params).fetchall()
+
+    def has_table(self, name: str) -> bool:
+        return self.db[name].exists()
 
     def messages(self, conversation_id: str) -> list[StoredMessage]:
         with self._lock:
-            rows = self.db.execute("SELECT id, role, content, status, model_alias FROM messages "
+            rows = self.db.execute("SELECT id, role, content, status, model_alias, incognito FROM messages "
                                    "WHERE conversation_id = ? ORDER BY id", (conversation_id,)).fetchall()
-        return [StoredMessage(*row) for row in rows]
+        return [StoredMessage(*row[:5], incognito=bool(row[5])) for row in rows]
 
     def attempts(self, conversation_id: str) -> list[dict]:
         with self._lock:
             return list(self.db.query("SELECT * FROM attempts WHERE conversation_id = ? ORDER BY id",
                                       (conversation_id,)))
+
+    def final_attempts(self, conversation_id: str) -> dict[int, Attempt]:
+        """The attempt that produced each reply (the last hop), keyed by the reply's message id."""
+        rows = self.query("SELECT * FROM attempts WHERE conversation_id = ? AND reply_message_id IS NOT NULL "
+                          "ORDER BY reply_message_id, hop, id", (conversation_id,))
+        return {row["reply_message_id"]: _attempt(row) for row in rows}
+
+    def conversation_cost(self, conversation_id: str) -> float:
+        with self._lock:
+            row = self.db.execute("SELECT coalesce(sum(cost_usd), 0) FROM attempts WHERE conversation_id = ?",
+                                  (conversation_id,)).fetchone()
+        return row[0]
+
+    def cost_since(self, since: datetime) -> float:
+        with self._lock:
+            row = self.db.execute("SELECT coalesce(sum(cost_usd), 0) FROM attempts WHERE started_at >= ?",
+                                  (utc_text(since),)).fetchone()
+        return row[0]
+
+    def today_cost(self) -> float:
+        midnight = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
+        return self.cost_since(midnight)
+
+    def latest_conversation(self) -> str | None:
+        with self._lock:
+            row = self.db.execute("SELECT id FROM conversations ORDER BY updated_at DESC LIMIT 1").fetchone()
+        return row[0] if row else None
+
+    def conversation_count(self) -> int:
+        return self.query("SELECT count(*) FROM conversations")[0][0]
+
+    def conversation(self, conversation_id: str) -> ConversationSummary | None:
+        found = self._summaries("WHERE c.id = ?", [conversation_id], 1)
+        return found[0] if found else None
+
+    def conversations(self, wanted: HistoryFilter = HistoryFilter()) -> list[ConversationSummary]:
+        """The history list, most recently active first; a search matches titles, prompts and replies."""
+        where, params = [], []
+        if wanted.profile:
+            where.append("c.profile = ?")
+            params.append(wanted.profile)
+        if wanted.since:
+            where.append("c.updated_at >= ?")
+            params.append(utc_text(wanted.since))
+        if wanted.until:
+            where.append("c.updated_at < ?")
+            params.append(utc_text(wanted.until))
+        if wanted.model:
+            where.append("EXISTS (SELECT 1 FROM attempts a WHERE a.model_alias = ? AND a.conversation_id = c.id "
+                         "AND a.failure IS NULL)")
+            params.append(wanted.model)
+        query = self._fts_query(wanted.search)
+        if not query:
+            return [] if wanted.search.strip() else self._summaries(self._where(where), params, wanted.limit)
+        matching = ("(c.rowid IN (SELECT rowid FROM conversations_fts WHERE conversations_fts MATCH ?) "
+                    "OR c.id IN (SELECT m.conversation_id FROM messages m WHERE m.id IN "
+                    "(SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? ORDER BY rowid DESC {cap})))")
+        # A common word matches most messages: first look among the most recent matches only, and
+        # search them all when that does not fill the page.
+        summaries = self._summaries(self._where(where + [matching.format(cap=f"LIMIT {RECENT_MATCHES}")]),
+                                    params + [query, query], wanted.limit)
+        if len(summaries) < wanted.limit:
+            summaries = self._summaries(self._where(where + [matching.format(cap="")]), params + [query, query],
+                                        wanted.limit)
+        return self._with_snippets(summaries, query)
+
+    @staticmethod
+    def _where(conditions: list[str]) -> str:
+        return f"WHERE {' AND '.join(conditions)}" if conditions else ""
+
+    def _fts_query(self, text: str) -> str:
+        """User text as an FTS5 query of quoted terms, so quotes, AND, NEAR( and parentheses are
+        just text; the last term (3 letters or more) matches as a prefix, so results follow the
+        user as they type."""
+        if not any(character.isalnum() for character in text):
+            return ""  # only punctuation: FTS5 would read it as an empty phrase, matching everything
+        quoted = self.db.quote_fts(text.replace("\x00", ""))
+        # A prefix of one or two letters matches thousands of terms and costs seconds on a large store.
+        last = text.split()[-1] if text.split() else ""
+        if quoted and not text[-1:].isspace() and sum(c.isalnum() for c in last) >= MIN_PREFIX:
+            quoted += "*"
+        return quoted
+
+    def _summaries(self, where: str, params: list, limit: int) -> list[ConversationSummary]:
+        # The page is chosen first, then only its conversations are aggregated: the list costs the
+        # same with 50 or 50,000 conversations behind it.
+        rows = self.query(
+            f"WITH page AS (SELECT c.* FROM conversations c {where} ORDER BY c.updated_at DESC LIMIT ?) "
+            "SELECT page.*, (SELECT group_concat(model_alias, char(31)) FROM "
+            "  (SELECT DISTINCT model_alias FROM attempts a WHERE a.conversation_id = page.id AND a.failure IS NULL)"
+            ") AS models, (SELECT coalesce(sum(cost_usd), 0) FROM attempts a WHERE a.conversation_id = page.id) "
+            "AS cost_usd FROM page ORDER BY page.updated_at DESC", (*params, limit))
+        return [ConversationSummary(
+            id=row["id"], title=row["title"] or "", profile=row["profile"], created_at=row["created_at"],
+            updated_at=row["updated_at"], models=tuple(sorted((row["models"] or "").split("\x1f"))) if row["models"]
+            else (), cost_usd=row["cost_usd"], incognito=bool(row["incognito"])) for row in rows]
+
+    def _with_snippets(self, summaries: list[ConversationSummary], query: str) -> list[ConversationSummary]:
+        if not summaries:
+            return summaries
+        marks = ", ".join("?" for _ in summaries)
+        rows = self.query(
+            "SELECT m.conversation_id, snippet(messages_fts, 0, '', '', '…', 12) AS snippet "
+            "FROM messages m JOIN messages_fts ON messages_fts.rowid = m.id "
+            f"WHERE m.conversation_id IN ({marks}) AND messages_fts MATCH ? ORDER BY m.id",
+            (*[s.id for s in summaries], query))
+        snippets: dict[str, str] = {}
+        for row in rows:
+            snippets.setdefault(row["conversation_id"], row["snippet"])
+        return [replace(s, snippet=snippets.get(s.id, "")) for s in summaries]
+
+    def filter_choices(self) -> tuple[list[str], list[str]]:
+        """The models that have answered and the profiles that have been used, for the list's filters."""
+        models = [row[0] for row in self.query("SELECT DISTINCT model_alias FROM attempts ORDER BY model_alias")]
+        profiles = [row[0] for row in self.query("SELECT DISTINCT profile FROM conversations ORDER BY profile")]
+        return models, profiles
 
     def recent_attempts(self, limit: int = 1000) -> list[Attempt]:
         """The newest attempts, oldest first, to seed latency and error estimates at start-up."""
@@ -327,109 +561,6 @@ class Store:
                 output_tokens=output, failure=Failure(failure) if failure in Failure._value2member_map_ else
                 (Failure.UNKNOWN if failure else None)))
         return attempts
-
-    def conversation_cost(self, conversation_id: str) -> float:
-        with self._lock:
-            row = self.db.execute("SELECT coalesce(sum(cost_usd), 0) FROM attempts WHERE conversation_id = ?",
-                                  (conversation_id,)).fetchone()
-        return row[0]
-
-    def cost_since(self, since: datetime) -> float:
-        with self._lock:
-            row = self.db.execute("SELECT coalesce(sum(cost_usd), 0) FROM attempts WHERE started_at >= ?",
-                                  (since.astimezone(timezone.utc).isoformat(timespec="milliseconds"),)).fetchone()
-        return row[0]
-
-    def today_cost(self) -> float:
-        midnight = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
-        return self.cost_since(midnight)
-
-    def conversations(self, *, limit: int = 50, model: str | None = None, profile: str | None = None,
-                      since: str | None = None, query: str | None = None) -> list[dict]:
-        """Newest first, each with its models, cost and number of turns; filters combine."""
-        where, params = [], []
-        if model:
-            where.append("EXISTS (SELECT 1 FROM attempts a WHERE a.conversation_id = c.id AND a.model_alias = ?)")
-            params.append(model)
-        if profile:
-            where.append("c.profile = ?")
-            params.append(profile)
-        if since:
-            where.append("c.updated_at >= ?")
-            params.append(since)
-        if query and query.strip():
-            match = self._fts_query(query)
-            if match is None:
-                return []
-            where.append("c.id IN (SELECT m.conversation_id FROM messages_fts JOIN messages m "
-                         "ON m.id = messages_fts.rowid WHERE messages_fts MATCH ?)")
-            params.append(match)
-        sql = ("SELECT c.id, c.title, c.profile, c.created_at, c.updated_at, c.incognito, "
-               "(SELECT group_concat(DISTINCT a.model_alias) FROM attempts a WHERE a.conversation_id = c.id "
-               " AND a.failure IS NULL) AS models, "
-               "(SELECT coalesce(sum(a.cost_usd), 0) FROM attempts a WHERE a.conversation_id = c.id) AS cost_usd, "
-               "(SELECT count(*) FROM messages m WHERE m.conversation_id = c.id AND m.role = 'user') AS turns "
-               "FROM conversations c" + (" WHERE " + " AND ".join(where) if where else "")
-               + " ORDER BY c.updated_at DESC LIMIT ?")
-        with self._lock:
-            return list(self.db.query(sql, (*params, limit)))
-
-    def _fts_query(self, text: str) -> str | None:
-        """The user's words as FTS5 phrases, so `AND`, `NEAR(`, quotes and `*` are searched for, not obeyed."""
-        quoted = self.db.quote_fts(text)
-        return quoted if any(c.isalnum() for c in quoted) else None
-
-    def search(self, text: str, limit: int = 20) -> list[dict]:
-        """Messages matching `text`, best first."""
-        match = self._fts_query(text)
-        if match is None:
-            return []
-        sql = ("SELECT m.conversation_id, c.title, m.id AS message_id, m.role, m.created_at, "
-               "snippet(messages_fts, 0, '«', '»', '…', 12) AS snippet "
-               "FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid "
-               "JOIN conversations c ON c.id = m.conversation_id "
-               "WHERE messages_fts MATCH ? ORDER BY rank LIMIT ?")
-        with self._lock:
-            return list(self.db.query(sql, (match, limit)))
-
-    def rename(self, conversation_id: str, title: str) -> None:
-        with self._write() as conn:
-            conn.execute("UPDATE conversations SET title = ? WHERE id = ?", (title.strip()[:200], conversation_id))
-
-    def delete_conversation(self, conversation_id: str) -> None:
-        with self._write() as conn:
-            for table in ("attempts", "messages"):
-                conn.execute(f"DELETE FROM {table} WHERE conversation_id = ?", (conversation_id,))
-            conn.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
-
-    def purge(self) -> int:
-        """Delete every conversation, message and attempt; returns how many conversations went."""
-        with self._write() as conn:
-            count = conn.execute("SELECT count(*) FROM conversations").fetchone()[0]
-            for table in ("attempts", "messages", "conversations"):
-                conn.execute(f"DELETE FROM {table}")
-        with self._lock:
-            # Deleted text would otherwise linger in free pages of the file.
-            self.db.execute("INSERT INTO messages_fts(messages_fts) VALUES('rebuild')")
-            self.db.execute("VACUUM")
-        return count
-
-    def export(self) -> Iterator[dict]:
-        """Every conversation with its messages and attempts, oldest first."""
-        with self._lock:
-            ids = [row[0] for row in self.db.execute("SELECT id FROM conversations ORDER BY created_at")]
-        for conversation_id in ids:
-            with self._lock:
-                conversation = next(self.db.query("SELECT * FROM conversations WHERE id = ?", (conversation_id,)))
-                messages = list(self.db.query("SELECT id, role, content, status, model_alias, created_at "
-                                              "FROM messages WHERE conversation_id = ? ORDER BY id",
-                                              (conversation_id,)))
-            yield conversation | {"messages": messages, "attempts": self.attempts(conversation_id)}
-
-    def latest_conversation(self) -> str | None:
-        with self._lock:
-            row = self.db.execute("SELECT id FROM conversations ORDER BY updated_at DESC LIMIT 1").fetchone()
-        return row[0] if row else None
 
     def feedback(self, message_id: int) -> dict | None:
         with self._lock:

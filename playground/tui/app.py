@@ -7,29 +7,33 @@ import sys
 from textual import work
 from textual.app import App
 from textual.binding import Binding
+from textual.screen import Screen
 
 from playground.session import Session
 from playground.tui.messages import EngineFailed, EngineReady, ProfileChanged, ProfileInvalid
 from playground.tui.screens.chat import ChatScreen
+from playground.tui.screens.history import HistoryScreen
 from playground.tui.screens.leaderboard import LeaderboardScreen
-
 
 PROFILE_POLL_S = 1.0
 
 
 class PlaygroundApp(App):
     TITLE = "LLM routing playground"
-    BINDINGS = [Binding("f8", "leaderboard", "Leaderboard", id="app.leaderboard")]
+    BINDINGS = [
+        Binding("f3", "show_history", "History", id="app.history"),
+        Binding("f4", "show_stats", "Stats", id="app.stats"),
+        Binding("f8", "leaderboard", "Leaderboard", id="app.leaderboard"),
+    ]
 
-    def __init__(self, session: Session, *, load_engine: bool = True, incognito: bool = False) -> None:
+    def __init__(self, session: Session, *, load_engine: bool = True) -> None:
         super().__init__()
         self.session = session
-        self.incognito = incognito
         self._load_engine = load_engine
         self._profile_stamp = self._stamp()
 
     def on_mount(self) -> None:
-        self.push_screen(ChatScreen(self.session, incognito=self.incognito))
+        self.push_screen(ChatScreen(self.session))
         if self._load_engine:
             self._load()
         self.set_interval(PROFILE_POLL_S, self._check_profile)
@@ -88,6 +92,31 @@ class PlaygroundApp(App):
         # Background messages go to the active screen, where the widgets that show them live.
         self.call_from_thread(lambda: self.screen.post_message(message))
 
+    # History and stats: pushed over the chat, which keeps its state underneath -------------------
+
+    def action_show_history(self) -> None:
+        if self._back_to_chat(HistoryScreen):
+            self.push_screen(HistoryScreen(self.session.store), self._open_conversation)
+
+    def action_show_stats(self) -> None:
+        # Imported on first use: the plotting library is not needed for the first paint.
+        from playground.tui.screens.stats import StatsScreen
+
+        if self._back_to_chat(StatsScreen):
+            self.push_screen(StatsScreen(self.session))
+
+    def _back_to_chat(self, wanted: type[Screen]) -> bool:
+        """Pop history or stats (not a dialog) down to the chat; False if `wanted` is already shown."""
+        if isinstance(self.screen, wanted) or self.screen.is_modal:
+            return False
+        while not isinstance(self.screen, ChatScreen) and len(self.screen_stack) > 1:
+            self.pop_screen()
+        return isinstance(self.screen, ChatScreen)
+
+    def _open_conversation(self, conversation_id: str | None) -> None:
+        if conversation_id is not None and isinstance(self.screen, ChatScreen):
+            self.screen.open_conversation(conversation_id)
+
 
 def run_tui(profile: str | None = None, db: str | None = None, incognito: bool = False) -> int:
     from playground.profile import ProfileError
@@ -95,12 +124,12 @@ def run_tui(profile: str | None = None, db: str | None = None, incognito: bool =
     from playground.store import StoreError
 
     try:
-        session = open_session(profile, db)
+        session = open_session(profile, db, incognito=incognito)
     except (ProfileError, StoreError) as exc:
         print(f"playground: error: {exc}", file=sys.stderr)
         return 2
     try:
-        PlaygroundApp(session, incognito=incognito).run()
+        PlaygroundApp(session).run()
     finally:
         session.store.close()
     return 0

@@ -15,14 +15,15 @@ from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
 from playground.events import AttemptEnded, AttemptStarted, ReplyDone, Routed, TextDelta, TurnFailed, TurnStarted
-from playground.records import Reply
+from playground.records import Attempt, Reply
 from playground.safetext import one_line, redact
 from playground.session import Session
+from playground.store import ConversationSummary, StoredMessage
 from playground.tui.messages import EngineFailed, EngineReady, ProfileChanged, ProfileInvalid, TurnProgress
 from playground.tui.screens.compare import CompareScreen, Continued
 from playground.tui.widgets.models import ModelsPanel
 from playground.tui.widgets.prompt_input import PromptInput
-from playground.tui.widgets.reply import PromptView, ReplyView
+from playground.tui.widgets.reply import PromptView, ReplyView, StoredReplyView
 from playground.tui.widgets.status import StatusBar
 
 WIDE_ENOUGH_FOR_PANEL = 110
@@ -36,18 +37,26 @@ class ChatScreen(Screen):
         Binding("f2", "toggle_models", "Models", id="chat.models"),
         Binding("ctrl+t", "cycle_tag", "Task tag", id="chat.tag"),
         Binding("f9", "toggle_incognito", "Incognito", id="chat.incognito"),
-        Binding("f3", "mark(True)", "Good", id="chat.good"),
-        Binding("f4", "mark(False)", "Bad", id="chat.bad"),
+        Binding("ctrl+g", "mark(True)", "Good", id="chat.good"),
+        Binding("ctrl+b", "mark(False)", "Bad", id="chat.bad"),
         Binding("f5", "compare", "Compare", id="chat.compare"),
         Binding("ctrl+q", "app.quit", "Quit", id="app.quit"),
     ]
 
-    def __init__(self, session: Session, incognito: bool = False) -> None:
+    @dataclass
+    class ConversationLoaded(Message):
+        """A conversation from history, ready to be shown and continued."""
+
+        summary: ConversationSummary
+        messages: list[StoredMessage]
+        replies: dict[int, Attempt]
+
+    def __init__(self, session: Session) -> None:
         super().__init__()
         self.session = session
-        self.incognito = incognito
-        """Keep no text of this conversation in history, only its metadata."""
         self.conversation_id: str | None = None
+        self.incognito = session.incognito
+        """Keep no text of this conversation's next turns in history, only their metadata."""
         self._reply: ReplyView | None = None
         self._sending: Worker | None = None
         self.tag: str | None = None
@@ -188,21 +197,10 @@ class ChatScreen(Screen):
         self.action_cancel()
         self.conversation_id = None
         self.query_one(StatusBar).conversation_cost = 0.0
+        self._set_incognito(self.session.incognito)
         transcript = self.query_one("#transcript", VerticalScroll)
         await transcript.remove_children()
         await transcript.mount(Static(self._welcome(), id="welcome", markup=False))
-
-    @work(thread=True, group="incognito", exit_on_error=False)
-    def _apply_incognito(self, conversation_id: str, on: bool) -> None:
-        self.session.chat.set_incognito(conversation_id, on)
-
-    def action_toggle_incognito(self) -> None:
-        self.incognito = not self.incognito
-        self.query_one(StatusBar).incognito = self.incognito
-        if self.conversation_id is not None:
-            self._apply_incognito(self.conversation_id, self.incognito)
-        self.notify("Incognito: prompts and replies from now on are not saved, only their metadata."
-                    if self.incognito else "Incognito off: text is saved again.", timeout=3)
 
     def action_cycle_tag(self) -> None:
         choices = [None, *sorted(self.session.profile.task_tags)]
@@ -263,3 +261,43 @@ class ChatScreen(Screen):
     @on(Marked)
     def _marked(self, message: Marked) -> None:
         message.reply.marked(message.good)
+    def action_toggle_incognito(self) -> None:
+        self._set_incognito(not self.incognito)
+        self.notify("Incognito: the next prompts and replies of this conversation are not stored, only their "
+                    "tokens, cost and timing." if self.incognito else "Incognito off: text is stored again.")
+
+    def _set_incognito(self, on: bool) -> None:
+        self.incognito = on
+        self.query_one(StatusBar).incognito = on
+
+    # Conversations from history -----------------------------------------------------------------
+
+    def open_conversation(self, conversation_id: str) -> None:
+        self.action_cancel()
+        self._load_conversation(conversation_id)
+
+    @work(thread=True, exclusive=True, group="open", exit_on_error=False)
+    def _load_conversation(self, conversation_id: str) -> None:
+        store = self.session.store
+        summary = store.conversation(conversation_id)
+        if summary is not None:
+            self.post_message(self.ConversationLoaded(summary, store.messages(conversation_id),
+                                                      store.final_attempts(conversation_id)))
+
+    @on(ConversationLoaded)
+    async def _conversation_loaded(self, message: ConversationLoaded) -> None:
+        self.conversation_id = message.summary.id
+        self._reply = None
+        self._set_incognito(message.summary.incognito or self.session.incognito)
+        self.query_one(StatusBar).conversation_cost = message.summary.cost_usd
+        transcript = self.query_one("#transcript", VerticalScroll)
+        await transcript.remove_children()
+        shown = []
+        for stored in message.messages:
+            if stored.role == "user":
+                shown.append(PromptView(stored.content or "(incognito: this prompt was not stored)"))
+            else:
+                shown.append(StoredReplyView(stored, message.replies.get(stored.id)))
+        await transcript.mount_all(shown)
+        transcript.scroll_end(animate=False)
+        self.query_one(PromptInput).focus()

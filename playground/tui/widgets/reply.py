@@ -10,6 +10,7 @@ from textual.widgets import Collapsible, Markdown, Static
 from playground.format import decision_trace, failure_line, meta_line
 from playground.records import Attempt, Reply
 from playground.router import Decision
+from playground.store import StoredMessage
 
 
 class PromptView(Static):
@@ -97,3 +98,30 @@ class ReplyView(Vertical):
         await self._close_stream()
         self.query_one(".reply-meta", Static).update(Text(note))
         self.add_class("-failed")
+
+
+class StoredReplyView(ReplyView):
+    """A reply loaded from history: the same layout as a live one, filled at once."""
+
+    def __init__(self, message: StoredMessage, attempt: Attempt | None) -> None:
+        super().__init__()
+        self._message = message
+        self._attempt = attempt
+        self.text = message.content
+
+    def compose(self) -> ComposeResult:
+        message, attempt = self._message, self._attempt
+        head = f"→ {attempt.model_alias} · {attempt.reason}" if attempt else f"→ {message.model_alias or '?'}"
+        yield Static(Text(head), classes="reply-head", markup=False)
+        yield Markdown(message.content, open_links=False, classes="reply-body")
+        if message.incognito:
+            note = "incognito: the reply was not stored"
+        elif message.status != "complete":
+            note = f"{message.status}: this is the partial reply"
+        else:
+            note = ""
+        meta = meta_line(attempt) if attempt and attempt.ok else ""
+        yield Static(Text(" · ".join(part for part in (meta, note) if part)), classes="reply-meta", markup=False)
+
+    def on_mount(self) -> None:
+        self.set_class(self._message.status != "complete", "-failed")

@@ -25,8 +25,8 @@ class StatusBar(Static):
         return Text.assemble(
             (f" {self.profile} ", "bold"),
             (f"#{self.tag} " if self.tag else "", "bold reverse"),
-            (" incognito " if self.incognito else "", "bold reverse"),
             " · ", self.engine, " · ",
             "conversation ", (dollars(self.conversation_cost), "bold"),
             " · today ", (dollars(self.day_cost), "bold"),
+            (" · incognito: text not stored" if self.incognito else "", "bold"),
         )

@@ -1,0 +1,192 @@
+"""The history screen: search as you type, filter, open, rename and delete past conversations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Select, Static
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from playground.dates import parse_since
+from playground.format import conversation_title, dollars, local_time
+from playground.safetext import one_line
+from playground.store import ConversationSummary, HistoryFilter, Store
+from playground.tui.screens.dialogs import Confirm, TextPrompt
+
+WHEN = [("Today", "0d"), ("Last 7 days", "7d"), ("Last 30 days", "30d")]
+
+
+class HistoryTable(DataTable):
+    BINDINGS = [
+        Binding("r", "screen.rename", "Rename", id="history.rename"),
+        Binding("d,delete", "screen.delete", "Delete", id="history.delete"),
+    ]
+
+
+class HistoryScreen(Screen[str | None]):
+    """Dismissed with the id of the conversation to open, or None."""
+
+    CSS_PATH = "history.tcss"
+    BINDINGS = [
+        Binding("escape", "dismiss(None)", "Back to chat", id="history.back"),
+        Binding("ctrl+f", "focus_search", "Search", id="history.search"),
+    ]
+
+    @dataclass
+    class Loaded(Message):
+        conversations: list[ConversationSummary]
+
+    @dataclass
+    class ChoicesLoaded(Message):
+        models: list[str]
+        profiles: list[str]
+
+    class Changed(Message):
+        """A conversation was renamed or deleted."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__()
+        self.store = store
+        self._shown: dict[str, ConversationSummary] = {}
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="history-filters"):
+            yield Input(placeholder="Search prompts, replies and titles…", id="history-search")
+            yield Select([], prompt="Any model", id="history-model")
+            yield Select([], prompt="Any profile", id="history-profile")
+            yield Select([(Text(label), value) for label, value in WHEN], prompt="Any time", id="history-when")
+        yield HistoryTable(id="history-table", cursor_type="row", zebra_stripes=True)
+        yield Static(Text("loading…"), id="history-status", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(HistoryTable)
+        table.add_column("Title", key="title")
+        table.add_column("Updated", key="updated")
+        table.add_column("Models", key="models")
+        table.add_column("Cost", key="cost")
+        table.add_column("Match", key="match")
+        self.query_one("#history-search", Input).focus()
+        self._load_choices()
+        self.reload()
+
+    def _filter(self) -> HistoryFilter:
+        def chosen(selector: str) -> str | None:
+            value = self.query_one(selector, Select).value
+            return None if value is Select.NULL else value
+
+        when = chosen("#history-when")
+        return HistoryFilter(search=self.query_one("#history-search", Input).value,
+                             model=chosen("#history-model"), profile=chosen("#history-profile"),
+                             since=parse_since(when) if when else None)
+
+    # Loading ------------------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        self._load(self._filter())
+
+    @work(thread=True, exclusive=True, group="history-load", exit_on_error=False)
+    def _load(self, wanted: HistoryFilter) -> None:
+        found = self.store.conversations(wanted)
+        # A newer keystroke has started its own search: this result is stale.
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.Loaded(found))
+
+    @work(thread=True, group="history-choices", exit_on_error=False)
+    def _load_choices(self) -> None:
+        self.post_message(self.ChoicesLoaded(*self.store.filter_choices()))
+
+    @on(ChoicesLoaded)
+    def _choices_loaded(self, message: ChoicesLoaded) -> None:
+        self.query_one("#history-model", Select).set_options((Text(m), m) for m in message.models)
+        self.query_one("#history-profile", Select).set_options((Text(p), p) for p in message.profiles)
+
+    @on(Loaded)
+    def _loaded(self, message: Loaded) -> None:
+        table = self.query_one(HistoryTable)
+        # The cursor stays on the conversation it was on, wherever a reload puts it.
+        selected = self._selected()
+        table.clear()
+        self._shown = {summary.id: summary for summary in message.conversations}
+        for summary in message.conversations:
+            table.add_row(
+                Text(conversation_title(summary, 60), style="italic" if not summary.title else ""),
+                Text(local_time(summary.updated_at)),
+                Text(", ".join(summary.models) or "–"),
+                Text(dollars(summary.cost_usd), justify="right"),
+                Text(one_line(summary.snippet, 60), style="dim"),
+                key=summary.id)
+        if selected in self._shown:
+            table.move_cursor(row=table.get_row_index(selected), animate=False)
+        count = len(message.conversations)
+        limit = self._filter().limit
+        status = f"{count} conversation{'s' if count != 1 else ''}" + (" (the most recent)" if count >= limit else "")
+        self.query_one("#history-status", Static).update(
+            Text(status + " · Enter opens · r renames · d deletes · Esc returns"))
+
+    @on(Input.Changed, "#history-search")
+    @on(Select.Changed)
+    @on(Changed)
+    def _filters_changed(self) -> None:
+        self.reload()
+
+    @on(Worker.StateChanged)
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        if event.state is WorkerState.ERROR:
+            error = event.worker.error
+            self.notify(one_line(f"history: {type(error).__name__}: {error}"), severity="error", markup=False)
+
+    @on(Input.Submitted, "#history-search")
+    def _search_submitted(self) -> None:
+        self.query_one(HistoryTable).focus()
+
+    # Actions ------------------------------------------------------------------------------------
+
+    def _selected(self) -> str | None:
+        table = self.query_one(HistoryTable)
+        if not table.row_count:
+            return None
+        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+
+    @on(DataTable.RowSelected)
+    def _open(self, event: DataTable.RowSelected) -> None:
+        self.dismiss(event.row_key.value)
+
+    def action_focus_search(self) -> None:
+        self.query_one("#history-search", Input).focus()
+
+    def action_rename(self) -> None:
+        conversation_id = self._selected()
+        if conversation_id is None:
+            return
+        def renamed(title: str | None) -> None:
+            if title is not None and title.strip():
+                self._write(self.store.rename_conversation, conversation_id, title)
+
+        self.app.push_screen(TextPrompt("New title", self._shown[conversation_id].title), renamed)
+
+    def action_delete(self) -> None:
+        conversation_id = self._selected()
+        if conversation_id is None:
+            return
+        title = conversation_title(self._shown[conversation_id], 60)
+        question = Text.assemble("Delete ", (title, "bold"), " with its messages, attempts and feedback? "
+                                 "This cannot be undone.")
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self._write(self.store.delete_conversation, conversation_id)
+
+        self.app.push_screen(Confirm(question), confirmed)
+
+    @work(thread=True, group="history-write", exit_on_error=False)
+    def _write(self, change, *args) -> None:
+        change(*args)
+        self.post_message(self.Changed())

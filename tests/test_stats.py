@@ -1,0 +1,174 @@
+"""Stats figures against values worked out by hand from a small, fixed history."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from playground.catalog import ModelInfo
+from playground.profile import ModelSpec
+from playground.records import Attempt, Failure
+from playground.stats import Outcomes, Percentiles, Votes, compute, percentiles
+from playground.store import Store
+
+UTC = timedelta(0)
+# $10 / $30 per million tokens in / out.
+STRONG = ModelInfo("strong", ModelSpec(model="openai/strong"), True, None, 10e-6, 30e-6, "profile", None)
+
+
+def _at(day: int, hour: int, minute: int = 0) -> float:
+    return datetime(2025, 3, day, hour, minute, tzinfo=timezone.utc).timestamp()
+
+
+def _record(store: Store, conversation: str, prompt: int, reply: int, alias: str, route: str, hop: int,
+            started_at: float, tokens: tuple[int, int] | None, cost: float | None, ttft_ms: float | None,
+            latency_ms: float, failure: Failure | None = None) -> None:
+    attempt = Attempt(alias, f"openai/{alias}", route, route, hop, started_at,
+                      ttft_s=None if ttft_ms is None else ttft_ms / 1000, latency_s=latency_ms / 1000,
+                      input_tokens=tokens[0] if tokens else None, output_tokens=tokens[1] if tokens else None,
+                      cost_usd=cost, failure=failure)
+    store.record_attempt(attempt, conversation, prompt, reply, None)
+
+
+@pytest.fixture
+def store(tmp_path):
+    """Four turns over two days (UTC):
+    1. 03-01 10:00 everyday: cheap ok, 100/200 tokens, $0.001, TTFT 100 ms, total 500 ms
+    2. 03-01 11:00 everyday: broken fails (no price), then cheap ok, 50/100, $0.0005, 300 / 900 ms
+    3. 03-02 09:00 code: strong ok, 1000/500, $0.02, 800 / 4000 ms
+    4. 03-02 09:30 code: strong cancelled by the user, 10/5, $0.0001
+    """
+    store = Store(tmp_path / "h.db")
+    turns = [("a", None), ("a", None), ("b", None), ("b", None)]
+    ids = []
+    conversations = {}
+    for key, _ in turns:
+        conversation, prompt = store.start_turn(conversations.get(key), f"prompt {len(ids)}", "default")
+        conversations[key] = conversation
+        reply = store.start_reply(conversation)
+        ids.append((conversation, prompt, reply))
+    (a1, p1, r1), (a2, p2, r2), (b3, p3, r3), (b4, p4, r4) = ids
+    _record(store, a1, p1, r1, "cheap", "everyday", 0, _at(1, 10), (100, 200), 0.001, 100, 500)
+    _record(store, a2, p2, r2, "broken", "everyday", 0, _at(1, 11), None, None, None, 50, Failure.SERVER_ERROR)
+    _record(store, a2, p2, r2, "cheap", "everyday", 1, _at(1, 11), (50, 100), 0.0005, 300, 900)
+    _record(store, b3, p3, r3, "strong", "code", 0, _at(2, 9), (1000, 500), 0.02, 800, 4000)
+    _record(store, b4, p4, r4, "strong", "code", 0, _at(2, 9, 30), (10, 5), 0.0001, 700, 1000, Failure.CANCELLED)
+    for reply, alias in ((r1, "cheap"), (r2, "cheap"), (r3, "strong")):
+        store.save_reply(reply, "answer", "complete", alias)
+    store.save_reply(r4, "partial", "cancelled", "strong")
+    store.record_feedback(r1, good=True)
+    store.record_feedback(r2, good=False)
+    store.prompts = (p1, p2, p3)
+    yield store
+    store.close()
+
+
+def _add_votes(store: Store) -> None:
+    """The votes table another feature creates, with three verdicts."""
+    p1, p2, p3 = store.prompts
+    store.db["votes"].insert_all([
+        {"id": 1, "created_at": "2025-03-02T10:00:00.000+00:00", "conversation_id": None, "prompt_message_id": p3,
+         "winner_model_alias": "strong", "outcome": "win", "models": json.dumps(["strong", "cheap"]),
+         "route": "code", "category": None},
+        {"id": 2, "created_at": "2025-03-02T10:00:00.000+00:00", "conversation_id": None, "prompt_message_id": p1,
+         "winner_model_alias": None, "outcome": "all_bad", "models": json.dumps(["cheap", "strong"]),
+         "route": "everyday", "category": None},
+        {"id": 3, "created_at": "2025-03-02T10:00:00.000+00:00", "conversation_id": None, "prompt_message_id": p2,
+         "winner_model_alias": None, "outcome": "tie", "models": json.dumps(["cheap", "broken"]),
+         "route": "everyday", "category": None},
+    ])
+
+
+def test_percentiles_are_nearest_rank():
+    assert percentiles([]) == Percentiles(None, None)
+    assert percentiles([7.0]) == Percentiles(7.0, 7.0)
+    assert percentiles([500, 100, 900]) == Percentiles(500, 900)
+    assert percentiles(list(range(1, 101))) == Percentiles(50, 95)
+
+
+def test_totals_rates_and_latency(store):
+    stats = compute(store, utc_offset=UTC)
+    assert (stats.turns, stats.requests, stats.cancelled, stats.errors, stats.fallback_turns) == (4, 5, 1, 1, 1)
+    assert stats.error_rate == 1 / 4  # the cancelled attempt is no error, and not counted against
+    assert stats.fallback_rate == 1 / 4
+    assert (stats.input_tokens, stats.output_tokens) == (1160, 805)
+    assert stats.cost_usd == pytest.approx(0.0216)
+    assert stats.unpriced_requests == 1
+    # Successful attempts only: TTFT 100, 300, 800; total 500, 900, 4000.
+    assert stats.ttft == Percentiles(300, 800)
+    assert stats.latency == Percentiles(900, 4000)
+
+
+def test_per_day_per_model_and_per_route(store):
+    stats = compute(store, utc_offset=UTC)
+    assert [(d.day, d.requests, round(d.cost_usd, 6)) for d in stats.by_day] == [
+        ("2025-03-01", 3, 0.0015), ("2025-03-02", 2, 0.0201)]
+    models = {m.model_alias: m for m in stats.by_model}
+    assert list(models) == ["strong", "cheap", "broken"]  # by spend
+    cheap, strong, broken = models["cheap"], models["strong"], models["broken"]
+    assert (cheap.requests, cheap.errors, cheap.input_tokens, cheap.output_tokens) == (2, 0, 150, 300)
+    assert cheap.cost_usd == pytest.approx(0.0015)
+    assert (cheap.ttft, cheap.latency) == (Percentiles(100, 300), Percentiles(500, 900))
+    assert (strong.requests, strong.cancelled, strong.error_rate, strong.ttft) == (2, 1, 0.0, Percentiles(800, 800))
+    assert (broken.error_rate, broken.ttft, broken.cost_usd) == (1.0, Percentiles(None, None), 0)
+    assert [(r.route, r.turns, round(r.cost_usd, 6)) for r in stats.by_route] == [
+        ("code", 2, 0.0201), ("everyday", 2, 0.0015)]
+
+
+def test_days_follow_the_utc_offset(store):
+    stats = compute(store, utc_offset=timedelta(hours=-10))
+    assert [(d.day, d.requests) for d in stats.by_day] == [("2025-03-01", 5)]
+
+
+def test_since_keeps_later_attempts_only(store):
+    stats = compute(store, since=datetime(2025, 3, 2, tzinfo=timezone.utc), utc_offset=UTC)
+    assert (stats.turns, stats.requests, [m.model_alias for m in stats.by_model]) == (2, 2, ["strong"])
+    assert stats.cost_usd == pytest.approx(0.0201)
+
+
+def test_savings_against_a_baseline_model(store):
+    savings = compute(store, baseline=STRONG, utc_offset=UTC).savings
+    # Successful calls used 1150 tokens in and 800 out: on strong, 1150 × $10/M + 800 × $30/M = $0.0355.
+    # They cost $0.0216, the failed and cancelled calls included.
+    assert savings.baseline == "strong"
+    assert savings.baseline_usd == pytest.approx(0.0355)
+    assert savings.actual_usd == pytest.approx(0.0216)
+    assert savings.saved_usd == pytest.approx(0.0139)
+    unpriced = ModelInfo("mystery", ModelSpec(model="x/mystery"), True, None, None, None, None, None)
+    assert compute(store, baseline=unpriced).savings is None
+
+
+def test_cost_per_successful_task_from_feedback(store):
+    models = {m.model_alias: m for m in compute(store, utc_offset=UTC).by_model}
+    # Reply 1 good ($0.001), reply 2 bad ($0.0005 on cheap, the failed hop cost nothing).
+    assert models["cheap"].outcomes == Outcomes(2, 1, pytest.approx(0.0015))
+    assert models["cheap"].outcomes.cost_per_success == pytest.approx(0.0015)
+    assert models["strong"].outcomes == Outcomes() and models["strong"].outcomes.cost_per_success is None
+
+
+def test_votes_and_cost_per_success_with_votes(store):
+    _add_votes(store)
+    stats = compute(store, utc_offset=UTC)
+    models = {m.model_alias: m for m in stats.by_model}
+    assert models["strong"].votes == Votes(shown=2, wins=1, ties=0, all_bad=1)
+    assert models["cheap"].votes == Votes(shown=3, wins=0, ties=1, all_bad=1)
+    assert models["broken"].votes == Votes(shown=1, wins=0, ties=1, all_bad=0)
+    assert stats.votes == Votes(6, 1, 2, 2)
+    # cheap: feedback good $0.001, bad $0.0005; lost vote 1 ($0 spent there), all-bad on prompt 1
+    # ($0.001), tie on prompt 2 ($0.0005): 5 judged, 2 successes, $0.003.
+    assert models["cheap"].outcomes == Outcomes(5, 2, pytest.approx(0.003))
+    # strong: won vote 1 ($0.02), all-bad on prompt 1 (it never answered it: $0).
+    assert models["strong"].outcomes == Outcomes(2, 1, pytest.approx(0.02))
+    routes = {r.route: r for r in stats.by_route}
+    assert routes["code"].outcomes == Outcomes(2, 1, pytest.approx(0.02))
+    assert routes["everyday"].outcomes == Outcomes(6, 3, pytest.approx(0.003))
+    assert routes["everyday"].outcomes.cost_per_success == pytest.approx(0.001)
+
+
+def test_an_empty_store_has_zero_stats(tmp_path):
+    stats = compute(Store(tmp_path / "h.db"), baseline=STRONG)
+    assert (stats.turns, stats.requests, stats.cost_usd, stats.error_rate, stats.fallback_rate) == (0, 0, 0, 0, 0)
+    assert stats.by_day == [] and stats.by_model == [] and stats.ttft == Percentiles(None, None)
+    assert stats.savings.saved_usd == 0

@@ -1,0 +1,226 @@
+"""The history and stats screens driven with Pilot: what they show, and what opening, renaming,
+deleting and incognito do to the store."""
+
+from __future__ import annotations
+
+import os
+
+os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+
+import textwrap
+from datetime import datetime, timezone
+
+import pytest
+from textual.widgets import DataTable, Input, Static
+
+from playground.records import Attempt, Failure
+from playground.session import open_session
+from playground.tui.app import PlaygroundApp
+from playground.tui.screens.chat import ChatScreen
+from playground.tui.screens.history import HistoryScreen
+from playground.tui.widgets.reply import PromptView, ReplyView, StoredReplyView
+from playground.tui.widgets.status import StatusBar
+from support.openai_server import OpenAIStubServer
+
+SIZE = (140, 44)
+
+
+def _profile(tmp_path, api_base: str = "http://127.0.0.1:9/v1") -> str:
+    path = tmp_path / "profile.yaml"
+    path.write_text(textwrap.dedent(f"""\
+        version: 1
+        name: ui-test
+        models:
+          cheap:
+            model: openai/cheap
+            api_base: {api_base}
+            price: {{input_per_mtok: 1.0, output_per_mtok: 2.0}}
+          strong:
+            model: openai/strong
+            api_base: {api_base}
+            price: {{input_per_mtok: 10.0, output_per_mtok: 30.0}}
+        tiers:
+          main: [cheap]
+        routes:
+          - name: everything
+            tier: main
+        """))
+    return str(path)
+
+
+def _turn(store, prompt: str, reply: str, alias: str, cost: float, conversation: str | None = None,
+          failure: Failure | None = None) -> str:
+    conversation, prompt_id = store.start_turn(conversation, prompt, "ui-test")
+    reply_id = store.start_reply(conversation)
+    attempt = Attempt(alias, f"openai/{alias}", "everything", "everything (default route)", 0,
+                      datetime.now(timezone.utc).timestamp(), text=reply, input_tokens=100, output_tokens=50,
+                      cost_usd=cost, ttft_s=0.25, latency_s=1.5, failure=failure)
+    store.record_attempt(attempt, conversation, prompt_id, reply_id, None)
+    store.save_reply(reply_id, reply, "failed" if failure else "complete", alias)
+    return conversation
+
+
+@pytest.fixture
+def session(tmp_path):
+    session = open_session(_profile(tmp_path), tmp_path / "h.db")
+    store = session.store
+    otters = _turn(store, "tell me about otters", "Otters **hold hands** while asleep.", "cheap", 0.001)
+    _turn(store, "and beavers?", "Beavers build dams.", "cheap", 0.002, conversation=otters)
+    _turn(store, "[bold]markup[/bold] in a title", "a [@click=app.quit]trap[/]", "strong", 0.03)
+    yield session
+    session.store.close()
+
+
+async def _wait_for(pilot, condition, timeout: float = 10.0) -> None:
+    for _ in range(int(timeout / 0.05)):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def _meta(reply: ReplyView) -> str:
+    return str(reply.query_one(".reply-meta").render())
+
+
+def _rows(screen) -> list[list[str]]:
+    table = screen.query_one("#history-table", DataTable)
+    return [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+async def _open_history(pilot) -> HistoryScreen:
+    await pilot.press("f3")
+    await _wait_for(pilot, lambda: isinstance(pilot.app.screen, HistoryScreen))
+    screen = pilot.app.screen
+    await _wait_for(pilot, lambda: "conversation" in str(screen.query_one("#history-status", Static).render()))
+    return screen
+
+
+async def test_history_lists_conversations_and_searches_as_you_type(session):
+    app = PlaygroundApp(session, load_engine=False)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _open_history(pilot)
+        rows = _rows(screen)
+        assert [r[0] for r in rows] == ["[bold]markup[/bold] in a title", "tell me about otters"]
+        assert rows[0][2:4] == ["strong", "$0.0300"] and rows[1][2:4] == ["cheap", "$0.003"]
+        assert "2 conversations" in str(screen.query_one("#history-status", Static).render())
+        await pilot.press(*"beav")
+        await _wait_for(pilot, lambda: len(_rows(screen)) == 1)
+        assert _rows(screen)[0][0] == "tell me about otters" and _rows(screen)[0][4] == "and beavers?"
+        await pilot.press(*' "AND NEAR(')  # operators and quotes are text, not syntax errors
+        await _wait_for(pilot, lambda: _rows(screen) == [])
+        assert app.is_running
+
+
+async def test_history_filters_by_model(session):
+    async with PlaygroundApp(session, load_engine=False).run_test(size=SIZE) as pilot:
+        screen = await _open_history(pilot)
+        select = screen.query_one("#history-model")
+        await _wait_for(pilot, lambda: len(select._options) == 3)  # the blank option, cheap and strong
+        select.value = "strong"
+        await _wait_for(pilot, lambda: len(_rows(screen)) == 1)
+        assert _rows(screen)[0][2] == "strong"
+
+
+async def test_opening_a_conversation_shows_it_in_the_chat_and_continues_it(tmp_path):
+    with OpenAIStubServer() as stub:
+        stub.script("cheap", text="They chew trees.")
+        session = open_session(_profile(tmp_path, stub.api_base), tmp_path / "h.db")
+        conversation = _turn(session.store, "tell me about otters", "Otters **hold hands**.", "cheap", 0.001)
+        _turn(session.store, "and beavers?", "", "strong", 0.0, conversation=conversation, failure=Failure.TIMEOUT)
+        app = PlaygroundApp(session)
+        async with app.run_test(size=SIZE) as pilot:
+            await _wait_for(pilot, lambda: "ready" in str(app.screen.query_one(StatusBar).render()), timeout=30)
+            screen = await _open_history(pilot)
+            screen.query_one("#history-table").focus()
+            await pilot.press("enter")
+            await _wait_for(pilot, lambda: isinstance(app.screen, ChatScreen) and app.screen.query(StoredReplyView))
+            chat = app.screen
+            assert chat.conversation_id == conversation
+            assert [str(p.render()) for p in chat.query(PromptView)] == ["tell me about otters", "and beavers?"]
+            first, second = chat.query(StoredReplyView)
+            assert first.text == "Otters **hold hands**."
+            assert str(first.query_one(".reply-meta").render()).startswith("cheap · everything (default route)")
+            assert "failed: this is the partial reply" in str(second.query_one(".reply-meta").render())
+            assert second.has_class("-failed")
+            assert "conversation $0.001" in str(chat.query_one(StatusBar).render())
+            # Continuing: the next prompt joins the same conversation, with the history as context.
+            await pilot.click("#prompt")
+            await pilot.press(*"what do beavers eat?", "enter")
+            await _wait_for(pilot, lambda: "TTFT" in _meta(chat.query(ReplyView).last()))
+        sent = [m["content"] for m in stub.requests[-1]["messages"]]
+        assert sent == ["tell me about otters", "Otters **hold hands**.", "and beavers?", "what do beavers eat?"]
+        assert session.store.conversation_count() == 1
+        session.store.close()
+
+
+async def test_rename_and_delete_with_confirmation(session):
+    async with PlaygroundApp(session, load_engine=False).run_test(size=SIZE) as pilot:
+        screen = await _open_history(pilot)
+        screen.query_one("#history-table").focus()
+        await pilot.press("down", "r")  # the otters conversation
+        await _wait_for(pilot, lambda: pilot.app.screen.query("#dialog-input"))
+        field = pilot.app.screen.query_one("#dialog-input", Input)
+        assert field.value == "tell me about otters"
+        field.value = "Aquatic mammals"
+        await pilot.press("enter")
+        await _wait_for(pilot, lambda: pilot.app.screen is screen and _rows(screen)[1][0] == "Aquatic mammals")
+        await pilot.press("d")
+        await _wait_for(pilot, lambda: pilot.app.screen.query("#yes"))
+        question = str(pilot.app.screen.query_one(".dialog-question").render())
+        assert "Delete Aquatic mammals with its messages" in question
+        await pilot.press("n")  # declined: nothing happens
+        await _wait_for(pilot, lambda: pilot.app.screen is screen)
+        assert len(_rows(screen)) == 2
+        await pilot.press("d")
+        await _wait_for(pilot, lambda: pilot.app.screen.query("#yes"))
+        await pilot.click("#yes")
+        await _wait_for(pilot, lambda: len(_rows(screen)) == 1)
+        assert _rows(screen)[0][0] == "[bold]markup[/bold] in a title"
+    assert session.store.conversation_count() == 1
+    assert [c.title for c in session.store.conversations()] == ["[bold]markup[/bold] in a title"]
+
+
+async def test_stats_screen_shows_figures_per_model(session):
+    app = PlaygroundApp(session, load_engine=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f4")
+        await _wait_for(pilot, lambda: "prompts" in str(app.screen.query_one("#stats-summary").render()))
+        summary = str(app.screen.query_one("#stats-summary").render())
+        assert "3 prompts, 3 requests, 300 tokens in / 150 out, $0.0330" in summary
+        assert "TTFT p50 250 ms p95 250 ms · total p50 1.50 s p95 1.50 s" in summary
+        # Baseline: the dearest priced model, strong: 300 × $10/M + 150 × $30/M = $0.0075 against $0.033.
+        assert "against strong for everything: $0.0075; the router cost an extra $0.0255" in summary
+        models = app.screen.query_one("#stats-models", DataTable)
+        rows = {str(models.get_row_at(i)[0]): [str(c) for c in models.get_row_at(i)] for i in range(models.row_count)}
+        assert rows["strong"][1:6] == ["1", "0.0%", "100", "50", "$0.0300"]
+        assert rows["cheap"][1:6] == ["2", "0.0%", "200", "100", "$0.003"]
+        await pilot.press("f3")  # straight from stats to history
+        await _wait_for(pilot, lambda: isinstance(app.screen, HistoryScreen))
+        await pilot.press("escape")
+        await _wait_for(pilot, lambda: isinstance(app.screen, ChatScreen))
+
+
+async def test_incognito_toggle_stores_no_text_for_the_conversation(tmp_path):
+    with OpenAIStubServer() as stub:
+        stub.script("cheap", text="a private answer")
+        session = open_session(_profile(tmp_path, stub.api_base), tmp_path / "h.db")
+        app = PlaygroundApp(session)
+        async with app.run_test(size=SIZE) as pilot:
+            await _wait_for(pilot, lambda: "ready" in str(app.screen.query_one(StatusBar).render()), timeout=30)
+            await pilot.press("f9")
+            assert "incognito: text not stored" in str(app.screen.query_one(StatusBar).render())
+            for prompt in ("first secret", "second secret"):
+                await pilot.click("#prompt")
+                await pilot.press(*prompt, "enter")
+                await _wait_for(pilot, lambda: app.screen.query(ReplyView) and "TTFT" in _meta(
+                    app.screen.query(ReplyView).last()))
+            await pilot.press("ctrl+n")  # a new conversation is back to the run's default
+            assert "incognito" not in str(app.screen.query_one(StatusBar).render())
+        # The model saw the first exchange as context; the store kept none of the text.
+        assert [m["content"] for m in stub.requests[-1]["messages"]] == [
+            "first secret", "a private answer", "second secret"]
+        [summary] = session.store.conversations()
+        assert summary.incognito and summary.title == "" and summary.cost_usd > 0
+        assert {m.content for m in session.store.messages(summary.id)} == {""}
+        session.store.close()
