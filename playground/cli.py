@@ -299,8 +299,8 @@ def _profile_check(files: list[str]) -> int:
     return 1 if failed else 0
 
 
-def _ask(args: argparse.Namespace) -> int:
-    from playground.chat import EmptyPrompt
+def _prompt_and_session(args: argparse.Namespace):
+    """The prompt (from the argument or standard input) and a ready session, or an exit code."""
     from playground.profile import ProfileError
     from playground.session import open_session
     from playground.store import StoreError
@@ -313,6 +313,16 @@ def _ask(args: argparse.Namespace) -> int:
     except (ProfileError, StoreError) as exc:
         return _fail(str(exc))
     session.refresh_local_models()
+    return prompt, session
+
+
+def _ask(args: argparse.Namespace) -> int:
+    from playground.chat import EmptyPrompt
+
+    opened = _prompt_and_session(args)
+    if isinstance(opened, int):
+        return opened
+    prompt, session = opened
     session.seed_health()
     if session.profile.semantic_routes and not args.model:
         from playground.router.embeddings import EmbeddingError
@@ -390,19 +400,12 @@ async def _run_ask(session, prompt: str, model: str | None, args: argparse.Names
 def _compare(args: argparse.Namespace) -> int:
     from playground.chat import EmptyPrompt
     from playground.compare import CompareError
-    from playground.profile import ProfileError
-    from playground.session import open_session
-    from playground.store import StoreError
 
-    prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
-    if not prompt.strip():
-        return _fail("the prompt is empty")
+    opened = _prompt_and_session(args)
+    if isinstance(opened, int):
+        return opened
+    prompt, session = opened
     try:
-        session = open_session(args.profile, args.db)
-    except (ProfileError, StoreError) as exc:
-        return _fail(str(exc))
-    try:
-        session.refresh_local_models()
         models = [session.add_model(name, args.api_base) for name in args.model]
         session.compare.check(models)
         return asyncio.run(_run_compare(session, prompt, models, args))

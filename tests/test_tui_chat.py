@@ -11,6 +11,7 @@ from playground.tui.app import PlaygroundApp
 from playground.tui.widgets.reply import ReplyView
 from playground.tui.widgets.status import StatusBar
 from support.openai_server import OpenAIStubServer
+from support.pilot import wait_for as _wait_for
 
 SIZE = (120, 40)
 
@@ -41,14 +42,6 @@ def _profile(tmp_path, api_base: str, chain: list[str]) -> str:
         timeouts: {{first_token: 5, idle: 5, total: 20}}
         """).format(models=models, first=chain[0], rest=", ".join(chain[1:])))
     return str(path)
-
-
-async def _wait_for(pilot, condition, timeout: float = 10.0) -> None:
-    for _ in range(int(timeout / 0.05)):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def _meta(reply: ReplyView) -> str:

@@ -18,6 +18,7 @@ from playground.tui.screens.pick_models import ModelPicker
 from playground.tui.widgets.column import CompareColumn
 from playground.tui.widgets.reply import ReplyView
 from support.openai_server import OpenAIStubServer
+from support.pilot import wait_for as _wait_for
 from support.profiles import stub_profile
 
 SIZE = (140, 40)
@@ -38,14 +39,6 @@ def session(tmp_path, stub):
     opened = open_session(stub_profile(tmp_path, stub.api_base, ["slow", "broken", "endless"]), tmp_path / "h.db")
     yield opened
     opened.store.close()
-
-
-async def _wait_for(pilot, condition, timeout: float = 10.0) -> None:
-    for _ in range(int(timeout / 0.05)):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def _shown(widget, selector: str) -> str:

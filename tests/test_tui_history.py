@@ -21,6 +21,7 @@ from playground.tui.screens.history import HistoryScreen
 from playground.tui.widgets.reply import PromptView, ReplyView, StoredReplyView
 from playground.tui.widgets.status import StatusBar
 from support.openai_server import OpenAIStubServer
+from support.pilot import wait_for as _wait_for
 
 SIZE = (140, 44)
 
@@ -69,14 +70,6 @@ def session(tmp_path):
     _turn(store, "[bold]markup[/bold] in a title", "a [@click=app.quit]trap[/]", "strong", 0.03)
     yield session
     session.store.close()
-
-
-async def _wait_for(pilot, condition, timeout: float = 10.0) -> None:
-    for _ in range(int(timeout / 0.05)):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def _meta(reply: ReplyView) -> str:
