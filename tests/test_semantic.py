@@ -98,3 +98,20 @@ def test_the_chat_routes_semantically_once_the_index_is_built(tmp_path):
                       session.catalog, semantic=session.chat.semantic)
     assert (decision.route, decision.stage) == ("translation", "semantic")
     assert decision.similarities["translation"] == max(decision.similarities.values())
+
+
+def test_a_litellm_embedding_model_gets_its_key_per_call_and_is_normalised(tmp_path, monkeypatch):
+    from playground.router.embeddings import LiteLLMEncoder
+    from support.openai_server import OpenAIStubServer
+
+    monkeypatch.setenv("EMBED_KEY", "sk-embedding-test-key-123456")
+    with OpenAIStubServer() as server:
+        encoder = LiteLLMEncoder("openai/embedder", api_base=server.api_base, key_env="EMBED_KEY")
+        vectors = encoder.encode(["tea time", "a different text", "tea time"])
+        assert vectors.shape == (3, 9)
+        assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+        assert np.allclose(vectors[0], vectors[2]) and not np.allclose(vectors[0], vectors[1])
+        assert server.auth == ["Bearer sk-embedding-test-key-123456"]
+        server.script("broken", status=500)
+        with pytest.raises(EmbeddingError, match=r"openai/broken: embedding failed"):
+            LiteLLMEncoder("openai/broken", api_base=server.api_base, key_env="EMBED_KEY").encode(["x"])

@@ -44,6 +44,8 @@ class OpenAIStubServer:
         self.behaviours: dict[str, Behaviour] = {}
         self.hits: Counter[str] = Counter()
         self.requests: list[dict] = []
+        self.auth: list[str] = []
+        """The Authorization header of each request, to check which key was sent."""
         self._stop = threading.Event()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._httpd.daemon_threads = True
@@ -91,7 +93,11 @@ class OpenAIStubServer:
                 model = request.get("model", "")
                 server.hits[model] += 1
                 server.requests.append(request)
+                server.auth.append(self.headers.get("Authorization", ""))
                 behaviour = server.behaviours.get(model, Behaviour())
+                if self.path.rstrip("/").endswith("/embeddings") and behaviour.status == 200:
+                    self._embed(request)
+                    return
                 if behaviour.hang:
                     server._stop.wait(60)
                     self.close_connection = True
@@ -123,6 +129,16 @@ class OpenAIStubServer:
 
             def _send_json(self, status: int, data: dict) -> None:
                 self._send_raw(status, json.dumps(data), "application/json", {})
+
+            def _embed(self, request: dict) -> None:
+                # Deterministic, unnormalised vectors from the text's letters: equal texts get equal vectors.
+                texts = request.get("input")
+                texts = [texts] if isinstance(texts, str) else texts
+                data = [{"object": "embedding", "index": i,
+                         "embedding": [float(sum(ord(c) for c in t if c.lower() == letter) + 1)
+                                       for letter in "etaoinshr"]} for i, t in enumerate(texts)]
+                self._send_json(200, {"object": "list", "data": data, "model": request.get("model"),
+                                      "usage": {"prompt_tokens": 1, "total_tokens": 1}})
 
             def _complete(self, request: dict, behaviour: Behaviour) -> None:
                 prompt_tokens = _prompt_tokens(request)
