@@ -47,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
 
     _history_parsers(commands, common)
 
+    doctor = commands.add_parser("doctor", parents=[common], help="check keys, the local model, the store and versions")
+    doctor.add_argument("--json", action="store_true")
+
     profile = commands.add_parser("profile", help="work with routing profiles")
     profile_commands = profile.add_subparsers(dest="profile_command", required=True)
     check = profile_commands.add_parser("check", help="validate profiles; one line per problem")
@@ -111,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         return _tune(args)
     if args.command == "compare":
         return _compare(args)
+    if args.command == "doctor":
+        return _doctor(args)
     from playground.tui.app import run_tui
 
     return run_tui(profile=args.profile, db=args.db, incognito=args.incognito)
@@ -297,6 +302,20 @@ def _profile_check(files: list[str]) -> int:
         else:
             print(f"{path}: ok ({profile.name}: {len(profile.models)} models, {len(profile.routes)} routes)")
     return 1 if failed else 0
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from playground.doctor import run_checks, to_dicts
+
+    checks = run_checks(args.profile, args.db)
+    if args.json:
+        print(json.dumps(to_dicts(checks), indent=2))
+    else:
+        for check in checks:
+            print(f"{'✓' if check.ok else '○' if check.optional else '✗'} {check.name}: {check.detail}")
+            if check.fix:
+                print(f"    → {check.fix}")
+    return 1 if any(not c.ok and not c.optional for c in checks) else 0
 
 
 def _prompt_and_session(args: argparse.Namespace):
