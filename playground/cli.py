@@ -68,6 +68,13 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("more_profiles", metavar="PROFILE2", nargs="*", help="further profiles, side by side")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.add_argument("--plot", metavar="FILE.svg", help="also write the cost–quality curves as SVG")
+    evaluate.add_argument("--live", action="store_true",
+                          help="DATA is a prompt file: call the routed models for real, check each answer, record "
+                               "it in history (lines: {prompt, check: exact|contains|regex|json|judge, expected})")
+    evaluate.add_argument("--results", help="with --live: where results go (default DATA.results.jsonl); "
+                                            "prompts already there are skipped, so an interrupted run resumes")
+    evaluate.add_argument("--per-provider", type=int, default=2, help="with --live: concurrent calls per provider")
+    evaluate.add_argument("--judge", help="with --live: the model that grades `judge` checks")
 
     tune = commands.add_parser("tune", help="learn a profile's learned route from replay data (cross-validated)")
     tune.add_argument("profile_file", metavar="PROFILE", help="profile name or YAML file to start from")
@@ -174,7 +181,53 @@ def _progress(label: str):
     return show
 
 
+def _eval_live(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from playground.live_eval import read_prompts, run_live, summarise
+    from playground.profile import ProfileError
+    from playground.session import open_session
+    from playground.store import StoreError
+    from playground.yamlsource import SourceError
+
+    if args.more_profiles:
+        return _fail("--live evaluates one profile at a time")
+    if args.per_provider < 1:
+        return _fail("--per-provider must be at least 1")
+    data = Path(args.data)
+    results = Path(args.results) if args.results else data.with_suffix(".results.jsonl")
+    try:
+        prompts = read_prompts(data)
+        session = open_session(args.profile_file, args.db)
+    except (SourceError, ProfileError, StoreError) as exc:
+        return _fail(str(exc))
+    if args.judge and args.judge not in session.catalog:
+        return _fail(f"--judge {args.judge!r} is not a model of profile {session.profile.name!r}")
+    session.refresh_local_models()
+    session.seed_health()
+    try:
+        rows = asyncio.run(run_live(session, prompts, results, per_provider=args.per_provider, judge=args.judge,
+                                    progress=_progress(f"live eval of {session.profile.name}")))
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: finished prompts are in {results}; run again to resume", file=sys.stderr)
+        return 130
+    finally:
+        session.store.close()
+    summary = summarise(rows)
+    if args.json:
+        print(json.dumps(summary | {"results": str(results)}, indent=2))
+        return 0
+    rate = "–" if summary["pass_rate"] is None else f"{summary['pass_rate']:.1%}"
+    print(f"{summary['prompts']} prompts · {summary['answered']} answered · passed {summary['passed']}/"
+          f"{summary['checked']} checked ({rate}) · ${summary['cost_usd']:.6f} · results in {results}")
+    for model, m in sorted(summary["by_model"].items()):
+        print(f"  {model:30} {m['prompts']:4} prompts  {m['passed']}/{m['checked']} passed  ${m['cost_usd']:.6f}")
+    return 0
+
+
 def _eval(args: argparse.Namespace) -> int:
+    if args.live:
+        return _eval_live(args)
     from pathlib import Path
 
     from playground.evaluation import EvalError, evaluate
