@@ -76,9 +76,13 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--per-provider", type=int, default=2, help="with --live: concurrent calls per provider")
     evaluate.add_argument("--judge", help="with --live: the model that grades `judge` checks")
 
-    tune = commands.add_parser("tune", help="learn a profile's learned route from replay data (cross-validated)")
+    tune = commands.add_parser("tune", parents=[common],
+                               help="learn a profile's learned route from replay data and/or history")
     tune.add_argument("profile_file", metavar="PROFILE", help="profile name or YAML file to start from")
-    tune.add_argument("--data", required=True, metavar="DATA.jsonl", help="replay data to learn from")
+    tune.add_argument("--data", metavar="DATA.jsonl", help="replay data to learn the learned route from")
+    tune.add_argument("--history", action="store_true",
+                      help="also adjust selection weights from observed errors and latency, and per-route model "
+                           "preferences from votes and good/bad marks, in your history (--db)")
     tune.add_argument("--target-quality", type=float, default=0.95,
                       help="keep this fraction of the strong model's quality (default 0.95)")
     tune.add_argument("--folds", type=int, default=5)
@@ -274,25 +278,50 @@ def _tune(args: argparse.Namespace) -> int:
 
     if args.folds < 2:
         return _fail("--folds must be at least 2")
+    if not args.data and not args.history:
+        return _fail("tune needs --data DATA.jsonl, --history, or both")
 
     def progress(stage: str, done: int, total: int) -> None:
         print(f"{stage} {done}/{total}", file=sys.stderr)
 
+    report = history_report = None
     try:
-        profile = load_profile(resolve_profile(args.profile_file))
-        items = load_replay(Path(args.data))
-        tuned, report = tune(profile, items, target_quality=args.target_quality, folds=args.folds, seed=args.seed,
-                             data_name=Path(args.data).name, progress=progress)
+        tuned = load_profile(resolve_profile(args.profile_file))
+        if args.data:
+            tuned, report = tune(tuned, load_replay(Path(args.data)), target_quality=args.target_quality,
+                                 folds=args.folds, seed=args.seed, data_name=Path(args.data).name, progress=progress)
+        if args.history:
+            from playground.paths import default_db_path
+            from playground.store import Store, StoreError
+            from playground.tune_history import tune_from_history
+
+            try:
+                store = Store(Path(args.db) if args.db else default_db_path())
+            except StoreError as exc:
+                return _fail(str(exc))
+            try:
+                tuned, history_report = tune_from_history(tuned, store)
+            finally:
+                store.close()
     except (ProfileError, EvalError) as exc:
         return _fail(str(exc))
-    header = (f"# Tuned by `playground tune` from {args.profile_file} on {Path(args.data).name}: "
-              f"target {args.target_quality:.0%} of {report.strong_model}'s quality.\n")
+    sources = " and ".join(filter(None, [Path(args.data).name if args.data else "", "history" if args.history else ""]))
+    header = f"# Tuned by `playground tune` from {args.profile_file} on {sources}.\n"
     try:
         write_private(Path(args.output), header + to_profile_yaml(tuned))
     except OSError as exc:
         return _fail(f"{args.output}: cannot write: {exc.strerror}")
     if args.json:
-        print(json.dumps(report.to_dict(), indent=2))
+        print(json.dumps({"replay": report.to_dict() if report else None, "history": history_report}, indent=2))
+        return 0
+    if history_report is not None:
+        weights = history_report["selection"]
+        print(f"history: {history_report['attempts']:,} attempts → selection weights cost {weights['cost']} · "
+              f"latency {weights['latency']} · health {weights['health']}; preferences: "
+              + (", ".join(f"{route}: {', '.join(models)}" for route, models in history_report["preferences"].items())
+                 or "none yet (vote in compare, or mark replies with Ctrl+G/Ctrl+B)"))
+    if report is None:
+        print(f"wrote {args.output}")
         return 0
 
     def pct(value):

@@ -176,6 +176,9 @@ class Route(_Strict):
     when: Condition | None = None
     semantic: SemanticSpec | None = None
     learned: LearnedSpec | None = None
+    prefer: tuple[str, ...] = ()
+    """Models tried first on this route, in this order, when usable (`tune --history` learns it from votes
+    and good/bad marks)."""
     select: Literal["cheapest", "first", "fastest", "weighted", "balance"] = "weighted"
     """How to pick among the tier's available models: cheapest estimated cost, the tier's order
     (strongest first), lowest expected latency, the profile's `selection` weights, or a weighted
@@ -258,6 +261,8 @@ class Profile(_Strict):
     embeddings: Embeddings = Embeddings()
     expected_output_tokens: int = Field(default=300, gt=0)
     """Used to estimate a reply's cost and duration before it is made."""
+    provenance: dict[str, str | float | int | None] = Field(default_factory=dict)
+    """What `playground tune --history` based its selection weights and preferences on."""
 
     @model_validator(mode="after")
     def _references(self) -> "Profile":
@@ -274,6 +279,9 @@ class Profile(_Strict):
             if route.learned and route.learned.cheap_tier not in self.tiers:
                 raise ReferenceProblem(f"unknown tier {route.learned.cheap_tier!r} (tiers: {tiers})",
                                        "routes", i, "learned", "cheap_tier")
+            for j, alias in enumerate(route.prefer):
+                if alias not in self.models:
+                    raise ReferenceProblem(f"unknown model {alias!r} (models: {known})", "routes", i, "prefer", j)
             if route.name in seen:
                 raise ReferenceProblem(f"route name {route.name!r} is used twice", "routes", i, "name")
             seen.add(route.name)

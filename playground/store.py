@@ -455,7 +455,7 @@ class Store:
 
     def latest_conversation(self) -> str | None:
         with self._lock:
-            row = self.db.execute("SELECT id FROM conversations ORDER BY updated_at DESC LIMIT 1").fetchone()
+            row = self.db.execute("SELECT id FROM conversations ORDER BY updated_at DESC, rowid DESC LIMIT 1").fetchone()
         return row[0] if row else None
 
     def conversation_count(self) -> int:
@@ -517,11 +517,11 @@ class Store:
         # The page is chosen first, then only its conversations are aggregated: the list costs the
         # same with 50 or 50,000 conversations behind it.
         rows = self.query(
-            f"WITH page AS (SELECT c.* FROM conversations c {where} ORDER BY c.updated_at DESC LIMIT ?) "
+            f"WITH page AS (SELECT c.*, c.rowid AS inserted FROM conversations c {where} ORDER BY c.updated_at DESC, c.rowid DESC LIMIT ?) "
             "SELECT page.*, (SELECT group_concat(model_alias, char(31)) FROM "
             "  (SELECT DISTINCT model_alias FROM attempts a WHERE a.conversation_id = page.id AND a.failure IS NULL)"
             ") AS models, (SELECT coalesce(sum(cost_usd), 0) FROM attempts a WHERE a.conversation_id = page.id) "
-            "AS cost_usd FROM page ORDER BY page.updated_at DESC", (*params, limit))
+            "AS cost_usd FROM page ORDER BY page.updated_at DESC, page.inserted DESC", (*params, limit))
         return [ConversationSummary(
             id=row["id"], title=row["title"] or "", profile=row["profile"], created_at=row["created_at"],
             updated_at=row["updated_at"], models=tuple(sorted((row["models"] or "").split("\x1f"))) if row["models"]

@@ -187,6 +187,10 @@ def decide(request: RouteRequest, profile: Profile, catalog: Catalog, *,
         else:
             viable.append(est)
     ranked = order(viable, route.select, profile.selection, rng or random.Random())
+    if route.prefer:
+        # Learned from votes and marks: preferred models first, in their order; the policy orders the rest.
+        rank = {alias: i for i, alias in enumerate(route.prefer)}
+        ranked.sort(key=lambda e: rank.get(e.info.alias, len(rank)))
     chain: list[Estimate] = list(ranked)
     for alias in profile.fallbacks:
         if alias in dropped or any(e.info.alias == alias for e in chain):
@@ -210,6 +214,8 @@ def decide(request: RouteRequest, profile: Profile, catalog: Catalog, *,
         alias = est.info.alias
         if position == 0:
             note = f"{tier_name} tier, {policy}" if alias in in_tier else f"fallback (no {tier_name} model available)"
+            if alias in route.prefer:
+                note = f"{tier_name} tier, preferred by your votes and marks"
         else:
             note = f"fallback #{position}"
         candidates.append(Candidate(alias, True, est.cost, note, est.latency_s, est.error_rate, est.score,
