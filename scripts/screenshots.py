@@ -1,4 +1,6 @@
-"""Regenerate screenshots/ from the real app, headless, answering with the embedded local model.
+"""Regenerate screenshots/ from the real app, headless: the chat answered by the embedded local model
+(with a route explanation, history and stats), and a comparison with a vote and the leaderboard
+against the scripted OpenAI-compatible test server (real HTTP through LiteLLM).
 
     .venv/bin/python scripts/screenshots.py
 """
@@ -10,40 +12,109 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import textwrap
 from pathlib import Path
 
-from playground.session import open_session
-from playground.tui.app import PlaygroundApp
-from playground.tui.widgets.reply import ReplyView
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "screenshots"
+sys.path.insert(0, str(ROOT / "tests"))
 
-OUT = Path(__file__).resolve().parent.parent / "screenshots"
+from support.openai_server import OpenAIStubServer  # noqa: E402
+from support.pilot import wait_for  # noqa: E402
+
+from playground.session import open_session  # noqa: E402
+from playground.tui.app import PlaygroundApp  # noqa: E402
+from playground.tui.widgets.reply import ReplyView  # noqa: E402
+
+SIZE = (120, 36)
 PROMPTS = ["Give me three tips for writing a clear commit message.", "What is a haiku?"]
 
 
-async def chat_screenshot() -> Path:
-    with tempfile.TemporaryDirectory() as home:
-        session = open_session("default", Path(home) / "history.db")
-        app = PlaygroundApp(session)
-        async with app.run_test(size=(120, 36)) as pilot:
-            for _ in range(300):
-                await pilot.pause(0.1)
-                if "ready" in str(app.screen.query_one("StatusBar").render()):
-                    break
-            for prompt in PROMPTS:
-                await pilot.click("#prompt")
-                await pilot.press(*prompt)
-                await pilot.press("enter")
-                await pilot.pause(0.2)
-                for _ in range(600):
-                    await pilot.pause(0.1)
-                    replies = app.screen.query(ReplyView)
-                    if replies and str(replies.last().query_one(".reply-meta").render()).strip():
-                        break
-            await pilot.pause(0.5)
-            path = OUT / "chat.svg"
-            app.save_screenshot(str(path))
-        session.store.close()
+def _done(reply: ReplyView) -> bool:
+    return bool(str(reply.query_one(".reply-meta").render()).strip())
+
+
+async def _ask(pilot, prompt: str, timeout: float = 120) -> ReplyView:
+    app = pilot.app
+    before = len(app.screen.query(ReplyView))
+    await pilot.click("#prompt")
+    await pilot.press(*prompt)
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: len(app.screen.query(ReplyView)) > before, timeout)
+    reply = app.screen.query(ReplyView).last()
+    await wait_for(pilot, lambda: _done(reply), timeout)
+    return reply
+
+
+def _save(app, name: str) -> Path:
+    path = OUT / f"{name}.svg"
+    app.save_screenshot(str(path))
     return path
+
+
+async def local_model_screens(home: Path) -> list[Path]:
+    session = open_session("default", home / "history.db")
+    app = PlaygroundApp(session)
+    shots = []
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: "ready" in str(app.screen.query_one("StatusBar").render()), 300)
+        for prompt in PROMPTS:
+            reply = await _ask(pilot, prompt)
+        await pilot.pause(0.5)
+        shots.append(_save(app, "chat"))
+        reply.query_one(".reply-why").collapsed = False  # the last reply's "why this model?"
+        await pilot.pause(0.3)
+        app.screen.query_one("#transcript").scroll_end(animate=False)
+        await pilot.pause(0.5)
+        shots.append(_save(app, "route-explanation"))
+        await pilot.press("f3")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "HistoryScreen")
+        await pilot.pause(1.0)
+        shots.append(_save(app, "history"))
+        await pilot.press("escape")
+        await pilot.press("f4")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "StatsScreen")
+        await pilot.pause(2.0)
+        shots.append(_save(app, "stats"))
+    session.store.close()
+    return shots
+
+
+async def compare_screens(home: Path) -> list[Path]:
+    shots = []
+    with OpenAIStubServer() as server:
+        server.script("concise", text="A haiku is a three-line poem of 5, 7 and 5 syllables.", chunk_delay=0.01)
+        server.script("verbose", chunk_delay=0.01, words_per_chunk=2, text=(
+            "A **haiku** is a short Japanese poem. It has three lines:\n\n- five syllables\n- seven syllables\n"
+            "- five syllables\n\nHaiku usually evoke a season and a single moment in nature."))
+        profile = home / "compare.yaml"
+        profile.write_text(textwrap.dedent(f"""\
+            name: compare-demo
+            models:
+              concise: {{model: openai/concise, api_base: "{server.api_base}", price: {{input_per_mtok: 0.15, output_per_mtok: 0.6}}}}
+              verbose: {{model: openai/verbose, api_base: "{server.api_base}", price: {{input_per_mtok: 2.5, output_per_mtok: 10}}}}
+            tiers: {{main: [concise, verbose]}}
+            routes: [{{name: everything, tier: main}}]
+            """))
+        session = open_session(str(profile), home / "compare.db")
+        app = PlaygroundApp(session, load_engine=False)
+        async with app.run_test(size=SIZE) as pilot:
+            await _ask(pilot, "What is a haiku?", timeout=60)
+            await pilot.press("f5")
+            await wait_for(pilot, lambda: type(app.screen).__name__ == "ModelPicker")
+            await pilot.press("ctrl+s")
+            await wait_for(pilot, lambda: type(app.screen).__name__ == "CompareScreen")
+            await wait_for(pilot, lambda: app.screen._finished, 60)
+            await pilot.press("1")
+            await wait_for(pilot, lambda: session.store.votes())
+            await pilot.pause(0.5)
+            shots.append(_save(app, "compare"))
+            await pilot.press("f8")
+            await wait_for(pilot, lambda: type(app.screen).__name__ == "LeaderboardScreen")
+            await pilot.pause(1.0)
+            shots.append(_save(app, "leaderboard"))
+        session.store.close()
+    return shots
 
 
 def to_png(svg: Path) -> None:
@@ -55,9 +126,12 @@ def to_png(svg: Path) -> None:
 
 def main() -> None:
     OUT.mkdir(exist_ok=True)
-    svg = asyncio.run(chat_screenshot())
-    to_png(svg)
-    print(f"wrote {svg} and its PNG")
+    with tempfile.TemporaryDirectory() as home:
+        shots = asyncio.run(local_model_screens(Path(home)))
+        shots += asyncio.run(compare_screens(Path(home)))
+    for svg in shots:
+        to_png(svg)
+        print(f"wrote {svg.relative_to(ROOT)} and its PNG")
 
 
 if __name__ == "__main__":
