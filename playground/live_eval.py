@@ -15,6 +15,7 @@ from typing import Callable
 
 from playground import tokens
 from playground.events import ReplyDone, TurnFailed
+from playground.jsonl import read_objects
 from playground.router import NoModelAvailable, RouteRequest, decide
 from playground.session import Session
 from playground.yamlsource import SourceError
@@ -47,23 +48,8 @@ class LiveResult:
 
 def read_prompts(path: Path) -> list[LivePrompt]:
     prompts = []
-    try:
-        lines = path.read_bytes().splitlines()
-    except OSError as exc:
-        raise SourceError(f"{path}: cannot read: {exc.strerror}") from None
-    for number, raw in enumerate(lines, start=1):
-        where = f"{path}:{number}"
-        try:
-            line = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise SourceError(f"{where}: not UTF-8 text (byte {exc.start} of the line)") from None
-        if not line.strip():
-            continue
-        try:
-            data = json.loads(line)
-        except ValueError as exc:
-            raise SourceError(f"{where}: invalid JSON: {exc.msg}") from None
-        if not isinstance(data, dict) or not isinstance(data.get("prompt"), str) or not data["prompt"].strip():
+    for number, where, data in read_objects(path):
+        if not isinstance(data.get("prompt"), str) or not data["prompt"].strip():
             raise SourceError(f"{where}: each line needs a non-empty string `prompt`")
         check = data.get("check")
         if check is not None and check not in CHECKS:

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from playground.jsonl import read_objects
 from playground.yamlsource import SourceError
-
-MAX_LINE_BYTES = 5_000_000
-
 
 @dataclass(frozen=True)
 class Outcome:
@@ -54,34 +51,14 @@ def _outcome(raw: object, where: str) -> Outcome:
 
 def read_replay(path: Path) -> Iterator[ReplayItem]:
     """Items in file order; a malformed line raises SourceError naming file:line."""
-    try:
-        handle = path.open("rb")
-    except FileNotFoundError:
-        raise SourceError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise SourceError(f"{path}: cannot read: {exc.strerror}") from None
-    with handle:
-        for number, raw in enumerate(handle, start=1):
-            where = f"{path}:{number}"
-            if len(raw) > MAX_LINE_BYTES:
-                raise SourceError(f"{where}: line longer than {MAX_LINE_BYTES:,} bytes")
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise SourceError(f"{where}: not UTF-8 text (byte {exc.start} of the line)") from None
-            if not line.strip():
-                continue
-            try:
-                data = json.loads(line)
-            except ValueError as exc:
-                raise SourceError(f"{where}: invalid JSON: {exc.msg} (column {exc.colno})") from None
-            if not isinstance(data, dict) or not isinstance(data.get("prompt"), str):
-                raise SourceError(f"{where}: each line is an object with a string `prompt` and `outcomes`")
-            outcomes = data.get("outcomes")
-            if not isinstance(outcomes, dict) or not outcomes:
-                raise SourceError(f"{where}: `outcomes` must map model names to {{score, ...}}")
-            yield ReplayItem(str(data.get("id", number)), str(data.get("category") or "uncategorised"),
-                             data["prompt"], {str(m): _outcome(o, f"{where}: outcomes.{m}") for m, o in outcomes.items()})
+    for number, where, data in read_objects(path):
+        if not isinstance(data.get("prompt"), str):
+            raise SourceError(f"{where}: each line is an object with a string `prompt` and `outcomes`")
+        outcomes = data.get("outcomes")
+        if not isinstance(outcomes, dict) or not outcomes:
+            raise SourceError(f"{where}: `outcomes` must map model names to {{score, ...}}")
+        yield ReplayItem(str(data.get("id", number)), str(data.get("category") or "uncategorised"),
+                         data["prompt"], {str(m): _outcome(o, f"{where}: outcomes.{m}") for m, o in outcomes.items()})
 
 
 def load_replay(path: Path) -> list[ReplayItem]:
