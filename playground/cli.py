@@ -107,26 +107,14 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.command == "ask":
-        return _ask(args)
     if args.command in ("history", "stats", "export-history"):
         from playground.history_cli import run
 
         return run(args)
-    if args.command == "profile":
-        return _profile_check(args.files)
-    if args.command == "prices":
-        return _prices(args)
-    if args.command == "export":
-        return _export(args)
-    if args.command == "eval":
-        return _eval(args)
-    if args.command == "tune":
-        return _tune(args)
-    if args.command == "compare":
-        return _compare(args)
-    if args.command == "doctor":
-        return _doctor(args)
+    handler = {"ask": _ask, "profile": _profile_check, "prices": _prices, "export": _export, "eval": _eval,
+               "tune": _tune, "compare": _compare, "doctor": _doctor}.get(args.command)
+    if handler is not None:
+        return handler(args)
     from playground.tui.app import run_tui
 
     return run_tui(profile=args.profile, db=args.db, incognito=args.incognito)
@@ -369,12 +357,12 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _profile_check(files: list[str]) -> int:
+def _profile_check(args: argparse.Namespace) -> int:
     from playground.paths import resolve_profile
     from playground.profile import ProfileError, load_profile
 
     failed = 0
-    for name in files:
+    for name in args.files:
         path = resolve_profile(name)
         try:
             profile = load_profile(path)
