@@ -18,7 +18,7 @@ from playground.tui.screens.pick_models import ModelPicker
 from playground.tui.widgets.column import CompareColumn
 from playground.tui.widgets.reply import ReplyView
 from support.openai_server import OpenAIStubServer
-from support.pilot import wait_for as _wait_for
+from support.pilot import painted_text, wait_for as _wait_for
 from support.profiles import stub_profile
 
 SIZE = (140, 40)
@@ -171,5 +171,4 @@ async def test_model_text_in_a_column_is_never_markup(session, stub):
         await pilot.press(*"go", "enter")
         await _wait_for(pilot, lambda: screen._finished)
         assert app.is_running
-        shown = " ".join(str(b.render()) for b in screen._columns[0].body.query("MarkdownParagraph"))
-        assert "[bold]x[/bold] [@click=app.quit]y[/]" in shown
+        await _wait_for(pilot, lambda: "[bold]x[/bold] [@click=app.quit]y[/]" in painted_text(screen._columns[0].body))

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import sys
+import time
 
-from textual import work
+from textual import events, work
 from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
 
 from playground.session import Session
+from playground.tui import collect
 from playground.tui.messages import EngineFailed, EngineReady, ProfileChanged, ProfileInvalid
 from playground.tui.screens.chat import ChatScreen
 from playground.tui.screens.history import HistoryScreen
@@ -31,12 +33,20 @@ class PlaygroundApp(App):
         self.session = session
         self._load_engine = load_engine
         self._profile_stamp = self._stamp()
+        self._last_input = time.monotonic()
 
     def on_mount(self) -> None:
         self.push_screen(ChatScreen(self.session))
         if self._load_engine:
             self._load()
         self.set_interval(PROFILE_POLL_S, self._check_profile)
+        collect.defer_full_collections()
+        self.set_interval(collect.IDLE_BEFORE_COLLECTING_S, lambda: collect.collect_if_idle(self._last_input))
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, (events.Key, events.MouseDown, events.Paste)):
+            self._last_input = time.monotonic()
+        await super().on_event(event)
 
     def _stamp(self) -> tuple[int, int] | None:
         try:
@@ -69,6 +79,7 @@ class PlaygroundApp(App):
         from playground import tokens
         from playground.providers import engine, local
         from playground.router.embeddings import EmbeddingError
+        from playground.tui.widgets import markdown_view
 
         try:
             engine.load()
@@ -80,6 +91,7 @@ class PlaygroundApp(App):
             except EmbeddingError as exc:  # the rest of the router still works; say what is missing
                 note = f"semantic routes off: {exc}"
             tokens.count_text("warm up")
+            markdown_view.warm_up()
             if local.runtime_problem() is None:
                 engine.warm_local_model()
             day_cost = self.session.store.today_cost()

@@ -10,3 +10,15 @@ async def wait_for(pilot, condition, timeout: float = 10.0) -> None:
             return
         await pilot.pause(0.05)
     raise AssertionError("condition not met in time")
+
+
+def painted_text(widget) -> str:
+    """The text a widget and its descendants paint on screen (their rendered lines, not their source)."""
+    from textual.geometry import Region
+
+    parts = []
+    for node in [widget, *widget.query("*")]:
+        width, height = node.size
+        if width and height:
+            parts.extend(strip.text.rstrip() for strip in node.render_lines(Region(0, 0, width, height)))
+    return "\n".join(parts)

@@ -19,6 +19,7 @@ from playground.records import Attempt, Reply
 from playground.safetext import one_line, redact
 from playground.session import Session
 from playground.store import ConversationSummary, StoredMessage
+from playground.tui.collect import streaming
 from playground.tui.messages import EngineFailed, EngineReady, ProfileChanged, ProfileInvalid, TurnProgress
 from playground.tui.screens.compare import CompareScreen, Continued
 from playground.tui.widgets.models import ModelsPanel
@@ -90,6 +91,7 @@ class ChatScreen(Screen):
         self.query_one(ModelsPanel).show(self.session.catalog)
         self.query_one(ModelsPanel).set_class(self.app.size.width >= WIDE_ENOUGH_FOR_PANEL, "-visible")
         self.query_one(PromptInput).focus()
+        self.query_one("#transcript", VerticalScroll).anchor()  # follow replies until the user scrolls up
 
     # Background state ---------------------------------------------------------------------------
 
@@ -143,9 +145,10 @@ class ChatScreen(Screen):
 
     @work(group="send", exit_on_error=False)
     async def _send(self, prompt: str, tags: frozenset[str]) -> None:
-        async for event in self.session.chat.send(prompt, conversation_id=self.conversation_id, tags=tags,
-                                                  incognito=self.incognito):
-            self.post_message(TurnProgress(event))
+        with streaming():
+            async for event in self.session.chat.send(prompt, conversation_id=self.conversation_id, tags=tags,
+                                                      incognito=self.incognito):
+                self.post_message(TurnProgress(event))
 
     @on(TurnProgress)
     async def _progress(self, message: TurnProgress) -> None:
@@ -153,39 +156,32 @@ class ChatScreen(Screen):
         if reply is None:
             return
         if isinstance(event, TextDelta):
-            await reply.append(event.text)
-            self._follow()
+            reply.append(event.text)
         elif isinstance(event, TurnStarted):
             self.conversation_id = event.conversation_id
         elif isinstance(event, Routed):
             reply.show_decision(event.decision)
         elif isinstance(event, AttemptStarted):
-            await reply.attempt_started(event.model_alias, event.hop, event.reason)
+            reply.attempt_started(event.model_alias, event.hop, event.reason)
         elif isinstance(event, AttemptEnded):
             await reply.attempt_ended(event.attempt)
         elif isinstance(event, ReplyDone):
-            await reply.finished(event.reply)
+            reply.finished(event.reply)
             status = self.query_one(StatusBar)
             status.conversation_cost = event.conversation_cost
             status.day_cost = event.day_cost
-            self._follow()
         elif isinstance(event, TurnFailed):
-            await reply.stopped(f"not sent: {event.message}")
-
-    def _follow(self) -> None:
-        transcript = self.query_one("#transcript", VerticalScroll)
-        if transcript.max_scroll_y - transcript.scroll_y < 4:
-            transcript.scroll_end(animate=False)
+            reply.stopped(f"not sent: {event.message}")
 
     @on(Worker.StateChanged)
     async def _worker_changed(self, event: Worker.StateChanged) -> None:
         if event.worker is not self._sending or self._reply is None:
             return
         if event.state is WorkerState.CANCELLED:
-            await self._reply.stopped("cancelled · the partial reply is kept in history")
+            self._reply.stopped("cancelled · the partial reply is kept in history")
         elif event.state is WorkerState.ERROR:
             error = event.worker.error
-            await self._reply.stopped(one_line(redact(f"error: {type(error).__name__}: {error}")))
+            self._reply.stopped(one_line(redact(f"error: {type(error).__name__}: {error}")))
 
     # Actions ------------------------------------------------------------------------------------
 
@@ -238,8 +234,8 @@ class ChatScreen(Screen):
         reply = ReplyView()
         await transcript.mount_all(([] if result.reasked else [PromptView(comparison.prompt)]) + [reply])
         reply.set_head(f"→ {column.model_alias} · chosen in a comparison")
-        await reply.append(column.attempt.text)
-        await reply.finished(Reply(comparison.conversation_id, column.message_id, column.attempt.text, "complete",
+        reply.append(column.attempt.text)
+        reply.finished(Reply(comparison.conversation_id, column.message_id, column.attempt.text, "complete",
                                    [column.attempt]))
         transcript.scroll_end(animate=False)
 

@@ -20,6 +20,7 @@ from playground.events import ColumnDelta, ColumnEnded, ColumnProgress, CompareD
 from playground.records import Comparison, Outcome, Vote
 from playground.safetext import one_line, redact
 from playground.session import Session
+from playground.tui.collect import streaming
 from playground.tui.messages import CompareProgress
 from playground.tui.screens.pick_models import ModelPicker
 from playground.tui.widgets.column import CompareColumn
@@ -162,18 +163,19 @@ class CompareScreen(Screen[Continued | None]):
 
     @work(group="compare", exit_on_error=False)
     async def _run(self, prompt: str, models: list[str], prompt_message_id: int | None) -> None:
-        async for event in self.session.compare.run(prompt, models, self.conversation_id, prompt_message_id):
-            self.post_message(CompareProgress(event))
+        with streaming():
+            async for event in self.session.compare.run(prompt, models, self.conversation_id, prompt_message_id):
+                self.post_message(CompareProgress(event))
 
     @on(CompareProgress)
     async def _progress(self, message: CompareProgress) -> None:
         event = message.event
         if isinstance(event, ColumnDelta):
-            await self._columns[event.column].append(event.text)
+            self._columns[event.column].append(event.text)
         elif isinstance(event, ColumnProgress):
             self._columns[event.column].progress(event.live)
         elif isinstance(event, ColumnEnded):
-            await self._columns[event.column].finished(event.attempt, event.status)
+            self._columns[event.column].finished(event.attempt, event.status)
         elif isinstance(event, CompareStarted):
             self._comparison = event.comparison
             self.conversation_id = event.comparison.conversation_id
@@ -187,7 +189,7 @@ class CompareScreen(Screen[Continued | None]):
             return
         if event.state is WorkerState.CANCELLED:
             for column in self._columns:
-                await column.cancelled()
+                column.cancelled()
             self._finished = self._comparison is not None
             self._bar("cancelled · partial answers are kept · you can still vote")
         elif event.state is WorkerState.ERROR:

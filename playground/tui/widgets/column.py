@@ -5,31 +5,34 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
-from textual.widgets import Markdown, Static
+from textual.widgets import Static
 
 from playground.format import figures, live_line
 from playground.records import Attempt, LiveStats
+from playground.tui.widgets.markdown_view import MarkdownView
 
 
 class CompareColumn(VerticalScroll):
-    """Streams Markdown through MarkdownStream (appends, no re-parse of the whole reply per piece)."""
+    """Scrolls on its own, so one long answer does not push the others out of view."""
 
     def __init__(self, model_alias: str) -> None:
         super().__init__()
         self.model_alias = model_alias
         self.text = ""
         self.ended = False
-        self._stream = None
+
+    def on_mount(self) -> None:
+        self.anchor()  # follow the stream until the user scrolls up to read
 
     def compose(self) -> ComposeResult:
         yield Static(Text(self.model_alias), classes="column-label", markup=False)
         yield Static(Text("waiting for the first token…"), classes="column-live", markup=False)
-        yield Markdown("", open_links=False, classes="column-body")
+        yield MarkdownView(classes="column-body")
         yield Static(Text(""), classes="column-state", markup=False)
 
     @property
-    def body(self) -> Markdown:
-        return self.query_one(".column-body", Markdown)
+    def body(self) -> MarkdownView:
+        return self.query_one(".column-body", MarkdownView)
 
     def label(self, text: str) -> None:
         self.query_one(".column-label", Static).update(Text(text))
@@ -37,22 +40,14 @@ class CompareColumn(VerticalScroll):
     def _state(self, text: str) -> None:
         self.query_one(".column-state", Static).update(Text(text))
 
-    async def append(self, piece: str) -> None:
+    def append(self, piece: str) -> None:
         self.text += piece
-        if self._stream is None:
-            self._stream = Markdown.get_stream(self.body)
-        await self._stream.write(piece)
+        self.body.append(piece)
 
     def progress(self, live: LiveStats) -> None:
         self.query_one(".column-live", Static).update(Text(live_line(live)))
 
-    async def _close_stream(self) -> None:
-        if self._stream is not None:
-            await self._stream.stop()
-            self._stream = None
-
-    async def finished(self, attempt: Attempt, status: str) -> None:
-        await self._close_stream()
+    def finished(self, attempt: Attempt, status: str) -> None:
         self.ended = True
         self.query_one(".column-live", Static).update(Text(figures(attempt)))
         if attempt.ok:
@@ -62,8 +57,7 @@ class CompareColumn(VerticalScroll):
             self._state(f"✗ {attempt.failure}: {attempt.error or 'no detail'}"
                         + (" · partial answer kept" if attempt.text else ""))
 
-    async def cancelled(self) -> None:
-        await self._close_stream()
+    def cancelled(self) -> None:
         if not self.ended:
             self.ended = True
             self.add_class("-failed")

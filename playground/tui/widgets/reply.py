@@ -5,12 +5,13 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Collapsible, Markdown, Static
+from textual.widgets import Collapsible, Static
 
 from playground.format import decision_trace, failure_line, meta_line
 from playground.records import Attempt, Reply
 from playground.router import Decision
 from playground.store import StoredMessage
+from playground.tui.widgets.markdown_view import MarkdownView
 
 
 class PromptView(Static):
@@ -21,13 +22,12 @@ class PromptView(Static):
 
 
 class ReplyView(Vertical):
-    """Streams Markdown through MarkdownStream, so each piece is appended, not the whole reply re-parsed."""
+    """A routed reply as it streams: which model, its Markdown, failed hops, figures and the route's trace."""
 
     can_focus = True  # so a reply can be picked for a good/bad mark
 
     def __init__(self) -> None:
         super().__init__()
-        self._stream = None
         self.text = ""
         self.message_id: int | None = None
         self._meta = ""
@@ -35,14 +35,14 @@ class ReplyView(Vertical):
     def compose(self) -> ComposeResult:
         yield Static(Text("routing…"), classes="reply-head", markup=False)
         yield Vertical(classes="reply-failures")
-        yield Markdown("", open_links=False, classes="reply-body")
+        yield MarkdownView(classes="reply-body")
         yield Static(Text(""), classes="reply-meta", markup=False)
         with Collapsible(title="why this model?", classes="reply-why"):
             yield Static(Text(""), classes="reply-trace", markup=False)
 
     @property
-    def body(self) -> Markdown:
-        return self.query_one(".reply-body", Markdown)
+    def body(self) -> MarkdownView:
+        return self.query_one(".reply-body", MarkdownView)
 
     def set_head(self, text: str) -> None:
         self.query_one(".reply-head", Static).update(Text(text))
@@ -51,34 +51,23 @@ class ReplyView(Vertical):
         self.set_head(f"→ {decision.model} · {decision.reason}")
         self.query_one(".reply-trace", Static).update(Text("\n".join(decision_trace(decision))))
 
-    async def _close_stream(self) -> None:
-        if self._stream is not None:
-            await self._stream.stop()
-            self._stream = None
-
-    async def attempt_started(self, model_alias: str, hop: int, reason: str) -> None:
-        await self._close_stream()
+    def attempt_started(self, model_alias: str, hop: int, reason: str) -> None:
         if hop:
             # The failed attempt's partial text is kept in its failure row and in history.
-            await self.body.update("")
+            self.body.clear()
         self.text = ""
         self.set_head(f"→ {model_alias} · {reason}")
-        self._stream = Markdown.get_stream(self.body)
 
-    async def append(self, piece: str) -> None:
+    def append(self, piece: str) -> None:
         self.text += piece
-        if self._stream is None:
-            self._stream = Markdown.get_stream(self.body)
-        await self._stream.write(piece)
+        self.body.append(piece)
 
     async def attempt_ended(self, attempt: Attempt) -> None:
-        await self._close_stream()
         if not attempt.ok:
             row = Static(Text(failure_line(attempt)), classes="failure-row", markup=False)
             await self.query_one(".reply-failures", Vertical).mount(row)
 
-    async def finished(self, reply: Reply) -> None:
-        await self._close_stream()
+    def finished(self, reply: Reply) -> None:
         self.message_id = reply.message_id
         final = reply.final
         if final is None:
@@ -94,8 +83,7 @@ class ReplyView(Vertical):
     def marked(self, good: bool) -> None:
         self.query_one(".reply-meta", Static).update(Text(f"{self._meta} · marked {'good' if good else 'bad'}"))
 
-    async def stopped(self, note: str) -> None:
-        await self._close_stream()
+    def stopped(self, note: str) -> None:
         self.query_one(".reply-meta", Static).update(Text(note))
         self.add_class("-failed")
 
@@ -113,7 +101,7 @@ class StoredReplyView(ReplyView):
         message, attempt = self._message, self._attempt
         head = f"→ {attempt.model_alias} · {attempt.reason}" if attempt else f"→ {message.model_alias or '?'}"
         yield Static(Text(head), classes="reply-head", markup=False)
-        yield Markdown(message.content, open_links=False, classes="reply-body")
+        yield MarkdownView(message.content, classes="reply-body")
         if message.incognito:
             note = "incognito: the reply was not stored"
         elif message.status != "complete":

@@ -1,0 +1,150 @@
+"""A reply's Markdown as one widget whose cost per redraw does not grow with the reply.
+
+Textual's Markdown widget mounts a widget per block (more for list items and code), and every layout pass
+walks them all: with four long replies streaming, each frame cost more than the last (2.3 s display lag,
+130 ms per key press on two cores). Here the text is cut into segments at block boundaries (a blank line
+outside a code fence) once a segment is long enough; Rich draws each segment into lines once, and only
+the last, growing segment is drawn again as text arrives. Layout sees a single widget with a known height.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+
+from rich.console import Console
+from rich.markdown import Markdown as RichMarkdown
+from rich.segment import Segment
+from textual.geometry import Size
+from textual.strip import Strip
+from textual.widget import Widget
+
+# How long a segment grows before it may be sealed. Redrawing the growing segment is the main cost of a
+# frame, so it stays small; sealed segments cost nothing until the width changes.
+SEAL_AFTER_CHARS = 400
+
+# Streamed text is shown at most this often. Each redraw re-lays out and repaints the screen, which costs
+# the same whether one token or fifty arrived; at 10 a second the text still reads as a stream.
+REDRAW_EVERY_S = 0.1
+
+_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
+
+
+def warm_up() -> None:
+    """Pay the first-use costs (the Markdown parser's setup, Pygments' lexers and styles: 100+ ms) off the
+    event loop, before the first reply streams."""
+    console = Console(file=io.StringIO(), width=40)
+    for theme in ("monokai", "default"):
+        sample = "# a\n\n- b\n\n```python\nx = 1\n```\n\n```bash\nls\n```\n\n```json\n{}\n```\n"
+        console.render_lines(RichMarkdown(sample, code_theme=theme, hyperlinks=False))
+
+
+class MarkdownView(Widget):
+    """Markdown that can be streamed into (`append`) or given at once (`MarkdownView(text)`)."""
+
+    DEFAULT_CSS = """
+    MarkdownView {
+        height: auto;
+    }
+    """
+
+    def __init__(self, source: str = "", *, classes: str | None = None) -> None:
+        super().__init__(classes=classes)
+        self._segments: list[str] = [""]
+        self._sealed_lines: list[list[Segment]] = []  # every sealed segment, drawn, with a blank line between
+        self._sealed_drawn = 0  # how many sealed segments _sealed_lines holds
+        self._sealed_width = 0
+        self._tail_lines: list[list[Segment]] = []
+        self._width = 0  # the width the lines were drawn at; 0 when the growing segment must be redrawn
+        self._partial_line = ""
+        self._fence: str | None = None  # the opening fence while inside a code block
+        self._redraw_pending = False
+        self.shown_chars = 0  # how much of the source the drawn lines show
+        self._cut(source)
+
+    @property
+    def source(self) -> str:
+        return "".join(self._segments)
+
+    def append(self, text: str) -> None:
+        """Add streamed text; it is shown within REDRAW_EVERY_S."""
+        if not text:
+            return
+        self._cut(text)
+        if not self._redraw_pending:
+            self._redraw_pending = True
+            self.set_timer(REDRAW_EVERY_S, self._redraw)
+
+    def clear(self) -> None:
+        """Drop everything shown (a new attempt replaces a failed one's text)."""
+        self._segments = [""]
+        self._sealed_lines, self._sealed_drawn, self._sealed_width, self._tail_lines = [], 0, 0, []
+        self._partial_line, self._fence = "", None
+        self._redraw()
+
+    def _cut(self, text: str) -> None:
+        *lines, rest = text.split("\n")
+        for part in lines:
+            self._segments[-1] += part + "\n"
+            line, self._partial_line = self._partial_line + part, ""
+            self._track_fence(line)
+            if line.strip() == "" and self._fence is None and len(self._segments[-1]) >= SEAL_AFTER_CHARS:
+                self._segments.append("")
+        self._segments[-1] += rest
+        self._partial_line += rest
+
+    def _track_fence(self, line: str) -> None:
+        match = _FENCE.match(line)
+        if match is None:
+            return
+        fence = match.group(1)
+        if self._fence is None:
+            self._fence = fence
+        elif fence[0] == self._fence[0] and len(fence) >= len(self._fence) and line.strip() == fence:
+            self._fence = None
+
+    def _redraw(self) -> None:
+        self._redraw_pending = False
+        self._width = 0
+        self.refresh(layout=True)
+
+    def _draw_segment(self, text: str, width: int) -> list[list[Segment]]:
+        code_theme = "monokai" if self.app.current_theme.dark else "default"
+        # hyperlinks=False: a model's links are shown as text, never as terminal hyperlinks.
+        markdown = RichMarkdown(text, code_theme=code_theme, hyperlinks=False)
+        console = self.app.console
+        # Plain segments, not Strips: a Strip caches what is derived from it (crops, filters), and kept
+        # Strips made every garbage collection longer. Rich's own line rendering is also a third cheaper
+        # than going through Textual's Visual.
+        return console.render_lines(markdown, console.options.update(width=width, height=None),
+                                    style=self.rich_style, pad=True)
+
+    def _drawn_lines(self, width: int) -> tuple[list[list[Segment]], list[list[Segment]]]:
+        if width != self._width:
+            sealed = self._segments[:-1]
+            if width != self._sealed_width:
+                self._sealed_lines, self._sealed_drawn, self._sealed_width = [], 0, width
+            for text in sealed[self._sealed_drawn:]:
+                if self._sealed_lines:
+                    self._sealed_lines.append([])
+                self._sealed_lines.extend(self._draw_segment(text, width))
+            self._sealed_drawn = len(sealed)
+            tail = self._segments[-1]
+            self._tail_lines = self._draw_segment(tail, width) if tail.strip() else []
+            if self._tail_lines and self._sealed_lines:
+                self._tail_lines.insert(0, [])
+            self._width = width
+            self.shown_chars = sum(map(len, self._segments))
+        return self._sealed_lines, self._tail_lines
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        if not width:
+            return 0
+        sealed, tail = self._drawn_lines(width)
+        return len(sealed) + len(tail)
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        sealed, tail = self._drawn_lines(width)
+        line = sealed[y] if y < len(sealed) else tail[y - len(sealed)] if y - len(sealed) < len(tail) else []
+        return Strip(line, width) if line else Strip.blank(width, self.visual_style.rich_style)
