@@ -13,7 +13,7 @@ from playground.events import (AttemptEnded, AttemptStarted, Event, ReplyDone, R
                                TurnStarted)
 from playground.profile import Profile
 from playground.providers.stream import AttemptStream
-from playground.records import Attempt, Failure, Reply
+from playground.records import Attempt, Failure, Reply, TurnSettings
 from playground.router import NoModelAvailable, RouteRequest, decide
 from playground.router.health import HealthTracker
 from playground.router.rules import split_tags
@@ -58,9 +58,11 @@ class ChatService:
         return getattr(self.profile.retries, failure.value, 0) if failure else 0
 
     async def send(self, prompt: str, conversation_id: str | None = None, model: str | None = None,
-                   tags: frozenset[str] = frozenset(), incognito: bool = False) -> AsyncIterator[Event]:
+                   tags: frozenset[str] = frozenset(), incognito: bool = False, *, replacing: int | None = None,
+                   settings: TurnSettings = TurnSettings()) -> AsyncIterator[Event]:
         """With `incognito`, the store keeps this turn's metadata (tokens, cost, latency, model) but
-        none of its text."""
+        none of its text. `replacing` is the id of the conversation's last prompt: that turn (edited, or
+        asked again of another model) stays in history but leaves the context."""
         if not prompt.strip():
             raise EmptyPrompt("the prompt is empty")
         prompt_tags, text = split_tags(prompt, self.profile.task_tags)
@@ -69,10 +71,14 @@ class ChatService:
 
         def open_turn():
             # One trip to the worker thread: the prompt is saved before anything else can fail.
+            if replacing is not None and conversation_id is not None:
+                self.store.replace_turn(conversation_id, replacing)
             conversation, prompt_id = self.store.start_turn(conversation_id, prompt, self.profile.name, incognito)
             if incognito:
                 self._unstored[prompt_id] = prompt
             history = self._history(conversation)
+            if settings.system:
+                history.insert(0, {"role": "system", "content": settings.system})
             return conversation, prompt_id, history, tokens.count_text(text), tokens.count_messages(history)
 
         conversation_id, prompt_id, messages, prompt_tokens, request_tokens = await asyncio.to_thread(open_turn)
@@ -103,7 +109,8 @@ class ChatService:
                         reason = f"fallback after {attempts[-1].model_alias} failed ({attempts[-1].failure})"
                     yield AttemptStarted(alias, hop, reason)
                     stream = AttemptStream(self.catalog[alias], messages, route=decision.route, reason=reason,
-                                           hop=hop, timeouts=self.profile.timeouts, secrets=secrets)
+                                           hop=hop, timeouts=self.profile.timeouts, secrets=secrets,
+                                           temperature=settings.temperature)
                     flushed = time.monotonic()
                     async for piece in stream:
                         yield TextDelta(piece)

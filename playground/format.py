@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from playground.catalog import ModelInfo
 from playground.records import Attempt, LiveStats
 from playground.router.decide import Decision
 from playground.safetext import one_line
@@ -19,6 +20,14 @@ def dollars(value: float | None) -> str:
     if value < 0.01:
         return f"${value:.6f}".rstrip("0")
     return f"${value:.4f}"
+
+
+def model_detail(info: ModelInfo) -> str:
+    """What to know when picking a model: its input price, or why it cannot be used."""
+    if not info.available:
+        return info.unavailable_reason
+    price = info.cost(1_000_000, 0)
+    return f"{dollars(price)}/Mtok in" if price is not None else "price unknown"
 
 
 def seconds(value: float | None) -> str:

@@ -35,3 +35,20 @@ def resolve_profile(name_or_path: str | None) -> Path:
     if path.suffix in (".yaml", ".yml") or path.exists():
         return path
     return bundled_profiles_dir() / f"{name_or_path}.yaml"
+
+
+def known_profiles(current: Path | None = None) -> list[Path]:
+    """Profiles to offer in a picker: the bundled ones, the user's (data dir), the working directory's."""
+    found: dict[Path, None] = {}
+    if current is not None:
+        found[current.resolve()] = None
+    for folder, pattern in ((bundled_profiles_dir(), "**/*.yaml"), (data_dir() / "profiles", "*.yaml"),
+                            (Path.cwd(), "*.yaml")):
+        if folder.is_dir():
+            for path in sorted(folder.glob(pattern)):
+                found[path.resolve()] = None
+    return list(found)
+
+
+def preferences_path() -> Path:
+    return data_dir() / "preferences.json"

@@ -108,6 +108,22 @@ class Vote:
 
 
 @dataclass(frozen=True)
+class TurnSettings:
+    """What the user set for a conversation: sent with each of its turns."""
+
+    system: str = ""
+    temperature: float | None = None
+
+    def describe(self) -> str:
+        parts = []
+        if self.system:
+            parts.append("system prompt")
+        if self.temperature is not None:
+            parts.append(f"temperature {self.temperature:g}")
+        return " · ".join(parts)
+
+
+@dataclass(frozen=True)
 class LiveStats:
     """A reply still streaming, for its live line: tokens are counted locally until usage arrives."""
 

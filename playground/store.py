@@ -372,6 +372,13 @@ class Store:
                 "(SELECT reply_message_id FROM attempts WHERE prompt_message_id = ?)", (_now(), prompt_message_id))
             conn.execute("UPDATE messages SET status = 'complete', updated_at = ? WHERE id = ?", (_now(), message_id))
 
+    def replace_turn(self, conversation_id: str, prompt_message_id: int) -> None:
+        """Take a conversation's last turn (the prompt and its replies) out of its context, keeping it in
+        history as 'replaced': the user edited the prompt or asked another model."""
+        with self._write() as conn:
+            conn.execute("UPDATE messages SET status = 'replaced', updated_at = ? WHERE conversation_id = ? "
+                         "AND id >= ?", (_now(), conversation_id, prompt_message_id))
+
     def rename_conversation(self, conversation_id: str, title: str) -> None:
         with self._write() as conn:
             conn.execute("UPDATE conversations SET title = ? WHERE id = ?", (" ".join(title.split()), conversation_id))

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterable
+from functools import partial
 
 from textual import events, work
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
 from playground.session import Session
-from playground.tui import collect
+from playground.tui import collect, preferences
 from playground.tui.messages import EngineFailed, EngineReady, ProfileChanged, ProfileInvalid
 from playground.tui.screens.chat import ChatScreen
+from playground.tui.screens.help import HelpScreen
 from playground.tui.screens.history import HistoryScreen
 from playground.tui.screens.leaderboard import LeaderboardScreen
 
@@ -26,6 +29,7 @@ class PlaygroundApp(App):
         Binding("f3", "show_history", "History", id="app.history"),
         Binding("f4", "show_stats", "Stats", id="app.stats"),
         Binding("f8", "leaderboard", "Leaderboard", id="app.leaderboard"),
+        Binding("f1", "help", "Help", id="app.help"),
     ]
 
     def __init__(self, session: Session, *, load_engine: bool = True) -> None:
@@ -34,6 +38,9 @@ class PlaygroundApp(App):
         self._load_engine = load_engine
         self._profile_stamp = self._stamp()
         self._last_input = time.monotonic()
+        theme = preferences.load().get("theme")
+        if isinstance(theme, str) and theme in self.available_themes:
+            self.theme = theme
 
     def on_mount(self) -> None:
         self.push_screen(ChatScreen(self.session))
@@ -41,12 +48,38 @@ class PlaygroundApp(App):
             self._load()
         self.set_interval(PROFILE_POLL_S, self._check_profile)
         collect.defer_full_collections()
+        self.theme_changed_signal.subscribe(self, lambda theme: self._remember_theme(theme.name))
         self.set_interval(collect.IDLE_BEFORE_COLLECTING_S, lambda: collect.collect_if_idle(self._last_input))
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, (events.Key, events.MouseDown, events.Paste)):
             self._last_input = time.monotonic()
+        theme = preferences.load().get("theme")
+        if isinstance(theme, str) and theme in self.available_themes:
+            self.theme = theme
         await super().on_event(event)
+
+    @work(thread=True, group="preferences", exit_on_error=False)
+    def _remember_theme(self, name: str) -> None:
+        preferences.save({"theme": name})
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Textual's own commands (themes, keys, quit), then every action bound on the current screen."""
+        yield from super().get_system_commands(screen)
+        seen = set()
+        for active in screen.active_bindings.values():
+            binding = active.binding
+            if active.node not in (screen, self) or not binding.description or binding.action in seen \
+                    or binding.action == "app.quit":
+                continue
+            seen.add(binding.action)
+            yield SystemCommand(f"{binding.description} ({self.get_key_display(binding)})",
+                                binding.tooltip or binding.description,
+                                partial(self.run_action, binding.action, active.node))
 
     def _stamp(self) -> tuple[int, int] | None:
         try:

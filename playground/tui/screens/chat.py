@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from rich.text import Text
 from textual import on, work
@@ -15,19 +16,32 @@ from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
 from playground.events import AttemptEnded, AttemptStarted, ReplyDone, Routed, TextDelta, TurnFailed, TurnStarted
-from playground.records import Attempt, Reply
+from playground.format import model_detail
+from playground.paths import bundled_profiles_dir, known_profiles
+from playground.records import Attempt, Reply, TurnSettings
 from playground.safetext import one_line, redact
 from playground.session import Session
 from playground.store import ConversationSummary, StoredMessage
 from playground.tui.collect import streaming
 from playground.tui.messages import EngineFailed, EngineReady, ProfileChanged, ProfileInvalid, TurnProgress
 from playground.tui.screens.compare import CompareScreen, Continued
+from playground.tui.screens.pick_one import Choice, PickOne
+from playground.tui.screens.settings import SettingsDialog
+from playground.tui.widgets.markdown_view import code_blocks, first_line
 from playground.tui.widgets.models import ModelsPanel
 from playground.tui.widgets.prompt_input import PromptInput
 from playground.tui.widgets.reply import PromptView, ReplyView, StoredReplyView
 from playground.tui.widgets.status import StatusBar
 
 WIDE_ENOUGH_FOR_PANEL = 110
+
+
+def profile_label(path: Path) -> str:
+    """A bundled profile by its name as typed on the command line ("replay/routellm"), others by file name."""
+    try:
+        return str(path.relative_to(bundled_profiles_dir().resolve()).with_suffix(""))
+    except ValueError:
+        return path.name
 
 
 class ChatScreen(Screen):
@@ -41,6 +55,15 @@ class ChatScreen(Screen):
         Binding("ctrl+g", "mark(True)", "Good", id="chat.good"),
         Binding("ctrl+b", "mark(False)", "Bad", id="chat.bad"),
         Binding("f5", "compare", "Compare", id="chat.compare"),
+        Binding("ctrl+r", "ask_another", "Other model", id="chat.another",
+                tooltip="Ask the last prompt again, of a model you pick; the old answer stays in history"),
+        Binding("ctrl+l", "edit_last", "Edit last", id="chat.edit", show=False,
+                tooltip="Edit the last prompt and send it again (also: ↑ in an empty prompt box)"),
+        Binding("ctrl+o", "copy", "Copy", id="chat.copy", show=False,
+                tooltip="Copy the focused or latest reply, or one of its code blocks, to the clipboard"),
+        Binding("ctrl+s", "settings", "Settings", id="chat.settings",
+                tooltip="System prompt and temperature of this conversation"),
+        Binding("f10", "pick_profile", "Profile", id="chat.profile", tooltip="Switch to another routing profile"),
         Binding("ctrl+q", "app.quit", "Quit", id="app.quit"),
     ]
 
@@ -62,6 +85,12 @@ class ChatScreen(Screen):
         self._sending: Worker | None = None
         self.tag: str | None = None
         """A task tag picked in the UI, applied to every prompt until changed (like a #tag prefix)."""
+        self.settings = TurnSettings()
+        """The conversation's system prompt and temperature, sent with each turn."""
+        self._last_prompt: tuple[int, str] | None = None
+        """The conversation's last prompt (message id, text): what edit and 'other model' re-send."""
+        self._replacing: int | None = None
+        """Set while the box holds the last prompt for editing: sending it replaces that turn."""
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
@@ -116,7 +145,7 @@ class ChatScreen(Screen):
         status.profile = message.profile.name
         status.problem = ""
         self.query_one(ModelsPanel).show(self.session.catalog)
-        self.notify(f"Profile {message.profile.name} reloaded", timeout=3, markup=False)
+        self.notify(f"Routing with profile {message.profile.name}", timeout=3, markup=False)
 
     @work(thread=True, group="semantic", exclusive=True, exit_on_error=False)
     def _rebuild_semantic(self) -> None:
@@ -132,22 +161,41 @@ class ChatScreen(Screen):
 
     @on(PromptInput.Submitted)
     async def _submit(self, message: PromptInput.Submitted) -> None:
+        replacing, self._replacing = self._replacing, None
+        if await self._ask(message.text, replacing=replacing):
+            self.query_one(PromptInput).clear()
+
+    async def _ask(self, text: str, *, model: str | None = None, replacing: int | None = None) -> bool:
         if self._sending is not None and self._sending.is_running:
             self.notify("A reply is still streaming: Esc cancels it.", severity="warning")
-            return
-        prompt_box = self.query_one(PromptInput)
-        prompt_box.clear()
+            return False
         transcript = self.query_one("#transcript", VerticalScroll)
+        if replacing is not None:
+            self._mark_replaced(transcript)
         self._reply = ReplyView()
-        await transcript.mount_all([PromptView(message.text), self._reply])
+        await transcript.mount_all([PromptView(text), self._reply])
         transcript.scroll_end(animate=False)
-        self._sending = self._send(message.text, frozenset({self.tag}) if self.tag else frozenset())
+        self._last_prompt = None
+        tags = frozenset({self.tag}) if self.tag else frozenset()
+        self._sending = self._send(text, tags, model, replacing)
+        return True
+
+    @staticmethod
+    def _mark_replaced(transcript: VerticalScroll) -> None:
+        """Dim the last turn on screen: it stays readable, as in history, but is no longer context."""
+        shown = list(transcript.children)
+        prompts = [i for i, widget in enumerate(shown) if isinstance(widget, PromptView)]
+        for widget in shown[prompts[-1]:] if prompts else []:
+            widget.add_class("-replaced")
 
     @work(group="send", exit_on_error=False)
-    async def _send(self, prompt: str, tags: frozenset[str]) -> None:
+    async def _send(self, prompt: str, tags: frozenset[str], model: str | None, replacing: int | None) -> None:
         with streaming():
-            async for event in self.session.chat.send(prompt, conversation_id=self.conversation_id, tags=tags,
-                                                      incognito=self.incognito):
+            async for event in self.session.chat.send(prompt, conversation_id=self.conversation_id, model=model,
+                                                      tags=tags, incognito=self.incognito, replacing=replacing,
+                                                      settings=self.settings):
+                if isinstance(event, TurnStarted):
+                    self._last_prompt = (event.prompt_message_id, prompt)
                 self.post_message(TurnProgress(event))
 
     @on(TurnProgress)
@@ -192,6 +240,8 @@ class ChatScreen(Screen):
     async def action_new_conversation(self) -> None:
         self.action_cancel()
         self.conversation_id = None
+        self._last_prompt = self._replacing = None
+        self._set_settings(TurnSettings())
         self.query_one(StatusBar).conversation_cost = 0.0
         self._set_incognito(self.session.incognito)
         transcript = self.query_one("#transcript", VerticalScroll)
@@ -208,6 +258,109 @@ class ChatScreen(Screen):
 
     def action_toggle_models(self) -> None:
         self.query_one(ModelsPanel).toggle_class("-visible")
+
+    # Editing, asking again, copying ---------------------------------------------------------------
+
+    def action_edit_last(self) -> None:
+        if self._last_prompt is None:
+            self.notify("No sent prompt to edit in this conversation yet.", severity="warning")
+            return
+        self._replacing, text = self._last_prompt
+        box = self.query_one(PromptInput)
+        box.load_text(text)
+        box.move_cursor(box.document.end)
+        box.focus()
+        self.notify("Editing the last prompt: Enter sends it in place of that turn (kept in history).", timeout=4)
+
+    @on(PromptInput.Changed)
+    def _prompt_changed(self, event: PromptInput.Changed) -> None:
+        if not event.text_area.text.strip():
+            self._replacing = None  # emptied: what comes next is a new prompt, not an edit
+
+    @on(PromptInput.EditLast)
+    def _edit_last_key(self) -> None:
+        self.action_edit_last()
+
+    def action_ask_another(self) -> None:
+        if self._last_prompt is None:
+            self.notify("No sent prompt to ask again in this conversation yet.", severity="warning")
+            return
+        prompt_id, text = self._last_prompt
+        choices = [Choice(info.alias, info.alias, model_detail(info), info.available)
+                   for info in self.session.catalog.models.values()]
+
+        async def picked(alias: str | None) -> None:
+            if alias is not None:
+                await self._ask(text, model=alias, replacing=prompt_id)
+
+        self.app.push_screen(PickOne("Ask the last prompt again, of…", choices), picked)
+
+    def _target_reply(self) -> ReplyView | None:
+        focused = self.focused if isinstance(self.focused, ReplyView) else None
+        replies = [r for r in self.query(ReplyView) if r.text]
+        return focused if focused is not None and focused.text else (replies or [None])[-1]
+
+    def action_copy(self, what: str = "ask") -> None:
+        """Copy the target reply ('reply'), one of its code blocks ('code'), or ask which ('ask')."""
+        reply = self._target_reply()
+        if reply is None:
+            self.notify("No reply to copy yet.", severity="warning")
+            return
+        blocks = code_blocks(reply.text)
+        if what == "code" and not blocks:
+            self.notify("No code block in this reply.", severity="warning")
+            return
+        choices = [] if what == "code" else [Choice("reply", "the whole reply", f"{len(reply.text):,} characters")]
+        choices += [Choice(str(i), first_line(code), language or "code") for i, (language, code) in enumerate(blocks)]
+
+        def copy(picked: str | None) -> None:
+            if picked == "reply":
+                self.app.copy_to_clipboard(reply.text)
+                self.notify(f"Copied the reply ({len(reply.text):,} characters).", timeout=3)
+            elif picked is not None:
+                language, code = blocks[int(picked)]
+                self.app.copy_to_clipboard(code)
+                self.notify(f"Copied the {language or 'code'} block ({code.count(chr(10)) + 1} lines).", timeout=3)
+
+        if what == "reply" or len(choices) == 1:
+            copy(choices[0].value if what != "reply" else "reply")
+            return
+        self.app.push_screen(PickOne("Copy what?", choices), copy)
+
+    # Conversation settings and profile -------------------------------------------------------------
+
+    def action_settings(self) -> None:
+        def saved(settings: TurnSettings | None) -> None:
+            if settings is not None:
+                self._set_settings(settings)
+                self.notify(f"Next turns: {settings.describe() or 'no system prompt, default temperature'}.",
+                            timeout=3)
+
+        self.app.push_screen(SettingsDialog(self.settings), saved)
+
+    def _set_settings(self, settings: TurnSettings) -> None:
+        self.settings = settings
+        self.query_one(StatusBar).settings = settings.describe()
+
+    def action_pick_profile(self) -> None:
+        current = self.session.profile_path.resolve()
+        choices = [Choice(str(path), profile_label(path), "current" if path == current else str(path.parent))
+                   for path in known_profiles(current)]
+        self.app.push_screen(PickOne("Route with which profile?", choices), self._switch_profile)
+
+    @work(thread=True, group="profile-switch", exclusive=True, exit_on_error=False)
+    def _switch_profile(self, path: str | None) -> None:
+        from playground.profile import ProfileError, load_profile
+
+        if path is None:
+            return
+        try:
+            profile = load_profile(Path(path))
+        except ProfileError as exc:
+            self.post_message(ProfileInvalid(str(exc)))
+            return
+        self.session.profile_path = Path(path)
+        self.post_message(ProfileChanged(profile))
 
     # Comparing and feedback ----------------------------------------------------------------------
 
@@ -289,9 +442,16 @@ class ChatScreen(Screen):
         transcript = self.query_one("#transcript", VerticalScroll)
         await transcript.remove_children()
         shown = []
+        self._last_prompt = self._replacing = None
+        self._set_settings(TurnSettings())
         for stored in message.messages:
             if stored.role == "user":
-                shown.append(PromptView(stored.content or "(incognito: this prompt was not stored)"))
+                view = PromptView(stored.content or "(incognito: this prompt was not stored)")
+                if stored.status == "replaced":
+                    view.add_class("-replaced")
+                elif stored.content:
+                    self._last_prompt = (stored.id, stored.content)
+                shown.append(view)
             else:
                 shown.append(StoredReplyView(stored, message.replies.get(stored.id)))
         await transcript.mount_all(shown)

@@ -13,7 +13,7 @@ from textual.widgets.selection_list import Selection
 
 from playground.catalog import Catalog
 from playground.compare import MAX_MODELS, MIN_MODELS
-from playground.format import dollars
+from playground.format import model_detail
 
 
 class ModelPicker(ModalScreen[list[str] | None]):
@@ -40,11 +40,7 @@ class ModelPicker(ModalScreen[list[str] | None]):
 
     def _option(self, alias: str) -> Selection[str]:
         info = self.catalog[alias]
-        price = info.cost(1_000_000, 0)
-        detail = f" · {dollars(price)}/Mtok in" if price is not None else " · price unknown"
-        if not info.available:
-            detail = f" · {info.unavailable_reason}"
-        return Selection(Text(alias + detail), alias, alias in self.selected and info.available,
+        return Selection(Text(f"{alias} · {model_detail(info)}"), alias, alias in self.selected and info.available,
                          disabled=not info.available)
 
     def on_mount(self) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import re
 
+from markdown_it import MarkdownIt
 from rich.console import Console
 from rich.markdown import Markdown as RichMarkdown
 from rich.segment import Segment
@@ -28,6 +29,17 @@ SEAL_AFTER_CHARS = 400
 REDRAW_EVERY_S = 0.1
 
 _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
+
+
+def code_blocks(source: str) -> list[tuple[str, str]]:
+    """The fenced and indented code blocks of a Markdown text, as (language, code)."""
+    return [(token.info.split(" ")[0] if token.info else "", token.content.rstrip("\n"))
+            for token in MarkdownIt("commonmark").parse(source) if token.type in ("fence", "code_block")]
+
+
+def first_line(code: str, limit: int = 60) -> str:
+    line = next((line.strip() for line in code.splitlines() if line.strip()), "")
+    return line if len(line) <= limit else line[:limit - 1] + "…"
 
 
 def warm_up() -> None:

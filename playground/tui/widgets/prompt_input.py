@@ -1,4 +1,4 @@
-"""A multi-line prompt box: Enter sends, Ctrl+J or Shift+Enter starts a new line."""
+"""A multi-line prompt box: Enter sends, Ctrl+J or Shift+Enter starts a new line, ↑ when empty edits the last."""
 
 from __future__ import annotations
 
@@ -18,12 +18,20 @@ class PromptInput(TextArea):
     class Submitted(Message):
         text: str
 
+    class EditLast(Message):
+        """↑ in an empty box: the user wants the last prompt back, as in a shell."""
+
     async def _on_key(self, event: events.Key) -> None:
         if event.key == "enter":
             event.stop()
             event.prevent_default()
             if self.text.strip():
                 self.post_message(self.Submitted(self.text))
+            return
+        if event.key == "up" and not self.text:
+            event.stop()
+            event.prevent_default()
+            self.post_message(self.EditLast())
             return
         if event.key in ("ctrl+j", "shift+enter"):
             event.stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Collapsible, Static
 
@@ -12,6 +13,13 @@ from playground.records import Attempt, Reply
 from playground.router import Decision
 from playground.store import StoredMessage
 from playground.tui.widgets.markdown_view import MarkdownView
+
+
+STATUS_NOTES = {
+    "complete": "",
+    "compared": "not chosen in a comparison",
+    "replaced": "replaced: the prompt was edited or asked of another model",
+}
 
 
 class PromptView(Static):
@@ -24,7 +32,11 @@ class PromptView(Static):
 class ReplyView(Vertical):
     """A routed reply as it streams: which model, its Markdown, failed hops, figures and the route's trace."""
 
-    can_focus = True  # so a reply can be picked for a good/bad mark
+    can_focus = True  # so a reply can be picked for a good/bad mark, or copied
+    BINDINGS = [
+        Binding("c", "screen.copy('reply')", "Copy reply", show=False),
+        Binding("k", "screen.copy('code')", "Copy code", show=False),
+    ]
 
     def __init__(self) -> None:
         super().__init__()
@@ -104,12 +116,11 @@ class StoredReplyView(ReplyView):
         yield MarkdownView(message.content, classes="reply-body")
         if message.incognito:
             note = "incognito: the reply was not stored"
-        elif message.status != "complete":
-            note = f"{message.status}: this is the partial reply"
         else:
-            note = ""
+            note = STATUS_NOTES.get(message.status, f"{message.status}: this is the partial reply")
         meta = meta_line(attempt) if attempt and attempt.ok else ""
         yield Static(Text(" · ".join(part for part in (meta, note) if part)), classes="reply-meta", markup=False)
 
     def on_mount(self) -> None:
-        self.set_class(self._message.status != "complete", "-failed")
+        self.set_class(self._message.status not in STATUS_NOTES, "-failed")
+        self.set_class(self._message.status == "replaced", "-replaced")

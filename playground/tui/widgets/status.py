@@ -16,6 +16,8 @@ class StatusBar(Static):
     day_cost = reactive(0.0)
     tag = reactive("")
     incognito = reactive(False)
+    settings = reactive("")
+    """The conversation's own settings, when it has any (system prompt, temperature)."""
     problem = reactive("")
     """Shown instead of the usual line until fixed, e.g. a profile edit that does not validate."""
 
@@ -25,6 +27,7 @@ class StatusBar(Static):
         return Text.assemble(
             (f" {self.profile} ", "bold"),
             (f"#{self.tag} " if self.tag else "", "bold reverse"),
+            (f" {self.settings} " if self.settings else "", "italic"),
             " · ", self.engine, " · ",
             "conversation ", (dollars(self.conversation_cost), "bold"),
             " · today ", (dollars(self.day_cost), "bold"),
