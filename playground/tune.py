@@ -261,6 +261,8 @@ def tune(profile: Profile, items: list[ReplayItem], *, target_quality: float = 0
                       select=(route or default).select)
     # The learned route decides every prompt that reaches it, so it takes the default route's place.
     routes = [r for r in profile.routes if r is not route and r is not default] + [new_route]
-    tuned = profile.model_copy(update={"routes": tuple(routes), "description":
+    # A new name, so that `eval` of the original and the tuned profile side by side tells them apart.
+    name = profile.name if profile.name.endswith("-tuned") else f"{profile.name}-tuned"
+    tuned = profile.model_copy(update={"name": name, "routes": tuple(routes), "description":
                                        (profile.description + f" Learned route tuned on {data_name}.").strip()})
     return Profile.model_validate(tuned.model_dump(by_alias=True)), report

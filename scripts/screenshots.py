@@ -1,6 +1,6 @@
 """Regenerate screenshots/ from the real app, headless: the chat answered by the embedded local model
-(with a route explanation, history and stats), and a comparison with a vote and the leaderboard
-against the scripted OpenAI-compatible test server (real HTTP through LiteLLM).
+(with a route explanation, history and stats), a comparison with a vote and the leaderboard against
+the scripted OpenAI-compatible test server (real HTTP through LiteLLM), and `playground eval` output.
 
     .venv/bin/python scripts/screenshots.py
 """
@@ -8,12 +8,18 @@ against the scripted OpenAI-compatible test server (real HTTP through LiteLLM).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
+import json
 import shutil
 import subprocess
 import sys
 import tempfile
 import textwrap
 from pathlib import Path
+
+from rich.console import Console
+from rich.text import Text
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "screenshots"
@@ -117,6 +123,46 @@ async def compare_screens(home: Path) -> list[Path]:
     return shots
 
 
+SAMPLE = ROOT / "playground" / "data" / "replay" / "mmlu-sample.jsonl"
+FULL_MMLU = ROOT.parent / "shared" / "data" / "replay" / "routellm_mmlu.jsonl"
+
+
+def eval_screen(home: Path) -> Path:
+    """`playground eval` on the shipped MMLU sample: the replay profile as shipped and, when the full
+    RouteLLM file is at hand, the same profile tuned on the prompts that are not in the sample (so the
+    tuned figures are held out)."""
+    from playground.cli import main as cli
+
+    profiles = ["replay/routellm"]
+    if FULL_MMLU.exists():
+        sample_ids = {json.loads(line)["id"] for line in SAMPLE.read_text().splitlines()}
+        train = home / "mmlu-train.jsonl"
+        train.write_text("".join(line + "\n" for line in FULL_MMLU.read_text().splitlines()
+                                 if json.loads(line)["id"] not in sample_ids))
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            cli(["tune", "replay/routellm", "--data", str(train), "--target-quality", "0.95",
+                 "-o", str(home / "tuned.yaml")])
+        profiles.append(str(home / "tuned.yaml"))
+    else:
+        print(f"{FULL_MMLU} not found: the eval screenshot shows the untuned profile only", file=sys.stderr)
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output), contextlib.redirect_stderr(io.StringIO()):
+        cli(["eval", profiles[0], str(SAMPLE), *profiles[1:]])
+    lines = output.getvalue().splitlines()
+    # The per-category table runs to 57 rows; the screenshot keeps its head and the plot.
+    table_end = next(i for i, line in enumerate(lines) if line.strip().startswith("per category"))
+    plot_start = next(i for i, line in enumerate(lines) if "┤" in line)
+    shown = lines[:table_end + 8] + ["  …"] + [""] + lines[plot_start:]
+    command = f"$ playground eval {' '.join(Path(p).name if p.startswith('/') else p for p in profiles[:1])} " \
+              f"playground/data/replay/mmlu-sample.jsonl {' '.join(Path(p).name for p in profiles[1:])}"
+    console = Console(record=True, width=110, file=io.StringIO())
+    console.print(Text(command, style="bold"))
+    console.print(Text("\n".join(shown)))
+    path = OUT / "eval.svg"
+    path.write_text(console.export_svg(title="playground eval"))
+    return path
+
+
 def to_png(svg: Path) -> None:
     if shutil.which("rsvg-convert") is None:
         print("rsvg-convert not found (Debian: librsvg2-bin); PNG skipped", file=sys.stderr)
@@ -129,6 +175,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as home:
         shots = asyncio.run(local_model_screens(Path(home)))
         shots += asyncio.run(compare_screens(Path(home)))
+        shots.append(eval_screen(Path(home)))
     for svg in shots:
         to_png(svg)
         print(f"wrote {svg.relative_to(ROOT)} and its PNG")
