@@ -178,3 +178,20 @@ async def test_the_theme_is_remembered_between_runs(tmp_path, stub):
     again = _app(tmp_path, stub)
     async with again.run_test(size=SIZE):
         assert again.theme == "nord"
+
+
+async def test_the_compare_picker_filters_as_you_type_and_keeps_what_was_ticked(tmp_path, stub):
+    from playground.tui.screens.pick_models import ModelPicker
+
+    app = _app(tmp_path, stub)
+    picked = []
+    async with app.run_test(size=SIZE) as pilot:
+        await app.push_screen(ModelPicker(app.session.catalog, ["a"]), picked.append)
+        await wait_for(pilot, lambda: isinstance(app.screen, ModelPicker))
+        await pilot.click("#picker-filter")
+        await pilot.press("b")
+        options = app.screen.query_one("#models")
+        await wait_for(pilot, lambda: [o.value for o in options._options] == ["b"])
+        await pilot.press("enter", "space", "ctrl+s")  # to the list, tick b, compare
+        await wait_for(pilot, lambda: picked)
+    assert picked == [["a", "b"]]
