@@ -74,3 +74,17 @@ async def test_text_appears_within_the_redraw_interval_and_clear_empties_it():
         await pilot.pause()
         assert painted_text(view).strip() == ""
         assert view.source == ""
+
+
+async def test_a_theme_change_redraws_the_text_in_the_new_colours():
+    app = Holder("Some **bold** text\n\n```python\nx = 1\n```\n")
+    async with app.run_test(size=(60, 20)) as pilot:
+        view = app.query_one(MarkdownView)
+        await pilot.pause()
+        app.theme = "textual-dark"
+        await pilot.pause()
+        before = [segment.style for line in view._drawn_lines(view.size.width)[1] for segment in line]
+        app.theme = "textual-light"
+        await pilot.pause()
+        after = [segment.style for line in view._drawn_lines(view.size.width)[1] for segment in line]
+        assert before != after

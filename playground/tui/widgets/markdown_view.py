@@ -78,6 +78,14 @@ class MarkdownView(Widget):
     def source(self) -> str:
         return "".join(self._segments)
 
+    def on_mount(self) -> None:
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._redraw_all())
+
+    def _redraw_all(self) -> None:
+        # Drawn lines carry the theme's colours (text, code highlighting): all of them are drawn again.
+        self._sealed_lines, self._sealed_drawn, self._sealed_width = [], 0, 0
+        self._redraw()
+
     def append(self, text: str) -> None:
         """Add streamed text; it is shown within REDRAW_EVERY_S."""
         if not text:
