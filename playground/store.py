@@ -15,7 +15,7 @@ from typing import Callable, Iterator
 
 import sqlite_utils
 
-from playground.records import Attempt, Failure, Outcome, Vote
+from playground.records import Attempt, Failure, Outcome, TurnSettings, Vote
 
 
 class StoreError(Exception):
@@ -94,6 +94,12 @@ def _add_votes(db: sqlite_utils.Database) -> None:
     db["votes"].create_index(["category"])
 
 
+def _add_conversation_settings(db: sqlite_utils.Database) -> None:
+    # What the user set for a conversation, so that continuing it from history sends what it sent before.
+    db["conversations"].add_column("system_prompt", str, not_null_default="")
+    db["conversations"].add_column("temperature", float)
+
+
 def _enable_search(db: sqlite_utils.Database) -> None:
     db["messages"].enable_fts(["content"], create_triggers=True)
     db["conversations"].enable_fts(["title"], create_triggers=True)
@@ -107,6 +113,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("index_for_stats", _index_for_stats),
     ("enable_search", _enable_search),
     ("add_votes", _add_votes),
+    ("add_conversation_settings", _add_conversation_settings),
 ]
 
 LIST_LIMIT = 200
@@ -371,6 +378,17 @@ class Store:
                 "UPDATE messages SET status = 'compared', updated_at = ? WHERE status = 'complete' AND id IN "
                 "(SELECT reply_message_id FROM attempts WHERE prompt_message_id = ?)", (_now(), prompt_message_id))
             conn.execute("UPDATE messages SET status = 'complete', updated_at = ? WHERE id = ?", (_now(), message_id))
+
+    def save_settings(self, conversation_id: str, settings: TurnSettings) -> None:
+        """Incognito conversations keep the temperature but not the system prompt: it is text."""
+        with self._write() as conn:
+            conn.execute("UPDATE conversations SET system_prompt = CASE incognito WHEN 0 THEN ? ELSE '' END, "
+                         "temperature = ? WHERE id = ?", (settings.system, settings.temperature, conversation_id))
+
+    def settings(self, conversation_id: str) -> TurnSettings:
+        row = self.db.execute("SELECT system_prompt, temperature FROM conversations WHERE id = ?",
+                              (conversation_id,)).fetchone()
+        return TurnSettings(row[0], row[1]) if row else TurnSettings()
 
     def replace_turn(self, conversation_id: str, prompt_message_id: int) -> None:
         """Take a conversation's last turn (the prompt and its replies) out of its context, keeping it in

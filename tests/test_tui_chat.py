@@ -140,10 +140,10 @@ async def test_route_explanation_lists_every_candidate(tmp_path, stub):
     async with PlaygroundApp(session).run_test(size=SIZE) as pilot:
         reply = await _ask(pilot, "hi")
         await _wait_for(pilot, lambda: "TTFT" in _meta(reply))
+        await _wait_for(pilot, lambda: reply.text and reply.body.shown_chars == len(reply.text))
         await pilot.click(".reply-why CollapsibleTitle")
-        await pilot.pause(0.1)
+        await _wait_for(pilot, lambda: reply.query_one(".reply-trace").region.height > 0)  # expanded, on screen
         trace = str(reply.query_one(".reply-trace").render())
-        assert reply.query_one(".reply-trace").region.height > 0  # expanded, on screen
         assert "route everything · stage default" in trace
         # 8 request tokens at $1/Mtok plus 300 expected output tokens at $2/Mtok.
         assert "✓ fast: $0.000608 est." in trace and "[price: profile]" in trace

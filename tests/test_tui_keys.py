@@ -195,3 +195,36 @@ async def test_the_compare_picker_filters_as_you_type_and_keeps_what_was_ticked(
         await pilot.press("enter", "space", "ctrl+s")  # to the list, tick b, compare
         await wait_for(pilot, lambda: picked)
     assert picked == [["a", "b"]]
+
+
+async def test_a_conversation_reopened_from_history_keeps_its_settings(tmp_path, stub):
+    app = _app(tmp_path, stub)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, SettingsDialog))
+        await pilot.press(*"Be brief.", "tab", *"1.5", "enter")
+        await wait_for(pilot, lambda: not isinstance(app.screen, SettingsDialog))
+        await _ask(pilot, "hello", 1)
+        conversation = app.screen.conversation_id
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: app.screen.settings.system == "")
+        app.screen.open_conversation(conversation)
+        await wait_for(pilot, lambda: app.screen.conversation_id == conversation)
+        assert "system prompt · temperature 1.5" in str(app.screen.query_one(StatusBar).render())
+        await pilot.press(*"again", "enter")
+        await wait_for(pilot, lambda: len(stub.requests) == 2)
+        assert stub.requests[-1]["messages"][0] == {"role": "system", "content": "Be brief."}
+        assert stub.requests[-1]["temperature"] == 1.5
+
+
+def test_an_incognito_conversation_keeps_its_temperature_but_not_its_system_prompt(tmp_path):
+    from playground.records import TurnSettings
+    from playground.store import Store
+
+    store = Store(tmp_path / "h.db")
+    private, _ = store.start_turn(None, "secret", "p", incognito=True)
+    public, _ = store.start_turn(None, "hello", "p")
+    for conversation in (private, public):
+        store.save_settings(conversation, TurnSettings("You are terse.", 0.2))
+    assert store.settings(private) == TurnSettings("", 0.2)
+    assert store.settings(public) == TurnSettings("You are terse.", 0.2)

@@ -74,6 +74,7 @@ class ChatScreen(Screen):
         summary: ConversationSummary
         messages: list[StoredMessage]
         replies: dict[int, Attempt]
+        settings: TurnSettings
 
     def __init__(self, session: Session) -> None:
         super().__init__()
@@ -120,7 +121,6 @@ class ChatScreen(Screen):
         self.query_one(ModelsPanel).show(self.session.catalog)
         self.query_one(ModelsPanel).set_class(self.app.size.width >= WIDE_ENOUGH_FOR_PANEL, "-visible")
         self.query_one(PromptInput).focus()
-        self.query_one("#transcript", VerticalScroll).anchor()  # follow replies until the user scrolls up
 
     # Background state ---------------------------------------------------------------------------
 
@@ -431,7 +431,8 @@ class ChatScreen(Screen):
         summary = store.conversation(conversation_id)
         if summary is not None:
             self.post_message(self.ConversationLoaded(summary, store.messages(conversation_id),
-                                                      store.final_attempts(conversation_id)))
+                                                      store.final_attempts(conversation_id),
+                                                      store.settings(conversation_id)))
 
     @on(ConversationLoaded)
     async def _conversation_loaded(self, message: ConversationLoaded) -> None:
@@ -443,7 +444,7 @@ class ChatScreen(Screen):
         await transcript.remove_children()
         shown = []
         self._last_prompt = self._replacing = None
-        self._set_settings(TurnSettings())
+        self._set_settings(message.settings)
         for stored in message.messages:
             if stored.role == "user":
                 view = PromptView(stored.content or "(incognito: this prompt was not stored)")

@@ -21,9 +21,6 @@ class CompareColumn(VerticalScroll):
         self.text = ""
         self.ended = False
 
-    def on_mount(self) -> None:
-        self.anchor()  # follow the stream until the user scrolls up to read
-
     def compose(self) -> ComposeResult:
         yield Static(Text(self.model_alias), classes="column-label", markup=False)
         yield Static(Text("waiting for the first token…"), classes="column-live", markup=False)

@@ -127,6 +127,11 @@ class MarkdownView(Widget):
         self._redraw_pending = False
         self._width = 0
         self.refresh(layout=True)
+        # Follow the stream while its end is in view; once the user scrolls up to read, stay put.
+        # (Textual's anchor() would also bottom-align a pane that is not full yet.)
+        pane = next((node for node in self.ancestors if isinstance(node, Widget) and node.is_scrollable), None)
+        if pane is not None and pane.max_scroll_y - pane.scroll_y <= 1:
+            pane.scroll_end(animate=False)
 
     def _draw_segment(self, text: str, width: int) -> list[list[Segment]]:
         code_theme = "monokai" if self.app.current_theme.dark else "default"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -51,6 +52,11 @@ class ReplyView(Vertical):
         yield Static(Text(""), classes="reply-meta", markup=False)
         with Collapsible(title="why this model?", classes="reply-why"):
             yield Static(Text(""), classes="reply-trace", markup=False)
+
+    @on(Collapsible.Expanded)
+    def _show_trace(self) -> None:
+        # The explanation opens below the reply, often past the bottom of the transcript: bring it into view.
+        self.call_after_refresh(self.query_one(".reply-why").scroll_visible, animate=False)
 
     @property
     def body(self) -> MarkdownView:
