@@ -1,7 +1,8 @@
 """Drive the real app in tmux at 80x24 and 200x50 and check what a person would see.
 
-It types a prompt (answered by the embedded model), opens history, stats and the leaderboard, and
-checks each screen for its landmarks and for tracebacks; exits 1 on any failure.
+It types a prompt (answered by the embedded model), opens history, stats, the leaderboard, help, the
+conversation settings and the pickers, and checks each screen for its landmarks and for tracebacks;
+exits 1 on any failure.
 
     .venv/bin/python scripts/tmux_check.py
 """
@@ -52,6 +53,10 @@ def check(width: int, height: int) -> list[str]:
             ("history screen", "F3", "Any model", 15),
             ("stats screen", "Escape F4", "since", 30),
             ("leaderboard", "Escape F8", "Leaderboard", 15),
+            ("help", "Escape F1", "Ask the last prompt again", 15),
+            ("conversation settings", "Escape C-s", "System prompt", 15),
+            ("ask another model", "Escape C-r", "Ask the last prompt again, of", 15),
+            ("copy the reply", "Escape C-o", "Copied the reply", 15),
         ]
         for name, keys, landmark, timeout in steps:
             for key in (keys or "").split(" ") if keys and not keys.endswith("\r") else []:
