@@ -31,6 +31,9 @@ class HelpScreen(ModalScreen[None]):
             yield Static(self._keys(), markup=False)
             yield Static(self._tips(), markup=False, id="help-tips")
 
+    def on_mount(self) -> None:
+        self.query_one("#help").focus()  # so ↑↓ and PgUp/PgDn scroll it on a small terminal
+
     def _keys(self) -> Table:
         table = Table(title=f"Keys · {type(self._under).__name__.removesuffix('Screen') or 'app'}",
                       title_justify="left", box=None, padding=(0, 2, 0, 0), show_header=False)
