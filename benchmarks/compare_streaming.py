@@ -218,7 +218,8 @@ async def run_screen(kind: str, profile: str, db: Path, seconds: float) -> dict:
         "cpu_s_per_1k_tokens": cpu / rendered * 1000,
         "lag_p50_ms": statistics.median(lags) * 1000, "lag_p99_ms": lags[int(len(lags) * 0.99)] * 1000,
         "lag_max_ms": lags[-1] * 1000,
-        "key_p50_ms": statistics.median(keys_ms), "key_max_ms": keys_ms[-1], "keys": len(keys_ms),
+        "key_p50_ms": statistics.median(keys_ms), "key_p95_ms": keys_ms[int(len(keys_ms) * 0.95)],
+        "key_max_ms": keys_ms[-1], "keys": len(keys_ms),
     }
 
 
@@ -266,14 +267,14 @@ def main() -> None:
     print(f"{tokens.count_text(text)} tokens of Markdown per stream, {args.rate:.0f} tokens/s target, "
           f"{args.seconds:.0f} s; display lag = provider chunk arrival → painted on screen")
     header = ("screen", "streams", "tok/s/stream", "CPU s/1k tok", "lag p50", "lag p99", "lag max",
-              "key p50", "key max")
+              "key p50", "key p95", "key max")
     print("  ".join(f"{h:>12}" for h in header))
     print("  ".join(f"{c:>12}" for c in ("bare litellm", 1, f"{baseline['tokens_per_s']:.0f}",
                                           f"{baseline['cpu_s_per_1k_tokens']:.3f}")))
     for r in results:
         cells = (r["screen"], r["streams"], f"{r['tokens_per_s_per_stream']:.0f}", f"{r['cpu_s_per_1k_tokens']:.3f}",
                  f"{r['lag_p50_ms']:.0f} ms", f"{r['lag_p99_ms']:.0f} ms", f"{r['lag_max_ms']:.0f} ms",
-                 f"{r['key_p50_ms']:.1f} ms", f"{r['key_max_ms']:.1f} ms")
+                 f"{r['key_p50_ms']:.1f} ms", f"{r['key_p95_ms']:.1f} ms", f"{r['key_max_ms']:.1f} ms")
         print("  ".join(f"{c:>12}" for c in cells))
     for r in results:
         print(f"{r['screen']}: {r['cpu_s_per_1k_tokens'] / baseline['cpu_s_per_1k_tokens']:.2f}x the CPU per token of "
