@@ -167,39 +167,31 @@ def compute(store: Store, since: datetime | None = None, baseline: ModelInfo | N
     # per-route figure; the groups (days × models × routes) are few next to the attempts.
     day = "substr(started_at, 1, 10)" if not offset else "date(started_at, ?)"
     shift: tuple = () if not offset else (f"{offset.total_seconds() / 60:+.0f} minutes",)
-    groups = store.query(
-        f"SELECT {day} AS day, model_alias, route, count(*) AS requests, "
-        f"count(*) FILTER (WHERE failure = 'cancelled') AS cancelled, "
-        f"count(*) FILTER (WHERE failure != 'cancelled') AS errors, "
-        f"total(input_tokens) AS input_tokens, total(output_tokens) AS output_tokens, total(cost_usd) AS cost_usd, "
-        f"count(*) FILTER (WHERE cost_usd IS NULL) AS unpriced, "
-        f"total(input_tokens) FILTER (WHERE failure IS NULL) AS ok_input, "
-        f"total(output_tokens) FILTER (WHERE failure IS NULL) AS ok_output, "
-        # A prompt's first attempt is hop 0, its first fallback hop 1.
-        f"count(*) FILTER (WHERE hop = 0) AS turns, count(*) FILTER (WHERE hop = 1) AS fallbacks "
-        f"FROM attempts INDEXED BY attempts_for_stats {window} GROUP BY day, model_alias, route",
-        shift + params)
-    timings: dict[str, tuple[list[float], list[float]]] = defaultdict(lambda: ([], []))
-    for alias, ttft, latency in store.query(
-            f"SELECT model_alias, ttft_ms, latency_ms FROM attempts INDEXED BY attempts_for_stats "
-            f"{window or 'WHERE 1'} AND failure IS NULL", params):
-        if ttft is not None:
-            timings[alias][0].append(ttft)
-        if latency is not None:
-            timings[alias][1].append(latency)
+    # Each grouping reads an index already in its order (no sort of every attempt); days come from the
+    # started_at index, whose order the day expression keeps.
+    sums = ("count(*) AS requests, count(*) FILTER (WHERE failure = 'cancelled') AS cancelled, "
+            "count(*) FILTER (WHERE failure != 'cancelled') AS errors, "
+            "total(input_tokens) AS input_tokens, total(output_tokens) AS output_tokens, total(cost_usd) AS cost_usd, "
+            "count(*) FILTER (WHERE cost_usd IS NULL) AS unpriced, "
+            "total(input_tokens) FILTER (WHERE failure IS NULL) AS ok_input, "
+            "total(output_tokens) FILTER (WHERE failure IS NULL) AS ok_output, "
+            # A prompt's first attempt is hop 0, its first fallback hop 1.
+            "count(*) FILTER (WHERE hop = 0) AS turns, count(*) FILTER (WHERE hop = 1) AS fallbacks")
+    groups = store.query(f"SELECT model_alias, route, {sums} FROM attempts INDEXED BY attempts_by_model_route "
+                         f"{window} GROUP BY model_alias, route", params)
+    day_groups = store.query(f"SELECT {day} AS day, count(*) AS requests, total(cost_usd) AS cost_usd "
+                             f"FROM attempts INDEXED BY attempts_for_stats {window} GROUP BY day ORDER BY day", shift + params)
 
     models = _totals(groups, "model_alias")
-    days = _totals(groups, "day")
     routes = _totals(groups, "route")
     model_outcomes, route_outcomes = _outcomes(store, since)
     votes = _votes(store, since)
     by_model = [ModelStats(
         model_alias=alias, requests=row["requests"], cancelled=row["cancelled"], errors=row["errors"],
         input_tokens=int(row["input_tokens"]), output_tokens=int(row["output_tokens"]), cost_usd=row["cost_usd"],
-        ttft=percentiles(timings[alias][0]), latency=percentiles(timings[alias][1]),
+        ttft=_percentiles(store, "ttft_ms", since, alias), latency=_percentiles(store, "latency_ms", since, alias),
         votes=votes.get(alias, Votes()), outcomes=model_outcomes.get(alias, Outcomes()),
     ) for alias, row in sorted(models.items(), key=lambda item: (-item[1]["cost_usd"], item[0]))]
-    all_timings = list(timings.values())
 
     savings = None
     if baseline is not None:
@@ -214,14 +206,38 @@ def compute(store: Store, since: datetime | None = None, baseline: ModelInfo | N
         fallback_turns=sum(r["fallbacks"] for r in models.values()),
         input_tokens=sum(m.input_tokens for m in by_model), output_tokens=sum(m.output_tokens for m in by_model),
         cost_usd=sum(m.cost_usd for m in by_model), unpriced_requests=sum(r["unpriced"] for r in models.values()),
-        ttft=percentiles([v for t in all_timings for v in t[0]]),
-        latency=percentiles([v for t in all_timings for v in t[1]]),
-        by_day=[DaySpend(day, row["requests"], row["cost_usd"]) for day, row in sorted(days.items())],
+        ttft=_percentiles(store, "ttft_ms", since), latency=_percentiles(store, "latency_ms", since),
+        by_day=[DaySpend(row["day"], row["requests"], row["cost_usd"]) for row in day_groups],
         by_model=by_model,
         by_route=[RouteStats(route, row["turns"], row["cost_usd"], route_outcomes.get(route, Outcomes()))
                   for route, row in sorted(routes.items(), key=lambda item: (-item[1]["cost_usd"], item[0] or ""))],
         savings=savings,
     )
+
+
+def _percentiles(store: Store, column: str, since: datetime | None, model_alias: str | None = None) -> Percentiles:
+    """`percentiles()` of successful attempts' `column`, computed by the store: it counts, then seeks to each
+    rank along an index in `column` order, instead of sending every value here to be sorted."""
+    where = [f"failure IS NULL AND {column} IS NOT NULL"]
+    params: list = []
+    if model_alias is not None:
+        where.insert(0, "model_alias = ?")
+        params.append(model_alias)
+    if since is not None:
+        where.append("started_at >= ?")
+        params.append(utc_text(since))
+    index = f"attempts_by_model_{column}" if model_alias is not None else f"attempts_by_{column}"
+    source = f"FROM attempts INDEXED BY {index} WHERE {' AND '.join(where)}"
+    count = store.query(f"SELECT count(*) {source}", tuple(params))[0][0]
+    if not count:
+        return Percentiles(None, None)
+
+    def rank(p: float) -> float:
+        offset = max(0, math.ceil(p * count) - 1)
+        return store.query(f"SELECT {column} {source} ORDER BY {column} LIMIT 1 OFFSET ?",
+                           (*params, offset))[0][0]
+
+    return Percentiles(rank(0.50), rank(0.95))
 
 
 _SUMMED = ("requests", "cancelled", "errors", "input_tokens", "output_tokens", "cost_usd", "unpriced", "ok_input",

@@ -172,3 +172,35 @@ def test_an_empty_store_has_zero_stats(tmp_path):
     assert (stats.turns, stats.requests, stats.cost_usd, stats.error_rate, stats.fallback_rate) == (0, 0, 0, 0, 0)
     assert stats.by_day == [] and stats.by_model == [] and stats.ttft == Percentiles(None, None)
     assert stats.savings.saved_usd == 0
+
+
+def test_percentiles_computed_by_the_store_equal_those_of_the_raw_values(tmp_path):
+    """The store seeks to each rank along an index; the figures must be those of sorting every value."""
+    import random
+
+    rng = random.Random(3)
+    store = Store(tmp_path / "h.db")
+    raw: dict[str, list[tuple[float, float, float]]] = {"a": [], "b": []}
+    conversation, prompt = store.start_turn(None, "p", "default")
+    reply = store.start_reply(conversation)
+    for i in range(301):
+        alias = rng.choice("ab")
+        started = _at(1 + i % 20, rng.randrange(24))
+        ttft, latency = rng.uniform(10, 2000), rng.uniform(100, 9000)
+        failed = rng.random() < 0.2
+        _record(store, conversation, prompt, reply, alias, "r", 0, started, (1, 1), 0.0, ttft, latency,
+                Failure.SERVER_ERROR if failed else None)
+        if not failed:
+            raw[alias].append((started, ttft / 1000 * 1000, latency / 1000 * 1000))  # as the store keeps them
+    since = datetime(2025, 3, 8, tzinfo=timezone.utc)
+    for window in (None, since):
+        stats = compute(store, since=window, utc_offset=UTC)
+        kept = {alias: [v for v in values if window is None or v[0] >= window.timestamp()]
+                for alias, values in raw.items()}
+        for model in stats.by_model:
+            values = kept[model.model_alias]
+            assert model.ttft == percentiles([v[1] for v in values])
+            assert model.latency == percentiles([v[2] for v in values])
+        everything = [v for values in kept.values() for v in values]
+        assert stats.ttft == percentiles([v[1] for v in everything])
+        assert stats.latency == percentiles([v[2] for v in everything])
