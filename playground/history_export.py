@@ -46,10 +46,22 @@ def write_jsonl(store: Store, out: IO[str]) -> int:
     return count
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection): text written by a
+# model or pasted by a user must open as text.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value):
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def write_csv(store: Store, out: IO[str]) -> int:
+    """Text cells that a spreadsheet would run as formulas get a leading apostrophe; JSON Lines keeps text as is."""
     writer = csv.DictWriter(out, fieldnames=COLUMNS)
     writer.writeheader()
     count = 0
     for count, row in enumerate(rows(store), 1):
-        writer.writerow(row)
+        writer.writerow({column: spreadsheet_safe(value) for column, value in row.items()})
     return count

@@ -192,3 +192,20 @@ def test_incognito_conversation_keeps_its_context_in_memory(tmp_path, stub):
     assert sent == ["remember the word aubergine", "the private reply", "which word?"]
     assert [m.content for m in session.store.messages(conversation)] == ["", "", "", ""]
     session.store.close()
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_open_as_text(capsys, tmp_path):
+    from playground.store import Store
+
+    store = Store(tmp_path / "h.db")
+    conversation, _ = store.start_turn(None, "=1+1", "default")
+    reply = store.start_reply(conversation)
+    store.save_reply(reply, '=HYPERLINK("http://evil.example","click")', "complete", "m")
+    store.close()
+    target = tmp_path / "out.csv"
+    assert _run(capsys, "export-history", "--db", str(tmp_path / "h.db"), "--format", "csv",
+                "--output", str(target))[0] == 0
+    table = list(csv.DictReader(io.StringIO(target.read_text())))
+    assert [row["content"] for row in table] == ["'=1+1", "'=HYPERLINK(\"http://evil.example\",\"click\")"]
+    _, out, _ = _run(capsys, "export-history", "--db", str(tmp_path / "h.db"), "--format", "jsonl")
+    assert [json.loads(line)["content"] for line in out.splitlines()][1].startswith("=HYPERLINK")
