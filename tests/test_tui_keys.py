@@ -65,7 +65,8 @@ async def test_up_in_an_empty_box_edits_the_last_prompt_and_the_old_turn_leaves_
                                   ("user", "complete", "first tried"), ("assistant", "complete", TWO_BLOCKS)]
         sent = stub.requests[-1]["messages"]
         assert [m["content"] for m in sent] == ["first tried"]  # the replaced turn is not context
-        assert app.screen.query(ReplyView).first().has_class("-replaced")
+        old = app.screen.query(ReplyView).first()
+        assert old.has_class("-replaced") and "replaced: the prompt was edited" in painted_text(old)
 
 
 async def test_an_emptied_box_sends_a_new_prompt_not_an_edit(tmp_path, stub):

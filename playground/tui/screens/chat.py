@@ -186,7 +186,10 @@ class ChatScreen(Screen):
         shown = list(transcript.children)
         prompts = [i for i, widget in enumerate(shown) if isinstance(widget, PromptView)]
         for widget in shown[prompts[-1]:] if prompts else []:
-            widget.add_class("-replaced")
+            if isinstance(widget, ReplyView):
+                widget.replaced()
+            else:
+                widget.add_class("-replaced")
 
     @work(group="send", exit_on_error=False)
     async def _send(self, prompt: str, tags: frozenset[str], model: str | None, replacing: int | None) -> None:

@@ -98,6 +98,11 @@ class ReplyView(Vertical):
             self.add_class("-failed")
         meta.update(Text(self._meta))
 
+    def replaced(self) -> None:
+        self.add_class("-replaced")
+        self._meta = f"{self._meta} · {STATUS_NOTES['replaced']}" if self._meta else STATUS_NOTES["replaced"]
+        self.query_one(".reply-meta", Static).update(Text(self._meta))
+
     def marked(self, good: bool) -> None:
         self.query_one(".reply-meta", Static).update(Text(f"{self._meta} · marked {'good' if good else 'bad'}"))
 
@@ -125,7 +130,8 @@ class StoredReplyView(ReplyView):
         else:
             note = STATUS_NOTES.get(message.status, f"{message.status}: this is the partial reply")
         meta = meta_line(attempt) if attempt and attempt.ok else ""
-        yield Static(Text(" · ".join(part for part in (meta, note) if part)), classes="reply-meta", markup=False)
+        self._meta = " · ".join(part for part in (meta, note) if part)
+        yield Static(Text(self._meta), classes="reply-meta", markup=False)
 
     def on_mount(self) -> None:
         self.set_class(self._message.status not in STATUS_NOTES, "-failed")
