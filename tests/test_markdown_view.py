@@ -88,3 +88,20 @@ async def test_a_theme_change_redraws_the_text_in_the_new_colours():
         await pilot.pause()
         after = [segment.style for line in view._drawn_lines(view.size.width)[1] for segment in line]
         assert before != after
+
+
+async def test_a_long_code_block_is_drawn_in_parts_and_still_reads_as_one_block():
+    from playground.tui.widgets.markdown_view import SEAL_CODE_AFTER_CHARS
+
+    code = "\n".join(f"def f{i}(x):\n    return x * {i}" for i in range(300))
+    text = f"Here:\n\n```python\n{code}\n```\n\nDone.\n"
+    assert len(code) > 3 * SEAL_CODE_AFTER_CHARS
+    painted, view, _ = await _stream(text, [40] * (len(text) // 40))
+    assert view.source == text
+    assert len(view._segments) > 3  # cut inside the block, so a redraw never highlights all of it
+    assert "```" not in painted  # every part closed and reopened with its own fence: no fence shows as text
+    lines = painted.splitlines()
+    assert "def f0(x):" in painted and "return x * 299" in painted and lines[-1].strip() == "Done."
+    # Every line of code is shown once, in order.
+    shown = [line.strip() for line in lines if line.strip().startswith("def f")]
+    assert shown == [f"def f{i}(x):" for i in range(300)]

@@ -23,6 +23,10 @@ from textual.widget import Widget
 # How long a segment grows before it may be sealed. Redrawing the growing segment is the main cost of a
 # frame, so it stays small; sealed segments cost nothing until the width changes.
 SEAL_AFTER_CHARS = 400
+# A long code block is cut too (highlighting 25 kB of code took 300 ms a redraw): the part drawn so far is
+# closed with its fence, and the rest reopened with the same opening line. Cut less often than prose,
+# since each cut shows as a taller gap inside the block.
+SEAL_CODE_AFTER_CHARS = 2000
 
 # Streamed text is shown at most this often. Each redraw re-lays out and repaints the screen, which costs
 # the same whether one token or fifty arrived; at 10 a second the text still reads as a stream.
@@ -63,6 +67,9 @@ class MarkdownView(Widget):
     def __init__(self, source: str = "", *, classes: str | None = None) -> None:
         super().__init__(classes=classes)
         self._segments: list[str] = [""]
+        # Text drawn before and after each segment, not part of the source: a code block cut in two is
+        # closed at the end of one segment and reopened at the start of the next.
+        self._wraps: list[tuple[str, str]] = [("", "")]
         self._sealed_lines: list[list[Segment]] = []  # every sealed segment, drawn, with a blank line between
         self._sealed_drawn = 0  # how many sealed segments _sealed_lines holds
         self._sealed_width = 0
@@ -70,6 +77,7 @@ class MarkdownView(Widget):
         self._width = 0  # the width the lines were drawn at; 0 when the growing segment must be redrawn
         self._partial_line = ""
         self._fence: str | None = None  # the opening fence while inside a code block
+        self._fence_line = ""  # the line that opened it, info string included
         self._redraw_pending = False
         self.shown_chars = 0  # how much of the source the drawn lines show
         self._cut(source)
@@ -97,9 +105,9 @@ class MarkdownView(Widget):
 
     def clear(self) -> None:
         """Drop everything shown (a new attempt replaces a failed one's text)."""
-        self._segments = [""]
+        self._segments, self._wraps = [""], [("", "")]
         self._sealed_lines, self._sealed_drawn, self._sealed_width, self._tail_lines = [], 0, 0, []
-        self._partial_line, self._fence = "", None
+        self._partial_line, self._fence, self._fence_line = "", None, ""
         self._redraw()
 
     def _cut(self, text: str) -> None:
@@ -107,11 +115,21 @@ class MarkdownView(Widget):
         for part in lines:
             self._segments[-1] += part + "\n"
             line, self._partial_line = self._partial_line + part, ""
+            was_in_code = self._fence is not None
             self._track_fence(line)
-            if line.strip() == "" and self._fence is None and len(self._segments[-1]) >= SEAL_AFTER_CHARS:
-                self._segments.append("")
+            grown = len(self._segments[-1])
+            if self._fence is None:
+                if line.strip() == "" and grown >= SEAL_AFTER_CHARS:
+                    self._seal("", "")
+            elif was_in_code and grown >= SEAL_CODE_AFTER_CHARS:
+                self._seal(self._fence + "\n", self._fence_line + "\n")
         self._segments[-1] += rest
         self._partial_line += rest
+
+    def _seal(self, close: str, reopen: str) -> None:
+        self._wraps[-1] = (self._wraps[-1][0], close)
+        self._segments.append("")
+        self._wraps.append((reopen, ""))
 
     def _track_fence(self, line: str) -> None:
         match = _FENCE.match(line)
@@ -119,7 +137,7 @@ class MarkdownView(Widget):
             return
         fence = match.group(1)
         if self._fence is None:
-            self._fence = fence
+            self._fence, self._fence_line = fence, line.rstrip("\n")
         elif fence[0] == self._fence[0] and len(fence) >= len(self._fence) and line.strip() == fence:
             self._fence = None
 
@@ -149,14 +167,15 @@ class MarkdownView(Widget):
             sealed = self._segments[:-1]
             if width != self._sealed_width:
                 self._sealed_lines, self._sealed_drawn, self._sealed_width = [], 0, width
-            for text in sealed[self._sealed_drawn:]:
-                if self._sealed_lines:
+            for index in range(self._sealed_drawn, len(sealed)):
+                before, after = self._wraps[index]
+                if self._sealed_lines and not before:  # blocks apart; the two halves of a code block are not
                     self._sealed_lines.append([])
-                self._sealed_lines.extend(self._draw_segment(text, width))
+                self._sealed_lines.extend(self._draw_segment(before + sealed[index] + after, width))
             self._sealed_drawn = len(sealed)
-            tail = self._segments[-1]
-            self._tail_lines = self._draw_segment(tail, width) if tail.strip() else []
-            if self._tail_lines and self._sealed_lines:
+            tail, (before, _) = self._segments[-1], self._wraps[-1]
+            self._tail_lines = self._draw_segment(before + tail, width) if tail.strip() else []
+            if self._tail_lines and self._sealed_lines and not before:
                 self._tail_lines.insert(0, [])
             self._width = width
             self.shown_chars = sum(map(len, self._segments))
