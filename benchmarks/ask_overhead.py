@@ -17,21 +17,23 @@ import os
 # Before anything imports litellm: otherwise it downloads its price map at import time.
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import json  # noqa: E402
-import math  # noqa: E402
-import multiprocessing  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import asyncio
+import json
+import math
+import multiprocessing
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
+
+import contextlib
 
 from support.openai_server import OpenAIStubServer  # noqa: E402
 
@@ -80,10 +82,8 @@ class ServerProcess:
         return self._conn.recv()
 
     def __exit__(self, *exc) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self._conn.send("stop")
-        except OSError:
-            pass
         self._process.join(5)
         if self._process.is_alive():
             self._process.terminate()
@@ -123,9 +123,9 @@ PHASES = ("TurnStarted", "Routed", "AttemptStarted", "TextDelta", "AttemptEnded"
 async def in_process(api_base: str, home: Path, n: int, words: int) -> dict:
     import litellm
 
-    from playground.events import ReplyDone
     from playground.providers import engine
-    from playground.session import open_session
+    from playground.services.events import ReplyDone
+    from playground.services.session import open_session
 
     # The module ChatService uses, configured once (quiet, drop_params, the local provider): both paths
     # share it, so the difference is the playground's own work.

@@ -31,10 +31,10 @@ from textual import events  # noqa: E402
 from textual.binding import Binding  # noqa: E402
 
 from playground import tokens  # noqa: E402
-from playground.chat import ChatService  # noqa: E402
-from playground.compare import CompareService  # noqa: E402
-from playground.events import ColumnDelta, TextDelta  # noqa: E402
-from playground.session import open_session  # noqa: E402
+from playground.services.chat import ChatService  # noqa: E402
+from playground.services.compare import CompareService  # noqa: E402
+from playground.services.events import ColumnDelta, TextDelta  # noqa: E402
+from playground.services.session import open_session  # noqa: E402
 from playground.tui.app import PlaygroundApp  # noqa: E402
 from playground.tui.screens.compare import CompareScreen  # noqa: E402
 from playground.tui.widgets import markdown_view  # noqa: E402

@@ -17,15 +17,15 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 
-from startup import time_to_marker  # noqa: E402
+from startup import time_to_marker
 
-from playground.store import HistoryFilter, Store  # noqa: E402
+from playground.history.store import HistoryFilter, Store
 
 CONVERSATIONS = 50_000
 MODELS = [("gpt-4o-mini", 0.15, 0.6), ("gpt-4.1", 2.0, 8.0), ("claude-haiku", 1.0, 5.0),
@@ -52,7 +52,7 @@ def generate(path: Path, seed: int = 7) -> None:
     Store(path).close()  # the schema, through the migrations
     store = Store(path)
     conn = store.db.conn
-    start = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2025, 1, 1, tzinfo=UTC)
     conversations, messages, attempts = [], [], []
     message_id = turn_count = 0
     # 1.6 turns a conversation and a fallback on a quarter of the turns: 50k conversations, 80k
@@ -131,7 +131,7 @@ def search_queries(words: list[str], rng: random.Random) -> dict[str, list[str]]
 
 
 async def _history_open_ms(db: Path, runs: int) -> list[float]:
-    from playground.session import open_session
+    from playground.services.session import open_session
     from playground.tui.app import PlaygroundApp
     from playground.tui.screens.history import HistoryScreen
 
@@ -170,10 +170,10 @@ def main() -> None:
     print(f"store: {counts['conversations']:,} conversations, {counts['messages']:,} messages, "
           f"{counts['attempts']:,} attempts; {size / 1e6:.0f} MB on disk")
 
-    from playground.catalog import build_catalog
-    from playground.paths import resolve_profile
-    from playground.profile import load_profile
-    from playground.stats import compute
+    from playground.base.paths import resolve_profile
+    from playground.config.catalog import build_catalog
+    from playground.config.profile import load_profile
+    from playground.history.stats import compute
 
     baseline = build_catalog(load_profile(resolve_profile("default")))["gpt-4.1"]
     print()
@@ -186,7 +186,7 @@ def main() -> None:
     print(_line("history list, no search (first page)", _timed(lambda: store.conversations(), args.runs * 4)))
     print(_line("stats data, all time, with baseline",
                 _timed(lambda: compute(store, baseline=baseline), args.runs), 200))
-    since = datetime(2025, 9, 1, tzinfo=timezone.utc)
+    since = datetime(2025, 9, 1, tzinfo=UTC)
     print(_line("stats data, since 2025-09-01 (a third)", _timed(lambda: compute(store, since=since, baseline=baseline),
                                                     args.runs), 200))
     store.close()
@@ -200,7 +200,8 @@ def main() -> None:
                PLAYGROUND_HOME=str(work))
     paint = {}
     for name, path in (("empty store", empty), ("big store", db)):
-        run = lambda: time_to_marker([python, "-m", "playground", "--db", str(path)], b"Profile default", env)
+        def run():
+            return time_to_marker([python, "-m", "playground", "--db", str(path)], b"Profile default", env)
         run()  # warm caches
         paint[name] = [run() * 1000 for _ in range(args.runs)]
     for name, times in paint.items():

@@ -16,12 +16,12 @@ import time
 
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 
-from playground import tokens  # noqa: E402
-from playground.catalog import build_catalog  # noqa: E402
-from playground.paths import resolve_profile  # noqa: E402
-from playground.profile import load_profile  # noqa: E402
-from playground.router import RouteRequest, decide  # noqa: E402
-from playground.router.health import HealthTracker  # noqa: E402
+from playground import tokens
+from playground.base.paths import resolve_profile
+from playground.config.catalog import build_catalog
+from playground.config.profile import load_profile
+from playground.router import RouteRequest, decide
+from playground.router.health import HealthTracker
 
 PROMPTS = [
     "hi!",

@@ -18,13 +18,13 @@ from pathlib import Path
 
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 
-from playground import tokens  # noqa: E402
-from playground.catalog import build_catalog  # noqa: E402
-from playground.paths import resolve_profile  # noqa: E402
-from playground.profile import load_profile  # noqa: E402
-from playground.router import RouteRequest, decide  # noqa: E402
-from playground.router.embeddings import EmbeddingCache  # noqa: E402
-from playground.router.semantic import build_index  # noqa: E402
+from playground import tokens
+from playground.base.paths import resolve_profile
+from playground.config.catalog import build_catalog
+from playground.config.profile import load_profile
+from playground.router import RouteRequest, decide
+from playground.router.embeddings import EmbeddingCache
+from playground.router.semantic import build_index
 
 INTENTS = Path(__file__).parent / "data" / "intents.jsonl"
 LONG = ("Summarise the following meeting notes for the team and list the action items: the launch moved to "

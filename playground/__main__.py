@@ -1,3 +1,3 @@
-from playground.cli import main
+from playground.cli.main import main
 
 raise SystemExit(main())

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from support.openai_server import OpenAIStubServer  # noqa: E402
 from support.pilot import wait_for  # noqa: E402
 
-from playground.session import open_session  # noqa: E402
+from playground.services.session import open_session  # noqa: E402
 from playground.tui.app import PlaygroundApp  # noqa: E402
 from playground.tui.widgets.reply import ReplyView  # noqa: E402
 
@@ -131,7 +131,7 @@ def eval_screen(home: Path) -> Path:
     """`playground eval` on the shipped MMLU sample: the replay profile as shipped and, when the full
     RouteLLM file is at hand, the same profile tuned on the prompts that are not in the sample (so the
     tuned figures are held out)."""
-    from playground.cli import main as cli
+    from playground.cli.main import main as cli
 
     profiles = ["replay/routellm"]
     if FULL_MMLU.exists():

@@ -7,10 +7,10 @@ import subprocess
 import sys
 
 import pytest
-
-from playground.cli import _parser
-from playground.store import Store
 from support.helpers import guarded_env
+
+from playground.cli.main import _parser
+from playground.history.store import Store
 
 PROMPT = "Supercalifragilisticexpialidocious antidisestablishmentarianism"
 

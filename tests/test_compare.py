@@ -8,13 +8,13 @@ import os
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 
 import pytest
-
-from playground.compare import CompareError
-from playground.events import ColumnDelta, ColumnEnded, ColumnProgress, CompareDone, CompareStarted, ReplyDone
-from playground.records import Outcome
-from playground.session import open_session
 from support.openai_server import OpenAIStubServer
 from support.profiles import stub_profile
+
+from playground.base.records import Outcome
+from playground.services.compare import CompareError
+from playground.services.events import ColumnDelta, ColumnEnded, ColumnProgress, CompareDone, CompareStarted, ReplyDone
+from playground.services.session import open_session
 
 
 @pytest.fixture
@@ -100,7 +100,7 @@ async def test_vote_is_stored_with_route_and_category_and_the_winner_continues_t
     assert vote.reply_message_ids == tuple(c.message_id for c in comparison.columns)
 
     session.compare.continue_with(comparison, 1)
-    async for event in session.chat.send("and then?", conversation_id=comparison.conversation_id, model="fast"):
+    async for _event in session.chat.send("and then?", conversation_id=comparison.conversation_id, model="fast"):
         pass
     context = stub.requests[-1]["messages"]
     assert [m["role"] for m in context] == ["user", "assistant", "user"]

@@ -9,11 +9,11 @@ os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 import json
 
 import pytest
-
-from playground.cli import main
-from playground.store import Store
 from support.openai_server import OpenAIStubServer
 from support.profiles import stub_profile
+
+from playground.cli.main import main
+from playground.history.store import Store
 
 
 @pytest.fixture

@@ -5,11 +5,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from playground.store import Store
+from playground.history.store import Store
 
 WRITER = """
 import sys
-from playground.store import Store
+from playground.history.store import Store
 store = Store(sys.argv[1])
 for i in range(150):
     conversation, _ = store.start_turn(None, f"{sys.argv[2]} prompt {i}", "p")

@@ -9,8 +9,9 @@ import subprocess
 import sys
 import time
 
-from playground.store import Store
 from support.openai_server import OpenAIStubServer
+
+from playground.history.store import Store
 
 
 def test_sigkill_mid_stream_keeps_prompt_and_partial_reply(tmp_path):

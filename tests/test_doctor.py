@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from playground.providers.local import runtime_problem
+from playground.config.local_model import runtime_problem
 
 
 def doctor(home, *args):

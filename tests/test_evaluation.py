@@ -4,22 +4,22 @@ from __future__ import annotations
 
 import json
 import subprocess
-from datetime import datetime, timezone
 import sys
 import textwrap
+from datetime import UTC, datetime
 
 import pytest
 import yaml
 
-from playground.catalog import build_catalog
-from playground.evaluation import evaluate
-from playground.export import to_litellm, to_profile_yaml
-from playground.profile import load_profile
-from playground.replay import load_replay
+from playground.base.errors import SourceError
+from playground.base.tokens import count_text
+from playground.config.catalog import build_catalog
+from playground.config.profile import load_profile
+from playground.policy.evaluation import evaluate
+from playground.policy.export import to_litellm, to_profile_yaml
+from playground.policy.replay import load_replay
+from playground.policy.tune import tune
 from playground.router import RouteRequest, decide
-from playground.tokens import count_text
-from playground.tune import tune
-from playground.yamlsource import SourceError
 
 # Four prompts; recorded costs keep the arithmetic exact. Strong is right on 1, 2, 4; weak on 1, 3.
 ROWS = [
@@ -106,7 +106,7 @@ def synthetic(path, n=240):
 def test_tuning_is_deterministic_and_learns_the_signal(tmp_path):
     items = load_replay(synthetic(tmp_path / "d.jsonl"))
     profile = write_profile(tmp_path / "p.yaml", "routes: [{name: all, tier: weak}]")
-    when = datetime(2026, 1, 2, tzinfo=timezone.utc)
+    when = datetime(2026, 1, 2, tzinfo=UTC)
     first, report = tune(profile, items, target_quality=0.95, folds=4, seed=3, now=when)
     second, _ = tune(profile, items, target_quality=0.95, folds=4, seed=3, now=when)
     assert to_profile_yaml(first) == to_profile_yaml(second)

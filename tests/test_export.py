@@ -9,11 +9,11 @@ import sys
 import textwrap
 
 import yaml
-
-from playground.catalog import build_catalog
-from playground.export import to_litellm, to_profile_yaml
-from playground.profile import load_profile
 from support.openai_server import OpenAIStubServer
+
+from playground.config.catalog import build_catalog
+from playground.config.profile import load_profile
+from playground.policy.export import to_litellm, to_profile_yaml
 
 PLANTED = "sk-planted-secret-0123456789abcdef"
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-
-from playground.events import AttemptStarted, ReplyDone
-from playground.session import open_session
 from support.openai_server import OpenAIStubServer
+
+from playground.services.events import AttemptStarted, ReplyDone
+from playground.services.session import open_session
 
 
 @pytest.fixture

@@ -9,11 +9,11 @@ import sys
 import textwrap
 
 import pytest
-
-from playground.events import ReplyDone, TurnFailed
-from playground.session import open_session
-from playground.store import Store
 from support.openai_server import Behaviour, OpenAIStubServer
+
+from playground.history.store import Store
+from playground.services.events import ReplyDone, TurnFailed
+from playground.services.session import open_session
 
 PLANTED = "sk-planted-4f3a9c2b7d1e8f6a5b4c3d2e1f0a9b8c"
 
@@ -70,7 +70,7 @@ async def test_fault_is_classified_recorded_and_survived(tmp_path, server, fault
     expected = FAULTS[fault][1]
     assert isinstance(done, ReplyDone) and done.reply.status == "complete"
     assert done.reply.text == "the fallback answered"
-    failed, answered = done.reply.attempts
+    failed, _answered = done.reply.attempts
     assert failed.failure == expected and failed.error and "\n" not in failed.error
     rows = session.store.attempts(done.reply.conversation_id)
     assert [(r["model_alias"], r["failure"]) for r in rows] == [("first", expected), ("backup", None)]

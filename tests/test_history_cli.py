@@ -11,16 +11,16 @@ import csv
 import io
 import json
 import textwrap
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
-
-from playground.cli import main
-from playground.dates import parse_since
-from playground.records import Attempt
-from playground.session import open_session
-from playground.store import Store
 from support.openai_server import OpenAIStubServer
+
+from playground.base.dates import parse_since
+from playground.base.records import Attempt
+from playground.cli.main import main
+from playground.history.store import Store
+from playground.services.session import open_session
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def db(tmp_path):
         conversation, prompt_id = store.start_turn(None, prompt, "default", incognito)
         reply_id = store.start_reply(conversation)
         attempt = Attempt(alias, f"openai/{alias}", "default", "default route", 0,
-                          datetime(2025, 3, 1, tzinfo=timezone.utc).timestamp(), text=reply, input_tokens=10,
+                          datetime(2025, 3, 1, tzinfo=UTC).timestamp(), text=reply, input_tokens=10,
                           output_tokens=5, cost_usd=cost, ttft_s=0.2, latency_s=1.0)
         store.record_attempt(attempt, conversation, prompt_id, reply_id, None)
         store.save_reply(reply_id, reply, "complete", alias)
@@ -56,7 +56,7 @@ def test_history_lists_conversations_newest_first(capsys, db):
 
 
 def test_history_json_and_filters(capsys, db):
-    code, out, _ = _run(capsys, "history", "--db", db, "--json", "--model", "cheap")
+    _code, out, _ = _run(capsys, "history", "--db", db, "--json", "--model", "cheap")
     [row] = json.loads(out)
     assert (row["title"], row["models"], row["cost_usd"], row["incognito"]) == (
         "tell me about otters", ["cheap"], 0.001, False)
@@ -86,9 +86,9 @@ def test_bad_arguments_fail_in_one_line(capsys, db, argv, message):
 
 
 def test_parse_since():
-    now = datetime(2025, 3, 10, 15, 30, tzinfo=timezone.utc)
-    assert parse_since("7d", now) == datetime(2025, 3, 3, tzinfo=timezone.utc)
-    assert parse_since("2025-03-01T12:00:00+00:00", now) == datetime(2025, 3, 1, 12, tzinfo=timezone.utc)
+    now = datetime(2025, 3, 10, 15, 30, tzinfo=UTC)
+    assert parse_since("7d", now) == datetime(2025, 3, 3, tzinfo=UTC)
+    assert parse_since("2025-03-01T12:00:00+00:00", now) == datetime(2025, 3, 1, 12, tzinfo=UTC)
     assert parse_since("2025-03-01").tzinfo is not None
 
 
@@ -195,7 +195,7 @@ def test_incognito_conversation_keeps_its_context_in_memory(tmp_path, stub):
 
 
 def test_csv_cells_that_a_spreadsheet_would_run_open_as_text(capsys, tmp_path):
-    from playground.store import Store
+    from playground.history.store import Store
 
     store = Store(tmp_path / "h.db")
     conversation, _ = store.start_turn(None, "=1+1", "default")

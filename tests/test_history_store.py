@@ -5,13 +5,13 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime
 
 import pytest
 import sqlite_utils
 
-from playground.records import Attempt, Failure
-from playground.store import MIGRATIONS, HistoryFilter, Store, StoreError
+from playground.base.records import Attempt, Failure
+from playground.history.store import MIGRATIONS, HistoryFilter, Store, StoreError
 
 
 def _v1_store(path, with_data: bool = True) -> None:
@@ -38,7 +38,7 @@ def _v1_store(path, with_data: bool = True) -> None:
 
 def _attempt(alias: str = "cheap", text: str = "", **kwargs) -> Attempt:
     values = dict(model_alias=alias, model=f"openai/{alias}", route="default", reason="default route", hop=0,
-                  started_at=datetime(2025, 3, 1, 12, tzinfo=timezone.utc).timestamp(), text=text,
+                  started_at=datetime(2025, 3, 1, 12, tzinfo=UTC).timestamp(), text=text,
                   input_tokens=10, output_tokens=20, cost_usd=0.001, ttft_s=0.1, latency_s=0.5)
     return Attempt(**(values | kwargs))
 
@@ -146,8 +146,8 @@ def test_filters_by_model_profile_and_date(store):
     assert _titles(store, model="cheap") == ["third", "first"]
     assert _titles(store, model="broken") == []
     assert _titles(store, profile="local-only") == ["second"]
-    assert _titles(store, until=datetime(2025, 1, 6, tzinfo=timezone.utc)) == ["first"]
-    assert _titles(store, since=datetime(2025, 1, 6, tzinfo=timezone.utc), model="cheap") == ["third"]
+    assert _titles(store, until=datetime(2025, 1, 6, tzinfo=UTC)) == ["first"]
+    assert _titles(store, since=datetime(2025, 1, 6, tzinfo=UTC), model="cheap") == ["third"]
     assert store.filter_choices() == (["broken", "cheap", "strong"], ["default", "local-only"])
     [third] = store.conversations(HistoryFilter(search="third"))
     assert third.models == ("cheap",) and third.cost_usd == pytest.approx(0.002)
@@ -234,8 +234,8 @@ def test_purge_deletes_all_text_from_the_file_and_backups(tmp_path):
 
 
 def test_history_core_imports_neither_textual_nor_litellm():
-    check = ("import sys; import playground.stats, playground.store, playground.history_cli, "
-             "playground.history_export, playground.format; "
+    check = ("import sys; import playground.history.stats, playground.history.store, playground.cli.history, "
+             "playground.history.export, playground.present.format; "
              "print(sorted(m for m in ('textual', 'litellm', 'textual_plotext') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr

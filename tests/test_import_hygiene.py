@@ -7,8 +7,8 @@ import sys
 
 CHECK = """
 import sys
-import playground.cli, playground.tui.app, playground.session, playground.router
-from playground.session import open_session
+import playground.cli.main, playground.tui.app, playground.services.session, playground.router
+from playground.services.session import open_session
 open_session('default', sys.argv[1])
 heavy = sorted(m for m in ('litellm', 'openai', 'llama_cpp', 'tiktoken') if m in sys.modules)
 print(','.join(heavy) or 'none')
@@ -23,7 +23,7 @@ def test_app_and_core_import_without_litellm(tmp_path):
 
 
 def test_core_does_not_import_textual(tmp_path):
-    check = ("import sys; import playground.chat, playground.session, playground.providers.stream; "
+    check = ("import sys; import playground.services.chat, playground.services.session, playground.providers.stream; "
              "print('textual' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from playground.leaderboard import ELO_SCALE, Game, bradley_terry, games, standings
-from playground.records import Outcome, Vote
+from playground.base.records import Outcome, Vote
+from playground.services.leaderboard import ELO_SCALE, Game, bradley_terry, games, standings
 
 HALF_WIDTH_PER_SE = 1.959964 * 400 / math.log(10)
 
@@ -44,7 +44,8 @@ def test_one_sided_record_matches_the_scalar_equation():
     # a beats b three times. By symmetry strengths are +x and -x; a's score equation with the anchor draw:
     #   3 + 0.5 = 3·σ(2x) + σ(x).  Solved here by bisection, independently of the MM iteration.
     def excess(x: float) -> float:
-        sigmoid = lambda v: 1 / (1 + math.exp(-v))
+        def sigmoid(v):
+            return 1 / (1 + math.exp(-v))
         return 3 * sigmoid(2 * x) + sigmoid(x) - 3.5
 
     low, high = 0.0, 10.0

@@ -54,7 +54,7 @@ def test_live_eval_checks_records_and_resumes(tmp_path):
         again = run(tmp_path, "--judge", "grader")
         assert again.returncode == 0, again.stderr
         assert server.hits["answerer"] == 5 + 3  # only the three unfinished prompts ran again
-    from playground.store import Store
+    from playground.history.store import Store
 
     store = Store(tmp_path / "h.db")
     assert len(store.conversations()) >= 8  # every live call is in history, judge calls too

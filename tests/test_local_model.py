@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from playground.events import ReplyDone, TextDelta
-from playground.providers import local
-from playground.session import open_session
+from playground.config import local_model
+from playground.services.events import ReplyDone, TextDelta
+from playground.services.session import open_session
 
-PROBLEM = local.runtime_problem()
+PROBLEM = local_model.runtime_problem()
 
 
 @pytest.mark.skipif(PROBLEM is not None, reason=f"embedded model not runnable here: {PROBLEM}")

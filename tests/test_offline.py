@@ -31,8 +31,8 @@ def getaddrinfo(host, *args, **kwargs):
 socket.socket.connect, socket.getaddrinfo = connect, getaddrinfo
 
 from support.openai_server import OpenAIStubServer
-from playground.session import open_session
-from playground.events import ReplyDone
+from playground.services.session import open_session
+from playground.services.events import ReplyDone
 
 home = Path(sys.argv[1])
 with OpenAIStubServer() as server:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-from playground.events import ReplyDone
-from playground.providers import ollama
-from playground.session import open_session
 from support.openai_server import OpenAIStubServer
+
+from playground.providers import ollama
+from playground.services.events import ReplyDone
+from playground.services.session import open_session
 
 
 def test_discovery_finds_models_and_they_answer(tmp_path):

@@ -11,10 +11,10 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from playground import prices
-from playground.catalog import build_catalog
-from playground.paths import resolve_profile
-from playground.profile import load_profile
+from playground.base.paths import resolve_profile
+from playground.config import prices
+from playground.config.catalog import build_catalog
+from playground.config.profile import load_profile
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from playground.paths import bundled_profiles_dir, resolve_profile
-from playground.profile import ProfileError, load_profile
+from playground.base.paths import bundled_profiles_dir, resolve_profile
+from playground.config.profile import ProfileError, load_profile
 
 GOOD = """\
 name: t

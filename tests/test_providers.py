@@ -6,16 +6,16 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-
-from playground import tokens
-from playground.catalog import build_catalog
-from playground.chat import ChatService
-from playground.events import AttemptEnded, AttemptStarted, ReplyDone, Routed, TextDelta, TurnStarted
-from playground.profile import Profile, Timeouts, load_profile
-from playground.providers.stream import AttemptStream
-from playground.records import Failure
-from playground.store import Store
 from support.helpers import profile_data
+
+from playground.base import tokens
+from playground.base.records import Failure
+from playground.config.catalog import build_catalog
+from playground.config.profile import Profile, Timeouts, load_profile
+from playground.history.store import Store
+from playground.providers.stream import AttemptStream
+from playground.services.chat import ChatService
+from playground.services.events import AttemptEnded, AttemptStarted, ReplyDone, Routed, TextDelta, TurnStarted
 
 # Long words: the stub counts 1 token a word (+7), tiktoken many, so the two counts differ.
 PROMPT = "Supercalifragilisticexpialidocious antidisestablishmentarianism floccinaucinihilipilification"
@@ -180,9 +180,9 @@ async def test_auth_errors_are_redacted_everywhere(server, chat_for, monkeypatch
     monkeypatch.setenv("STUB_KEY_A", shaped)
     monkeypatch.setenv("STUB_KEY_B", plain)
     server.script("denied_a", status=401, content_type="application/json",
-                  body='{"error": {"message": "Incorrect API key provided: %s. Get one at ..."}}' % shaped)
+                  body=f'{{"error": {{"message": "Incorrect API key provided: {shaped}. Get one at ..."}}}}')
     server.script("denied_b", status=403, content_type="application/json",
-                  body='{"error": {"message": "key %s may not use this model"}}' % plain)
+                  body=f'{{"error": {{"message": "key {plain} may not use this model"}}}}')
     server.script("backup", text=BACKUP_TEXT)
     chat = chat_for({"denied_a": {"key_env": "STUB_KEY_A"}, "denied_b": {"key_env": "STUB_KEY_B"}, "backup": {}},
                     retries={"server_error": 3, "rate_limited": 3})
@@ -205,7 +205,7 @@ async def test_when_every_model_fails_the_longest_partial_is_kept(server, chat_f
     server.script("long", text="one two three four five", cut_after=3)
     server.script("dead", status=500)
     chat = chat_for(["short", "long", "dead"])
-    events, done = await turn(chat)
+    _events, done = await turn(chat)
     reply = done.reply
     assert reply.status == "failed" and reply.text == "one two three "
     assert [(a.model_alias, a.failure) for a in reply.attempts] == [

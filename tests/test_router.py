@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from playground.catalog import build_catalog
-from playground.paths import resolve_profile
-from playground.profile import load_profile
-from playground.providers import local
+from playground.base.paths import resolve_profile
+from playground.config import local_model
+from playground.config.catalog import build_catalog
+from playground.config.profile import load_profile
 from playground.router import NoModelAvailable, RouteRequest, decide
 from playground.router.rules import has_code
 
@@ -44,8 +44,8 @@ def small_profile(tmp_path, body: dict):
 
 def test_without_keys_everything_goes_to_the_embedded_model(default):
     catalog = build_catalog(default, env={})
-    assert [m.alias for m in catalog.available()] == (["smollm2"] if local.runtime_problem() is None else [])
-    if local.runtime_problem() is not None:
+    assert [m.alias for m in catalog.available()] == (["smollm2"] if local_model.runtime_problem() is None else [])
+    if local_model.runtime_problem() is not None:
         with pytest.raises(NoModelAvailable, match="smollm2: unavailable: local"):
             decide(request("hello"), default, catalog)
         return
@@ -78,7 +78,7 @@ def test_with_two_keys_a_simple_prompt_goes_to_the_cheapest(default):
     assert decision.candidates[0].note == "cheap tier, best score"
     # The other cheap model, then the profile's fallbacks not tried yet; unavailable models never.
     other = ({"gpt-4o-mini", "gemini-flash"} - {cheapest.alias}).pop()
-    assert decision.fallbacks == (other, "smollm2") if local.runtime_problem() is None else (other,)
+    assert decision.fallbacks == (other, "smollm2") if local_model.runtime_problem() is None else (other,)
 
 
 def test_code_goes_to_the_strongest_available_model(default):

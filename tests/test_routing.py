@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import random
 import textwrap
+
 import pytest
 
-from playground.catalog import build_catalog
-from playground.profile import Condition, Cooldown, Profile, load_profile
-from playground.records import Attempt, Failure
+from playground.base.records import Attempt, Failure
+from playground.config.catalog import build_catalog
+from playground.config.profile import Condition, Cooldown, Profile, load_profile
 from playground.router import NoModelAvailable, RouteRequest, decide
 from playground.router.health import HealthTracker
 from playground.router.rules import PromptFacts, has_code, matches, split_tags

@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from playground.catalog import build_catalog
-from playground.paths import resolve_profile
-from playground.profile import load_profile
+from playground.base.paths import resolve_profile
+from playground.base.tokens import count_text
+from playground.config.catalog import build_catalog
+from playground.config.profile import load_profile
 from playground.router import RouteRequest, decide
 from playground.router.embeddings import EmbeddingCache, EmbeddingError, MiniLMEncoder, minilm_path
 from playground.router.semantic import SemanticIndex, build_index
-from playground.tokens import count_text
 
 INTENTS = Path(__file__).parent.parent / "benchmarks" / "data" / "intents.jsonl"
 
@@ -84,12 +84,13 @@ def test_semantic_routing_accuracy_on_labelled_intents(tmp_path):
     correct = 0
     for row in rows:
         n = count_text(row["prompt"])
-        correct += decide(RouteRequest(row["prompt"], n, n + 7), profile, catalog, semantic=index).route == row["intent"]
+        decision = decide(RouteRequest(row["prompt"], n, n + 7), profile, catalog, semantic=index)
+        correct += decision.route == row["intent"]
     assert correct / len(rows) >= 0.9
 
 
 def test_the_chat_routes_semantically_once_the_index_is_built(tmp_path):
-    from playground.session import open_session
+    from playground.services.session import open_session
 
     session = open_session("semantic", tmp_path / "h.db")
     assert session.build_semantic_index() == 6
@@ -101,8 +102,9 @@ def test_the_chat_routes_semantically_once_the_index_is_built(tmp_path):
 
 
 def test_a_litellm_embedding_model_gets_its_key_per_call_and_is_normalised(tmp_path, monkeypatch):
-    from playground.router.embeddings import LiteLLMEncoder
     from support.openai_server import OpenAIStubServer
+
+    from playground.router.embeddings import LiteLLMEncoder
 
     monkeypatch.setenv("EMBED_KEY", "sk-embedding-test-key-123456")
     with OpenAIStubServer() as server:

@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from playground.catalog import ModelInfo
-from playground.profile import ModelSpec
-from playground.records import Attempt, Failure
-from playground.stats import Outcomes, Percentiles, Votes, compute, percentiles
-from playground.store import Store
+from playground.base.records import Attempt, Failure
+from playground.config.catalog import ModelInfo
+from playground.config.profile import ModelSpec
+from playground.history.stats import Outcomes, Percentiles, Votes, compute, percentiles
+from playground.history.store import Store
 
-UTC = timedelta(0)
+NO_OFFSET = timedelta(0)
 # $10 / $30 per million tokens in / out.
 STRONG = ModelInfo("strong", ModelSpec(model="openai/strong"), True, None, 10e-6, 30e-6, "profile", None)
 
 
 def _at(day: int, hour: int, minute: int = 0) -> float:
-    return datetime(2025, 3, day, hour, minute, tzinfo=timezone.utc).timestamp()
+    return datetime(2025, 3, day, hour, minute, tzinfo=UTC).timestamp()
 
 
 def _record(store: Store, conversation: str, prompt: int, reply: int, alias: str, route: str, hop: int,
@@ -89,7 +89,7 @@ def test_percentiles_are_nearest_rank():
 
 
 def test_totals_rates_and_latency(store):
-    stats = compute(store, utc_offset=UTC)
+    stats = compute(store, utc_offset=NO_OFFSET)
     assert (stats.turns, stats.requests, stats.cancelled, stats.errors, stats.fallback_turns) == (4, 5, 1, 1, 1)
     assert stats.error_rate == 1 / 4  # the cancelled attempt is no error, and not counted against
     assert stats.fallback_rate == 1 / 4
@@ -102,7 +102,7 @@ def test_totals_rates_and_latency(store):
 
 
 def test_per_day_per_model_and_per_route(store):
-    stats = compute(store, utc_offset=UTC)
+    stats = compute(store, utc_offset=NO_OFFSET)
     assert [(d.day, d.requests, round(d.cost_usd, 6)) for d in stats.by_day] == [
         ("2025-03-01", 3, 0.0015), ("2025-03-02", 2, 0.0201)]
     models = {m.model_alias: m for m in stats.by_model}
@@ -123,13 +123,13 @@ def test_days_follow_the_utc_offset(store):
 
 
 def test_since_keeps_later_attempts_only(store):
-    stats = compute(store, since=datetime(2025, 3, 2, tzinfo=timezone.utc), utc_offset=UTC)
+    stats = compute(store, since=datetime(2025, 3, 2, tzinfo=UTC), utc_offset=NO_OFFSET)
     assert (stats.turns, stats.requests, [m.model_alias for m in stats.by_model]) == (2, 2, ["strong"])
     assert stats.cost_usd == pytest.approx(0.0201)
 
 
 def test_savings_against_a_baseline_model(store):
-    savings = compute(store, baseline=STRONG, utc_offset=UTC).savings
+    savings = compute(store, baseline=STRONG, utc_offset=NO_OFFSET).savings
     # Successful calls used 1150 tokens in and 800 out: on strong, 1150 × $10/M + 800 × $30/M = $0.0355.
     # They cost $0.0216, the failed and cancelled calls included.
     assert savings.baseline == "strong"
@@ -141,7 +141,7 @@ def test_savings_against_a_baseline_model(store):
 
 
 def test_cost_per_successful_task_from_feedback(store):
-    models = {m.model_alias: m for m in compute(store, utc_offset=UTC).by_model}
+    models = {m.model_alias: m for m in compute(store, utc_offset=NO_OFFSET).by_model}
     # Reply 1 good ($0.001), reply 2 bad ($0.0005 on cheap, the failed hop cost nothing).
     assert models["cheap"].outcomes == Outcomes(2, 1, pytest.approx(0.0015))
     assert models["cheap"].outcomes.cost_per_success == pytest.approx(0.0015)
@@ -150,7 +150,7 @@ def test_cost_per_successful_task_from_feedback(store):
 
 def test_votes_and_cost_per_success_with_votes(store):
     _add_votes(store)
-    stats = compute(store, utc_offset=UTC)
+    stats = compute(store, utc_offset=NO_OFFSET)
     models = {m.model_alias: m for m in stats.by_model}
     assert models["strong"].votes == Votes(shown=2, wins=1, ties=0, all_bad=1)
     assert models["cheap"].votes == Votes(shown=3, wins=0, ties=1, all_bad=1)
@@ -192,9 +192,9 @@ def test_percentiles_computed_by_the_store_equal_those_of_the_raw_values(tmp_pat
                 Failure.SERVER_ERROR if failed else None)
         if not failed:
             raw[alias].append((started, ttft / 1000 * 1000, latency / 1000 * 1000))  # as the store keeps them
-    since = datetime(2025, 3, 8, tzinfo=timezone.utc)
+    since = datetime(2025, 3, 8, tzinfo=UTC)
     for window in (None, since):
-        stats = compute(store, since=window, utc_offset=UTC)
+        stats = compute(store, since=window, utc_offset=NO_OFFSET)
         kept = {alias: [v for v in values if window is None or v[0] >= window.timestamp()]
                 for alias, values in raw.items()}
         for model in stats.by_model:

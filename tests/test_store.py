@@ -7,12 +7,12 @@ import sqlite3
 import stat
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from playground.records import Attempt, Failure
-from playground.store import MIGRATIONS, Store, StoreError
+from playground.base.records import Attempt, Failure
+from playground.history.store import MIGRATIONS, Store, StoreError
 
 
 def attempt(alias="m", *, hop=0, cost=0.001, failure=None, started_at=None, text="reply") -> Attempt:
@@ -50,7 +50,7 @@ def test_file_is_private_and_in_wal_mode(tmp_path):
 
 def test_memory_store_works():
     store = Store(":memory:")
-    conversation, prompt = store.start_turn(None, "hi", "p")
+    conversation, _prompt = store.start_turn(None, "hi", "p")
     assert [m.content for m in store.messages(conversation)] == ["hi"]
 
 
@@ -103,13 +103,13 @@ def test_costs_per_conversation_and_today(tmp_path):
     store.record_attempt(attempt(cost=0.5, hop=1), one, p1, None, None)
     store.record_attempt(attempt(cost=None), one, p1, None, None)  # unknown price adds nothing
     store.record_attempt(attempt(cost=1.0), two, p2, None, None)
-    two_days_ago = (datetime.now(timezone.utc) - timedelta(days=2)).timestamp()
+    two_days_ago = (datetime.now(UTC) - timedelta(days=2)).timestamp()
     store.record_attempt(attempt(cost=8.0, started_at=two_days_ago), two, p2, None, None)
     assert store.conversation_cost(one) == pytest.approx(0.75)
     assert store.conversation_cost(two) == pytest.approx(9.0)
     assert store.conversation_cost("nope") == 0
     assert store.today_cost() == pytest.approx(1.75)
-    assert store.cost_since(datetime.now(timezone.utc) - timedelta(days=3)) == pytest.approx(9.75)
+    assert store.cost_since(datetime.now(UTC) - timedelta(days=3)) == pytest.approx(9.75)
 
 
 def test_a_file_that_is_not_sqlite_is_refused_and_untouched(tmp_path):

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
+from support.openai_server import OpenAIStubServer
+from support.pilot import painted_text
+from support.pilot import wait_for as _wait_for
 
-from playground.session import open_session
+from playground.services.session import open_session
 from playground.tui.app import PlaygroundApp
 from playground.tui.widgets.reply import ReplyView
 from playground.tui.widgets.status import StatusBar
-from support.openai_server import OpenAIStubServer
-from support.pilot import painted_text, wait_for as _wait_for
 
 SIZE = (120, 40)
 
@@ -119,7 +121,7 @@ async def test_model_text_cannot_inject_markup_or_escapes(tmp_path, stub):
 
 
 async def test_whole_app_answers_with_the_embedded_local_model(tmp_path):
-    from playground.providers.local import runtime_problem
+    from playground.config.local_model import runtime_problem
 
     if runtime_problem():
         pytest.skip(runtime_problem())
@@ -155,18 +157,18 @@ async def test_profile_edits_reload_and_a_broken_edit_keeps_the_last_good(tmp_pa
 
     stub.script("fast", text="ok")
     path = _profile(tmp_path, stub.api_base, ["fast"])
-    good = open(path).read()
+    good = Path(path).read_text()
     session = open_session(path, tmp_path / "h.db")
     app = PlaygroundApp(session, load_engine=False)
     async with app.run_test(size=SIZE) as pilot:
         status = app.screen.query_one(StatusBar)
-        open(path, "w").write(good.replace("timeouts: {", "timeouts: {bogus: 1, "))
+        Path(path).write_text(good.replace("timeouts: {", "timeouts: {bogus: 1, "))
         os.utime(path, ns=(1, 10**18))
         await _wait_for(pilot, lambda: "profile not reloaded" in str(status.render()), timeout=5)
         assert "profile.yaml:14:12:" in str(status.render()) and "timeouts.bogus: unknown key" in str(status.render())
         assert session.profile.name == "ui-test"  # the last good one stays in use
 
-        open(path, "w").write(good.replace("name: ui-test", "name: renamed"))
+        Path(path).write_text(good.replace("name: ui-test", "name: renamed"))
         os.utime(path, ns=(2, 2 * 10**18))
         await _wait_for(pilot, lambda: "renamed" in str(status.render()), timeout=5)
         assert session.profile.name == "renamed" and session.chat.profile.name == "renamed"

@@ -8,20 +8,20 @@ import os
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 
 import textwrap
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
+from support.openai_server import OpenAIStubServer
+from support.pilot import wait_for as _wait_for
 from textual.widgets import DataTable, Input, Static
 
-from playground.records import Attempt, Failure
-from playground.session import open_session
+from playground.base.records import Attempt, Failure
+from playground.services.session import open_session
 from playground.tui.app import PlaygroundApp
 from playground.tui.screens.chat import ChatScreen
 from playground.tui.screens.history import HistoryScreen
 from playground.tui.widgets.reply import PromptView, ReplyView, StoredReplyView
 from playground.tui.widgets.status import StatusBar
-from support.openai_server import OpenAIStubServer
-from support.pilot import wait_for as _wait_for
 
 SIZE = (140, 44)
 
@@ -54,7 +54,7 @@ def _turn(store, prompt: str, reply: str, alias: str, cost: float, conversation:
     conversation, prompt_id = store.start_turn(conversation, prompt, "ui-test")
     reply_id = store.start_reply(conversation)
     attempt = Attempt(alias, f"openai/{alias}", "everything", "everything (default route)", 0,
-                      datetime.now(timezone.utc).timestamp(), text=reply, input_tokens=100, output_tokens=50,
+                      datetime.now(UTC).timestamp(), text=reply, input_tokens=100, output_tokens=50,
                       cost_usd=cost, ttft_s=0.25, latency_s=1.5, failure=failure)
     store.record_attempt(attempt, conversation, prompt_id, reply_id, None)
     store.save_reply(reply_id, reply, "failed" if failure else "complete", alias)

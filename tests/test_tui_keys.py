@@ -7,9 +7,12 @@ import json
 
 import pytest
 import yaml
+from support.helpers import profile_data
+from support.openai_server import OpenAIStubServer
+from support.pilot import painted_text, wait_for
 
-from playground.paths import preferences_path
-from playground.session import open_session
+from playground.base.paths import preferences_path
+from playground.services.session import open_session
 from playground.tui.app import PlaygroundApp
 from playground.tui.screens.help import HelpScreen
 from playground.tui.screens.pick_one import PickOne
@@ -17,9 +20,6 @@ from playground.tui.screens.settings import SettingsDialog
 from playground.tui.widgets.prompt_input import PromptInput
 from playground.tui.widgets.reply import ReplyView
 from playground.tui.widgets.status import StatusBar
-from support.helpers import profile_data
-from support.openai_server import OpenAIStubServer
-from support.pilot import painted_text, wait_for
 
 SIZE = (120, 40)
 TWO_BLOCKS = "Two ways:\n\n```python\nprint('first')\n```\n\nor\n\n```bash\necho second\n```\n"
@@ -219,8 +219,8 @@ async def test_a_conversation_reopened_from_history_keeps_its_settings(tmp_path,
 
 
 def test_an_incognito_conversation_keeps_its_temperature_but_not_its_system_prompt(tmp_path):
-    from playground.records import TurnSettings
-    from playground.store import Store
+    from playground.base.records import TurnSettings
+    from playground.history.store import Store
 
     store = Store(tmp_path / "h.db")
     private, _ = store.start_turn(None, "secret", "p", incognito=True)

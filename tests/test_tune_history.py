@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import textwrap
 
-from playground.catalog import build_catalog
-from playground.profile import load_profile
-from playground.records import Attempt, Failure, Outcome, Vote
+from playground.base.records import Attempt, Failure, Outcome, Vote
+from playground.config.catalog import build_catalog
+from playground.config.profile import load_profile
+from playground.history.store import Store
+from playground.policy.tune_history import tune_from_history
 from playground.router import RouteRequest, decide
-from playground.store import Store
-from playground.tune_history import tune_from_history
 
 PROFILE = """\
 name: mine

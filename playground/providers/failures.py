@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from email.utils import parsedate_to_datetime
 import time
+from email.utils import parsedate_to_datetime
 
-from playground.records import Failure
+from playground.base.records import Failure
 
 MAX_RETRY_AFTER_S = 60.0
 

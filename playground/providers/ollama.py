@@ -6,7 +6,7 @@ import json
 import urllib.error
 import urllib.request
 
-from playground.profile import ModelSpec, Price
+from playground.config.profile import ModelSpec, Price
 
 OLLAMA_BASE = "http://127.0.0.1:11434"
 

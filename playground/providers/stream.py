@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
-from playground import tokens
-from playground.catalog import ModelInfo
-from playground.profile import Timeouts
+from playground.base import tokens
+from playground.base.records import Attempt, Failure
+from playground.base.safetext import clean, one_line, redact
+from playground.config.catalog import ModelInfo
+from playground.config.profile import Timeouts
 from playground.providers import engine
 from playground.providers.failures import classify, retry_after
-from playground.records import Attempt, Failure
-from playground.safetext import clean, one_line, redact
 
 
 class AttemptStream:
@@ -93,7 +94,7 @@ class AttemptStream:
                 limit = self.timeouts.first_token if attempt.ttft_s is None else self.timeouts.idle
                 remaining = deadline - time.perf_counter()
                 if remaining <= 0:
-                    raise asyncio.TimeoutError
+                    raise TimeoutError
                 try:
                     # asyncio.timeout, unlike wait_for, creates no task per chunk: this loop is the hot path.
                     async with asyncio.timeout(min(limit, remaining)):
@@ -135,10 +136,9 @@ class AttemptStream:
         finally:
             attempt.text = self.text
             if response is not None and hasattr(response, "aclose"):
-                try:
+                # Closing a broken stream can fail; the record is already complete.
+                with contextlib.suppress(Exception):
                     await asyncio.shield(response.aclose())
-                except Exception:  # closing a broken stream can fail; the record is already complete
-                    pass
 
     def _finish(self) -> None:
         attempt = self.attempt

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Mapping, Protocol
+from typing import Protocol
 
-from playground.catalog import Catalog, ModelInfo
-from playground.profile import Profile, Route
+from playground.config.catalog import Catalog, ModelInfo
+from playground.config.profile import Profile, Route
 from playground.router import rules
 from playground.router.features import cheap_score
 from playground.router.health import ModelHealth

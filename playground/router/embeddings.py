@@ -13,7 +13,7 @@ from typing import Protocol
 
 import numpy as np
 
-from playground.paths import data_dir
+from playground.base.paths import data_dir
 
 MINILM_ID = "all-MiniLM-L6-v2-onnx-int8"
 MINILM_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
@@ -21,7 +21,7 @@ TOKENIZER = Path(__file__).parent / "data" / "minilm-tokenizer.json"
 MAX_TOKENS = 64
 """Wordpieces embedded per text: the first and last halves of longer texts (an instruction often comes at
 the end, after the material). 64 keeps a 200-token prompt near 10 ms on two cores; 128 takes ~19 ms for
-about 2 points of intent accuracy (benchmarks/semantic_routing.py)."""  # the length all-MiniLM-L6-v2 was trained on; half the latency of 256
+about 2 points of intent accuracy (benchmarks/semantic_routing.py)."""
 
 
 class EmbeddingError(Exception):
@@ -128,7 +128,7 @@ class LiteLLMEncoder:
         try:
             response = litellm.embedding(**kwargs)
         except Exception as exc:  # a provider failure becomes one line, key redacted
-            from playground.safetext import environment_secrets, one_line, redact
+            from playground.base.safetext import environment_secrets, one_line, redact
 
             secrets = environment_secrets({self.key_env} if self.key_env else set())
             raise EmbeddingError(redact(one_line(f"{self.name}: embedding failed: {exc}"), secrets)) from None

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import zlib
 
-from playground.profile import Head, LearnedSpec
+from playground.config.profile import Head, LearnedSpec
 from playground.router.rules import PromptFacts
 
 _REASONING = re.compile(r"\b(prove|derive|why|step by step|explain|calculate|solve|compute|how many|"
@@ -14,8 +15,6 @@ _REASONING = re.compile(r"\b(prove|derive|why|step by step|explain|calculate|sol
 _CHOICES = re.compile(r"^\s*[A-D][.)]\s", re.MULTILINE)
 _MATH = re.compile(r"[=+\-*/^%<>]|\d+\s*[x×]\s*\d+")
 
-FEATURES = ("log_tokens", "code", "question", "digit_share", "math_share", "log_lines", "reasoning_words",
-            "choices", "log_conversation")
 
 
 def prompt_features(facts: PromptFacts) -> dict[str, float]:
@@ -41,7 +40,7 @@ def hashed_features(text: str, buckets: int) -> dict[int, float]:
     """Words and word pairs hashed into buckets: log counts, L2-normalised (stable across runs: crc32)."""
     words = _WORD.findall(text.lower())
     counts: dict[int, float] = {}
-    for gram in [*words, *(f"{a} {b}" for a, b in zip(words, words[1:]))]:
+    for gram in [*words, *(f"{a} {b}" for a, b in itertools.pairwise(words))]:
         bucket = zlib.crc32(gram.encode()) % buckets
         counts[bucket] = counts.get(bucket, 0.0) + 1.0
     values = {b: math.log1p(c) for b, c in counts.items()}

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Iterable, Mapping
 
-from playground.profile import Cooldown
-from playground.records import Attempt, Failure
+from playground.base.records import Attempt, Failure
+from playground.config.profile import Cooldown
 
 ALPHA = 0.3
 """Weight of the newest observation in each moving average."""

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from playground.profile import Condition
+from playground.config.profile import Condition
 
 _FENCE = re.compile(r"```|~~~")
 _CODE_LINE = re.compile(

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Mapping
 
-from playground.catalog import ModelInfo
-from playground.profile import Selection
+from playground.config.catalog import ModelInfo
+from playground.config.profile import Selection
 from playground.router.health import ModelHealth
 
 

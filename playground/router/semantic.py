@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from playground.profile import Route
+from playground.config.profile import Route
 from playground.router.embeddings import EmbeddingCache, Encoder
 
 

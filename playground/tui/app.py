@@ -12,7 +12,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from playground.session import Session
+from playground.services.session import Session
 from playground.tui import collect, preferences
 from playground.tui.messages import EngineFailed, EngineReady, ProfileChanged, ProfileInvalid
 from playground.tui.screens.chat import ChatScreen
@@ -90,7 +90,7 @@ class PlaygroundApp(App):
 
     @work(thread=True, exclusive=True, group="profile", exit_on_error=False)
     def _check_profile(self) -> None:
-        from playground.profile import ProfileError, load_profile
+        from playground.config.profile import ProfileError, load_profile
 
         stamp = self._stamp()
         if stamp is None or stamp == self._profile_stamp:
@@ -109,8 +109,9 @@ class PlaygroundApp(App):
 
     @work(thread=True, group="engine", exit_on_error=False)
     def _load(self) -> None:
-        from playground import tokens
-        from playground.providers import engine, local
+        from playground.base import tokens
+        from playground.config import local_model
+        from playground.providers import engine
         from playground.router.embeddings import EmbeddingError
         from playground.tui.widgets import markdown_view
 
@@ -125,7 +126,7 @@ class PlaygroundApp(App):
                 note = f"semantic routes off: {exc}"
             tokens.count_text("warm up")
             markdown_view.warm_up()
-            if local.runtime_problem() is None:
+            if local_model.runtime_problem() is None:
                 engine.warm_local_model()
             day_cost = self.session.store.today_cost()
         except Exception as exc:  # shown in the status bar; the app stays usable for reading history
@@ -164,9 +165,9 @@ class PlaygroundApp(App):
 
 
 def run_tui(profile: str | None = None, db: str | None = None, incognito: bool = False) -> int:
-    from playground.profile import ProfileError
-    from playground.session import open_session
-    from playground.store import StoreError
+    from playground.config.profile import ProfileError
+    from playground.history.store import StoreError
+    from playground.services.session import open_session
 
     try:
         session = open_session(profile, db, incognito=incognito)

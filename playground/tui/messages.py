@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from playground.events import CompareEvent, Event
-from playground.profile import Profile
+from playground.config.profile import Profile
+from playground.services.events import CompareEvent, Event
 
 
 @dataclass

@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from playground.paths import preferences_path
+from playground.base.paths import preferences_path
 
 
 def load(path: Path | None = None) -> dict:

@@ -60,7 +60,7 @@ class OpenAIStubServer:
         self.behaviours[model] = behaviour or Behaviour(**kwargs)
         return self.behaviours[model]
 
-    def __enter__(self) -> "OpenAIStubServer":
+    def __enter__(self) -> OpenAIStubServer:
         self._thread.start()
         return self
 
@@ -110,7 +110,8 @@ class OpenAIStubServer:
                         body = body.replace("{auth}", self.headers.get("Authorization", ""))
                     if body is None:
                         body = json.dumps({"error": {"message": f"scripted {behaviour.status}", "type": "test"}})
-                    self._send_raw(behaviour.status, body, behaviour.content_type if behaviour.body else "application/json", behaviour.headers)
+                    content_type = behaviour.content_type if behaviour.body else "application/json"
+                    self._send_raw(behaviour.status, body, content_type, behaviour.headers)
                     return
                 if request.get("stream"):
                     self._stream(request, behaviour)
@@ -146,8 +147,10 @@ class OpenAIStubServer:
                 self._send_json(200, {
                     "id": "cmpl-test", "object": "chat.completion", "created": int(time.time()),
                     "model": request.get("model"),
-                    "choices": [{"index": 0, "message": {"role": "assistant", "content": behaviour.text}, "finish_reason": "stop"}],
-                    "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(words), "total_tokens": prompt_tokens + len(words)},
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": behaviour.text},
+                                 "finish_reason": "stop"}],
+                    "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(words),
+                              "total_tokens": prompt_tokens + len(words)},
                 })
 
             def _stream(self, request: dict, behaviour: Behaviour) -> None:
@@ -164,8 +167,10 @@ class OpenAIStubServer:
                         self._write(line + "\n\n")
                     words = behaviour.text.split(" ")
                     n = max(1, behaviour.words_per_chunk)
-                    pieces = [" ".join(words[i:i + n]) + (" " if i + n < len(words) else "") for i in range(0, len(words), n)]
-                    base = {"id": "chatcmpl-test", "object": "chat.completion.chunk", "created": int(time.time()), "model": request.get("model")}
+                    pieces = [" ".join(words[i:i + n]) + (" " if i + n < len(words) else "")
+                              for i in range(0, len(words), n)]
+                    base = {"id": "chatcmpl-test", "object": "chat.completion.chunk", "created": int(time.time()),
+                            "model": request.get("model")}
                     for index, piece in enumerate(pieces):
                         if behaviour.cut_after is not None and index >= behaviour.cut_after:
                             return
@@ -180,7 +185,8 @@ class OpenAIStubServer:
                     self._event({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
                     if behaviour.send_usage:
                         prompt_tokens = _prompt_tokens(request)
-                        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": len(words), "total_tokens": prompt_tokens + len(words)}
+                        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": len(words),
+                                 "total_tokens": prompt_tokens + len(words)}
                         self._event({**base, "choices": [], "usage": usage})
                     self._write("data: [DONE]\n\n")
                 except (BrokenPipeError, ConnectionResetError):

@@ -15,13 +15,21 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
-from playground.events import AttemptEnded, AttemptStarted, ReplyDone, Routed, TextDelta, TurnFailed, TurnStarted
-from playground.format import model_detail
-from playground.paths import bundled_profiles_dir, known_profiles
-from playground.records import Attempt, Reply, TurnSettings
-from playground.safetext import one_line, redact
-from playground.session import Session
-from playground.store import ConversationSummary, StoredMessage
+from playground.base.paths import bundled_profiles_dir, known_profiles
+from playground.base.records import Attempt, Reply, TurnSettings
+from playground.base.safetext import one_line, redact
+from playground.history.store import ConversationSummary, StoredMessage
+from playground.present.format import model_detail
+from playground.services.events import (
+    AttemptEnded,
+    AttemptStarted,
+    ReplyDone,
+    Routed,
+    TextDelta,
+    TurnFailed,
+    TurnStarted,
+)
+from playground.services.session import Session
 from playground.tui.collect import streaming
 from playground.tui.messages import EngineFailed, EngineReady, ProfileChanged, ProfileInvalid, TurnProgress
 from playground.tui.screens.compare import CompareScreen, Continued
@@ -353,7 +361,7 @@ class ChatScreen(Screen):
 
     @work(thread=True, group="profile-switch", exclusive=True, exit_on_error=False)
     def _switch_profile(self, path: str | None) -> None:
-        from playground.profile import ProfileError, load_profile
+        from playground.config.profile import ProfileError, load_profile
 
         if path is None:
             return

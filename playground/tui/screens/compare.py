@@ -15,11 +15,11 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
-from playground.compare import MAX_MODELS
-from playground.events import ColumnDelta, ColumnEnded, ColumnProgress, CompareDone, CompareStarted
-from playground.records import Comparison, Outcome, Vote
-from playground.safetext import one_line, redact
-from playground.session import Session
+from playground.base.records import Comparison, Outcome, Vote
+from playground.base.safetext import one_line, redact
+from playground.services.compare import MAX_MODELS
+from playground.services.events import ColumnDelta, ColumnEnded, ColumnProgress, CompareDone, CompareStarted
+from playground.services.session import Session
 from playground.tui.collect import streaming
 from playground.tui.messages import CompareProgress
 from playground.tui.screens.pick_models import ModelPicker

@@ -11,7 +11,8 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
 TIPS = [
-    ("#code, #math …", "start a prompt with a task tag the profile knows to route it (Ctrl+T picks one for every prompt)"),
+    ("#code, #math …",
+     "start a prompt with a task tag the profile knows to route it (Ctrl+T picks one for every prompt)"),
     ("↑ in an empty box", "edit the last prompt and send it again; the old turn stays in history"),
     ("Ctrl+P", "the command palette: every action of this screen, by name"),
     ("Tab / click", "focus a reply: C copies it, K copies a code block, Ctrl+G/Ctrl+B mark it"),
@@ -40,7 +41,7 @@ class HelpScreen(ModalScreen[None]):
         table.add_column(style="bold")
         table.add_column()
         seen = set()
-        for key, active in self._under.active_bindings.items():
+        for _key, active in self._under.active_bindings.items():
             binding = active.binding
             # The screen's and the app's own keys; a text box's editing keys are the usual ones.
             if active.node not in (self._under, self.app) or not binding.description or binding.action in seen:

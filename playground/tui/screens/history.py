@@ -14,10 +14,10 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Select, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from playground.dates import parse_since
-from playground.format import conversation_title, dollars, local_time
-from playground.safetext import one_line
-from playground.store import ConversationSummary, HistoryFilter, Store
+from playground.base.dates import parse_since
+from playground.base.safetext import one_line
+from playground.history.store import ConversationSummary, HistoryFilter, Store
+from playground.present.format import conversation_title, dollars, local_time
 from playground.tui.screens.dialogs import Confirm, TextPrompt
 
 WHEN = [("Today", "0d"), ("Last 7 days", "7d"), ("Last 30 days", "30d")]

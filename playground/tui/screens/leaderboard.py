@@ -12,10 +12,10 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from playground.format import dollars, seconds
-from playground.leaderboard import categories, standings
-from playground.records import Vote
-from playground.session import Session
+from playground.base.records import Vote
+from playground.present.format import dollars, seconds
+from playground.services.leaderboard import categories, standings
+from playground.services.session import Session
 
 COLUMNS = ("model", "rating", "95% interval", "wins", "losses", "ties", "all bad", "cost / win", "median latency")
 

@@ -11,9 +11,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, SelectionList, Static
 from textual.widgets.selection_list import Selection
 
-from playground.catalog import Catalog
-from playground.compare import MAX_MODELS, MIN_MODELS
-from playground.format import model_detail
+from playground.config.catalog import Catalog
+from playground.present.format import model_detail
+from playground.services.compare import MAX_MODELS, MIN_MODELS
 
 
 class ModelPicker(ModalScreen[list[str] | None]):

@@ -12,7 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static, TextArea
 
-from playground.records import TurnSettings
+from playground.base.records import TurnSettings
 
 MAX_TEMPERATURE = 2.0
 

@@ -15,12 +15,12 @@ from textual.widgets import DataTable, Footer, Select, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 from textual_plotext import PlotextPlot
 
-from playground.catalog import ModelInfo
-from playground.dates import parse_since
-from playground.format import dollars, milliseconds, percent, stats_summary
-from playground.safetext import one_line
-from playground.session import Session
-from playground.stats import Stats, compute
+from playground.base.dates import parse_since
+from playground.base.safetext import one_line
+from playground.config.catalog import ModelInfo
+from playground.history.stats import Stats, compute
+from playground.present.format import dollars, milliseconds, percent, stats_summary
+from playground.services.session import Session
 
 WINDOWS = [("Last 7 days", "7d"), ("Last 30 days", "30d"), ("All time", "all")]
 MODEL_COLUMNS = ["Model", "Requests", "Errors", "Tokens in", "Tokens out", "Cost", "TTFT p50", "TTFT p95",

@@ -7,8 +7,8 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from playground.format import figures, live_line
-from playground.records import Attempt, LiveStats
+from playground.base.records import Attempt, LiveStats
+from playground.present.format import figures, live_line
 from playground.tui.widgets.markdown_view import MarkdownView
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from playground.catalog import Catalog
-from playground.format import dollars
+from playground.config.catalog import Catalog
+from playground.present.format import dollars
 
 
 class ModelsPanel(Static):

@@ -9,12 +9,11 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Collapsible, Static
 
-from playground.format import decision_trace, failure_line, meta_line
-from playground.records import Attempt, Reply
+from playground.base.records import Attempt, Reply
+from playground.history.store import StoredMessage
+from playground.present.format import decision_trace, failure_line, meta_line
 from playground.router import Decision
-from playground.store import StoredMessage
 from playground.tui.widgets.markdown_view import MarkdownView
-
 
 STATUS_NOTES = {
     "complete": "",

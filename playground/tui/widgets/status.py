@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from playground.format import dollars
+from playground.present.format import dollars
 
 
 class StatusBar(Static):

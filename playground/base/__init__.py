@@ -1,0 +1,1 @@
+"""Foundation: records, text safety, paths, dates and file formats every layer uses."""

@@ -1,0 +1,1 @@
+"""Profiles, prices and the model catalog: what the router may choose from."""

@@ -1,0 +1,98 @@
+"""The models a profile offers, with their prices, context windows and whether they can be called now."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from playground.config import local_model
+from playground.config.prices import PriceTable, load_prices, lookup
+from playground.config.profile import ModelSpec, Profile
+
+LOCAL_PREFIX = "local/"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    alias: str
+    spec: ModelSpec
+    available: bool
+    unavailable_reason: str | None
+    input_price: float | None  # dollars per token
+    output_price: float | None
+    price_source: str | None  # "profile", "litellm price map", or None when unknown
+    context_window: int | None
+
+    @property
+    def is_local(self) -> bool:
+        return self.spec.model.startswith(LOCAL_PREFIX) or "local" in self.spec.tags
+
+    @property
+    def label(self) -> str:
+        return self.spec.label or self.alias
+
+    def cost(self, input_tokens: int, output_tokens: int) -> float | None:
+        if self.input_price is None or self.output_price is None:
+            return None
+        return input_tokens * self.input_price + output_tokens * self.output_price
+
+
+@dataclass(frozen=True)
+class Catalog:
+    models: dict[str, ModelInfo] = field(default_factory=dict)
+
+    def __getitem__(self, alias: str) -> ModelInfo:
+        return self.models[alias]
+
+    def __contains__(self, alias: object) -> bool:
+        return alias in self.models
+
+    def members(self, names: tuple[str, ...]) -> list[ModelInfo]:
+        """Resolve tier members (`alias` or `tag:NAME`) in order, each model once."""
+        seen: dict[str, ModelInfo] = {}
+        for name in names:
+            if name.startswith("tag:"):
+                tag = name[4:]
+                for info in self.models.values():
+                    if tag in info.spec.tags:
+                        seen.setdefault(info.alias, info)
+            elif name in self.models:
+                seen.setdefault(name, self.models[name])
+        return list(seen.values())
+
+    def available(self) -> list[ModelInfo]:
+        return [m for m in self.models.values() if m.available]
+
+
+def describe(alias: str, spec: ModelSpec, env: Mapping[str, str], prices: PriceTable) -> ModelInfo:
+    available, reason = True, None
+    if spec.model.startswith(LOCAL_PREFIX):
+        problem = local_model.runtime_problem()
+        if problem:
+            available, reason = False, problem
+    elif spec.key_env and not env.get(spec.key_env):
+        available, reason = False, f"{spec.key_env} is not set"
+    entry = lookup(prices, spec.model) or {}
+    if spec.price is not None:
+        input_price, output_price = spec.price.input_per_mtok / 1e6, spec.price.output_per_mtok / 1e6
+        source = "profile"
+    elif "input_cost_per_token" in entry and "output_cost_per_token" in entry:
+        input_price, output_price = entry["input_cost_per_token"], entry["output_cost_per_token"]
+        source = prices.source
+    else:
+        input_price = output_price = None
+        source = None
+    window = spec.context_window or entry.get("max_input_tokens") or entry.get("max_tokens")
+    return ModelInfo(alias, spec, available, reason, input_price, output_price, source, window)
+
+
+def build_catalog(profile: Profile, env: Mapping[str, str] | None = None,
+                  extra: Mapping[str, ModelSpec] | None = None, prices: PriceTable | None = None) -> Catalog:
+    """`extra` adds models found at run time (Ollama) that the profile does not name."""
+    env = os.environ if env is None else env
+    prices = prices or load_prices()
+    models = {alias: describe(alias, spec, env, prices) for alias, spec in profile.models.items()}
+    for alias, spec in (extra or {}).items():
+        models.setdefault(alias, describe(alias, spec, env, prices))
+    return Catalog(models)

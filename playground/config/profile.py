@@ -1,0 +1,362 @@
+"""Routing profiles: YAML in, a validated and typed Profile out, or one clear error with file:line."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from playground.base.errors import SourceError
+from playground.base.yamlsource import YamlDocument, load_yaml
+
+ProfileError = SourceError
+
+FEATURES = ("log_tokens", "code", "question", "digit_share", "math_share", "log_lines", "reasoning_words",
+            "choices", "log_conversation")
+"""Named prompt features a learned route may weigh (computed by playground.router.features)."""
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class ReferenceProblem(ValueError):
+    """A cross-reference error, with the place in the profile it concerns."""
+
+    def __init__(self, message: str, *loc: str | int) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Price(_Strict):
+    """Dollars per million tokens; overrides LiteLLM's price map for this model."""
+
+    input_per_mtok: float = Field(ge=0)
+    output_per_mtok: float = Field(ge=0)
+
+
+class ModelSpec(_Strict):
+    """One model the router may send prompts to."""
+
+    model: str = Field(min_length=1)
+    """LiteLLM model string, e.g. `openai/gpt-4o-mini`, or `local/smollm2` for the embedded model."""
+    key_env: str | None = None
+    """Name of the environment variable holding the API key. The key itself never goes in a profile."""
+    api_base: str | None = None
+    """Base URL of an OpenAI-compatible server (Ollama, vLLM, LM Studio) or a provider proxy."""
+    allow_key_to_api_base: bool = False
+    """Send the key named by key_env to an api_base that is not the provider's own. Off: refused at load."""
+    price: Price | None = None
+    context_window: int | None = Field(default=None, gt=0)
+    max_output_tokens: int | None = Field(default=None, gt=0)
+    tags: tuple[str, ...] = ()
+    label: str | None = None
+    """A short human name shown in the UI."""
+    weight: float = Field(default=1.0, gt=0)
+    """Share of traffic under `select: balance`."""
+
+    @field_validator("key_env")
+    @classmethod
+    def _env_name(cls, value: str | None) -> str | None:
+        if value is not None and not _ENV_NAME.match(value):
+            raise ValueError("must be the NAME of an environment variable (letters, digits, _), not a key")
+        return value
+
+    @model_validator(mode="after")
+    def _key_goes_home(self) -> ModelSpec:
+        if self.key_env and self.api_base and not self.allow_key_to_api_base and not _is_loopback(self.api_base):
+            raise ValueError(f"would send ${self.key_env} to {self.api_base}; if that server is meant to receive "
+                             f"it, add `allow_key_to_api_base: true`")
+        return self
+
+
+def _is_loopback(url: str) -> bool:
+    host = re.sub(r"^[a-z]+://", "", url).split("/")[0].rsplit(":", 1)[0].strip("[]")
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+class Condition(_Strict):
+    """A rule. Every condition given must hold; `any`/`all`/`not` combine nested rules."""
+
+    all: tuple[Condition, ...] | None = None
+    any: tuple[Condition, ...] | None = None
+    not_: Condition | None = Field(default=None, alias="not")
+    code: bool | None = None
+    """The prompt contains code (a fenced block or several code-like lines)."""
+    tags: tuple[str, ...] | None = None
+    """Any of these task tags is set: a `#tag` prefix on the prompt, or a tag picked in the UI."""
+    regex: str | None = None
+    """Python regular expression searched in the prompt."""
+    keywords: tuple[str, ...] | None = None
+    """Any of these words or phrases appears in the prompt (case-insensitive, whole words)."""
+    language: tuple[str, ...] | None = None
+    """The prompt's detected language is one of these ISO 639-1 codes (en, fr, de, …)."""
+    min_prompt_tokens: int | None = Field(default=None, ge=0)
+    max_prompt_tokens: int | None = Field(default=None, ge=0)
+    min_conversation_tokens: int | None = Field(default=None, ge=0)
+    max_conversation_tokens: int | None = Field(default=None, ge=0)
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"invalid regular expression: {exc}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Condition:
+        if not self.model_fields_set:
+            raise ValueError("an empty condition; give at least one of code, tags, regex, keywords, language, "
+                             "min/max_prompt_tokens, min/max_conversation_tokens, all, any, not")
+        return self
+
+
+class SemanticSpec(_Strict):
+    """Match prompts similar to example utterances."""
+
+    utterances: tuple[str, ...] = Field(min_length=1)
+    threshold: float = Field(default=0.5, ge=-1, le=1)
+    """Cosine similarity (top-k mean) a prompt needs to take this route."""
+    top_k: int = Field(default=3, ge=1)
+
+
+class Head(_Strict):
+    """A logistic model: P = sigmoid(bias + named feature weights + hashed word weights)."""
+
+    bias: float = 0.0
+    weights: dict[str, float] = Field(default_factory=dict)
+    """Named prompt features (FEATURES)."""
+    hashed_weights: dict[int, float] = Field(default_factory=dict)
+    """Weights of hashed words and word pairs (bucket → weight); absent buckets weigh 0."""
+
+    @field_validator("weights")
+    @classmethod
+    def _known_features(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - set(FEATURES))
+        if unknown:
+            raise ValueError(f"unknown feature {unknown[0]!r}; features are {', '.join(FEATURES)}")
+        return value
+
+
+class LearnedSpec(_Strict):
+    """A classifier scoring whether the cheap tier is enough for a prompt (`playground tune` writes it)."""
+
+    cheap_tier: str
+    threshold: float = Field(default=0.5, ge=0, le=1.01)
+    """A score at or above this sends the prompt to `cheap_tier`; below, to the route's own tier
+    (scores lie in [0, 1], so a threshold above 1 never chooses the cheap tier)."""
+    cheap: Head
+    """P(the cheap tier answers well)."""
+    strong: Head | None = None
+    """P(the route's tier answers well). With both heads the score is (1 + P_cheap − P_strong) / 2."""
+    hash_buckets: int = Field(default=4096, ge=1, le=1 << 20)
+    cost_scale: float | None = Field(default=None, gt=0)
+    """Make the score cost-aware (needs both heads): score = 1 / (1 + cost_scale × quality lost per dollar
+    saved), where the dollars are the estimated price gap between the two tiers for this prompt."""
+    provenance: dict[str, str | float | int | None] = Field(default_factory=dict)
+    """Where the classifier came from (data, date, cross-validated metrics, target), written by `tune`."""
+
+    @model_validator(mode="after")
+    def _buckets_in_range(self) -> LearnedSpec:
+        if self.cost_scale is not None and self.strong is None:
+            raise ValueError("cost_scale needs the `strong` head: it weighs the quality gap between the tiers")
+        for head in (self.cheap, self.strong):
+            if head and any(not 0 <= b < self.hash_buckets for b in head.hashed_weights):
+                raise ValueError(f"hashed_weights buckets must lie in 0..{self.hash_buckets - 1}")
+        return self
+
+
+class Route(_Strict):
+    name: str = Field(min_length=1)
+    tier: str
+    when: Condition | None = None
+    semantic: SemanticSpec | None = None
+    learned: LearnedSpec | None = None
+    prefer: tuple[str, ...] = ()
+    """Models tried first on this route, in this order, when usable (`tune --history` learns it from votes
+    and good/bad marks)."""
+    select: Literal["cheapest", "first", "fastest", "weighted", "balance"] = "weighted"
+    """How to pick among the tier's available models: cheapest estimated cost, the tier's order
+    (strongest first), lowest expected latency, the profile's `selection` weights, or a weighted
+    random share by each model's `weight`."""
+
+    @model_validator(mode="after")
+    def _one_stage(self) -> Route:
+        stages = [s for s in ("when", "semantic", "learned") if getattr(self, s) is not None]
+        if len(stages) > 1:
+            raise ValueError(f"a route has at most one of when, semantic, learned (got {', '.join(stages)})")
+        return self
+
+    @property
+    def stage(self) -> str:
+        if self.when is not None:
+            return "rules"
+        if self.semantic is not None:
+            return "semantic"
+        if self.learned is not None:
+            return "learned"
+        return "default"
+
+
+class Selection(_Strict):
+    """Weights of `select: weighted`: each term is normalised to 0..1 across the candidates."""
+
+    cost: float = Field(default=1.0, ge=0)
+    latency: float = Field(default=0.3, ge=0)
+    health: float = Field(default=1.0, ge=0)
+
+
+class Timeouts(_Strict):
+    first_token: float = Field(default=30.0, gt=0)
+    idle: float = Field(default=30.0, gt=0)
+    """Longest silence between two chunks of a stream."""
+    total: float = Field(default=300.0, gt=0)
+
+
+class Retries(_Strict):
+    """Retries of the same model per failure class, before moving down the fallback chain."""
+
+    rate_limited: int = Field(default=1, ge=0, le=5)
+    server_error: int = Field(default=1, ge=0, le=5)
+    timeout: int = Field(default=0, ge=0, le=5)
+    connection: int = Field(default=1, ge=0, le=5)
+    stream_cut: int = Field(default=0, ge=0, le=5)
+    backoff_s: float = Field(default=0.5, ge=0, le=30)
+    """First retry waits this long, doubling each time (a Retry-After header wins, capped at 60 s)."""
+
+
+class Cooldown(_Strict):
+    """Take a model out of rotation after repeated failures, or after a 429."""
+
+    after_failures: int = Field(default=3, ge=1)
+    seconds: float = Field(default=30.0, ge=0)
+
+
+class Embeddings(_Strict):
+    model: str = "local"
+    """`local` (MiniLM, offline) or any LiteLLM embedding model string."""
+    key_env: str | None = None
+    api_base: str | None = None
+
+
+class Profile(_Strict):
+    version: Literal[1] = 1
+    name: str
+    description: str = ""
+    models: dict[str, ModelSpec]
+    tiers: dict[str, tuple[str, ...]]
+    """Named sets of candidate models. A member is a model alias or `tag:NAME` (every model with that tag)."""
+    routes: tuple[Route, ...]
+    """Tried in order; the first confident match wins. The last route has no condition: the default."""
+    fallbacks: tuple[str, ...] = ()
+    """Tried in order after the chosen tier's other candidates."""
+    selection: Selection = Selection()
+    retries: Retries = Retries()
+    cooldown: Cooldown = Cooldown()
+    timeouts: Timeouts = Timeouts()
+    embeddings: Embeddings = Embeddings()
+    expected_output_tokens: int = Field(default=300, gt=0)
+    """Used to estimate a reply's cost and duration before it is made."""
+    provenance: dict[str, str | float | int | None] = Field(default_factory=dict)
+    """What `playground tune --history` based its selection weights and preferences on."""
+
+    @model_validator(mode="after")
+    def _references(self) -> Profile:
+        known = ", ".join(self.models)
+        for tier, members in self.tiers.items():
+            for i, member in enumerate(members):
+                if not member.startswith("tag:") and member not in self.models:
+                    raise ReferenceProblem(f"unknown model {member!r} (models: {known})", "tiers", tier, i)
+        tiers = ", ".join(self.tiers)
+        seen: set[str] = set()
+        for i, route in enumerate(self.routes):
+            if route.tier not in self.tiers:
+                raise ReferenceProblem(f"unknown tier {route.tier!r} (tiers: {tiers})", "routes", i, "tier")
+            if route.learned and route.learned.cheap_tier not in self.tiers:
+                raise ReferenceProblem(f"unknown tier {route.learned.cheap_tier!r} (tiers: {tiers})",
+                                       "routes", i, "learned", "cheap_tier")
+            for j, alias in enumerate(route.prefer):
+                if alias not in self.models:
+                    raise ReferenceProblem(f"unknown model {alias!r} (models: {known})", "routes", i, "prefer", j)
+            if route.name in seen:
+                raise ReferenceProblem(f"route name {route.name!r} is used twice", "routes", i, "name")
+            seen.add(route.name)
+        for i, alias in enumerate(self.fallbacks):
+            if alias not in self.models:
+                raise ReferenceProblem(f"unknown model {alias!r} (models: {known})", "fallbacks", i)
+            if alias in self.fallbacks[:i]:
+                raise ReferenceProblem(f"{alias!r} is named twice: the chain would loop", "fallbacks", i)
+        if not self.routes or self.routes[-1].stage not in ("default", "learned"):
+            raise ReferenceProblem("the last route must have no condition (or be learned) so every prompt has "
+                                   "a route", "routes", len(self.routes) - 1)
+        return self
+
+    def key_envs(self) -> set[str]:
+        return {m.key_env for m in self.models.values() if m.key_env} | (
+            {self.embeddings.key_env} if self.embeddings.key_env else set())
+
+    @property
+    def task_tags(self) -> frozenset[str]:
+        """Every tag a rule routes on: a `#tag` prefix with one of these names steers the prompt."""
+        found: set[str] = set()
+
+        def walk(condition: Condition | None) -> None:
+            if condition is None:
+                return
+            found.update(t.lower() for t in condition.tags or ())
+            for part in (*(condition.all or ()), *(condition.any or ()), condition.not_):
+                walk(part)
+
+        for route in self.routes:
+            walk(route.when)
+        return frozenset(found)
+
+    @property
+    def semantic_routes(self) -> list[Route]:
+        return [r for r in self.routes if r.semantic is not None]
+
+
+def load_profile(path: Path) -> Profile:
+    document = load_yaml(path)
+    if not isinstance(document.data, dict):
+        raise ProfileError(f"{path}:1:1: a profile is a mapping with `name`, `models`, `tiers` and `routes`")
+    data = dict(document.data)
+    data.setdefault("name", path.stem)
+    try:
+        return Profile.model_validate(data)
+    except ValidationError as exc:
+        raise ProfileError(_describe(exc, document)) from None
+
+
+_FRIENDLY = {
+    "extra_forbidden": "unknown key",
+    "missing": "missing required key",
+}
+
+
+def _type_step(part: str | int) -> bool:
+    """Pydantic's error paths name union members and key checks ("str", "[key]", "Condition"): not places."""
+    return isinstance(part, str) and (part[:1].isupper() or "[" in part or part in ("str", "int", "float", "bool"))
+
+
+def _describe(exc: ValidationError, document: YamlDocument) -> str:
+    errors = exc.errors(include_url=False)
+    first = errors[0]
+    # Pydantic reports the alias it failed on ("not"), and adds the model name for some unions.
+    loc = tuple(p for p in first["loc"] if not _type_step(p))
+    problem = first.get("ctx", {}).get("error")
+    if isinstance(problem, ReferenceProblem):
+        loc = loc + problem.loc
+    field = ".".join(str(p) for p in loc) or "profile"
+    message = _FRIENDLY.get(first["type"], first["msg"]).removeprefix("Value error, ")
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    if first["type"] == "missing":
+        return f"{document.where(loc[:-1])}: {field}: {message}{more}"
+    return f"{document.where(loc, at_key=first['type'] == 'extra_forbidden')}: {field}: {message}{more}"

@@ -1,0 +1,1 @@
+"""The history store: the only place that speaks SQL."""

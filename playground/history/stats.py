@@ -1,0 +1,294 @@
+"""Spend and quality aggregates over the history store: per day, model and route; latency
+percentiles; error and fallback rates; votes; savings against a baseline model."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field, fields, is_dataclass
+from datetime import datetime, timedelta
+
+from playground.config.catalog import ModelInfo
+from playground.history.store import Store, utc_text
+
+
+@dataclass(frozen=True)
+class Percentiles:
+    p50_ms: float | None
+    p95_ms: float | None
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """Replies whose success is known (feedback, votes) and what they cost, fallbacks included."""
+
+    judged: int = 0
+    successes: int = 0
+    cost_usd: float = 0.0
+
+    @property
+    def cost_per_success(self) -> float | None:
+        return self.cost_usd / self.successes if self.successes else None
+
+    def add(self, success: bool, cost: float) -> Outcomes:
+        return Outcomes(self.judged + 1, self.successes + int(success), self.cost_usd + cost)
+
+
+@dataclass(frozen=True)
+class Votes:
+    """Side-by-side verdicts on the prompts this model answered."""
+
+    shown: int = 0
+    wins: int = 0
+    ties: int = 0
+    all_bad: int = 0
+
+
+@dataclass(frozen=True)
+class ModelStats:
+    model_alias: str
+    requests: int
+    cancelled: int
+    """Stopped by the user: neither a success nor an error, but what they cost is spent."""
+    errors: int
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    ttft: Percentiles
+    latency: Percentiles
+    votes: Votes = Votes()
+    outcomes: Outcomes = Outcomes()
+
+    @property
+    def error_rate(self) -> float:
+        finished = self.requests - self.cancelled
+        return self.errors / finished if finished else 0.0
+
+
+@dataclass(frozen=True)
+class RouteStats:
+    route: str
+    turns: int
+    cost_usd: float
+    outcomes: Outcomes = Outcomes()
+
+
+@dataclass(frozen=True)
+class DaySpend:
+    day: str
+    requests: int
+    cost_usd: float
+
+
+@dataclass(frozen=True)
+class Savings:
+    """What the same successful calls would have cost on the baseline model, token for token,
+    against what they did cost (failed hops included)."""
+
+    baseline: str
+    actual_usd: float
+    baseline_usd: float
+
+    @property
+    def saved_usd(self) -> float:
+        return self.baseline_usd - self.actual_usd
+
+
+@dataclass(frozen=True)
+class Stats:
+    since: datetime | None
+    turns: int
+    """Prompts sent, counted by first attempts: a prompt put to several models side by side counts once each."""
+    requests: int
+    cancelled: int
+    errors: int
+    fallback_turns: int
+    """Prompts whose first model failed, so a fallback was tried."""
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    unpriced_requests: int
+    ttft: Percentiles
+    latency: Percentiles
+    by_day: list[DaySpend] = field(default_factory=list)
+    by_model: list[ModelStats] = field(default_factory=list)
+    by_route: list[RouteStats] = field(default_factory=list)
+    savings: Savings | None = None
+
+    @property
+    def error_rate(self) -> float:
+        finished = self.requests - self.cancelled
+        return self.errors / finished if finished else 0.0
+
+    @property
+    def fallback_rate(self) -> float:
+        return self.fallback_turns / self.turns if self.turns else 0.0
+
+    @property
+    def votes(self) -> Votes:
+        return Votes(*(sum(getattr(m.votes, f) for m in self.by_model) for f in ("shown", "wins", "ties", "all_bad")))
+
+
+def percentiles(values: list[float]) -> Percentiles:
+    """Nearest-rank p50 and p95: always a value that was measured."""
+    if not values:
+        return Percentiles(None, None)
+    ordered = sorted(values)
+
+    def rank(p: float) -> float:
+        return ordered[max(0, math.ceil(p * len(ordered)) - 1)]
+
+    return Percentiles(rank(0.50), rank(0.95))
+
+
+def to_dict(value):
+    """Stats as JSON-ready data, the derived rates and costs included."""
+    if is_dataclass(value):
+        data = {f.name: to_dict(getattr(value, f.name)) for f in fields(value)}
+        derived = [name for name, attr in vars(type(value)).items() if isinstance(attr, property)]
+        return data | {name: to_dict(getattr(value, name)) for name in derived}
+    if isinstance(value, list):
+        return [to_dict(item) for item in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def local_utc_offset() -> timedelta:
+    return datetime.now().astimezone().utcoffset() or timedelta(0)
+
+
+def compute(store: Store, since: datetime | None = None, baseline: ModelInfo | None = None,
+            utc_offset: timedelta | None = None) -> Stats:
+    """Days are calendar days at `utc_offset` (the machine's current offset by default)."""
+    offset = local_utc_offset() if utc_offset is None else utc_offset
+    window = "WHERE started_at >= ?" if since else ""
+    params: tuple = (utc_text(since),) if since else ()
+    # One scan of the covering index, grouped finely enough for every per-day, per-model and
+    # per-route figure; the groups (days × models × routes) are few next to the attempts.
+    day = "substr(started_at, 1, 10)" if not offset else "date(started_at, ?)"
+    shift: tuple = () if not offset else (f"{offset.total_seconds() / 60:+.0f} minutes",)
+    # Each grouping reads an index already in its order (no sort of every attempt); days come from the
+    # started_at index, whose order the day expression keeps.
+    sums = ("count(*) AS requests, count(*) FILTER (WHERE failure = 'cancelled') AS cancelled, "
+            "count(*) FILTER (WHERE failure != 'cancelled') AS errors, "
+            "total(input_tokens) AS input_tokens, total(output_tokens) AS output_tokens, total(cost_usd) AS cost_usd, "
+            "count(*) FILTER (WHERE cost_usd IS NULL) AS unpriced, "
+            "total(input_tokens) FILTER (WHERE failure IS NULL) AS ok_input, "
+            "total(output_tokens) FILTER (WHERE failure IS NULL) AS ok_output, "
+            # A prompt's first attempt is hop 0, its first fallback hop 1.
+            "count(*) FILTER (WHERE hop = 0) AS turns, count(*) FILTER (WHERE hop = 1) AS fallbacks")
+    groups = store.query(f"SELECT model_alias, route, {sums} FROM attempts INDEXED BY attempts_by_model_route "
+                         f"{window} GROUP BY model_alias, route", params)
+    day_groups = store.query(f"SELECT {day} AS day, count(*) AS requests, total(cost_usd) AS cost_usd "
+                             f"FROM attempts INDEXED BY attempts_for_stats {window} GROUP BY day ORDER BY day",
+                             shift + params)
+
+    models = _totals(groups, "model_alias")
+    routes = _totals(groups, "route")
+    model_outcomes, route_outcomes = _outcomes(store, since)
+    votes = _votes(store, since)
+    by_model = [ModelStats(
+        model_alias=alias, requests=row["requests"], cancelled=row["cancelled"], errors=row["errors"],
+        input_tokens=int(row["input_tokens"]), output_tokens=int(row["output_tokens"]), cost_usd=row["cost_usd"],
+        ttft=_percentiles(store, "ttft_ms", since, alias), latency=_percentiles(store, "latency_ms", since, alias),
+        votes=votes.get(alias, Votes()), outcomes=model_outcomes.get(alias, Outcomes()),
+    ) for alias, row in sorted(models.items(), key=lambda item: (-item[1]["cost_usd"], item[0]))]
+
+    savings = None
+    if baseline is not None:
+        baseline_usd = baseline.cost(int(sum(r["ok_input"] for r in models.values())),
+                                     int(sum(r["ok_output"] for r in models.values())))
+        if baseline_usd is not None:
+            savings = Savings(baseline.alias, sum(r["cost_usd"] for r in models.values()), baseline_usd)
+
+    return Stats(
+        since=since, turns=sum(r["turns"] for r in models.values()), requests=sum(m.requests for m in by_model),
+        cancelled=sum(m.cancelled for m in by_model), errors=sum(m.errors for m in by_model),
+        fallback_turns=sum(r["fallbacks"] for r in models.values()),
+        input_tokens=sum(m.input_tokens for m in by_model), output_tokens=sum(m.output_tokens for m in by_model),
+        cost_usd=sum(m.cost_usd for m in by_model), unpriced_requests=sum(r["unpriced"] for r in models.values()),
+        ttft=_percentiles(store, "ttft_ms", since), latency=_percentiles(store, "latency_ms", since),
+        by_day=[DaySpend(row["day"], row["requests"], row["cost_usd"]) for row in day_groups],
+        by_model=by_model,
+        by_route=[RouteStats(route, row["turns"], row["cost_usd"], route_outcomes.get(route, Outcomes()))
+                  for route, row in sorted(routes.items(), key=lambda item: (-item[1]["cost_usd"], item[0] or ""))],
+        savings=savings,
+    )
+
+
+def _percentiles(store: Store, column: str, since: datetime | None, model_alias: str | None = None) -> Percentiles:
+    """`percentiles()` of successful attempts' `column`, computed by the store: it counts, then seeks to each
+    rank along an index in `column` order, instead of sending every value here to be sorted."""
+    where = [f"failure IS NULL AND {column} IS NOT NULL"]
+    params: list = []
+    if model_alias is not None:
+        where.insert(0, "model_alias = ?")
+        params.append(model_alias)
+    if since is not None:
+        where.append("started_at >= ?")
+        params.append(utc_text(since))
+    index = f"attempts_by_model_{column}" if model_alias is not None else f"attempts_by_{column}"
+    source = f"FROM attempts INDEXED BY {index} WHERE {' AND '.join(where)}"
+    count = store.query(f"SELECT count(*) {source}", tuple(params))[0][0]
+    if not count:
+        return Percentiles(None, None)
+
+    def rank(p: float) -> float:
+        offset = max(0, math.ceil(p * count) - 1)
+        return store.query(f"SELECT {column} {source} ORDER BY {column} LIMIT 1 OFFSET ?",
+                           (*params, offset))[0][0]
+
+    return Percentiles(rank(0.50), rank(0.95))
+
+
+_SUMMED = ("requests", "cancelled", "errors", "input_tokens", "output_tokens", "cost_usd", "unpriced", "ok_input",
+           "ok_output", "turns", "fallbacks")
+
+
+def _totals(groups: list, key: str) -> dict[str, dict[str, float]]:
+    totals: dict[str, dict[str, float]] = defaultdict(lambda: dict.fromkeys(_SUMMED, 0))
+    for row in groups:
+        into = totals[row[key]]
+        for name in _SUMMED:
+            into[name] += row[name]
+    return dict(totals)
+
+
+def _outcomes(store: Store, since: datetime | None) -> tuple[dict[str, Outcomes], dict[str, Outcomes]]:
+    """Success per model and per route, from good/bad feedback on replies and from side-by-side votes
+    (the winner and both sides of a tie succeeded; 'all_bad' failed them all)."""
+    by_model: dict[str, Outcomes] = defaultdict(Outcomes)
+    by_route: dict[str, Outcomes] = defaultdict(Outcomes)
+    window = "WHERE created_at >= ?" if since else ""
+    params: tuple = (utc_text(since),) if since else ()
+    for row in store.query(
+            "SELECT f.model_alias, f.route, f.good, (SELECT coalesce(sum(cost_usd), 0) FROM attempts a "
+            f"WHERE a.reply_message_id = f.message_id) AS cost FROM (SELECT * FROM feedback {window}) f", params):
+        by_model[row["model_alias"]] = by_model[row["model_alias"]].add(bool(row["good"]), row["cost"])
+        if row["route"]:
+            by_route[row["route"]] = by_route[row["route"]].add(bool(row["good"]), row["cost"])
+    if store.has_table("votes"):
+        for row in store.query(
+                "SELECT v.route, v.outcome, v.winner_model_alias AS winner, j.value AS model, "
+                "(SELECT coalesce(sum(cost_usd), 0) FROM attempts a WHERE a.prompt_message_id = v.prompt_message_id "
+                " AND a.model_alias = j.value) AS cost "
+                f"FROM (SELECT * FROM votes {window}) v, json_each(v.models) j", params):
+            success = row["outcome"] == "tie" or (row["outcome"] == "win" and row["winner"] == row["model"])
+            by_model[row["model"]] = by_model[row["model"]].add(success, row["cost"])
+            if row["route"]:
+                by_route[row["route"]] = by_route[row["route"]].add(success, row["cost"])
+    return dict(by_model), dict(by_route)
+
+
+def _votes(store: Store, since: datetime | None) -> dict[str, Votes]:
+    if not store.has_table("votes"):
+        return {}
+    window = "WHERE created_at >= ?" if since else ""
+    rows = store.query(
+        "SELECT j.value AS model, count(*) AS shown, "
+        "count(*) FILTER (WHERE v.outcome = 'win' AND v.winner_model_alias = j.value) AS wins, "
+        "count(*) FILTER (WHERE v.outcome = 'tie') AS ties, count(*) FILTER (WHERE v.outcome = 'all_bad') AS all_bad "
+        f"FROM (SELECT * FROM votes {window}) v, json_each(v.models) j GROUP BY j.value",
+        (utc_text(since),) if since else ())
+    return {row["model"]: Votes(row["shown"], row["wins"], row["ties"], row["all_bad"]) for row in rows}

@@ -1,0 +1,1 @@
+"""Evaluating, tuning and exporting routing profiles."""

@@ -1,0 +1,268 @@
+"""Learning a profile's `learned` route from replay data, with honest cross-validated metrics.
+
+Two logistic heads predict, per prompt, the score of the cheap tier's model and of the strong tier's
+model from cheap features (named prompt features and hashed words); a prompt goes cheap when the
+first is high relative to the second. The threshold is calibrated to the quality target on
+out-of-fold predictions, and every metric printed is measured on folds the model did not see.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+
+from playground.config.profile import FEATURES, Head, LearnedSpec, Profile, Route
+from playground.policy.evaluation import EvalError, Pricer, replay_catalog
+from playground.policy.replay import ReplayItem
+from playground.router import RouteRequest, decide
+from playground.router.decide import tier_cost
+from playground.router.features import combine, hashed_features, prompt_features
+from playground.router.rules import PromptFacts
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class TuneReport:
+    n: int
+    folds: int
+    cheap_model: str
+    strong_model: str
+    threshold: float
+    target_quality: float
+    strong_quality: float
+    cheap_quality: float
+    cv_quality: float
+    cv_cost: float
+    cv_strong_share: float
+    strong_cost: float
+    cpt50: float | None
+    cpt80: float | None
+    apgr: float
+    cost_saved_at_target: float | None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class _Data:
+    named: np.ndarray  # (n, len(FEATURES)), standardised
+    mean: np.ndarray
+    scale: np.ndarray
+    rows: np.ndarray  # sparse hashed features as (row, bucket, value) triplets
+    cols: np.ndarray
+    vals: np.ndarray
+    n: int
+    buckets: int
+
+
+def _design(items: list[ReplayItem], pricer: Pricer, buckets: int) -> _Data:
+    named, rows, cols, vals = [], [], [], []
+    for i, item in enumerate(items):
+        tokens = pricer.prompt_tokens(item)
+        facts = PromptFacts(item.prompt, tokens, tokens + 7)
+        features = prompt_features(facts)
+        named.append([features[name] for name in FEATURES])
+        hashed = hashed_features(item.prompt, buckets)
+        rows += [i] * len(hashed)
+        cols += list(hashed)
+        vals += list(hashed.values())
+    matrix = np.array(named, dtype=float)
+    mean, scale = matrix.mean(axis=0), matrix.std(axis=0)
+    scale[scale < 1e-9] = 1.0  # constant features (up to rounding) carry no signal
+    return _Data((matrix - mean) / scale, mean, scale, np.array(rows), np.array(cols), np.array(vals, dtype=float),
+                 len(items), buckets)
+
+
+def _logits(data: _Data, w_named: np.ndarray, w_hashed: np.ndarray, bias: float) -> np.ndarray:
+    return data.named @ w_named + np.bincount(data.rows, weights=data.vals * w_hashed[data.cols],
+                                              minlength=data.n) + bias
+
+
+def _fit(data: _Data, target: np.ndarray, train: np.ndarray, *, l2: float = 1e-4, epochs: int = 300,
+         rate: float = 2.0) -> tuple[np.ndarray, np.ndarray, float]:
+    """Full-batch gradient descent on the log loss (soft targets allowed), deterministic."""
+    w_named = np.zeros(data.named.shape[1])
+    w_hashed = np.zeros(data.buckets)
+    bias = 0.0
+    mask = np.zeros(data.n)
+    mask[train] = 1.0
+    m = mask.sum()
+    in_train = mask[data.rows]
+    for _ in range(epochs):
+        p = 1.0 / (1.0 + np.exp(-_logits(data, w_named, w_hashed, bias)))
+        g = (p - target) * mask
+        w_named -= rate * (data.named.T @ g / m + l2 * w_named)
+        w_hashed -= rate * (np.bincount(data.cols, weights=data.vals * g[data.rows] * in_train,
+                                        minlength=data.buckets) / m + l2 * w_hashed)
+        bias -= rate * g.sum() / m
+    return w_named, w_hashed, bias
+
+
+def _head(data: _Data, fitted: tuple[np.ndarray, np.ndarray, float]) -> Head:
+    """Fold the standardisation into the weights so the profile applies them to raw features."""
+    w_named, w_hashed, bias = fitted
+    raw = w_named / data.scale
+    bias = bias - float((w_named * data.mean / data.scale).sum())
+    # Tiny hashed weights change no decision but would bloat the profile.
+    hashed = {int(b): round(float(w), 5) for b, w in enumerate(w_hashed) if abs(w) >= 1e-4}
+    return Head(bias=round(bias, 6), weights={name: round(float(w), 6) for name, w in zip(FEATURES, raw)},
+                hashed_weights=hashed)
+
+
+def _score(cheap: np.ndarray, strong: np.ndarray, gap: np.ndarray, cost_scale: float) -> np.ndarray:
+    """The router's own formula (features.combine), vectorised."""
+    return np.array([combine(c, s, g, cost_scale) for c, s, g in zip(cheap, strong, gap)])
+
+
+def _cost_scale(cheap: np.ndarray, strong: np.ndarray, gap: np.ndarray) -> float:
+    """1 / the typical quality lost per dollar saved, so scores spread around 0.5."""
+    ratios = np.maximum(strong - cheap, 0) / np.where(gap > 0, gap, np.inf)
+    typical = float(np.median(ratios[ratios > 0])) if (ratios > 0).any() else 1.0
+    return 1.0 / typical
+
+
+def _curve(score: np.ndarray, cheap_q: np.ndarray, strong_q: np.ndarray, cheap_c: np.ndarray, strong_c: np.ndarray):
+    """(threshold, strong share, quality, cost) as prompts go cheap in order of falling score; only at
+    thresholds a router can express (ties move together)."""
+    order = np.argsort(-score, kind="stable")
+    n = len(score)
+    quality = strong_q.sum() + np.concatenate([[0.0], np.cumsum(cheap_q[order] - strong_q[order])])
+    cost = strong_c.sum() + np.concatenate([[0.0], np.cumsum(cheap_c[order] - strong_c[order])])
+    thresholds = np.concatenate([[1.01], score[order]])
+    shares = 1.0 - np.arange(n + 1) / n
+    ranked = score[order]
+    keep = np.concatenate([[True], np.append(ranked[1:] < ranked[:-1], True)])
+    return thresholds[keep], shares[keep], quality[keep] / n, cost[keep]
+
+
+def _choose_threshold(score, cheap_q, strong_q, cheap_c, strong_c, target: float) -> float:
+    """The cheapest threshold whose quality still reaches the target (never cheap if none does)."""
+    thresholds, _, quality, cost = _curve(score, cheap_q, strong_q, cheap_c, strong_c)
+    ok = np.flatnonzero(quality >= target - 1e-12)
+    return float(min(thresholds[ok[np.argmin(cost[ok])]], 1.01)) if len(ok) else 1.01
+
+
+def tune(profile: Profile, items: list[ReplayItem], *, target_quality: float = 0.95, folds: int = 5, seed: int = 0,
+         buckets: int = 4096, data_name: str = "", progress: Progress | None = None,
+         now: datetime | None = None) -> tuple[Profile, TuneReport]:
+    if not 0 < target_quality <= 1:
+        raise EvalError("--target-quality is a fraction of the strong model's quality, in (0, 1]")
+    catalog = replay_catalog(profile)
+    route = next((r for r in profile.routes if r.learned), None)
+    default = profile.routes[-1]
+    cheap_tier = route.learned.cheap_tier if route else default.tier
+    pricer = Pricer(items)
+    # Which model each tier would answer with: route every prompt once through each tier alone.
+    tier_profile = {name: profile.model_copy(update={"routes": (Route(name="t", tier=name),)})
+                    for name in profile.tiers}
+    quality_by_model: dict[str, list[float]] = {}
+    for item in items:
+        for model, outcome in item.outcomes.items():
+            quality_by_model.setdefault(model, []).append(outcome.score)
+    means = {m: sum(v) / len(v) for m, v in quality_by_model.items()}
+    strong_tier = route.tier if route else max(
+        (t for t in profile.tiers if t != cheap_tier),
+        key=lambda t: max((means.get(m.alias, 0.0) for m in catalog.members(profile.tiers[t])), default=0.0),
+        default=None)
+    if strong_tier is None:
+        raise EvalError(f"profile {profile.name!r} needs a second tier (stronger than {cheap_tier!r}) to tune")
+
+    # The router estimates the price gap from the request and a typical reply length: learn that length here.
+    outputs = sorted(o.output_tokens for item in items for o in item.outcomes.values() if o.output_tokens is not None)
+    expected_output = max(1, outputs[len(outputs) // 2]) if outputs else max(1, min(pricer.median_output.values(),
+                                                                                    default=1))
+    profile = profile.model_copy(update={"expected_output_tokens": expected_output})
+    usable, cheap_q, strong_q, cheap_c, strong_c, gaps = [], [], [], [], [], []
+    cheap_model = strong_model = ""
+    for item in items:
+        picks = {}
+        for tier in (cheap_tier, strong_tier):
+            decision = decide(RouteRequest(item.prompt, 1, 1), tier_profile[tier], catalog, now=0.0)
+            picks[tier] = next((a for a in (decision.model, *decision.fallbacks) if a in item.outcomes), None)
+        if picks[cheap_tier] is None or picks[strong_tier] is None:
+            continue
+        cheap_model, strong_model = picks[cheap_tier], picks[strong_tier]
+        usable.append(item)
+        cheap_q.append(item.outcomes[cheap_model].score)
+        strong_q.append(item.outcomes[strong_model].score)
+        cheap_c.append(pricer.cost(item, cheap_model, catalog[cheap_model]))
+        strong_c.append(pricer.cost(item, strong_model, catalog[strong_model]))
+        request_tokens = pricer.prompt_tokens(item) + 7
+        gaps.append((tier_cost(catalog, profile, strong_tier, request_tokens) or 0.0)
+                    - (tier_cost(catalog, profile, cheap_tier, request_tokens) or 0.0))
+    if len(usable) < folds * 4:
+        raise EvalError(f"only {len(usable)} prompts have outcomes for both tiers ({cheap_tier}, {strong_tier}); "
+                        f"tuning needs at least {folds * 4}")
+    cheap_q, strong_q = np.array(cheap_q), np.array(strong_q)
+    cheap_c, strong_c, gaps = np.array(cheap_c), np.array(strong_c), np.array(gaps)
+    data = _design(usable, pricer, buckets)
+    target = target_quality * strong_q.mean()
+
+    order = list(range(len(usable)))
+    random.Random(seed).shuffle(order)
+    parts = [np.array(sorted(order[k::folds])) for k in range(folds)]
+    oof_cheap, oof_strong = np.zeros(len(usable)), np.zeros(len(usable))
+    for k, held_out in enumerate(parts):
+        train = np.setdiff1d(np.arange(len(usable)), held_out)
+        p_cheap = 1 / (1 + np.exp(-_logits(data, *_fit(data, np.clip(cheap_q, 0, 1), train))))
+        p_strong = 1 / (1 + np.exp(-_logits(data, *_fit(data, np.clip(strong_q, 0, 1), train))))
+        oof_cheap[held_out], oof_strong[held_out] = p_cheap[held_out], p_strong[held_out]
+        if progress:
+            progress("cross-validating", k + 1, folds)
+    cost_scale = _cost_scale(oof_cheap, oof_strong, gaps)
+    out_of_fold = _score(oof_cheap, oof_strong, gaps, cost_scale)
+
+    # The routed result at a calibrated threshold, each fold's threshold chosen without that fold.
+    chosen = np.zeros(len(usable), dtype=bool)
+    for held_out in parts:
+        rest = np.setdiff1d(np.arange(len(usable)), held_out)
+        t = _choose_threshold(out_of_fold[rest], cheap_q[rest], strong_q[rest], cheap_c[rest], strong_c[rest],
+                              target)
+        chosen[held_out] = out_of_fold[held_out] >= t
+    cv_quality = float(np.where(chosen, cheap_q, strong_q).mean())
+    cv_cost = float(np.where(chosen, cheap_c, strong_c).sum())
+
+    _thresholds, shares, quality, cost = _curve(out_of_fold, cheap_q, strong_q, cheap_c, strong_c)
+    gap = strong_q.mean() - cheap_q.mean()
+    pgr = (quality - cheap_q.mean()) / gap if gap else np.zeros_like(quality)
+    by_share = np.argsort(shares)
+    xs, ys = shares[by_share], pgr[by_share]
+    apgr = float(np.sum((xs[1:] - xs[:-1]) * (ys[1:] + ys[:-1]) / 2))
+
+    def cpt(fraction: float) -> float | None:
+        ok = shares[pgr >= fraction]
+        return float(ok.min()) if len(ok) else None
+
+    reaching = cost[quality >= target - 1e-12]
+    saved = float(1 - reaching.min() / strong_c.sum()) if len(reaching) and strong_c.sum() else None
+    threshold = _choose_threshold(out_of_fold, cheap_q, strong_q, cheap_c, strong_c, target)
+    if progress:
+        progress("training on all prompts", 0, 1)
+    all_rows = np.arange(len(usable))
+    cheap_head = _head(data, _fit(data, np.clip(cheap_q, 0, 1), all_rows))
+    strong_head = _head(data, _fit(data, np.clip(strong_q, 0, 1), all_rows))
+    report = TuneReport(len(usable), folds, cheap_model, strong_model, round(threshold, 6), target_quality,
+                        float(strong_q.mean()), float(cheap_q.mean()), cv_quality, cv_cost,
+                        float(1 - chosen.mean()), float(strong_c.sum()), cpt(0.5), cpt(0.8), apgr, saved)
+    provenance = {"data": data_name, "tuned_at": (now or datetime.now(UTC)).isoformat(timespec="seconds"),
+                  "prompts": len(usable), "folds": folds, "seed": seed, "target_quality": target_quality,
+                  "cv_quality": round(cv_quality, 4), "cv_strong_share": round(report.cv_strong_share, 4),
+                  "cv_cost_saved_at_target": None if saved is None else round(saved, 4),
+                  "cv_apgr": round(apgr, 4)}
+    learned = LearnedSpec(cheap_tier=cheap_tier, threshold=report.threshold, cheap=cheap_head, strong=strong_head,
+                          hash_buckets=buckets, cost_scale=round(cost_scale, 6), provenance=provenance)
+    new_route = Route(name=route.name if route else "learned", tier=strong_tier, learned=learned,
+                      select=(route or default).select)
+    # The learned route decides every prompt that reaches it, so it takes the default route's place.
+    routes = [r for r in profile.routes if r is not route and r is not default] + [new_route]
+    # A new name, so that `eval` of the original and the tuned profile side by side tells them apart.
+    name = profile.name if profile.name.endswith("-tuned") else f"{profile.name}-tuned"
+    tuned = profile.model_copy(update={"name": name, "routes": tuple(routes), "description":
+                                       (profile.description + f" Learned route tuned on {data_name}.").strip()})
+    return Profile.model_validate(tuned.model_dump(by_alias=True)), report

@@ -1,0 +1,133 @@
+"""Human-readable figures shared by the CLI and the TUI."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from playground.base.records import Attempt, LiveStats
+from playground.base.safetext import one_line
+from playground.config.catalog import ModelInfo
+from playground.history.stats import Stats
+from playground.history.store import ConversationSummary
+from playground.router.decide import Decision
+
+
+def dollars(value: float | None) -> str:
+    if value is None:
+        return "$?"
+    if value == 0:
+        return "$0"
+    if value < 0.01:
+        return f"${value:.6f}".rstrip("0")
+    return f"${value:.4f}"
+
+
+def model_detail(info: ModelInfo) -> str:
+    """What to know when picking a model: its input price, or why it cannot be used."""
+    if not info.available:
+        return info.unavailable_reason
+    price = info.cost(1_000_000, 0)
+    return f"{dollars(price)}/Mtok in" if price is not None else "price unknown"
+
+
+def seconds(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
+
+
+def _rate(tokens_per_s: float | None) -> str:
+    return f"{tokens_per_s:.0f} tok/s" if tokens_per_s else "– tok/s"
+
+
+def figures(attempt: Attempt) -> str:
+    """tokens in/out · $cost · TTFT · total · tok/s"""
+    est = " est." if attempt.tokens_estimated else ""
+    tokens = f"{attempt.input_tokens if attempt.input_tokens is not None else '?'} in / " \
+             f"{attempt.output_tokens if attempt.output_tokens is not None else '?'} out{est}"
+    parts = [tokens, dollars(attempt.cost_usd), f"TTFT {seconds(attempt.ttft_s)}",
+             f"total {seconds(attempt.latency_s)}", _rate(attempt.tokens_per_s)]
+    return " · ".join(parts)
+
+
+def meta_line(attempt: Attempt) -> str:
+    """model · route reason · tokens in/out · $cost · TTFT · total · tok/s"""
+    return " · ".join([attempt.model_alias, attempt.reason, figures(attempt)])
+
+
+def live_line(live: LiveStats) -> str:
+    """The figures of a reply still streaming; its token count is local, hence "est."."""
+    return " · ".join([f"{live.output_tokens} out est.", dollars(live.cost_usd), f"TTFT {seconds(live.ttft_s)}",
+                       f"total {seconds(live.elapsed_s)}", _rate(live.tokens_per_s)])
+
+
+def failure_line(attempt: Attempt) -> str:
+    return f"✗ {attempt.model_alias}: {attempt.failure} — {attempt.error or 'no detail'}"
+
+
+def decision_trace(decision: Decision) -> list[str]:
+    """The routing decision as lines: stage, route, score, and every candidate with why it was dropped."""
+    head = f"route {decision.route} · stage {decision.stage}"
+    if decision.match:
+        head += f" · {decision.match}"
+    lines = [head]
+    if decision.skipped:
+        lines.append("skipped: " + "; ".join(decision.skipped))
+    if decision.similarities:
+        ranked = sorted(decision.similarities.items(), key=lambda kv: -kv[1])
+        lines.append("similarity: " + ", ".join(f"{name} {value:.2f}" for name, value in ranked))
+    lines.append(f"candidates ({decision.tier} tier, then fallbacks):" if decision.tier else "candidates:")
+    for c in decision.candidates:
+        mark = "✓" if c.alias == decision.model else ("✗" if c.dropped else "·")
+        figures = [dollars(c.estimated_cost) + " est."]
+        if c.expected_latency_s is not None:
+            figures.append(f"~{seconds(c.expected_latency_s)}")
+        if c.error_rate:
+            figures.append(f"errors {c.error_rate:.0%}")
+        if c.score is not None:
+            figures.append(f"score {c.score:.2f}")
+        source = f" [price: {c.price_source}]" if c.price_source else " [price unknown]"
+        lines.append(f"  {mark} {c.alias}: {' · '.join(figures)} — {c.note}{source}")
+    return lines
+
+
+def local_time(stored: str) -> str:
+    """A stored UTC timestamp as the user's local date and minute."""
+    return datetime.fromisoformat(stored).astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def conversation_title(summary: ConversationSummary, limit: int = 80) -> str:
+    if summary.title:
+        return one_line(summary.title, limit)
+    return "(incognito: no text stored)" if summary.incognito else "(untitled)"
+
+
+def percent(value: float) -> str:
+    return f"{value * 100:.1f}%"
+
+
+def milliseconds(value: float | None) -> str:
+    return seconds(None if value is None else value / 1000)
+
+
+def stats_summary(stats: Stats) -> list[str]:
+    """The headline figures: volume and spend, reliability and latency, savings."""
+    lines = [
+        f"since {stats.since.strftime('%Y-%m-%d %H:%M') if stats.since else 'the beginning'}: "
+        f"{stats.turns} prompts, {stats.requests} requests, {stats.input_tokens:,} tokens in / "
+        f"{stats.output_tokens:,} out, {dollars(stats.cost_usd)}"
+        + (f" ({stats.unpriced_requests} requests had no known price)" if stats.unpriced_requests else ""),
+        f"errors {percent(stats.error_rate)} · fallbacks {percent(stats.fallback_rate)} of prompts · "
+        f"TTFT p50 {milliseconds(stats.ttft.p50_ms)} p95 {milliseconds(stats.ttft.p95_ms)} · "
+        f"total p50 {milliseconds(stats.latency.p50_ms)} p95 {milliseconds(stats.latency.p95_ms)}",
+    ]
+    votes = stats.votes
+    if votes.shown:
+        lines.append(f"votes: {votes.wins} wins, {votes.ties} ties, {votes.all_bad} all bad "
+                     f"over {votes.shown} model showings")
+    if stats.savings:
+        saved = stats.savings
+        verb = "saved" if saved.saved_usd >= 0 else "cost an extra"
+        lines.append(f"against {saved.baseline} for everything: {dollars(saved.baseline_usd)}; the router "
+                     f"{verb} {dollars(abs(saved.saved_usd))}")
+    return lines

@@ -1,0 +1,172 @@
+"""One chat turn end to end: save the prompt, route it, stream with retries and fallbacks, record every attempt."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import AsyncIterator
+
+from playground.base import tokens
+from playground.base.records import Attempt, Failure, Reply, TurnSettings
+from playground.base.safetext import environment_secrets
+from playground.config.catalog import Catalog
+from playground.config.profile import Profile
+from playground.history.store import Store
+from playground.providers.stream import AttemptStream
+from playground.router import NoModelAvailable, RouteRequest, decide
+from playground.router.health import HealthTracker
+from playground.router.rules import split_tags
+from playground.services.events import (
+    FLUSH_INTERVAL_S,
+    AttemptEnded,
+    AttemptStarted,
+    EmptyPrompt,
+    Event,
+    ReplyDone,
+    Routed,
+    TextDelta,
+    TurnFailed,
+    TurnStarted,
+)
+
+
+class ChatService:
+    """Knows nothing of the UI: callers iterate `send()` and render the events."""
+
+    def __init__(self, profile: Profile, catalog: Catalog, store: Store, *, health: HealthTracker | None = None,
+                 rng: random.Random | None = None, sleep=asyncio.sleep) -> None:
+        self.profile = profile
+        self.catalog = catalog
+        self.store = store
+        self.health = health or HealthTracker(profile.cooldown)
+        self.semantic = None
+        """A semantic route index, once built (it embeds the profile's utterances: seconds)."""
+        self.rng = rng or random.Random()
+        self._sleep = sleep
+        # Incognito text, by message id: the store never sees it, yet the conversation needs it as
+        # context for as long as this process runs.
+        self._unstored: dict[int, str] = {}
+
+    def _history(self, conversation_id: str) -> list[dict]:
+        # Only finished exchanges are context: a failed or cancelled partial reply would mislead the model.
+        # Routing tags (#code) are hints for us, not words for the model. Incognito text from an earlier
+        # run is gone, so those messages are left out.
+        known = self.profile.task_tags
+        turns = [(m.role, self._unstored.get(m.id, m.content)) for m in self.store.messages(conversation_id)
+                 if m.status == "complete"]
+        return [{"role": role, "content": split_tags(content, known)[1] if role == "user" else content}
+                for role, content in turns if content]
+
+    def _retries_for(self, failure: Failure | None) -> int:
+        return getattr(self.profile.retries, failure.value, 0) if failure else 0
+
+    async def send(self, prompt: str, conversation_id: str | None = None, model: str | None = None,
+                   tags: frozenset[str] = frozenset(), incognito: bool = False, *, replacing: int | None = None,
+                   settings: TurnSettings | None = None) -> AsyncIterator[Event]:
+        """With `incognito`, the store keeps this turn's metadata (tokens, cost, latency, model) but
+        none of its text. `replacing` is the id of the conversation's last prompt: that turn (edited, or
+        asked again of another model) stays in history but leaves the context."""
+        settings = settings or TurnSettings()
+        if not prompt.strip():
+            raise EmptyPrompt("the prompt is empty")
+        prompt_tags, text = split_tags(prompt, self.profile.task_tags)
+        if not text.strip():
+            raise EmptyPrompt("the prompt has tags but no text")
+
+        def open_turn():
+            # One trip to the worker thread: the prompt is saved before anything else can fail.
+            if replacing is not None and conversation_id is not None:
+                self.store.replace_turn(conversation_id, replacing)
+            conversation, prompt_id = self.store.start_turn(conversation_id, prompt, self.profile.name, incognito)
+            self.store.save_settings(conversation, settings)
+            if incognito:
+                self._unstored[prompt_id] = prompt
+            history = self._history(conversation)
+            if settings.system:
+                history.insert(0, {"role": "system", "content": settings.system})
+            return conversation, prompt_id, history, tokens.count_text(text), tokens.count_messages(history)
+
+        conversation_id, prompt_id, messages, prompt_tokens, request_tokens = await asyncio.to_thread(open_turn)
+        yield TurnStarted(conversation_id, prompt_id)
+        request = RouteRequest(text, prompt_tokens, request_tokens, prompt_tags | tags)
+        try:
+            decision = decide(request, self.profile, self.catalog, health=self.health.snapshot(),
+                              semantic=self.semantic, forced=model, rng=self.rng, now=self.health.clock())
+        except NoModelAvailable as exc:
+            yield TurnFailed(conversation_id, str(exc))
+            return
+        yield Routed(decision)
+
+        reply_id = await asyncio.to_thread(self.store.start_reply, conversation_id, incognito)
+        secrets = environment_secrets(self.profile.key_envs())
+        attempts: list[Attempt] = []
+        stream: AttemptStream | None = None
+        hop = 0
+        try:
+            for _position, alias in enumerate((decision.model, *decision.fallbacks)):
+                tries = 0
+                while True:
+                    if hop == 0:
+                        reason = decision.reason
+                    elif tries:
+                        reason = f"retry {tries} after {attempts[-1].failure}"
+                    else:
+                        reason = f"fallback after {attempts[-1].model_alias} failed ({attempts[-1].failure})"
+                    yield AttemptStarted(alias, hop, reason)
+                    stream = AttemptStream(self.catalog[alias], messages, route=decision.route, reason=reason,
+                                           hop=hop, timeouts=self.profile.timeouts, secrets=secrets,
+                                           temperature=settings.temperature)
+                    flushed = time.monotonic()
+                    async for piece in stream:
+                        yield TextDelta(piece)
+                        if time.monotonic() - flushed > FLUSH_INTERVAL_S:
+                            # Keep the partial reply on disk so a crash mid-stream loses at most half a second.
+                            await asyncio.to_thread(self.store.save_reply, reply_id, stream.text, "streaming", alias)
+                            flushed = time.monotonic()
+                    attempt = stream.attempt
+                    stream = None
+                    attempts.append(attempt)
+                    self.health.record(attempt)
+                    await asyncio.to_thread(self.store.record_attempt, attempt, conversation_id, prompt_id,
+                                            reply_id, decision.to_dict() if hop == 0 else None)
+                    yield AttemptEnded(attempt)
+                    hop += 1
+                    if attempt.ok or tries >= self._retries_for(attempt.failure):
+                        break
+                    tries += 1
+                    # Retry-After (capped when parsed) beats our own exponential backoff.
+                    delay = attempt.retry_after_s if attempt.retry_after_s is not None else \
+                        self.profile.retries.backoff_s * 2 ** (tries - 1)
+                    await self._sleep(delay)
+                if attempts[-1].ok:
+                    break
+        except (asyncio.CancelledError, GeneratorExit):
+            # Cancelled, or the caller stopped listening (aclose): either way the reply is final now.
+            if stream is not None:
+                attempt = stream.cancelled()
+                attempts.append(attempt)
+                self.store.record_attempt(attempt, conversation_id, prompt_id, reply_id,
+                                          decision.to_dict() if attempt.hop == 0 else None)
+            last = attempts[-1] if attempts else None
+            self.store.save_reply(reply_id, last.text if last else "", "cancelled",
+                                  last.model_alias if last else None)
+            raise
+
+        final = attempts[-1]
+        if final.ok:
+            text, status, author = final.text, "complete", final.model_alias
+        else:
+            # Keep the longest partial answer the user saw, under the model that wrote it; it is marked
+            # failed, never passed off as complete.
+            longest = max(attempts, key=lambda a: len(a.text))
+            text, status, author = longest.text, "failed", longest.model_alias
+        if incognito:
+            self._unstored[reply_id] = text
+
+        def close_turn():
+            self.store.save_reply(reply_id, text, status, author)
+            return self.store.conversation_cost(conversation_id), self.store.today_cost()
+
+        conversation_cost, day_cost = await asyncio.to_thread(close_turn)
+        yield ReplyDone(Reply(conversation_id, reply_id, text, status, attempts), conversation_cost, day_cost)

@@ -1,0 +1,169 @@
+"""One prompt to several models at once: each streams on its own, every attempt and reply is recorded."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import aclosing
+
+from playground.base import tokens
+from playground.base.records import Attempt, Column, Comparison, LiveStats, Outcome, Vote
+from playground.base.safetext import environment_secrets
+from playground.config.catalog import Catalog, ModelInfo
+from playground.config.profile import Profile
+from playground.history.store import Store
+from playground.providers.stream import AttemptStream
+from playground.router import NoModelAvailable, RouteRequest, decide, route_for
+from playground.services.events import (
+    FLUSH_INTERVAL_S,
+    ColumnDelta,
+    ColumnEnded,
+    ColumnProgress,
+    CompareDone,
+    CompareEvent,
+    CompareStarted,
+    EmptyPrompt,
+)
+
+MIN_MODELS, MAX_MODELS = 2, 6
+PROGRESS_INTERVAL_S = 0.1
+"""Live lines change at most ten times a second per column: often enough to read, cheap to draw."""
+
+
+class CompareError(ValueError):
+    """The comparison cannot start; the message says why in one line."""
+
+
+class CompareService:
+    """Knows nothing of the UI: callers iterate `run()` and render the events, tagged by column."""
+
+    def __init__(self, profile: Profile, catalog: Catalog, store: Store) -> None:
+        self.profile = profile
+        self.catalog = catalog
+        self.store = store
+
+    def check(self, models: Sequence[str]) -> list[ModelInfo]:
+        if not MIN_MODELS <= len(models) <= MAX_MODELS:
+            raise CompareError(f"compare needs {MIN_MODELS} to {MAX_MODELS} models, got {len(models)}")
+        if len(set(models)) != len(models):
+            raise CompareError("each model can be compared once per prompt")
+        infos = []
+        for alias in models:
+            if alias not in self.catalog:
+                raise CompareError(f"unknown model {alias!r} (not in profile {self.profile.name!r})")
+            info = self.catalog[alias]
+            if not info.available:
+                raise CompareError(f"{alias} is unavailable: {info.unavailable_reason}")
+            infos.append(info)
+        return infos
+
+    def suggest(self, prompt: str, limit: int = 3) -> list[str]:
+        """The models the router would try for this prompt, best first: its route's top candidates."""
+        try:
+            decision = decide(RouteRequest(prompt, tokens.count_text(prompt)), self.profile, self.catalog)
+        except NoModelAvailable:
+            return []
+        return [decision.model, *decision.fallbacks][:limit]
+
+    def _context(self, conversation_id: str, prompt_message_id: int) -> list[dict]:
+        # Re-asking an earlier prompt must not show the models the reply it already got.
+        return [{"role": m.role, "content": m.content} for m in self.store.messages(conversation_id)
+                if m.status == "complete" and m.id <= prompt_message_id]
+
+    async def run(self, prompt: str, models: Sequence[str], conversation_id: str | None = None,
+                  prompt_message_id: int | None = None) -> AsyncIterator[CompareEvent]:
+        """Compare `models` on `prompt`; pass `prompt_message_id` (and its conversation) to re-ask a saved prompt."""
+        infos = self.check(models)
+        if not prompt.strip():
+            raise EmptyPrompt("the prompt is empty")
+        if prompt_message_id is None:
+            conversation_id, prompt_message_id = await asyncio.to_thread(
+                self.store.start_turn, conversation_id, prompt, self.profile.name)
+        messages = await asyncio.to_thread(self._context, conversation_id, prompt_message_id)
+        prompt_tokens = await asyncio.to_thread(tokens.count_messages, messages)
+        route, _ = route_for(RouteRequest(prompt, prompt_tokens), self.profile, self.catalog)
+        columns = [Column(info.alias, await asyncio.to_thread(self.store.start_reply, conversation_id))
+                   for info in infos]
+        # No classifier yet: the route a prompt takes is its category.
+        comparison = Comparison(conversation_id, prompt_message_id, prompt, route.name, route.name, columns)
+        yield CompareStarted(comparison)
+
+        queue: asyncio.Queue = asyncio.Queue()
+        secrets = environment_secrets(self.profile.key_envs())
+        tasks = set()
+        for index, info in enumerate(infos):
+            task = asyncio.create_task(self._column(comparison, index, info, messages, prompt_tokens, secrets, queue))
+            # A finished task joins the queue after its last event, so the loop below knows when all are done.
+            task.add_done_callback(queue.put_nowait)
+            tasks.add(task)
+        try:
+            while tasks:
+                item = await queue.get()
+                if isinstance(item, asyncio.Task):
+                    tasks.discard(item)
+                    item.result()  # a column's bug surfaces here instead of hanging the comparison
+                else:
+                    yield item
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        yield CompareDone(comparison)
+
+    async def _column(self, comparison: Comparison, index: int, info: ModelInfo, messages: list[dict],
+                      prompt_tokens: int, secrets: list[str], queue: asyncio.Queue) -> None:
+        column = comparison.columns[index]
+        stream = AttemptStream(info, messages, route=comparison.route, hop=0, timeouts=self.profile.timeouts,
+                               reason=f"compared with {', '.join(m for m in comparison.models if m != info.alias)}",
+                               secrets=secrets)
+        started = time.perf_counter()
+        shown = flushed = started
+        output_tokens = 0
+        try:
+            async with aclosing(aiter(stream)) as pieces:
+                async for piece in pieces:
+                    queue.put_nowait(ColumnDelta(index, piece))
+                    output_tokens += tokens.count_text(piece)
+                    now = time.perf_counter()
+                    if now - shown >= PROGRESS_INTERVAL_S:
+                        shown = now
+                        live = LiveStats(stream.attempt.ttft_s, now - started, output_tokens,
+                                         info.cost(prompt_tokens, output_tokens))
+                        queue.put_nowait(ColumnProgress(index, live))
+                    if now - flushed > FLUSH_INTERVAL_S:
+                        # Keep the partial reply on disk so a crash mid-stream loses at most half a second.
+                        await asyncio.to_thread(self.store.save_reply, column.message_id, stream.text, "streaming",
+                                                info.alias)
+                        flushed = time.perf_counter()
+        except asyncio.CancelledError:
+            self._record(comparison, column, stream.cancelled(), "cancelled")
+            raise
+        attempt = stream.attempt
+        status = "compared" if attempt.ok else "failed"
+        await asyncio.to_thread(self._record, comparison, column, attempt, status)
+        queue.put_nowait(ColumnEnded(index, attempt, status))
+
+    def _record(self, comparison: Comparison, column: Column, attempt: Attempt, status: str) -> None:
+        # A finished reply is 'compared', not 'complete': it joins the conversation only if chosen.
+        self.store.record_attempt(attempt, comparison.conversation_id, comparison.prompt_message_id,
+                                  column.message_id, None)
+        self.store.save_reply(column.message_id, attempt.text, status, attempt.model_alias)
+        column.attempt, column.status = attempt, status
+
+    def vote(self, comparison: Comparison, outcome: Outcome, winner: int | None = None, blind: bool = False) -> Vote:
+        """Record the user's judgement; `winner` is a column index, required for a win only."""
+        if (outcome is Outcome.WIN) != (winner is not None):
+            raise ValueError("a win needs a winner, a tie or 'all bad' has none")
+        vote = Vote(comparison.conversation_id, comparison.prompt_message_id, outcome,
+                    comparison.columns[winner].model_alias if winner is not None else None, comparison.models,
+                    tuple(c.message_id for c in comparison.columns), comparison.route, comparison.category, blind)
+        self.store.record_vote(vote)
+        return vote
+
+    def continue_with(self, comparison: Comparison, column: int) -> None:
+        """Make this column's reply the conversation's answer to the prompt."""
+        chosen = comparison.columns[column]
+        if chosen.status != "compared":
+            raise CompareError(f"{chosen.model_alias} has no finished reply to continue with")
+        self.store.choose_reply(comparison.prompt_message_id, chosen.message_id)

