@@ -126,7 +126,7 @@ async def run_live(session: Session, prompts: list[LivePrompt], results: Path, *
         n = tokens.count_text(item.prompt)
         try:
             first = decide(RouteRequest(item.prompt, n, n + 7), session.profile, session.catalog,
-                           semantic=session.chat.semantic).model
+                           semantic=session.state.semantic).model
         except NoModelAvailable:  # send() will say so and record it
             first = "none"
         gate = limits.setdefault(provider(first), asyncio.Semaphore(per_provider))
