@@ -9,6 +9,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+import numpy as np
+
 from playground.base.records import Outcome, Vote
 
 BASE_RATING = 1000.0
@@ -61,21 +63,6 @@ def _sigmoid(x: float) -> float:
     return 1 / (1 + math.exp(-x))
 
 
-def _inverse(matrix: list[list[float]]) -> list[list[float]]:
-    """Gauss–Jordan with partial pivoting; the matrices here are small and positive definite."""
-    n = len(matrix)
-    work = [row[:] + [float(i == j) for j in range(n)] for i, row in enumerate(matrix)]
-    for col in range(n):
-        pivot = max(range(col, n), key=lambda r: abs(work[r][col]))
-        work[col], work[pivot] = work[pivot], work[col]
-        lead = work[col][col]
-        work[col] = [v / lead for v in work[col]]
-        for row in range(n):
-            if row != col and work[row][col]:
-                factor = work[row][col]
-                work[row] = [v - factor * p for v, p in zip(work[row], work[col])]
-    return [row[n:] for row in work]
-
 
 def bradley_terry(models: list[str], played: list[Game], tolerance: float = 1e-10,
                   max_iterations: int = 10_000) -> dict[str, tuple[float, float]]:
@@ -113,8 +100,8 @@ def bradley_terry(models: list[str], played: list[Game], tolerance: float = 1e-1
             information[i][i] += p * (1 - p)
             if j >= 0:
                 information[i][j] -= p * (1 - p)
-    covariance = _inverse(information) if n else []
-    return {m: (theta[i], math.sqrt(covariance[i][i])) for m, i in index.items()}
+    covariance = np.linalg.inv(np.array(information)) if n else np.zeros((0, 0))
+    return {m: (theta[i], math.sqrt(covariance[i, i])) for m, i in index.items()}
 
 
 def standings(votes: Iterable[Vote], replies: Mapping[int, tuple[float, float | None]],
