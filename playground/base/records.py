@@ -35,9 +35,12 @@ class Attempt:
     reason: str
     hop: int
     started_at: float
+    """When the request was sent (epoch seconds); TTFT and latency count from here."""
     text: str = ""
     ttft_s: float | None = None
     latency_s: float | None = None
+    setup_s: float | None = None
+    """Our side before the request left: loading LiteLLM, building the request and its client."""
     input_tokens: int | None = None
     output_tokens: int | None = None
     tokens_estimated: bool = False

@@ -81,14 +81,30 @@ class AttemptStream:
 
     async def __aiter__(self) -> AsyncIterator[str]:
         # The first import takes seconds: never on the caller's event loop.
-        litellm = engine.load() if engine.is_loaded() else await asyncio.to_thread(engine.load)
         attempt = self.attempt
-        started = time.perf_counter()
-        deadline = started + self.timeouts.total
+        began_wall, began = time.time(), time.perf_counter()
+        litellm = engine.load() if engine.is_loaded() else await asyncio.to_thread(engine.load)
+        # Until the client's hook reports the request sent, time from the call (providers whose
+        # client LiteLLM does not share have no hook: their set-up counts as latency).
+        clock = engine.watch_send()
+        started = called = time.perf_counter()
+        deadline = called + self.timeouts.total
         response = None
+
+        def sent() -> float:
+            nonlocal started
+            if clock.sent is not None and started == called:
+                started = clock.sent
+                attempt.setup_s = started - began
+                attempt.started_at = began_wall + attempt.setup_s
+            return started
+
+        attempt.setup_s = called - began
+        attempt.started_at = began_wall + attempt.setup_s
         try:
             async with asyncio.timeout(min(self.timeouts.first_token, self.timeouts.total)):
                 response = self._response = await litellm.acompletion(**self._call_args())
+            sent()
             iterator = response.__aiter__()
             while True:
                 limit = self.timeouts.first_token if attempt.ttft_s is None else self.timeouts.idle
@@ -107,19 +123,21 @@ class AttemptStream:
                 if text:
                     text = clean(text)
                     if attempt.ttft_s is None:
-                        attempt.ttft_s = time.perf_counter() - started
+                        # The bytes that carried it, when the client reports them: LiteLLM's own work on
+                        # the chunk is ours, not the provider's.
+                        attempt.ttft_s = (clock.received or time.perf_counter()) - started
                     self._pieces.append(text)
                     yield text
-            attempt.latency_s = time.perf_counter() - started
+            attempt.latency_s = (clock.received or time.perf_counter()) - sent()
             self._finish()
         except asyncio.CancelledError:
-            attempt.latency_s = time.perf_counter() - started
+            attempt.latency_s = time.perf_counter() - sent()
             attempt.failure = Failure.CANCELLED
             attempt.error = "cancelled by the user"
             self._account()
             raise
         except Exception as exc:  # every provider failure becomes a record, never a crash
-            attempt.latency_s = time.perf_counter() - started
+            attempt.latency_s = time.perf_counter() - sent()
             failure, status = classify(exc)
             attempt.failure = failure
             attempt.retry_after_s = retry_after(exc)
