@@ -62,7 +62,9 @@ def _timed_body_class() -> type:
     import httpx
 
     class TimedBody(httpx.AsyncByteStream):
-        """The response body as read off the socket, noting when each piece arrived."""
+        """The response body as read off the socket, noting when each piece arrived. (A piece that
+        arrives while LiteLLM is busy on the event loop is noted when it asks for it: on one loop,
+        nothing can see it earlier.)"""
 
         def __init__(self, body, clock: SendClock) -> None:
             self.body = body
@@ -127,8 +129,14 @@ def _warm(litellm: ModuleType) -> None:
     request was sent."""
     from litellm.llms.openai.common_utils import BaseOpenAILLM
 
-    with contextlib.suppress(Exception):  # a failed warm-up only leaves the first call slower
-        asyncio.run(_rehearse(litellm))
+    def rehearse() -> None:
+        with contextlib.suppress(Exception):  # a failed warm-up only leaves the first call slower
+            asyncio.run(_rehearse(litellm))
+
+    # On a thread of its own: the caller may be inside an event loop.
+    thread = threading.Thread(target=rehearse, name="litellm-warm-up", daemon=True)
+    thread.start()
+    thread.join()
     client = BaseOpenAILLM.get_async_http_client()
     if client is not None:
         client.event_hooks["request"].append(_note_sent)

@@ -48,7 +48,7 @@ class Timing:
 
     model: str
     arrived: float
-    """When the request line had been read, before its body."""
+    """When its connection was accepted (each streamed response closes its connection)."""
     first_byte: float | None = None
     """When the first chunk carrying text was written (what a client's TTFT should measure)."""
     last_byte: float | None = None
@@ -74,7 +74,7 @@ class OpenAIStubServer:
         """The Authorization header of each request, to check which key was sent."""
         self.timings: list[Timing] = []
         self._stop = threading.Event()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._httpd = _TimedHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
@@ -115,7 +115,7 @@ class OpenAIStubServer:
                     self._send_json(404, {"error": {"message": "not found"}})
 
             def do_POST(self) -> None:
-                self.timing = Timing("", time.perf_counter())
+                self.timing = Timing("", self.server.accepted.pop(self.client_address, time.perf_counter()))
                 length = int(self.headers.get("Content-Length", 0))
                 request = json.loads(self.rfile.read(length) or b"{}")
                 model = request.get("model", "")
@@ -236,6 +236,20 @@ class OpenAIStubServer:
                 self.wfile.flush()
 
         return Handler
+
+
+class _TimedHTTPServer(ThreadingHTTPServer):
+    """Notes when each connection was accepted, before a thread is started for it: on a busy machine
+    the thread can start milliseconds later, and that wait is the server's, not the client's."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.accepted: dict[tuple, float] = {}
+
+    def get_request(self):
+        connection, address = super().get_request()
+        self.accepted[address] = time.perf_counter()
+        return connection, address
 
 
 def _prompt_tokens(request: dict) -> int:
