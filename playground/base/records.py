@@ -25,6 +25,29 @@ class Failure(StrEnum):
     UNKNOWN = "unknown"
 
 
+@dataclass(frozen=True)
+class Cost:
+    """What several calls cost when some may have no known price: the priced part and how many
+    calls are unpriced. An unknown part is never counted as $0 (`usd` is None then)."""
+
+    known_usd: float = 0.0
+    unknown: int = 0
+
+    @property
+    def usd(self) -> float | None:
+        """The total, or None when any part is unknown (as JSON: null)."""
+        return None if self.unknown else self.known_usd
+
+    @classmethod
+    def of(cls, costs) -> Cost:
+        """From per-call costs, None meaning unpriced."""
+        costs = list(costs)
+        return cls(sum(c for c in costs if c is not None), sum(1 for c in costs if c is None))
+
+    def __add__(self, other: Cost) -> Cost:
+        return Cost(self.known_usd + other.known_usd, self.unknown + other.unknown)
+
+
 @dataclass
 class Attempt:
     """One call to one model. Failed and cancelled attempts are kept too."""
@@ -84,8 +107,13 @@ class Reply:
         return self.attempts[-1] if self.attempts else None
 
     @property
-    def cost_usd(self) -> float:
-        return sum(a.cost_usd or 0.0 for a in self.attempts)
+    def cost(self) -> Cost:
+        return Cost.of(a.cost_usd for a in self.attempts)
+
+    @property
+    def cost_usd(self) -> float | None:
+        """Every attempt's cost, failed hops included; None when any of them has no known price."""
+        return self.cost.usd
 
 
 class Outcome(StrEnum):

@@ -57,7 +57,7 @@ def _list(store: Store, args: argparse.Namespace, since: datetime | None) -> int
         print("no conversations" + (f" match {search!r}" if search else ""), file=sys.stderr)
         return 0
     for summary in found:
-        print(f"{local_time(summary.updated_at)}  {dollars(summary.cost_usd):>10}  {summary.id}  "
+        print(f"{local_time(summary.updated_at)}  {dollars(summary.cost):>10}  {summary.id}  "
               f"{conversation_title(summary)}  [{', '.join(summary.models) or 'no reply'}]")
         if summary.snippet:
             print(f"    … {one_line(summary.snippet, 120)}")

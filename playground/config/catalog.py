@@ -35,7 +35,8 @@ class ModelInfo:
     def cost(self, input_tokens: int, output_tokens: int) -> float | None:
         if self.input_price is None or self.output_price is None:
             return None
-        return input_tokens * self.input_price + output_tokens * self.output_price
+        # Rounded to a millionth of a cent: float noise (8.999999999999999e-05) is not a figure.
+        return round(input_tokens * self.input_price + output_tokens * self.output_price, 12)
 
 
 @dataclass(frozen=True)

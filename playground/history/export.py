@@ -15,13 +15,14 @@ COLUMNS = ["conversation_id", "conversation_title", "profile", "message_id", "ro
 BATCH = 5000
 
 # A reply carries the metadata of the attempt that produced it, and the cost of every attempt
-# (failed fallbacks included); a prompt has none.
+# (failed fallbacks included), null when any of them had no known price; a prompt has none.
 _ROWS = """
 SELECT m.conversation_id, c.title AS conversation_title, c.profile, m.id AS message_id, m.role, m.status,
        m.created_at, m.incognito, m.content, m.model_alias, a.route,
        (SELECT count(*) FROM attempts x WHERE x.reply_message_id = m.id) AS attempts,
        a.input_tokens, a.output_tokens,
-       (SELECT sum(cost_usd) FROM attempts x WHERE x.reply_message_id = m.id) AS cost_usd,
+       (SELECT CASE WHEN count(*) = count(cost_usd) THEN sum(cost_usd) END FROM attempts x
+        WHERE x.reply_message_id = m.id) AS cost_usd,
        a.ttft_ms, a.latency_ms, a.failure
 FROM messages m
 JOIN conversations c ON c.id = m.conversation_id

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from playground.base.records import Attempt, Failure, Outcome, TurnSettings, Vote
+from playground.base.records import Attempt, Cost, Failure, Outcome, TurnSettings, Vote
 
 
 class StoreError(Exception):
@@ -130,6 +130,10 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("index_for_whole_store_stats", _index_for_whole_store_stats),
 ]
 
+# A sum of costs keeps its unknown part: (priced total, how many calls had no known price).
+_COST = "total(cost_usd), count(*) - count(cost_usd)"
+_COST_PAIR = "json_array(total(cost_usd), count(*) - count(cost_usd))"
+
 LIST_LIMIT = 200
 RECENT_MATCHES = 5000
 MIN_PREFIX = 3
@@ -155,10 +159,16 @@ class ConversationSummary:
     created_at: str
     updated_at: str
     models: tuple[str, ...]
-    cost_usd: float
+    cost_usd: float | None
+    """None when any attempt had no known price; `cost` keeps the priced part."""
     incognito: bool
     snippet: str = ""
     """For a search: the matching passage of a prompt or reply, if the match was not in the title."""
+    cost_known_usd: float = 0.0
+
+    @property
+    def cost(self) -> Cost:
+        return Cost(self.cost_known_usd, 0 if self.cost_usd is not None else 1)
 
 
 @dataclass(frozen=True)
@@ -476,19 +486,19 @@ class Store:
                           "ORDER BY reply_message_id, hop, id", (conversation_id,))
         return {row["reply_message_id"]: _attempt(row) for row in rows}
 
-    def conversation_cost(self, conversation_id: str) -> float:
+    def conversation_cost(self, conversation_id: str) -> Cost:
         with self._lock:
-            row = self.db.execute("SELECT coalesce(sum(cost_usd), 0) FROM attempts WHERE conversation_id = ?",
+            row = self.db.execute(f"SELECT {_COST} FROM attempts WHERE conversation_id = ?",
                                   (conversation_id,)).fetchone()
-        return row[0]
+        return Cost(*row)
 
-    def cost_since(self, since: datetime) -> float:
+    def cost_since(self, since: datetime) -> Cost:
         with self._lock:
-            row = self.db.execute("SELECT coalesce(sum(cost_usd), 0) FROM attempts WHERE started_at >= ?",
+            row = self.db.execute(f"SELECT {_COST} FROM attempts WHERE started_at >= ?",
                                   (utc_text(since),)).fetchone()
-        return row[0]
+        return Cost(*row)
 
-    def today_cost(self) -> float:
+    def today_cost(self) -> Cost:
         midnight = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
         return self.cost_since(midnight)
 
@@ -561,12 +571,13 @@ class Store:
             "ORDER BY c.updated_at DESC, c.rowid DESC LIMIT ?) "
             "SELECT page.*, (SELECT group_concat(model_alias, char(31)) FROM "
             "  (SELECT DISTINCT model_alias FROM attempts a WHERE a.conversation_id = page.id AND a.failure IS NULL)"
-            ") AS models, (SELECT coalesce(sum(cost_usd), 0) FROM attempts a WHERE a.conversation_id = page.id) "
-            "AS cost_usd FROM page ORDER BY page.updated_at DESC, page.inserted DESC", (*params, limit))
+            f") AS models, (SELECT {_COST_PAIR} FROM attempts a WHERE a.conversation_id = page.id) "
+            "AS cost FROM page ORDER BY page.updated_at DESC, page.inserted DESC", (*params, limit))
         return [ConversationSummary(
             id=row["id"], title=row["title"] or "", profile=row["profile"], created_at=row["created_at"],
             updated_at=row["updated_at"], models=tuple(sorted((row["models"] or "").split("\x1f"))) if row["models"]
-            else (), cost_usd=row["cost_usd"], incognito=bool(row["incognito"])) for row in rows]
+            else (), cost_usd=Cost(*json.loads(row["cost"])).usd, incognito=bool(row["incognito"]),
+            cost_known_usd=json.loads(row["cost"])[0]) for row in rows]
 
     def _with_snippets(self, summaries: list[ConversationSummary], query: str) -> list[ConversationSummary]:
         if not summaries:

@@ -4,20 +4,30 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from playground.base.records import Attempt, LiveStats
+from playground.base.records import Attempt, Cost, LiveStats
 from playground.base.safetext import one_line
 from playground.config.catalog import ModelInfo
 from playground.history.stats import Stats
 from playground.history.store import ConversationSummary
 from playground.router.decide import Decision
 
+SMALLEST_SHOWN_USD = 0.000001
 
-def dollars(value: float | None) -> str:
+
+def dollars(value: float | Cost | None) -> str:
+    """Money in text, one way everywhere: "$0.0123", "$0.000045", "$?" when unknown, and for a sum
+    with unpriced parts "$0.0123 + unknown" (never "$0")."""
+    if isinstance(value, Cost):
+        if not value.unknown:
+            return dollars(value.known_usd)
+        return f"{dollars(value.known_usd)} + unknown" if value.known_usd else "$?"
     if value is None:
         return "$?"
     if value == 0:
         return "$0"
-    if value < 0.01:
+    if abs(value) < SMALLEST_SHOWN_USD:
+        return f"<${SMALLEST_SHOWN_USD:.6f}"
+    if abs(value) < 0.01:
         return f"${value:.6f}".rstrip("0")
     return f"${value:.4f}"
 

@@ -450,7 +450,7 @@ class ChatScreen(Screen):
         self.conversation_id = message.summary.id
         self._reply = None
         self._set_incognito(message.summary.incognito or self.session.incognito)
-        self.query_one(StatusBar).conversation_cost = message.summary.cost_usd
+        self.query_one(StatusBar).conversation_cost = message.summary.cost
         transcript = self.query_one("#transcript", VerticalScroll)
         await transcript.remove_children()
         shown = []
