@@ -36,7 +36,7 @@ def test_a_priced_failure_then_an_unpriced_answer_is_not_zero(server, make_profi
         assert dollars(done.conversation_cost) == f"{dollars(failed.cost_usd)} + unknown"
         [summary] = store.conversations(HistoryFilter())
         assert summary.cost_usd is None and dollars(summary.cost) == f"{dollars(failed.cost_usd)} + unknown"
-        reply_row = [r for r in rows(store) if r["role"] == "assistant"][0]
+        reply_row = next(r for r in rows(store) if r["role"] == "assistant")
         assert reply_row["cost_usd"] is None and reply_row["attempts"] == 2
     finally:
         store.close()
