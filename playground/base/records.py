@@ -22,6 +22,8 @@ class Failure(StrEnum):
     EMPTY = "empty"
     CANCELLED = "cancelled"
     UNAVAILABLE = "unavailable"
+    INTERRUPTED = "interrupted"
+    """The process ended (killed, crashed) before the attempt did: what it had streamed is kept."""
     UNKNOWN = "unknown"
 
 

@@ -134,6 +134,8 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
 _COST = "total(cost_usd), count(*) - count(cost_usd)"
 _COST_PAIR = "json_array(total(cost_usd), count(*) - count(cost_usd))"
 
+INTERRUPTED_ERROR = "the process ended before the attempt finished"
+
 LIST_LIMIT = 200
 RECENT_MATCHES = 5000
 MIN_PREFIX = 3
@@ -344,8 +346,39 @@ class Store:
                          "model_alias = coalesce(?, model_alias), updated_at = ? WHERE id = ?",
                          (content, status, model_alias, _now(), message_id))
 
+    def start_attempt(self, attempt: Attempt, conversation_id: str, prompt_message_id: int,
+                      reply_message_id: int | None, decision: dict | None) -> int:
+        """The attempt's row as soon as it starts, marked interrupted until `record_attempt` finishes
+        it: a process killed mid-call still leaves a row. The reply is credited to this model now."""
+        pending = replace(attempt, failure=Failure.INTERRUPTED, error=INTERRUPTED_ERROR)
+        attempt_id = self.record_attempt(pending, conversation_id, prompt_message_id, reply_message_id, decision)
+        if reply_message_id is not None:
+            with self._write() as conn:
+                conn.execute("UPDATE messages SET model_alias = ? WHERE id = ? AND status = 'streaming'",
+                             (attempt.model_alias, reply_message_id))
+        return attempt_id
+
+    def finish_interrupted(self, older_than_s: float) -> int:
+        """Close what a killed process left open (replies still 'streaming' with no write for
+        `older_than_s`): its attempts keep the partial text as output, the replies become
+        'interrupted'. Returns how many replies were closed."""
+        cutoff = _iso(datetime.now(UTC).timestamp() - older_than_s)
+        with self._write() as conn:
+            stale = [row[0] for row in conn.execute(
+                "SELECT id FROM messages WHERE role = 'assistant' AND status = 'streaming' AND updated_at < ?",
+                (cutoff,))]
+            for message_id in stale:
+                conn.execute(
+                    "UPDATE attempts SET output = (SELECT content FROM messages WHERE id = ?) "
+                    "WHERE id = (SELECT max(id) FROM attempts WHERE reply_message_id = ?) AND failure = ?",
+                    (message_id, message_id, Failure.INTERRUPTED.value))
+                conn.execute("UPDATE messages SET status = 'interrupted', updated_at = ? WHERE id = ?",
+                             (_now(), message_id))
+        return len(stale)
+
     def record_attempt(self, attempt: Attempt, conversation_id: str, prompt_message_id: int,
-                       reply_message_id: int | None, decision: dict | None) -> int:
+                       reply_message_id: int | None, decision: dict | None, attempt_id: int | None = None) -> int:
+        """Insert the attempt's row, or complete the one `start_attempt` made (`attempt_id`)."""
         row = {
             "conversation_id": conversation_id, "prompt_message_id": prompt_message_id,
             "reply_message_id": reply_message_id, "hop": attempt.hop,
@@ -368,6 +401,11 @@ class Store:
             if incognito and incognito[0]:
                 # Provider errors can quote the request, so they go with the text.
                 row["output"], row["error"] = "", None
+            if attempt_id is not None:
+                assignments = ", ".join(f"{column} = ?" for column in row if column != "decision")
+                values = [value for column, value in row.items() if column != "decision"]
+                conn.execute(f"UPDATE attempts SET {assignments} WHERE id = ?", (*values, attempt_id))
+                return attempt_id
             cursor = conn.execute(f"INSERT INTO attempts ({columns}) VALUES ({marks})", tuple(row.values()))
             return cursor.lastrowid
 
