@@ -67,8 +67,13 @@ class Attempt:
     setup_s: float | None = None
     """Our side before the request left: loading LiteLLM, building the request and its client."""
     input_tokens: int | None = None
+    """Every prompt token, cached ones included."""
     output_tokens: int | None = None
     tokens_estimated: bool = False
+    cached_input_tokens: int | None = None
+    """Prompt tokens the provider read from its cache (billed at its cache-read rate)."""
+    cache_write_tokens: int | None = None
+    """Prompt tokens the provider wrote to its cache (billed at its cache-write rate)."""
     cost_usd: float | None = None
     price_source: str | None = None
     finish_reason: str | None = None

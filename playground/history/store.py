@@ -113,6 +113,14 @@ def _index_for_whole_store_stats(db: sqlite_utils.Database) -> None:
         db["attempts"].create_index(["failure", column, "started_at"], index_name=f"attempts_by_{column}")
 
 
+def _add_measurements(db: sqlite_utils.Database) -> None:
+    # Set-up before the request left (not part of TTFT); a 429's Retry-After, so a later run honours
+    # it; cached input tokens read and written, priced at the cache rates.
+    for column, kind in (("setup_ms", float), ("retry_after_s", float), ("cached_input_tokens", int),
+                         ("cache_write_tokens", int)):
+        db["attempts"].add_column(column, kind)
+
+
 def _enable_search(db: sqlite_utils.Database) -> None:
     db["messages"].enable_fts(["content"], create_triggers=True)
     db["conversations"].enable_fts(["title"], create_triggers=True)
@@ -128,6 +136,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("add_votes", _add_votes),
     ("add_conversation_settings", _add_conversation_settings),
     ("index_for_whole_store_stats", _index_for_whole_store_stats),
+    ("add_measurements", _add_measurements),
 ]
 
 # A sum of costs keeps its unknown part: (priced total, how many calls had no known price).
@@ -205,7 +214,9 @@ def _attempt(row: sqlite3.Row) -> Attempt:
         input_tokens=row["input_tokens"], output_tokens=row["output_tokens"],
         tokens_estimated=bool(row["tokens_estimated"]), cost_usd=row["cost_usd"],
         price_source=row["price_source"], finish_reason=row["finish_reason"],
-        failure=Failure(row["failure"]) if row["failure"] else None, error=row["error"])
+        failure=Failure(row["failure"]) if row["failure"] else None, error=row["error"],
+        setup_s=None if row["setup_ms"] is None else row["setup_ms"] / 1000, retry_after_s=row["retry_after_s"],
+        cached_input_tokens=row["cached_input_tokens"], cache_write_tokens=row["cache_write_tokens"])
 
 
 class Store:
@@ -392,7 +403,9 @@ class Store:
             "tokens_estimated": int(attempt.tokens_estimated), "cost_usd": attempt.cost_usd,
             "price_source": attempt.price_source, "finish_reason": attempt.finish_reason,
             "failure": attempt.failure.value if attempt.failure else None, "error": attempt.error,
-            "output": attempt.text,
+            "output": attempt.text, "setup_ms": None if attempt.setup_s is None else attempt.setup_s * 1000,
+            "retry_after_s": attempt.retry_after_s, "cached_input_tokens": attempt.cached_input_tokens,
+            "cache_write_tokens": attempt.cache_write_tokens,
         }
         columns = ", ".join(row)
         marks = ", ".join("?" for _ in row)
@@ -642,14 +655,14 @@ class Store:
         with self._lock:
             rows = self.db.execute(
                 "SELECT model_alias, model, route, reason, hop, started_at, ttft_ms, latency_ms, output_tokens, "
-                "failure FROM attempts ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+                "failure, retry_after_s FROM attempts ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
         attempts = []
-        for alias, model, route, reason, hop, started, ttft, latency, output, failure in reversed(rows):
+        for alias, model, route, reason, hop, started, ttft, latency, output, failure, retry in reversed(rows):
             attempts.append(Attempt(
                 alias, model, route or "", reason or "", hop or 0, datetime.fromisoformat(started).timestamp(),
                 ttft_s=None if ttft is None else ttft / 1000, latency_s=None if latency is None else latency / 1000,
                 output_tokens=output, failure=Failure(failure) if failure in Failure._value2member_map_ else
-                (Failure.UNKNOWN if failure else None)))
+                (Failure.UNKNOWN if failure else None), retry_after_s=retry))
         return attempts
 
     def feedback(self, message_id: int) -> dict | None:

@@ -13,7 +13,8 @@ from playground.config.profile import Cooldown
 ALPHA = 0.3
 """Weight of the newest observation in each moving average."""
 
-_NOT_THE_MODELS_FAULT = {Failure.CANCELLED, Failure.CONTEXT_WINDOW, Failure.BAD_REQUEST}
+_NOT_THE_MODELS_FAULT = {Failure.CANCELLED, Failure.CONTEXT_WINDOW, Failure.BAD_REQUEST, Failure.INTERRUPTED}
+CARRIED_OVER = " (carried over from an earlier run)"
 
 
 @dataclass(frozen=True)
@@ -40,13 +41,15 @@ class HealthTracker:
         self.cooldown = cooldown
         self.clock = clock
         self._health: dict[str, ModelHealth] = {}
-        self._streak: dict[str, int] = {}
+        self._streak: dict[str, list[float]] = {}
+        """When each failure of a model's current run of failures happened, on `clock`."""
         self._lock = threading.Lock()
 
     def _ewma(self, old: float | None, new: float) -> float:
         return new if old is None else (1 - ALPHA) * old + ALPHA * new
 
-    def record(self, attempt: Attempt) -> None:
+    def record(self, attempt: Attempt, at: float | None = None, note: str = "") -> None:
+        """`at`: when the attempt ended on `clock` (now, unless replayed from history)."""
         if attempt.failure in _NOT_THE_MODELS_FAULT:
             return
         alias = attempt.model_alias
@@ -59,29 +62,39 @@ class HealthTracker:
                     ttft = self._ewma(ttft, attempt.ttft_s)
                 if attempt.tokens_per_s:
                     tps = self._ewma(tps, attempt.tokens_per_s)
-            streak = self._streak.get(alias, 0) + 1 if failed else 0
-            self._streak[alias] = streak
+            now = self.clock() if at is None else at
+            earlier = self._streak.get(alias, [])
+            if at is not None:  # replayed from history: only failures inside the window count
+                earlier = [t for t in earlier if t > now - self.cooldown.seconds]
+            failures = [*earlier, now] if failed else []
+            self._streak[alias] = failures
+            streak = len(failures)
             until, reason = h.cooldown_until, h.cooldown_reason
-            now = self.clock()
             if attempt.failure is Failure.RATE_LIMITED:
                 wait = attempt.retry_after_s if attempt.retry_after_s is not None else self.cooldown.seconds
-                until, reason = now + wait, f"rate limited (429), cooling {wait:.0f} s"
+                until, reason = now + wait, f"rate limited (429), cooling {wait:.0f} s{note}"
             elif failed and streak >= self.cooldown.after_failures:
-                until, reason = now + self.cooldown.seconds, f"{streak} failures in a row"
+                until, reason = now + self.cooldown.seconds, f"{streak} failures in a row{note}"
             elif not failed:
                 until, reason = None, None
             self._health[alias] = ModelHealth(ttft, tps, self._ewma(h.error_rate, float(failed)) if h.requests
                                               else float(failed), h.requests + 1, until, reason)
 
-    def seed(self, attempts: Iterable[Attempt]) -> None:
-        """Start from history (oldest first) so the first decision of a session already knows latencies;
-        cooldowns are not carried over."""
+    def seed(self, attempts: Iterable[Attempt], now_wall: float | None = None) -> None:
+        """Start from history (oldest first), so separate runs behave like one session: latencies and
+        error rates, a cooldown still running (a Retry-After not yet over, failures in a row), and the
+        failures of a run that ended inside the cooldown window, which count towards the next one."""
+        now_wall = time.time() if now_wall is None else now_wall
+        now = self.clock()
         for attempt in attempts:
-            self.record(attempt)
+            ended = attempt.started_at + (attempt.latency_s or 0.0)
+            self.record(attempt, at=now - (now_wall - ended), note=CARRIED_OVER)
         with self._lock:
-            self._health = {a: ModelHealth(h.ttft_s, h.tokens_per_s, h.error_rate, h.requests)
+            self._health = {a: h if h.cooling(now) else ModelHealth(h.ttft_s, h.tokens_per_s, h.error_rate,
+                                                                     h.requests)
                             for a, h in self._health.items()}
-            self._streak.clear()
+            window = now - self.cooldown.seconds
+            self._streak = {a: [t for t in times if t > window] for a, times in self._streak.items()}
 
     def snapshot(self) -> Mapping[str, ModelHealth]:
         with self._lock:
