@@ -53,7 +53,10 @@ def _rate(tokens_per_s: float | None) -> str:
 def figures(attempt: Attempt) -> str:
     """tokens in/out · $cost · TTFT · total · tok/s"""
     est = " est." if attempt.tokens_estimated else ""
-    tokens = f"{attempt.input_tokens if attempt.input_tokens is not None else '?'} in / " \
+    cached = [f"{count} {label}" for count, label in ((attempt.cached_input_tokens, "cached"),
+                                                      (attempt.cache_write_tokens, "to cache")) if count]
+    tokens = f"{attempt.input_tokens if attempt.input_tokens is not None else '?'} in" \
+             f"{' (' + ', '.join(cached) + ')' if cached else ''} / " \
              f"{attempt.output_tokens if attempt.output_tokens is not None else '?'} out{est}"
     parts = [tokens, dollars(attempt.cost_usd), f"TTFT {seconds(attempt.ttft_s)}",
              f"total {seconds(attempt.latency_s)}", _rate(attempt.tokens_per_s)]

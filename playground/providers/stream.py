@@ -189,8 +189,14 @@ class AttemptStream:
         if usage is not None and attempt.failure is None:
             attempt.input_tokens = usage.prompt_tokens
             attempt.output_tokens = usage.completion_tokens
+            details = getattr(usage, "prompt_tokens_details", None)
+            attempt.cached_input_tokens = getattr(details, "cached_tokens", None) or \
+                getattr(usage, "cache_read_input_tokens", None)
+            attempt.cache_write_tokens = getattr(usage, "cache_creation_input_tokens", None) or \
+                getattr(details, "cache_creation_tokens", None)
         else:
-            attempt.input_tokens = tokens.count_messages(self.messages)
+            attempt.input_tokens = tokens.count_messages(self.messages, tokens.template_for(self.info.spec.model))
             attempt.output_tokens = tokens.count_text(text) if text else 0
             attempt.tokens_estimated = True
-        attempt.cost_usd = self.info.cost(attempt.input_tokens or 0, attempt.output_tokens or 0)
+        attempt.cost_usd = self.info.cost(attempt.input_tokens or 0, attempt.output_tokens or 0,
+                                          attempt.cached_input_tokens or 0, attempt.cache_write_tokens or 0)
