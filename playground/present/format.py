@@ -94,7 +94,10 @@ def decision_trace(decision: Decision) -> list[str]:
         mark = "✓" if c.alias == decision.model else ("✗" if c.dropped else "·")
         figures = [dollars(c.estimated_cost) + " est."]
         if c.expected_latency_s is not None:
-            figures.append(f"~{seconds(c.expected_latency_s)}")
+            replies = "reply" if c.latency_samples == 1 else "replies"
+            figures.append(f"~{seconds(c.expected_latency_s)} (from {c.latency_samples} measured {replies})")
+        else:
+            figures.append("latency unknown (no measured reply)")
         if c.error_rate:
             figures.append(f"errors {c.error_rate:.0%}")
         if c.score is not None:
