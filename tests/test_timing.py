@@ -86,3 +86,38 @@ def test_ttft_follows_the_server_delay(server, delay):
     engine.load()
     (attempt,) = asyncio.run(_attempts(_info(server, "delayed"), 1))
     assert abs(attempt.ttft_s - server.timings[-1].ttft_s) < TOLERANCE_S
+
+
+def test_a_slow_caller_between_chunks_is_not_a_provider_timeout(server):
+    """Only waiting on the provider counts against the idle limit; the caller's own time between two
+    pieces (a busy UI, a disk write) neither times the attempt out nor cancels the caller."""
+    server.script("quick", text="a b c d")
+    info = _info(server, "quick")
+
+    async def consume():
+        stream = AttemptStream(info, [{"role": "user", "content": "hi"}], route="r", reason="test", hop=0,
+                               timeouts=Timeouts(first_token=5, idle=0.2, total=10), secrets=[])
+        async for _piece in stream:
+            await asyncio.sleep(0.3)  # longer than the idle limit
+        await asyncio.sleep(0.3)  # the task was not cancelled behind our back
+        return stream.attempt
+
+    attempt = asyncio.run(consume())
+    assert attempt.ok and attempt.text == "a b c d"
+
+
+def test_a_stall_mid_stream_times_out_after_the_idle_limit(server):
+    server.script("stalls", text="a b c d", chunk_delay=1.0)
+    info = _info(server, "stalls")
+
+    async def consume():
+        stream = AttemptStream(info, [{"role": "user", "content": "hi"}], route="r", reason="test", hop=0,
+                               timeouts=Timeouts(first_token=5, idle=0.3, total=10), secrets=[])
+        async for _piece in stream:
+            pass
+        await asyncio.sleep(0.05)  # still running: the watchdog's cancellation was taken back
+        return stream.attempt
+
+    attempt = asyncio.run(consume())
+    assert attempt.failure.value == "timeout" and attempt.text == "a "
+    assert attempt.error == "no next chunk within the time limit" and 0.25 < attempt.latency_s < 1.0
