@@ -65,3 +65,14 @@ def test_money_prints_one_way():
     assert dollars(1e-9) == "<$0.000001"
     assert dollars(Cost(0.0, 2)) == "$?" and dollars(Cost(0.012, 1)) == "$0.0120 + unknown"
     assert Cost.of([0.01, None, 0.02]) == Cost(0.03, 1) and Cost.of([0.01, None, 0.02]).usd is None
+
+
+def test_live_eval_totals_keep_unknown_costs_unknown():
+    from playground.services.live_eval import LiveResult, summarise
+
+    priced = LiveResult("a", "complete", "m1", "r", True, 0.002, 1.0, "c1")
+    unpriced = LiveResult("b", "complete", "m2", "r", True, None, 1.0, "c2")
+    summary = summarise([priced, unpriced])
+    assert summary["cost_usd"] is None
+    assert summary["by_model"]["m1"]["cost_usd"] == 0.002 and summary["by_model"]["m2"]["cost_usd"] is None
+    assert summarise([priced])["cost_usd"] == 0.002

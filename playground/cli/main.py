@@ -179,6 +179,7 @@ def _eval_live(args: argparse.Namespace) -> int:
     from playground.base.errors import SourceError
     from playground.config.profile import ProfileError
     from playground.history.store import StoreError
+    from playground.present.format import dollars
     from playground.services.live_eval import read_prompts, run_live, summarise
     from playground.services.session import open_session
 
@@ -211,9 +212,9 @@ def _eval_live(args: argparse.Namespace) -> int:
         return 0
     rate = "–" if summary["pass_rate"] is None else f"{summary['pass_rate']:.1%}"
     print(f"{summary['prompts']} prompts · {summary['answered']} answered · passed {summary['passed']}/"
-          f"{summary['checked']} checked ({rate}) · ${summary['cost_usd']:.6f} · results in {results}")
+          f"{summary['checked']} checked ({rate}) · {dollars(summary['cost_usd'])} · results in {results}")
     for model, m in sorted(summary["by_model"].items()):
-        print(f"  {model:30} {m['prompts']:4} prompts  {m['passed']}/{m['checked']} passed  ${m['cost_usd']:.6f}")
+        print(f"  {model:30} {m['prompts']:4} prompts  {m['passed']}/{m['checked']} passed  {dollars(m['cost_usd'])}")
     return 0
 
 
