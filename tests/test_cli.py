@@ -9,7 +9,6 @@ import sys
 import pytest
 from support.helpers import guarded_env
 
-from playground.cli.main import _parser
 from playground.history.store import Store
 
 PROMPT = "Supercalifragilisticexpialidocious antidisestablishmentarianism"
@@ -123,8 +122,3 @@ def test_api_base_without_model_is_refused(server, home, netlog):
     assert result.returncode == 2
     assert result.stderr == "playground: error: --api-base needs --model (the model name that server serves)\n"
     assert server.hits == {}
-
-
-def test_options_before_the_command_are_honoured():
-    args = _parser().parse_args(["--db", "/tmp/elsewhere.db", "--profile", "local-only", "ask", "hi"])
-    assert (args.db, args.profile) == ("/tmp/elsewhere.db", "local-only")
