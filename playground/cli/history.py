@@ -7,8 +7,16 @@ from dataclasses import asdict
 
 import click
 
-from playground.cli.common import carried, db_option, fail, opened_session, opened_store, option, print_json, \
-    profile_option
+from playground.cli.common import (
+    carried,
+    db_option,
+    fail,
+    opened_session,
+    opened_store,
+    option,
+    print_json,
+    profile_option,
+)
 
 LIMIT = 50
 
