@@ -17,13 +17,14 @@ DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 
 def documented_lines() -> list[tuple[str, bool]]:
-    """(command line, whether it is a whole command) for each mention; inline `playground eval` is only a name."""
+    """(command line, whether it is a whole command) for each mention; inline `playground eval` is only a name.
+    Lines of code blocks count from `playground`, also after a pipe (`git diff | playground ask`)."""
     found = []
     for path in DOCUMENTS:
         text = path.read_text().replace("\\\n", " ")
         for match in re.finditer(r"`(playground(?: [^`]*)?)`", text):
             found.append((match[1], False))
-        for match in re.finditer(r"^\s*(playground .*)$", text, re.MULTILINE):
+        for match in re.finditer(r"^(?:\s*|.*\|\s*)(playground .*)$", text, re.MULTILINE):
             found.append((match[1].split("  #")[0].strip(), True))
     return sorted(set(found))
 

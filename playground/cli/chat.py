@@ -187,7 +187,7 @@ async def _run_ask(session, prompt, model, conversation, settings, as_json, expl
     return 1
 
 
-@click.command()
+@click.command(short_help="Send one prompt to several models; print a table.")
 @click.argument("prompt", required=False)
 @click.option("--model", "-m", "models", multiple=True, required=True, metavar="M",
               help="a profile alias or LiteLLM model string, 2 to 6 times; M@URL serves M from an "

@@ -7,7 +7,7 @@ import click
 from playground.cli.common import db_option, fail, option, print_json, profile_option
 
 
-@click.command()
+@click.command(short_help="Check keys, models, Ollama, the store; say what to fix.")
 @click.option("--json", "as_json", is_flag=True, help="print a JSON list of checks")
 @profile_option
 @db_option

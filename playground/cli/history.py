@@ -45,7 +45,7 @@ def _listing(function):
     return function
 
 
-@click.group(invoke_without_command=True)
+@click.group(invoke_without_command=True, short_help="List past conversations; search; purge.")
 @_listing
 @click.pass_context
 def history(ctx: click.Context) -> int | None:
@@ -114,7 +114,7 @@ def _list(search: str) -> int:
 @profile_option
 @db_option
 def export_history(form: str, output: str | None) -> int:
-    """Every message, one row each."""
+    """Export every message, one row each (JSON Lines or CSV)."""
     from playground.base.files import open_private
     from playground.history.export import write_csv, write_jsonl
 

@@ -10,7 +10,7 @@ import click
 from playground.cli.common import db_option, fail, opened_session, print_json, progress
 
 
-@click.command("eval")
+@click.command("eval", short_help="Replay recorded outcomes through profiles.")
 @click.argument("profile_file", metavar="PROFILE")
 @click.argument("data", metavar="DATA.jsonl")
 @click.argument("more_profiles", metavar="[PROFILE2]...", nargs=-1)
@@ -101,7 +101,7 @@ def _eval_live(profile_file, data: Path, more_profiles, as_json, results, per_pr
     return 0
 
 
-@click.command()
+@click.command(short_help="Learn a profile's learned route (replay data, history).")
 @click.argument("profile_file", metavar="PROFILE")
 @click.option("--data", metavar="DATA.jsonl", help="replay data to learn the learned route from")
 @click.option("--history", "use_history", is_flag=True,
@@ -185,7 +185,7 @@ def tune(profile_file, data, use_history, target_quality, folds, seed, output, a
     return 0
 
 
-@click.command()
+@click.command(short_help="Write a profile as a LiteLLM proxy config or YAML.")
 @click.argument("profile_file", metavar="PROFILE")
 @click.option("--format", "form", type=click.Choice(["litellm", "yaml"]), default="litellm", show_default=True)
 @click.option("--output", "-o", metavar="FILE", help="file to write (created 0600); default: standard output")
