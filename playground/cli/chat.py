@@ -168,11 +168,11 @@ async def _run_ask(session, prompt, model, conversation, settings, as_json, expl
                     print_json({"conversation_id": event.conversation_id, "status": "failed", "error": event.message})
                 fail(event.message, 1)
             elif isinstance(event, ReplyDone):
-                reply = event.reply
+                reply, final = event.reply, event.reply.final
                 if as_json:
                     print_json({
                         "conversation_id": reply.conversation_id, "message_id": reply.message_id,
-                        "status": reply.status, "text": reply.text, "model": reply.final.model_alias,
+                        "status": reply.status, "text": reply.text, "model": final.model_alias if final else None,
                         "cost_usd": reply.cost_usd, "conversation_cost_usd": event.conversation_cost,
                         "day_cost_usd": event.day_cost,
                         "attempts": [a.to_dict() | {"text": None} for a in reply.attempts],
@@ -180,7 +180,8 @@ async def _run_ask(session, prompt, model, conversation, settings, as_json, expl
                 else:
                     if printed:
                         out.write("\n")
-                    click.echo(meta_line(reply.final), err=True)
+                    if final is not None:
+                        click.echo(meta_line(final), err=True)
                     click.echo(f"conversation {reply.conversation_id} · {dollars(event.conversation_cost)} · "
                                f"today {dollars(event.day_cost)}", err=True)
                 return 0 if reply.status == "complete" else 1
@@ -235,7 +236,7 @@ async def _run_compare(session, prompt: str, models: list[str], conversation: st
     async for event in session.compare.run(prompt, models, conversation_id=conversation):
         if isinstance(event, CompareDone):
             comparison = event.comparison
-    columns = [(c, c.attempt) for c in comparison.columns]
+    columns = [(c, c.attempt) for c in comparison.columns if c.attempt is not None]
     if as_json:
         print_json({
             "conversation_id": comparison.conversation_id, "prompt_message_id": comparison.prompt_message_id,

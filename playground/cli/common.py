@@ -16,15 +16,12 @@ if TYPE_CHECKING:
 _CARRIED = "playground.carried"
 
 
-class Failed(click.ClickException):
+class Failed(Exception):
     """`playground: error: MESSAGE` on one line; exit status 2 for bad input, 1 when the work itself failed."""
 
     def __init__(self, message: str, code: int = 2) -> None:
         super().__init__(message)
-        self.exit_code = code
-
-    def show(self, file: Any = None) -> None:
-        click.echo(f"playground: error: {self.format_message()}", err=True)
+        self.code = code
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

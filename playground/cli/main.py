@@ -16,7 +16,7 @@ import click
 
 from playground import __version__
 from playground.cli import chat, checks, history, policy
-from playground.cli.common import db_option, incognito_option, option, profile_option
+from playground.cli.common import Failed, db_option, incognito_option, option, profile_option
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -68,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
+    except Failed as exc:
+        click.echo(f"playground: error: {exc}", err=True)
+        return exc.code
     except click.Abort:
         return 130
     except BrokenPipeError:
