@@ -101,6 +101,11 @@ def test_api_base_serves_the_models_that_name_no_server_and_never_labels_the_emb
         assert add_model(session, "fast", stub.api_base) == f"fast@{stub.api_base}"
         assert add_model(session, "fast@http://10.0.0.2:8080/v1", stub.api_base) == "fast@http://10.0.0.2:8080/v1"
         assert session.catalog["fast@http://10.0.0.2:8080/v1"].spec.api_base == "http://10.0.0.2:8080/v1"
+        # Settings of a variant stay with the value, after the server; no model is made of them.
+        assert add_model(session, "smollm2@temperature=1.2", stub.api_base) == "smollm2@temperature=1.2"
+        assert add_model(session, "fast@http://10.0.0.3/v1@temperature=1.2", None) == \
+            "fast@http://10.0.0.3/v1@temperature=1.2"
+        assert not [alias for alias in session.catalog.models if "temperature" in alias]
         with pytest.raises(Failed, match="smollm2 runs in this process and takes no server address"):
             add_model(session, f"smollm2@{stub.api_base}", None)
     finally:

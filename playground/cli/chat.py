@@ -15,6 +15,7 @@ from playground.cli.common import (
     incognito_option,
     opened_session,
     option,
+    options,
     print_json,
     profile_option,
     read_prompt,
@@ -22,6 +23,8 @@ from playground.cli.common import (
 
 # `-m NAME@http://host:8080/v1`: the model is served there. Other `@` suffixes are left in the name.
 _SERVER = re.compile(r"@(https?://[^@\s]+)")
+# `-m NAME@temperature=1.2`: settings of a compare variant, passed through to the compare service.
+_SETTINGS = re.compile(r"@(?=\w+=)")
 
 
 def split_server(value: str) -> tuple[str, str | None]:
@@ -34,14 +37,17 @@ def split_server(value: str) -> tuple[str, str | None]:
 
 def add_model(session, value: str, api_base: str | None) -> str:
     """Make `value` callable and return the alias it is labelled with: its own server wins over --api-base,
-    and a model that runs in this process takes none (so it is never labelled with a URL it did not use)."""
+    and a model that runs in this process takes none (so it is never labelled with a URL it did not use).
+    Settings (`@temperature=1.2`) follow the alias, as the compare service reads them."""
     from playground.config.catalog import LOCAL_PREFIX
 
     name, server = split_server(value)
+    found = _SETTINGS.search(name)
+    name, settings = (name[:found.start()], name[found.start():]) if found else (name, "")
     in_process = name in session.catalog and session.catalog[name].spec.model.startswith(LOCAL_PREFIX)
     if in_process and server:
         fail(f"{value}: {name} runs in this process and takes no server address")
-    return session.add_model(name, server or (None if in_process else api_base))
+    return session.add_model(name, server or (None if in_process else api_base)) + settings
 
 
 def conversation_to_continue(store, given: str | None, latest: bool) -> str | None:
@@ -68,20 +74,11 @@ def conversation_to_continue(store, given: str | None, latest: bool) -> str | No
     return matches[0]
 
 
-conversation_options = [
+conversation_options = options(
     click.option("--conversation", "-c", metavar="ID", help="continue this conversation (a unique prefix of its id "
                                                             "is enough)"),
     click.option("--continue", "latest", is_flag=True, help="continue the latest conversation"),
-]
-
-
-def _with(options):
-    def apply(function):
-        for decorate in reversed(options):
-            function = decorate(function)
-        return function
-
-    return apply
+)
 
 
 @click.command()
@@ -89,7 +86,7 @@ def _with(options):
 @click.option("--model", "-m", metavar="M", help="a profile alias or any LiteLLM model string (skips routing); "
                                                  "M@URL serves it from an OpenAI-compatible server at URL")
 @click.option("--api-base", metavar="URL", help="an OpenAI-compatible server for --model (Ollama, LM Studio, vLLM)")
-@_with(conversation_options)
+@conversation_options
 @click.option("--system", "-s", metavar="TEXT", help="a system prompt (kept for the conversation's later turns)")
 @click.option("--temperature", type=click.FloatRange(min=0), help="sampling temperature (kept for later turns)")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object instead of text")
@@ -196,7 +193,7 @@ async def _run_ask(session, prompt, model, conversation, settings, as_json, expl
 @click.option("--api-base", metavar="URL",
               help="the OpenAI-compatible server for each -m that names none (not the embedded model, which "
                    "runs in this process)")
-@_with(conversation_options)
+@conversation_options
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object instead of a table")
 @incognito_option
 @profile_option

@@ -42,6 +42,17 @@ def carried(*decls: str, name: str, **kwargs: Any):
     return click.option(*decls, name, default=None, expose_value=False, callback=remember, **kwargs)
 
 
+def options(*decorators):
+    """Several options as one decorator, in the order they are listed in --help."""
+
+    def apply(function):
+        for decorate in reversed(decorators):
+            function = decorate(function)
+        return function
+
+    return apply
+
+
 def option(name: str, default: Any = None) -> Any:
     return click.get_current_context().meta.get(_CARRIED, {}).get(name, default)
 

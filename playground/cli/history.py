@@ -14,6 +14,7 @@ from playground.cli.common import (
     opened_session,
     opened_store,
     option,
+    options,
     print_json,
     profile_option,
 )
@@ -21,28 +22,24 @@ from playground.cli.common import (
 LIMIT = 50
 
 
-def _since():
+def _since(text: str | None):
     from playground.base.dates import parse_since
 
-    text = option("since")
     try:
         return parse_since(text) if text else None
     except ValueError as exc:
         fail(str(exc))
 
 
-def _listing(function):
-    """The list's options, accepted by `history` and by `history search` alike (`history --json search X`)."""
-    for decorate in reversed([
-        carried("--json", name="json", is_flag=True, help="print a JSON list instead of text"),
-        carried("--model", "-m", name="model", metavar="M", help="only conversations this model answered"),
-        carried("--since", name="since", metavar="DATE",
-                help="only conversations active since DATE (2025-03-01, or 7d for a week)"),
-        carried("--limit", "-n", name="limit", type=int, help=f"at most this many (default {LIMIT})"),
-        profile_option, db_option,
-    ]):
-        function = decorate(function)
-    return function
+# The list's options, accepted by `history` and by `history search` alike (`history --json search X`).
+_listing = options(
+    carried("--json", name="json", is_flag=True, help="print a JSON list instead of text"),
+    carried("--model", "-m", name="model", metavar="M", help="only conversations this model answered"),
+    carried("--since", name="since", metavar="DATE",
+            help="only conversations active since DATE (2025-03-01, or 7d for a week)"),
+    carried("--limit", "-n", name="limit", type=int, help=f"at most this many (default {LIMIT})"),
+    profile_option, db_option,
+)
 
 
 @click.group(invoke_without_command=True, short_help="List past conversations; search; purge.")
@@ -91,7 +88,7 @@ def _list(search: str) -> int:
     limit = option("limit", LIMIT)
     if limit < 1:
         fail("--limit must be at least 1")
-    since = _since()
+    since = _since(option("since"))
     with opened_store() as store:
         found = store.conversations(HistoryFilter(search=search, model=option("model"), since=since, limit=limit))
     if option("json"):
@@ -134,17 +131,17 @@ def export_history(form: str, output: str | None) -> int:
 
 
 @click.command()
-@carried("--since", name="since", metavar="DATE", help="only attempts since DATE (2025-03-01, or 7d for a week)")
+@click.option("--since", metavar="DATE", help="only attempts since DATE (2025-03-01, or 7d for a week)")
 @click.option("--baseline", "-b", metavar="ALIAS",
               help="a profile model alias: what the same tokens would have cost on it")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object instead of text")
 @profile_option
 @db_option
-def stats(baseline: str | None, as_json: bool) -> int:
+def stats(since: str | None, baseline: str | None, as_json: bool) -> int:
     """Spend, tokens, latency, errors and savings."""
     from playground.history.stats import compute, to_dict
 
-    since = _since()
+    moment = _since(since)
     with opened_session() as session:
         model = None
         if baseline:
@@ -154,7 +151,7 @@ def stats(baseline: str | None, as_json: bool) -> int:
             model = session.catalog[baseline]
             if model.input_price is None:
                 fail(f"--baseline: {baseline} has no known price; add a price to the profile")
-        result = compute(session.store, since=since, baseline=model)
+        result = compute(session.store, since=moment, baseline=model)
     if as_json:
         print_json(to_dict(result))
     else:
