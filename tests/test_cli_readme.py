@@ -111,6 +111,12 @@ def test_the_readme_keyless_tour_runs(tmp_path, monkeypatch, capsys):
     assert main(concrete("playground profile check tuned.yaml")) == 0
 
 
+def test_a_group_without_its_command_shows_its_help(capsys):
+    assert main(["profile"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("Usage: playground profile") and "check" in err and "error" not in err
+
+
 def test_help_and_version():
     result = click.testing.CliRunner().invoke(cli, ["--help"])
     assert result.exit_code == 0 and "With no command, opens the chat." in result.output

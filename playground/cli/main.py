@@ -61,6 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code = cli.main(args=argv, prog_name="playground", standalone_mode=False)
         sys.stdout.flush()  # a reader that went away (`| head -1`) shows here when the output fit in the buffer
+    except click.exceptions.NoArgsIsHelpError as exc:  # `playground profile`: the group's help, as a hint
+        click.echo(exc.format_message(), err=True)
+        return exc.exit_code
     except click.UsageError as exc:
         where = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
         click.echo(f"playground: error: {exc.format_message()}{where}", err=True)
