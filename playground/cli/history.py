@@ -91,17 +91,17 @@ def _list(search: str) -> int:
     since = _since(option("since"))
     with opened_store() as store:
         found = store.conversations(HistoryFilter(search=search, model=option("model"), since=since, limit=limit))
-    if option("json"):
-        print_json([asdict(s) for s in found], ensure_ascii=False)
-        return 0
-    if not found:
-        click.echo("no conversations" + (f" match {search!r}" if search else ""), err=True)
-        return 0
-    for summary in found:
-        click.echo(f"{local_time(summary.updated_at)}  {dollars(summary.cost_usd):>10}  {summary.id}  "
-                   f"{conversation_title(summary)}  [{', '.join(summary.models) or 'no reply'}]")
-        if summary.snippet:
-            click.echo(f"    … {one_line(summary.snippet, 120)}")
+        if option("json"):
+            print_json([asdict(s) for s in found], ensure_ascii=False)
+            return 0
+        if not found:
+            click.echo("no conversations" + (f" match {search!r}" if search else ""), err=True)
+            return 0
+        for summary in found:
+            click.echo(f"{local_time(summary.updated_at)}  {dollars(summary.cost_usd):>10}  {summary.id}  "
+                       f"{conversation_title(summary)}  [{', '.join(summary.models) or 'no reply'}]")
+            if summary.snippet:
+                click.echo(f"    … {one_line(summary.snippet, 120)}")
     return 0
 
 
