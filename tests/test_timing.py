@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import os
 import subprocess
 import sys
 
@@ -20,6 +21,16 @@ from playground.providers.stream import AttemptStream
 
 TOLERANCE_S = 0.030
 FIRST_BYTE_S = 0.10
+BUSY = 2.0
+"""Runnable tasks per CPU above which a 30 ms comparison measures the scheduler, not the app: with
+eight or more runnable per core, a woken process waits tens of milliseconds for a CPU."""
+
+
+@pytest.fixture
+def quiet_machine():
+    load = os.getloadavg()[0] / (os.cpu_count() or 1)
+    if load > BUSY:
+        pytest.skip(f"load {load:.1f} per CPU: too busy to hold timings to {TOLERANCE_S * 1000:.0f} ms")
 
 
 def p95(values: list[float]) -> float:
@@ -43,7 +54,7 @@ async def _attempts(info: ModelInfo, n: int):
     return attempts
 
 
-def test_warm_ttft_and_latency_match_the_servers_clock():
+def test_warm_ttft_and_latency_match_the_servers_clock(quiet_machine):
     behaviour = Behaviour(text="one two three four five six", first_chunk_delay=FIRST_BYTE_S, chunk_delay=0.02)
     with ServerProcess({"timed": behaviour}) as server:
         engine.load()
@@ -59,7 +70,7 @@ def test_warm_ttft_and_latency_match_the_servers_clock():
     assert all(a.setup_s is not None and a.setup_s >= 0 for a in attempts)
 
 
-def test_cold_process_ttft_excludes_loading_litellm(tmp_path):
+def test_cold_process_ttft_excludes_loading_litellm(tmp_path, quiet_machine):
     """A fresh `playground ask` per request: LiteLLM's import and first-call set-up are not TTFT
     (3 processes here, 30 in benchmarks/ttft_accuracy.py)."""
     netlog = tmp_path / "net.log"
@@ -81,11 +92,12 @@ def test_cold_process_ttft_excludes_loading_litellm(tmp_path):
 
 
 @pytest.mark.parametrize("delay", [0.0, 0.5])
-def test_ttft_follows_the_server_delay(server, delay):
-    server.script("delayed", text="x y", first_chunk_delay=delay)
-    engine.load()
-    (attempt,) = asyncio.run(_attempts(_info(server, "delayed"), 1))
-    assert abs(attempt.ttft_s - server.timings[-1].ttft_s) < TOLERANCE_S
+def test_ttft_follows_the_server_delay(delay, quiet_machine):
+    with ServerProcess({"delayed": Behaviour(text="x y", first_chunk_delay=delay)}) as server:
+        engine.load()
+        (attempt,) = asyncio.run(_attempts(_info(server, "delayed"), 1))
+        [(_, ttft, _)] = server.timings()
+    assert abs(attempt.ttft_s - ttft) < TOLERANCE_S
 
 
 def test_a_slow_caller_between_chunks_is_not_a_provider_timeout(server):
