@@ -6,6 +6,7 @@ import asyncio
 import json
 import math
 import os
+import statistics
 import subprocess
 import sys
 
@@ -95,9 +96,11 @@ def test_cold_process_ttft_excludes_loading_litellm(tmp_path, quiet_machine):
 def test_ttft_follows_the_server_delay(delay, quiet_machine):
     with ServerProcess({"delayed": Behaviour(text="x y", first_chunk_delay=delay)}) as server:
         engine.load()
-        (attempt,) = asyncio.run(_attempts(_info(server, "delayed"), 1))
-        [(_, ttft, _)] = server.timings()
-    assert abs(attempt.ttft_s - ttft) < TOLERANCE_S
+        attempts = asyncio.run(_attempts(_info(server, "delayed"), 5))
+        timings = server.timings()
+    errors = [abs(a.ttft_s - ttft) for a, (_, ttft, _) in zip(attempts, timings, strict=True)]
+    assert statistics.median(errors) < TOLERANCE_S, errors
+    assert all(abs(a.ttft_s - delay) < 0.1 for a in attempts)
 
 
 def test_a_slow_caller_between_chunks_is_not_a_provider_timeout(server):
