@@ -93,7 +93,10 @@ def _parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", help="write a profile as a LiteLLM proxy config or as normalised YAML")
     export.add_argument("profile_file", metavar="PROFILE", help="profile name or YAML file")
     export.add_argument("--format", choices=["litellm", "yaml"], default="litellm")
-    export.add_argument("-o", "--output", help="file to write (created 0600); default: standard output")
+    export.add_argument("-o", "--output", help="file to write (created 0600); default: standard output. For "
+                        "litellm, the routing module and the profile it runs are written beside it")
+    export.add_argument("--local-url", metavar="URL", help="serve the embedded local model from this "
+                        "OpenAI-compatible server (llama.cpp server, Ollama /v1) instead of leaving it out")
     compare = commands.add_parser("compare", parents=[common],
                                   help="send one prompt to several models at once, print a table, record it")
     compare.add_argument("prompt", help="the prompt; - reads it from standard input")
@@ -335,27 +338,38 @@ def _export(args: argparse.Namespace) -> int:
     from playground.base.paths import resolve_profile
     from playground.config.catalog import build_catalog
     from playground.config.profile import ProfileError, load_profile
-    from playground.policy.export import to_litellm, to_profile_yaml
+    from playground.policy.export import ExportError, to_litellm, to_profile_yaml
 
     try:
         profile = load_profile(resolve_profile(args.profile_file))
     except ProfileError as exc:
         return _fail(str(exc))
+    files: dict[str, str] = {}
     if args.format == "yaml":
         text = to_profile_yaml(profile)
     else:
-        export = to_litellm(profile, build_catalog(profile, env={}))
-        text = export.to_yaml(profile)
+        try:
+            export = to_litellm(profile, build_catalog(profile, env={}), local_url=args.local_url,
+                                routing=bool(args.output))
+        except ExportError as exc:
+            return _fail(str(exc))
+        text = export.to_yaml()
+        files = export.files()
+        for line in export.changes:
+            print(f"playground: changed: {line}", file=sys.stderr)
         for line in export.unmapped:
             print(f"playground: not exported: {line}", file=sys.stderr)
     if not args.output:
         sys.stdout.write(text)
         return 0
+    output = Path(args.output)
     try:
-        write_private(Path(args.output), text)
+        write_private(output, text)
+        for name, content in files.items():
+            write_private(output.with_name(name), content)
     except OSError as exc:
-        return _fail(f"{args.output}: cannot write: {exc.strerror}")
-    print(f"wrote {args.output}", file=sys.stderr)
+        return _fail(f"{exc.filename or args.output}: cannot write: {exc.strerror}")
+    print(f"wrote {', '.join(str(p) for p in [output, *(output.with_name(n) for n in files)])}", file=sys.stderr)
     return 0
 
 
