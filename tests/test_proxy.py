@@ -23,6 +23,7 @@ from support.helpers import guarded_env
 from support.openai_server import OpenAIStubServer
 
 from playground.base import tokens
+from playground.base.paths import bundled_profiles_dir
 from playground.config.catalog import build_catalog
 from playground.config.profile import load_profile
 from playground.policy.export import to_litellm, to_profile_yaml
@@ -225,3 +226,41 @@ def test_the_proxy_logged_no_error(served):
     *_, log = served
     text = log.read_text()
     assert "Traceback" not in text and "ERROR" not in text, text[-3000:]
+
+
+_LOAD_ALL = """
+import asyncio, sys
+from litellm.proxy import proxy_server
+
+async def main():
+    for path in sys.argv[1:]:
+        router, models, _ = await proxy_server.proxy_config.load_config(router=None, config_file_path=path)
+        print("loaded", path, len(router.model_list), flush=True)
+
+asyncio.run(main())
+"""
+
+
+def test_every_bundled_profile_export_loads_in_the_proxy(tmp_path):
+    """The proxy's own config loader (what `litellm --config` runs at start) on each bundled profile's export:
+    its deployments, router settings and the routing module, without a traceback or an error line."""
+    configs = []
+    for path in sorted(bundled_profiles_dir().glob("**/*.yaml")):
+        profile = load_profile(path)
+        local = any(m.model.startswith("local/") for m in profile.models.values())
+        for url in ([None, "http://127.0.0.1:8080/v1"] if local else [None]):
+            if url is None and all(m.model.startswith("local/") for m in profile.models.values()):
+                continue  # refused with a clear error instead (test_export.py)
+            folder = tmp_path / f"{profile.name}-{'url' if url else 'plain'}"
+            folder.mkdir()
+            export = to_litellm(profile, build_catalog(profile, env={}), local_url=url)
+            (folder / "config.yaml").write_text(export.to_yaml())
+            for name, text in export.files().items():
+                (folder / name).write_text(text)
+            configs.append(str(folder / "config.yaml"))
+    result = subprocess.run([sys.executable, "-c", _LOAD_ALL, *configs], capture_output=True, text=True,
+                            timeout=300, cwd=tmp_path, env=guarded_env(LITELLM_MASTER_KEY=MASTER_KEY))
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert output.count("loaded ") == len(configs) >= 7
+    assert not any(word in output for word in ("Traceback", "ERROR", "Exception")), output[-3000:]

@@ -138,9 +138,11 @@ def proxy_profile(profile: Profile, catalog: Catalog, local_url: str | None = No
     exported = Profile.model_validate(exported.model_dump(by_alias=True))  # revalidate the references
     if gone:
         for name, members in tiers.items():
-            if not _members(exported, members):
-                changes.append(f"tier {name!r} is empty without {', '.join(sorted(gone))}: its routes go straight "
-                               f"to the fallbacks ({', '.join(fallbacks) or 'none: such requests fail'})")
+            using = [r.name for r in routes if name in (r.tier, r.learned.cheap_tier if r.learned else None)]
+            if using and not _members(exported, members):
+                changes.append(f"tier {name!r} is empty without {', '.join(sorted(gone))}: route "
+                               f"{', '.join(using)} goes straight to the fallbacks "
+                               f"({', '.join(fallbacks) or 'none: its requests fail'})")
         if fallbacks != profile.fallbacks:
             changes.append(f"fallbacks: {', '.join(profile.fallbacks)} → {', '.join(fallbacks) or 'none'}")
     return exported, changes
