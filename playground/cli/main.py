@@ -97,6 +97,11 @@ def _parser() -> argparse.ArgumentParser:
                         "litellm, the routing module and the profile it runs are written beside it")
     export.add_argument("--local-url", metavar="URL", help="serve the embedded local model from this "
                         "OpenAI-compatible server (llama.cpp server, Ollama /v1) instead of leaving it out")
+    imports = commands.add_parser("import", help="turn another tool's config into a profile")
+    imported = imports.add_subparsers(dest="source", required=True).add_parser(
+        "litellm", help="a LiteLLM proxy config (model_list, fallbacks, router_settings) as a profile")
+    imported.add_argument("config", metavar="CONFIG.yaml")
+    imported.add_argument("-o", "--output", required=True, metavar="PROFILE.yaml", help="the profile to write")
     compare = commands.add_parser("compare", parents=[common],
                                   help="send one prompt to several models at once, print a table, record it")
     compare.add_argument("prompt", help="the prompt; - reads it from standard input")
@@ -115,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
 
         return run(args)
     handler = {"ask": _ask, "profile": _profile_check, "prices": _prices, "export": _export, "eval": _eval,
-               "tune": _tune, "compare": _compare, "doctor": _doctor}.get(args.command)
+               "tune": _tune, "compare": _compare, "doctor": _doctor,
+               "import": _import}.get(args.command)
     if handler is not None:
         return handler(args)
     from playground.tui.app import run_tui
@@ -370,6 +376,27 @@ def _export(args: argparse.Namespace) -> int:
     except OSError as exc:
         return _fail(f"{exc.filename or args.output}: cannot write: {exc.strerror}")
     print(f"wrote {', '.join(str(p) for p in [output, *(output.with_name(n) for n in files)])}", file=sys.stderr)
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from playground.policy.export import to_profile_yaml
+    from playground.policy.litellm_import import ImportProblem, import_litellm
+
+    try:
+        imported = import_litellm(Path(args.config), name=Path(args.output).stem)
+    except ImportProblem as exc:
+        return _fail(str(exc))
+    for note in imported.notes:
+        print(f"playground: note: {note}", file=sys.stderr)
+    try:
+        Path(args.output).write_text(to_profile_yaml(imported.profile))
+    except OSError as exc:
+        return _fail(f"{args.output}: cannot write: {exc.strerror}")
+    print(f"wrote {args.output} (profile {imported.profile.name!r}, {len(imported.profile.models)} models)",
+          file=sys.stderr)
     return 0
 
 

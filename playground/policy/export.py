@@ -32,6 +32,11 @@ class ExportError(ValueError):
     """The profile cannot be served by the proxy as asked; the message says what to pass instead."""
 
 
+def per_mtok(per_token: float) -> float:
+    """Dollars per million tokens from dollars per token, without float noise (0.15000000000000002)."""
+    return float(f"{per_token * 1e6:.12g}")
+
+
 def module_name(profile: Profile) -> str:
     """The routing module's name: importable (letters, digits, _) and unlikely to shadow anything."""
     return "playground_routing_" + re.sub(r"\W", "_", profile.name.lower())
@@ -116,7 +121,8 @@ def proxy_profile(profile: Profile, catalog: Catalog, local_url: str | None = No
         if alias in local:
             update |= {"model": "openai/" + spec.model.removeprefix(LOCAL_PREFIX), "api_base": local_url}
         if spec.price is None and info.input_price is not None and info.output_price is not None:
-            update["price"] = Price(input_per_mtok=info.input_price * 1e6, output_per_mtok=info.output_price * 1e6)
+            update["price"] = Price(input_per_mtok=per_mtok(info.input_price),
+                                    output_per_mtok=per_mtok(info.output_price))
         if spec.context_window is None and info.context_window:
             update["context_window"] = info.context_window
         models[alias] = spec.model_copy(update=update)
