@@ -8,9 +8,7 @@ LiteLLM's proxy dependencies are not installed (`pip install -e '.[proxy]'`).
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +19,7 @@ import pytest
 import yaml
 from support.helpers import guarded_env
 from support.openai_server import OpenAIStubServer
+from support.proxy import MASTER_KEY, MISSING, SKIP_REASON, proxies, write_export
 
 from playground.base import tokens
 from playground.base.paths import bundled_profiles_dir
@@ -34,12 +33,8 @@ from playground.router.semantic import build_index
 from playground.services.events import AttemptStarted
 from playground.services.session import open_session
 
-_PROXY_DEPS = ("fastapi", "uvicorn", "backoff", "apscheduler", "orjson", "multipart")
-pytestmark = pytest.mark.skipif(
-    any(importlib.util.find_spec(name) is None for name in _PROXY_DEPS),
-    reason="LiteLLM's proxy dependencies are not installed (pip install -e '.[proxy]')")
+pytestmark = pytest.mark.skipif(bool(MISSING), reason=SKIP_REASON)
 
-MASTER_KEY = "sk-proxy-test-master"
 SEMANTIC = minilm_path() is not None
 MODELS = {"cheap-a": (0.1, 0.2, 1000), "cheap-b": (0.3, 0.6, None), "strong-a": (5.0, 15.0, None),
           "strong-b": (3.0, 15.0, None), "mid": (1.0, 2.0, None), "translator": (0.5, 1.0, None)}
@@ -92,16 +87,9 @@ def prompts() -> list[str]:
     return code + tagged + long + learned + (semantic if SEMANTIC else [])
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     folder = tmp_path_factory.mktemp("proxy")
-    home = tmp_path_factory.mktemp("home")
     with OpenAIStubServer() as stub:
         for name in MODELS:
             stub.script(name, text=f"answered by {name}")
@@ -109,41 +97,9 @@ def served(tmp_path_factory):
         source.write_text(yaml.safe_dump(profile_data(stub.api_base)))
         profile = load_profile(source)
         export = to_litellm(profile, build_catalog(profile, env={}))
-        out = folder / "export"
-        out.mkdir()
-        (out / "config.yaml").write_text(export.to_yaml())
-        for name, text in export.files().items():
-            (out / name).write_text(text)
-        port = free_port()
-        env = guarded_env(LITELLM_MASTER_KEY=MASTER_KEY, PLAYGROUND_HOME=str(home))
-        log = (folder / "proxy.log").open("w")
-        proxy = subprocess.Popen([str(Path(sys.executable).with_name("litellm")), "--config", str(out / "config.yaml"),
-                                  "--host", "127.0.0.1", "--port", str(port)],
-                                 cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                if proxy.poll() is not None:
-                    pytest.fail(f"the proxy exited ({proxy.returncode}):\n{(folder / 'proxy.log').read_text()[-3000:]}")
-                try:
-                    if httpx.get(f"{base}/health/liveliness", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail("the proxy did not start within 120 s")
-                time.sleep(0.3)
-            with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {MASTER_KEY}"},
-                              timeout=60) as client:
-                yield stub, client, export.profile, folder / "proxy.log"
-        finally:
-            proxy.terminate()
-            try:
-                proxy.wait(10)
-            except subprocess.TimeoutExpired:
-                proxy.kill()
-            log.close()
+        config = write_export(export, folder / "export")
+        with proxies(config, PLAYGROUND_HOME=str(tmp_path_factory.mktemp("home"))) as [(client, log)]:
+            yield stub, client, export.profile, log
 
 
 def ask(client: httpx.Client, prompt: str, stream: bool = False) -> str:
@@ -251,13 +207,8 @@ def test_every_bundled_profile_export_loads_in_the_proxy(tmp_path):
         for url in ([None, "http://127.0.0.1:8080/v1"] if local else [None]):
             if url is None and all(m.model.startswith("local/") for m in profile.models.values()):
                 continue  # refused with a clear error instead (test_export.py)
-            folder = tmp_path / f"{profile.name}-{'url' if url else 'plain'}"
-            folder.mkdir()
             export = to_litellm(profile, build_catalog(profile, env={}), local_url=url)
-            (folder / "config.yaml").write_text(export.to_yaml())
-            for name, text in export.files().items():
-                (folder / name).write_text(text)
-            configs.append(str(folder / "config.yaml"))
+            configs.append(str(write_export(export, tmp_path / f"{profile.name}-{'url' if url else 'plain'}")))
     result = subprocess.run([sys.executable, "-c", _LOAD_ALL, *configs], capture_output=True, text=True,
                             timeout=300, cwd=tmp_path, env=guarded_env(LITELLM_MASTER_KEY=MASTER_KEY))
     output = result.stdout + result.stderr
