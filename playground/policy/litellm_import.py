@@ -128,10 +128,11 @@ def from_litellm(config: dict, *, name: str, folder: Path | None = None) -> Impo
     def aliases(group: str) -> list[str]:
         return groups.get(group, [group] if group in models else [])
 
-    chains = [chain for rule in settings.get("fallbacks") or [] if isinstance(rule, dict) for chain in rule.values()]
-    tier_chains = [chain for rule in settings.get("fallbacks") or [] if isinstance(rule, dict)
-                   for group, chain in rule.items() if group.startswith("tier-")]
-    chain = max(tier_chains or chains, key=len, default=[])
+    # The export gives each model its chain without itself, and each tier the whole chain: take a tier's.
+    rules = [(str(group), chain) for rule in settings.get("fallbacks") or [] if isinstance(rule, dict)
+             for group, chain in rule.items() if isinstance(chain, list)]
+    tier_chains = [chain for group, chain in rules if group.startswith("tier-")]
+    chain: list = max(tier_chains or [chain for _, chain in rules], key=len, default=[])
     fallbacks = list(dict.fromkeys(a for group in chain for a in aliases(str(group))))
     tiers = {group.removeprefix("tier-"): members for group, members in groups.items()
              if group.startswith("tier-") or len(members) > 1}
