@@ -8,9 +8,12 @@ LiteLLM's proxy dependencies are not installed (`pip install -e '.[proxy]'`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -40,14 +43,17 @@ MODELS = {"cheap-a": (0.1, 0.2, 1000), "cheap-b": (0.3, 0.6, None), "strong-a": 
           "strong-b": (3.0, 15.0, None), "mid": (1.0, 2.0, None), "translator": (0.5, 1.0, None)}
 
 
-def profile_data(api_base: str) -> dict:
+def profile_data(api_base: str, dropper_base: str) -> dict:
     models = {}
     for name, (price_in, price_out, window) in MODELS.items():
         models[name] = {"model": f"openai/{name}", "api_base": api_base,
                         "price": {"input_per_mtok": price_in, "output_per_mtok": price_out}}
         if window:
             models[name]["context_window"] = window
+    models["dropper"] = {"model": "openai/dropper", "api_base": dropper_base,
+                         "price": {"input_per_mtok": 1.0, "output_per_mtok": 2.0}}
     routes: list[dict] = [
+        {"name": "dropped", "when": {"tags": ["drop"]}, "tier": "drop"},
         {"name": "code", "when": {"code": True}, "tier": "strong", "select": "first"},
         {"name": "hard", "when": {"tags": ["hard"]}, "tier": "strong", "select": "cheapest"},
         {"name": "long", "when": {"min_conversation_tokens": 1500}, "tier": "mid"},
@@ -61,13 +67,13 @@ def profile_data(api_base: str) -> dict:
         "cheap": {"bias": 0.6, "weights": {"reasoning_words": -1.5, "question": 0.4, "log_tokens": -0.15}}}})
     return {"version": 1, "name": "proxied", "models": models,
             "tiers": {"cheap": ["cheap-b", "cheap-a"], "strong": ["strong-a", "strong-b"], "mid": ["mid"],
-                      "translate": ["translator"]},
+                      "translate": ["translator"], "drop": ["dropper"]},
             "routes": routes, "fallbacks": ["mid", "cheap-b"],
             "selection": {"cost": 1.0, "latency": 0.0, "health": 1.0},
-            "retries": {"rate_limited": 0, "server_error": 1, "timeout": 0, "connection": 0, "stream_cut": 0,
+            "retries": {"rate_limited": 0, "server_error": 1, "timeout": 0, "connection": 1, "stream_cut": 0,
                         "backoff_s": 0},
             "cooldown": {"after_failures": 5, "seconds": 30},
-            "timeouts": {"first_token": 10, "idle": 10, "total": 30}}
+            "timeouts": {"first_token": 4, "idle": 10, "total": 30}}
 
 
 def prompts() -> list[str]:
@@ -87,14 +93,41 @@ def prompts() -> list[str]:
     return code + tagged + long + learned + (semantic if SEMANTIC else [])
 
 
+class Dropper:
+    """Accepts connections and closes them at once, counting them: a server that drops every request."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.socket = socket.create_server(("127.0.0.1", 0))
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    @property
+    def api_base(self) -> str:
+        return f"http://127.0.0.1:{self.socket.getsockname()[1]}/v1"
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                connection, _ = self.socket.accept()
+                self.count += 1
+                connection.close()
+
+
 @pytest.fixture(scope="module")
-def served(tmp_path_factory):
+def dropper():
+    server = Dropper()
+    yield server
+    server.socket.close()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, dropper):
     folder = tmp_path_factory.mktemp("proxy")
     with OpenAIStubServer() as stub:
         for name in MODELS:
             stub.script(name, text=f"answered by {name}")
         source = folder / "proxied.yaml"
-        source.write_text(yaml.safe_dump(profile_data(stub.api_base)))
+        source.write_text(yaml.safe_dump(profile_data(stub.api_base, dropper.api_base)))
         profile = load_profile(source)
         export = to_litellm(profile, build_catalog(profile, env={}))
         config = write_export(export, folder / "export")
@@ -158,16 +191,20 @@ async def _no_sleep(_seconds: float) -> None:
     return None
 
 
-@pytest.mark.parametrize(("broken", "status"), [("strong-a", 500), ("strong-a", 400), ("mid", 500)])
-async def test_proxy_falls_back_as_the_playground_does(served, tmp_path, broken, status):
+@pytest.mark.parametrize(("broken", "failure"), [("strong-a", 500), ("strong-a", 400), ("mid", 500),
+                                                 ("strong-a", "no first token")])
+async def test_proxy_falls_back_as_the_playground_does(served, tmp_path, broken, failure):
     stub, client, profile, _ = served
     prompt = {"strong-a": "```\nprint(1)\n```", "mid": f"Summarise: {'word ' * 1700}"}[broken]
     profile_path = tmp_path / "proxied.yaml"
     profile_path.write_text(to_profile_yaml(profile))
-    stub.script(broken, status=status)
+    if failure == "no first token":  # longer than timeouts.first_token: the proxy's stream_timeout
+        stub.script(broken, first_chunk_delay=profile.timeouts.first_token + 2, text=f"answered by {broken}")
+    else:
+        stub.script(broken, status=failure)
     try:
         start = len(stub.requests)
-        answered = await asyncio.to_thread(ask, client, prompt)
+        answered = await asyncio.to_thread(ask, client, prompt, failure == "no first token")
         by_proxy = [r["model"] for r in stub.requests[start:]]
         start = len(stub.requests)
         by_playground = await playground_attempts(profile_path, tmp_path / "h.db", prompt)
@@ -215,3 +252,20 @@ def test_every_bundled_profile_export_loads_in_the_proxy(tmp_path):
     assert result.returncode == 0, output[-3000:]
     assert output.count("loaded ") == len(configs) >= 7
     assert not any(word in output for word in ("Traceback", "ERROR", "Exception")), output[-3000:]
+
+
+async def test_a_dropped_connection_is_retried_as_the_playground_does(served, dropper, tmp_path):
+    """A connection the server drops is LiteLLM's APIConnectionError: retried per DefaultRetries (the
+    profile's `connection` retries), then the fallback chain."""
+    stub, client, profile, _ = served
+    profile_path = tmp_path / "proxied.yaml"
+    profile_path.write_text(to_profile_yaml(profile))
+    start, dropped = len(stub.requests), dropper.count
+    answered = await asyncio.to_thread(ask, client, "#drop hello")
+    by_proxy = (dropper.count - dropped, [r["model"] for r in stub.requests[start:]])
+    start, dropped = len(stub.requests), dropper.count
+    attempts = await playground_attempts(profile_path, tmp_path / "h.db", "#drop hello")
+    by_playground = (dropper.count - dropped, [r["model"] for r in stub.requests[start:]])
+    assert attempts == ["dropper"] * (1 + profile.retries.connection) + ["mid"]
+    assert by_proxy == by_playground == (1 + profile.retries.connection, ["mid"])
+    assert answered == "mid"
