@@ -12,7 +12,7 @@ import yaml
 from playground.base.paths import bundled_profiles_dir
 from playground.config.catalog import build_catalog
 from playground.config.profile import load_profile
-from playground.policy.export import to_litellm
+from playground.policy.export import to_litellm, write_export
 from playground.policy.litellm_import import ImportProblem, import_litellm
 from playground.router.decide import RouteRequest, decide
 
@@ -23,9 +23,7 @@ def exported(folder, path, url="http://127.0.0.1:8080/v1"):
     profile = load_profile(path)
     export = to_litellm(profile, build_catalog(profile, env={}), local_url=url)
     folder.mkdir()
-    (folder / "config.yaml").write_text(export.to_yaml())
-    for name, text in export.files().items():
-        (folder / name).write_text(text)
+    write_export(export, folder / "config.yaml")
     return export
 
 

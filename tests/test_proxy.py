@@ -22,13 +22,13 @@ import pytest
 import yaml
 from support.helpers import guarded_env
 from support.openai_server import OpenAIStubServer
-from support.proxy import MASTER_KEY, MISSING, SKIP_REASON, proxies, write_export
+from support.proxy import MASTER_KEY, MISSING, SKIP_REASON, proxies
 
 from playground.base import tokens
 from playground.base.paths import bundled_profiles_dir
 from playground.config.catalog import build_catalog
 from playground.config.profile import load_profile
-from playground.policy.export import to_litellm, to_profile_yaml
+from playground.policy.export import to_litellm, to_profile_yaml, write_export
 from playground.router.decide import RouteRequest, decide
 from playground.router.embeddings import minilm_path
 from playground.router.rules import split_tags
@@ -130,7 +130,8 @@ def served(tmp_path_factory, dropper):
         source.write_text(yaml.safe_dump(profile_data(stub.api_base, dropper.api_base)))
         profile = load_profile(source)
         export = to_litellm(profile, build_catalog(profile, env={}))
-        config = write_export(export, folder / "export")
+        (folder / "export").mkdir()
+        config = write_export(export, folder / "export" / "config.yaml")[0]
         with proxies(config, PLAYGROUND_HOME=str(tmp_path_factory.mktemp("home"))) as [(client, log)]:
             yield stub, client, export.profile, log
 
@@ -245,7 +246,9 @@ def test_every_bundled_profile_export_loads_in_the_proxy(tmp_path):
             if url is None and all(m.model.startswith("local/") for m in profile.models.values()):
                 continue  # refused with a clear error instead (test_export.py)
             export = to_litellm(profile, build_catalog(profile, env={}), local_url=url)
-            configs.append(str(write_export(export, tmp_path / f"{profile.name}-{'url' if url else 'plain'}")))
+            folder = tmp_path / f"{profile.name}-{'url' if url else 'plain'}"
+            folder.mkdir()
+            configs.append(str(write_export(export, folder / "config.yaml")[0]))
     result = subprocess.run([sys.executable, "-c", _LOAD_ALL, *configs], capture_output=True, text=True,
                             timeout=300, cwd=tmp_path, env=guarded_env(LITELLM_MASTER_KEY=MASTER_KEY))
     output = result.stdout + result.stderr

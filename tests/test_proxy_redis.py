@@ -13,11 +13,11 @@ import time
 import pytest
 import yaml
 from support.openai_server import OpenAIStubServer
-from support.proxy import MISSING, SKIP_REASON, free_port, proxies, write_export
+from support.proxy import MISSING, SKIP_REASON, free_port, proxies
 
 from playground.config.catalog import build_catalog
 from playground.config.profile import load_profile
-from playground.policy.export import to_litellm
+from playground.policy.export import to_litellm, write_export
 
 pytestmark = [pytest.mark.skipif(bool(MISSING), reason=SKIP_REASON),
               pytest.mark.skipif(shutil.which("redis-server") is None,
@@ -68,7 +68,8 @@ def test_two_proxies_share_cooldowns_through_redis(tmp_path, redis_port):
             "cooldown": {"after_failures": 1, "seconds": 60}}))
         profile = load_profile(source)
         export = to_litellm(profile, build_catalog(profile, env={}))
-        config = write_export(export, tmp_path / "export")
+        (tmp_path / "export").mkdir()
+        config = write_export(export, tmp_path / "export" / "config.yaml")[0]
         # The recipe's edit: both instances read Redis's address from the environment.
         data = yaml.safe_load(config.read_text())
         data["router_settings"] |= {"redis_host": "os.environ/REDIS_HOST", "redis_port": "os.environ/REDIS_PORT"}

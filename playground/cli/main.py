@@ -344,38 +344,37 @@ def _export(args: argparse.Namespace) -> int:
     from playground.base.paths import resolve_profile
     from playground.config.catalog import build_catalog
     from playground.config.profile import ProfileError, load_profile
-    from playground.policy.export import ExportError, to_litellm, to_profile_yaml
+    from playground.policy.export import ExportError, to_litellm, to_profile_yaml, write_export
 
     try:
         profile = load_profile(resolve_profile(args.profile_file))
     except ProfileError as exc:
         return _fail(str(exc))
-    files: dict[str, str] = {}
-    if args.format == "yaml":
-        text = to_profile_yaml(profile)
-    else:
+    output = Path(args.output) if args.output else None
+    export = None
+    if args.format == "litellm":
         try:
             export = to_litellm(profile, build_catalog(profile, env={}), local_url=args.local_url,
-                                routing=bool(args.output))
+                                routing=output is not None)
         except ExportError as exc:
             return _fail(str(exc))
-        text = export.to_yaml()
-        files = export.files()
         for line in export.changes:
             print(f"playground: changed: {line}", file=sys.stderr)
         for line in export.unmapped:
             print(f"playground: not exported: {line}", file=sys.stderr)
-    if not args.output:
+    text = export.to_yaml() if export else to_profile_yaml(profile)
+    if output is None:
         sys.stdout.write(text)
         return 0
-    output = Path(args.output)
     try:
-        write_private(output, text)
-        for name, content in files.items():
-            write_private(output.with_name(name), content)
+        if export:
+            written = write_export(export, output)
+        else:
+            write_private(output, text)
+            written = [output]
     except OSError as exc:
         return _fail(f"{exc.filename or args.output}: cannot write: {exc.strerror}")
-    print(f"wrote {', '.join(str(p) for p in [output, *(output.with_name(n) for n in files)])}", file=sys.stderr)
+    print(f"wrote {', '.join(str(p) for p in written)}", file=sys.stderr)
     return 0
 
 

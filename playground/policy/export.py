@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import yaml
 
+from playground.base.files import write_private
 from playground.config.catalog import LOCAL_PREFIX, Catalog
 from playground.config.profile import ModelSpec, Price, Profile
 
@@ -81,8 +83,8 @@ class Export:
         if self.routing:
             header += [f"# Call `model: {name}` to be routed as the playground routes: {module_name(self.profile)}.py",
                        f"# (next to this file) runs the playground's decide() on {profile_file(self.profile)}.",
-                       "# It needs llm-routing-playground installed in the proxy's Python (pip install",
-                       "# llm-routing-playground); start the proxy with `litellm --config` on this file."]
+                       "# It needs llm-routing-playground installed in the proxy's Python (pip install -e",
+                       "# '.[proxy]' in its checkout); start the proxy with `litellm --config` on this file."]
         header.append("# A model is also callable by its alias, a tier as `tier-NAME` (balanced, with fallbacks).")
         if self.changes:
             header.append("# Changed from the profile so the proxy can serve it:")
@@ -99,6 +101,16 @@ class Export:
         return {profile_file(self.profile): to_profile_yaml(self.profile),
                 module_name(self.profile) + ".py": _MODULE.format(name=self.profile.name,
                                                                   profile_file=profile_file(self.profile))}
+
+
+def write_export(export: Export, config: Path) -> list[Path]:
+    """Write the config and the files that go beside it (each created 0600); the paths written, config first."""
+    written = [config]
+    write_private(config, export.to_yaml())
+    for name, text in export.files().items():
+        write_private(config.with_name(name), text)
+        written.append(config.with_name(name))
+    return written
 
 
 def proxy_profile(profile: Profile, catalog: Catalog, local_url: str | None = None) -> tuple[Profile, list[str]]:
@@ -218,8 +230,8 @@ def _unmapped(profile: Profile) -> list[str]:
         profile.selection.latency and any(route.select == "weighted" for route in profile.routes))
     if latency:
         lines.append("latency in selection: the playground ranks by latencies measured in its history; the proxy's "
-                     "routing module has none, so `fastest` keeps tier order and `weighted` weighs cost and "
-                     "health only until LiteLLM's own measurements apply to tier-NAME groups")
+                     "routing module has none, so `fastest` keeps the tier's order and `weighted` weighs cost and "
+                     "health only, as the playground does before its first replies")
     return lines
 
 

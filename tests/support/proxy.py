@@ -26,14 +26,6 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def write_export(export, folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "config.yaml").write_text(export.to_yaml())
-    for name, text in export.files().items():
-        (folder / name).write_text(text)
-    return folder / "config.yaml"
-
-
 def wait_until_up(base: str, process: subprocess.Popen, log: Path, limit_s: float = 180) -> None:
     deadline = time.monotonic() + limit_s
     while True:
