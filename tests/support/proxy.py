@@ -41,7 +41,8 @@ def wait_until_up(base: str, process: subprocess.Popen, log: Path, limit_s: floa
 
 @contextlib.contextmanager
 def proxies(config: Path, count: int = 1, **env: str) -> Iterator[list[tuple[httpx.Client, Path]]]:
-    """`count` proxies on one config, started together; yields (client, log file) for each."""
+    """`count` proxies on one config; yields (client, log file) for each. Started one after the other: a
+    proxy's start takes a core for ~10 s, and tests running beside these have timing to keep."""
     started = []
     try:
         for n in range(count):
@@ -52,8 +53,7 @@ def proxies(config: Path, count: int = 1, **env: str) -> Iterator[list[tuple[htt
                  "--port", str(port)], cwd=config.parent.parent, stdout=handle, stderr=subprocess.STDOUT,
                 env=guarded_env(LITELLM_MASTER_KEY=MASTER_KEY, **env))
             started.append((process, handle, f"http://127.0.0.1:{port}", log))
-        for process, _, base, log in started:
-            wait_until_up(base, process, log)
+            wait_until_up(started[-1][2], process, log)
         clients = [httpx.Client(base_url=base, headers={"Authorization": f"Bearer {MASTER_KEY}"}, timeout=60)
                    for _, _, base, _ in started]
         yield [(client, log) for client, (*_, log) in zip(clients, started)]
