@@ -90,9 +90,11 @@ def test_percentiles_are_nearest_rank():
 
 def test_totals_rates_and_latency(store):
     stats = compute(store, utc_offset=NO_OFFSET)
-    assert (stats.turns, stats.requests, stats.cancelled, stats.errors, stats.fallback_turns) == (4, 5, 1, 1, 1)
+    assert (stats.turns, stats.requests, stats.cancelled, stats.errors) == (4, 5, 1, 1)
     assert stats.error_rate == 1 / 4  # the cancelled attempt is no error, and not counted against
-    assert stats.fallback_rate == 1 / 4
+    # Three replies were answered (the cancelled one was not), one of them by a fallback model.
+    assert (stats.answered, stats.fallbacks, stats.retries) == (3, 1, 0)
+    assert stats.fallback_rate == 1 / 3
     assert (stats.input_tokens, stats.output_tokens) == (1160, 805)
     assert stats.cost_usd == pytest.approx(0.0216)
     assert stats.unpriced_requests == 1

@@ -1,0 +1,297 @@
+"""Every read of the history store, as functions of a cursor (rows by column name) that
+`Store.read()` calls under the store's lock: the store's own reads, stats, export and tuning."""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from collections.abc import Sequence
+from datetime import datetime
+
+from playground.history.migrations import (
+    ATTEMPTS_BY_MODEL_ROUTE,
+    ATTEMPTS_BY_REPLY,
+    ATTEMPTS_BY_TIME,
+    attempts_by,
+    attempts_by_model,
+)
+from playground.history.records import utc_text
+
+Cursor = sqlite3.Cursor
+Rows = list[sqlite3.Row]
+
+RECENT_MATCHES = 5000
+
+
+def _where(conditions: Sequence[str]) -> str:
+    return f"WHERE {' AND '.join(conditions)}" if conditions else ""
+
+
+def _marks(values: Sequence) -> str:
+    return ", ".join("?" for _ in values)
+
+
+# The store's own ------------------------------------------------------------------------------
+
+def schema_version(cursor: Cursor) -> int:
+    return cursor.execute("SELECT count(*) FROM _migrations").fetchone()[0]
+
+
+def settings(cursor: Cursor, conversation_id: str) -> sqlite3.Row | None:
+    return cursor.execute("SELECT system_prompt, temperature FROM conversations WHERE id = ?",
+                          (conversation_id,)).fetchone()
+
+
+def messages(cursor: Cursor, conversation_id: str) -> Rows:
+    return cursor.execute("SELECT id, role, content, status, model_alias, incognito FROM messages "
+                          "WHERE conversation_id = ? ORDER BY id", (conversation_id,)).fetchall()
+
+
+def attempts(cursor: Cursor, conversation_id: str) -> Rows:
+    return cursor.execute("SELECT * FROM attempts WHERE conversation_id = ? ORDER BY id", (conversation_id,)).fetchall()
+
+
+def final_attempts(cursor: Cursor, conversation_id: str) -> Rows:
+    """Each reply's attempts in order, so the last one per reply is the one that produced it."""
+    return cursor.execute("SELECT * FROM attempts WHERE conversation_id = ? AND reply_message_id IS NOT NULL "
+                          "ORDER BY reply_message_id, hop, id", (conversation_id,)).fetchall()
+
+
+def conversation_cost(cursor: Cursor, conversation_id: str) -> float:
+    return cursor.execute("SELECT total(cost_usd) FROM attempts WHERE conversation_id = ?",
+                          (conversation_id,)).fetchone()[0]
+
+
+def cost_since(cursor: Cursor, since: datetime) -> float:
+    return cursor.execute("SELECT total(cost_usd) FROM attempts WHERE started_at >= ?",
+                          (utc_text(since),)).fetchone()[0]
+
+
+def latest_conversation(cursor: Cursor) -> str | None:
+    row = cursor.execute("SELECT id FROM conversations ORDER BY updated_at DESC, rowid DESC LIMIT 1").fetchone()
+    return row[0] if row else None
+
+
+def conversation_count(cursor: Cursor) -> int:
+    return cursor.execute("SELECT count(*) FROM conversations").fetchone()[0]
+
+
+def filter_choices(cursor: Cursor) -> tuple[list[str], list[str]]:
+    models = [row[0] for row in cursor.execute("SELECT DISTINCT model_alias FROM attempts ORDER BY model_alias")]
+    profiles = [row[0] for row in cursor.execute("SELECT DISTINCT profile FROM conversations ORDER BY profile")]
+    return models, profiles
+
+
+def recent_attempts(cursor: Cursor, limit: int) -> Rows:
+    return cursor.execute(
+        "SELECT model_alias, model, route, reason, hop, started_at, ttft_ms, latency_ms, output_tokens, failure "
+        "FROM attempts ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+
+
+def feedback(cursor: Cursor, message_id: int) -> sqlite3.Row | None:
+    return cursor.execute("SELECT * FROM feedback WHERE message_id = ?", (message_id,)).fetchone()
+
+
+def feedback_marks(cursor: Cursor) -> Rows:
+    """Every good/bad mark with the model and route of the reply it judged."""
+    return cursor.execute("SELECT route, model_alias, good FROM feedback").fetchall()
+
+
+def votes(cursor: Cursor) -> Rows:
+    return cursor.execute("SELECT * FROM votes ORDER BY id").fetchall()
+
+
+def reply_costs(cursor: Cursor, message_ids: Sequence[int]) -> Rows:
+    return cursor.execute(
+        "SELECT reply_message_id, sum(coalesce(cost_usd, 0)) AS cost_usd, "
+        "(SELECT latency_ms FROM attempts b WHERE b.reply_message_id = a.reply_message_id "
+        "ORDER BY b.id DESC LIMIT 1) AS latency_ms "
+        f"FROM attempts a WHERE reply_message_id IN ({_marks(message_ids)}) GROUP BY reply_message_id",
+        tuple(message_ids)).fetchall()
+
+
+# The history list and search --------------------------------------------------------------------
+
+def summaries(cursor: Cursor, conditions: Sequence[str], params: Sequence, limit: int) -> Rows:
+    """The page is chosen first, then only its conversations are aggregated: the list costs the
+    same with 50 or 50,000 conversations behind it."""
+    return cursor.execute(
+        f"WITH page AS (SELECT c.*, c.rowid AS inserted FROM conversations c {_where(conditions)} "
+        "ORDER BY c.updated_at DESC, c.rowid DESC LIMIT ?) "
+        "SELECT page.*, (SELECT group_concat(model_alias, char(31)) FROM "
+        "  (SELECT DISTINCT model_alias FROM attempts a WHERE a.conversation_id = page.id AND a.failure IS NULL)"
+        ") AS models, (SELECT total(cost_usd) FROM attempts a WHERE a.conversation_id = page.id) "
+        "AS cost_usd FROM page ORDER BY page.updated_at DESC, page.inserted DESC", (*params, limit)).fetchall()
+
+
+def list_filters(profile: str | None, since: datetime | None, until: datetime | None,
+                 model: str | None) -> tuple[list[str], list]:
+    """The conditions on `conversations c` for the history list's filters."""
+    where: list[str] = []
+    params: list = []
+    if profile:
+        where.append("c.profile = ?")
+        params.append(profile)
+    if since:
+        where.append("c.updated_at >= ?")
+        params.append(utc_text(since))
+    if until:
+        where.append("c.updated_at < ?")
+        params.append(utc_text(until))
+    if model:
+        where.append("EXISTS (SELECT 1 FROM attempts a WHERE a.model_alias = ? AND a.conversation_id = c.id "
+                     "AND a.failure IS NULL)")
+        params.append(model)
+    return where, params
+
+
+def search(cursor: Cursor, query: str, conditions: Sequence[str], params: Sequence, limit: int) -> Rows:
+    """The most recently active conversations whose title or messages match the FTS5 `query`.
+
+    FTS5 hands matches over newest first and lazily (prefix queries too, thanks to the prefix
+    indexes), so a common word costs the newest few thousand matches, not all of them; only when
+    those do not fill the page are all matches searched."""
+    matching = ("(c.rowid IN (SELECT rowid FROM conversations_fts WHERE conversations_fts MATCH ?) "
+                "OR c.id IN (SELECT m.conversation_id FROM messages m WHERE m.id IN "
+                "(SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? ORDER BY rowid DESC {cap})))")
+    found = summaries(cursor, [*conditions, matching.format(cap=f"LIMIT {RECENT_MATCHES}")],
+                      [*params, query, query], limit)
+    if len(found) < limit:
+        found = summaries(cursor, [*conditions, matching.format(cap="")], [*params, query, query], limit)
+    return found
+
+
+def snippets(cursor: Cursor, conversation_ids: Sequence[str], query: str) -> dict[str, str]:
+    """The first matching passage of each conversation. Each conversation's messages are looked up in
+    the full-text index by rowid, so the cost follows the page, not how common the words are."""
+    found: dict[str, str] = {}
+    for conversation_id in conversation_ids:
+        row = cursor.execute(
+            "SELECT snippet(messages_fts, 0, '', '', '…', 12) FROM messages_fts WHERE messages_fts MATCH ? "
+            "AND rowid IN (SELECT id FROM messages WHERE conversation_id = ?) ORDER BY rowid LIMIT 1",
+            (query, conversation_id)).fetchone()
+        if row:
+            found[conversation_id] = row[0]
+    return found
+
+
+# Stats ------------------------------------------------------------------------------------------
+
+def _since(since: datetime | None, column: str = "started_at") -> tuple[list[str], list]:
+    return ([f"{column} >= ?"], [utc_text(since)]) if since else ([], [])
+
+
+def totals_by_model_route(cursor: Cursor, since: datetime | None) -> Rows:
+    """Attempt totals per (model, route), reading an index already in that order (no sort)."""
+    where, params = _since(since)
+    return cursor.execute(
+        "SELECT model_alias, route, count(*) AS requests, count(*) FILTER (WHERE failure = 'cancelled') AS cancelled, "
+        "count(*) FILTER (WHERE failure != 'cancelled') AS errors, "
+        "total(input_tokens) AS input_tokens, total(output_tokens) AS output_tokens, total(cost_usd) AS cost_usd, "
+        "count(*) FILTER (WHERE cost_usd IS NULL) AS unpriced, "
+        "total(input_tokens) FILTER (WHERE failure IS NULL) AS ok_input, "
+        "total(output_tokens) FILTER (WHERE failure IS NULL) AS ok_output, "
+        # A prompt's first attempt is hop 0; a reply is answered by its one successful attempt.
+        "count(*) FILTER (WHERE hop = 0) AS turns, count(*) FILTER (WHERE failure IS NULL) AS answered "
+        f"FROM attempts INDEXED BY {ATTEMPTS_BY_MODEL_ROUTE} {_where(where)} GROUP BY model_alias, route",
+        params).fetchall()
+
+
+def spend_by_day(cursor: Cursor, since: datetime | None, utc_offset_minutes: int) -> Rows:
+    """Days at the given offset from UTC; the day expression keeps the started_at index's order."""
+    where, params = _since(since)
+    day = "substr(started_at, 1, 10)" if not utc_offset_minutes else "date(started_at, ?)"
+    shift = [f"{utc_offset_minutes:+d} minutes"] if utc_offset_minutes else []
+    return cursor.execute(f"SELECT {day} AS day, count(*) AS requests, total(cost_usd) AS cost_usd "
+                          f"FROM attempts INDEXED BY {ATTEMPTS_BY_TIME} {_where(where)} GROUP BY day ORDER BY day",
+                          (*shift, *params)).fetchall()
+
+
+def hops(cursor: Cursor, since: datetime | None) -> sqlite3.Row:
+    """Over later hops (a reply's first attempt is neither):
+
+    - fallbacks: successful attempts by a model other than the reply's first one, i.e. replies
+      answered by a fallback model;
+    - retries: attempts on a model already tried for the same reply.
+
+    One pass over the narrow reply index, and a seek along it for each later hop."""
+    where, params = _since(since)
+    return cursor.execute(
+        "SELECT count(*) FILTER (WHERE failure IS NULL AND model_alias IS NOT (SELECT f.model_alias FROM attempts f "
+        f"  INDEXED BY {ATTEMPTS_BY_REPLY} WHERE f.reply_message_id = a.reply_message_id AND f.hop = 0)) AS fallbacks, "
+        f"count(*) FILTER (WHERE EXISTS (SELECT 1 FROM attempts b INDEXED BY {ATTEMPTS_BY_REPLY} "
+        "  WHERE b.reply_message_id = a.reply_message_id AND b.model_alias = a.model_alias AND b.hop < a.hop)) "
+        "AS retries "
+        f"FROM attempts a INDEXED BY {ATTEMPTS_BY_REPLY} {_where(['hop > 0', *where])}",
+        params).fetchone()
+
+
+def percentiles(cursor: Cursor, column: str, since: datetime | None, model_alias: str | None,
+                ranks: Sequence[float]) -> list[float] | None:
+    """Nearest-rank percentiles of successful attempts' `column` (ttft_ms or latency_ms): a count, then
+    one seek to each rank along an index in `column` order, instead of sorting every value."""
+    if column not in ("ttft_ms", "latency_ms"):
+        raise ValueError(f"no percentile index for {column!r}")
+    where = [f"failure IS NULL AND {column} IS NOT NULL"]
+    params: list = []
+    if model_alias is not None:
+        where.insert(0, "model_alias = ?")
+        params.append(model_alias)
+    window, window_params = _since(since)
+    where += window
+    params += window_params
+    index = attempts_by_model(column) if model_alias is not None else attempts_by(column)
+    source = f"FROM attempts INDEXED BY {index} {_where(where)}"
+    count = cursor.execute(f"SELECT count(*) {source}", params).fetchone()[0]
+    if not count:
+        return None
+    return [cursor.execute(f"SELECT {column} {source} ORDER BY {column} LIMIT 1 OFFSET ?",
+                           (*params, max(0, math.ceil(p * count) - 1))).fetchone()[0] for p in ranks]
+
+
+def feedback_outcomes(cursor: Cursor, since: datetime | None) -> Rows:
+    """Each good/bad mark with what its reply cost, fallbacks included."""
+    where, params = _since(since, "created_at")
+    return cursor.execute(
+        "SELECT f.model_alias, f.route, f.good, (SELECT total(cost_usd) FROM attempts a "
+        f"WHERE a.reply_message_id = f.message_id) AS cost FROM (SELECT * FROM feedback {_where(where)}) f",
+        params).fetchall()
+
+
+def vote_outcomes(cursor: Cursor, since: datetime | None) -> Rows:
+    """One row per model per vote, with what that model's replies to the prompt cost."""
+    where, params = _since(since, "created_at")
+    return cursor.execute(
+        "SELECT v.route, v.outcome, v.winner_model_alias AS winner, j.value AS model, "
+        "(SELECT total(cost_usd) FROM attempts a WHERE a.prompt_message_id = v.prompt_message_id "
+        " AND a.model_alias = j.value) AS cost "
+        f"FROM (SELECT * FROM votes {_where(where)}) v, json_each(v.models) j", params).fetchall()
+
+
+def votes_by_model(cursor: Cursor, since: datetime | None) -> Rows:
+    where, params = _since(since, "created_at")
+    return cursor.execute(
+        "SELECT j.value AS model, count(*) AS shown, "
+        "count(*) FILTER (WHERE v.outcome = 'win' AND v.winner_model_alias = j.value) AS wins, "
+        "count(*) FILTER (WHERE v.outcome = 'tie') AS ties, count(*) FILTER (WHERE v.outcome = 'all_bad') AS all_bad "
+        f"FROM (SELECT * FROM votes {_where(where)}) v, json_each(v.models) j GROUP BY j.value", params).fetchall()
+
+
+# Export -----------------------------------------------------------------------------------------
+
+def export_batch(cursor: Cursor, after_message_id: int, size: int) -> Rows:
+    """Messages after the given id, in id order: a reply carries the metadata of the attempt that
+    produced it and the cost of every attempt (failed fallbacks included); a prompt has none."""
+    return cursor.execute("""
+SELECT m.conversation_id, c.title AS conversation_title, c.profile, m.id AS message_id, m.role, m.status,
+       m.created_at, m.incognito, m.content, m.model_alias, a.route,
+       (SELECT count(*) FROM attempts x WHERE x.reply_message_id = m.id) AS attempts,
+       a.input_tokens, a.output_tokens,
+       (SELECT sum(cost_usd) FROM attempts x WHERE x.reply_message_id = m.id) AS cost_usd,
+       a.ttft_ms, a.latency_ms, a.failure
+FROM messages m
+JOIN conversations c ON c.id = m.conversation_id
+LEFT JOIN attempts a ON a.id = (SELECT id FROM attempts x WHERE x.reply_message_id = m.id
+                                ORDER BY hop DESC, id DESC LIMIT 1)
+WHERE m.id > ? ORDER BY m.id LIMIT ?
+""", (after_message_id, size)).fetchall()
