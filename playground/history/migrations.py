@@ -109,12 +109,17 @@ def _index_search_prefixes(db: sqlite_utils.Database) -> None:
         db.execute(f"INSERT INTO [{fts}] ([{fts}]) VALUES ('rebuild')")
 
 
-def _index_replies_for_fallbacks(db: sqlite_utils.Database) -> None:
-    # Which model answered each reply, and which hops retried a model already tried for it, are seeks
-    # along this index; it also serves every lookup by reply that the single-column index served.
+def _index_attempts_by_reply_and_conversation(db: sqlite_utils.Database) -> None:
+    # Attempt rows carry whole replies, so every row read to aggregate is a page read. These indexes
+    # cover what is read per reply (which model answered it, which hops retried a model already
+    # tried: the fallback and retry counts) and per conversation (the history list's models and cost,
+    # its model filter), and take over from the single-column indexes they start with.
     db["attempts"].create_index(["reply_message_id", "model_alias", "hop", "failure", "started_at"],
                                 index_name=ATTEMPTS_BY_REPLY)
+    db["attempts"].create_index(["conversation_id", "failure", "model_alias", "cost_usd"],
+                                index_name="attempts_by_conversation")
     db.execute("DROP INDEX idx_attempts_reply_message_id")
+    db.execute("DROP INDEX idx_attempts_conversation_id")
 
 
 # Index names the queries name in INDEXED BY: the planner's choice between these covering indexes
@@ -143,5 +148,5 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("add_conversation_settings", _add_conversation_settings),
     ("index_for_whole_store_stats", _index_for_whole_store_stats),
     ("index_search_prefixes", _index_search_prefixes),
-    ("index_replies_for_fallbacks", _index_replies_for_fallbacks),
+    ("index_attempts_by_reply_and_conversation", _index_attempts_by_reply_and_conversation),
 ]

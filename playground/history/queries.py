@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import sqlite3
 from collections.abc import Sequence
@@ -19,8 +20,6 @@ from playground.history.records import utc_text
 
 Cursor = sqlite3.Cursor
 Rows = list[sqlite3.Row]
-
-RECENT_MATCHES = 5000
 
 
 def _where(conditions: Sequence[str]) -> str:
@@ -145,34 +144,51 @@ def list_filters(profile: str | None, since: datetime | None, until: datetime | 
     return where, params
 
 
-def search(cursor: Cursor, query: str, conditions: Sequence[str], params: Sequence, limit: int) -> Rows:
-    """The most recently active conversations whose title or messages match the FTS5 `query`.
+def search(cursor: Cursor, query: str, conditions: Sequence[str], params: Sequence,
+           limit: int) -> tuple[Rows, dict[str, str]]:
+    """The page of conversations whose messages or title match the FTS5 `query`, most recently
+    active first, and for each the passage of its newest matching message.
 
-    FTS5 hands matches over newest first and lazily (prefix queries too, thanks to the prefix
-    indexes), so a common word costs the newest few thousand matches, not all of them; only when
-    those do not fill the page are all matches searched."""
-    matching = ("(c.rowid IN (SELECT rowid FROM conversations_fts WHERE conversations_fts MATCH ?) "
-                "OR c.id IN (SELECT m.conversation_id FROM messages m WHERE m.id IN "
-                "(SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? ORDER BY rowid DESC {cap})))")
-    found = summaries(cursor, [*conditions, matching.format(cap=f"LIMIT {RECENT_MATCHES}")],
-                      [*params, query, query], limit)
-    if len(found) < limit:
-        found = summaries(cursor, [*conditions, matching.format(cap="")], [*params, query, query], limit)
-    return found
+    Ranked by their newest match: FTS5 hands matches over newest first and lazily (prefixes too,
+    through the prefix indexes), so the walk reads a batch at a time, each batch continuing below the
+    last rowid seen (nothing is read twice), and stops once the page is full. A common word costs a
+    page's worth of matches, not all of them; a rare one costs all of its few."""
+    tail = f" AND {' AND '.join(conditions)}" if conditions else ""
+    newest: dict[str, int] = {}  # conversation id → rowid of its newest matching message
+    below, batch = 1 << 62, limit * 3
+    while len(newest) < limit:
+        # CROSS JOIN keeps the full-text index as the outer loop, so the walk stays newest first.
+        rows = cursor.execute(
+            "SELECT f.rowid, m.conversation_id FROM messages_fts f CROSS JOIN messages m ON m.id = f.rowid "
+            "CROSS JOIN conversations c ON c.id = m.conversation_id "
+            f"WHERE messages_fts MATCH ? AND f.rowid < ?{tail} ORDER BY f.rowid DESC LIMIT ?",
+            (query, below, *params, batch)).fetchall()
+        for rowid, conversation_id in rows:
+            if len(newest) < limit:
+                newest.setdefault(conversation_id, rowid)
+        if len(rows) < batch:
+            break
+        below, batch = rows[-1][0], batch * 2
+    titled = [row[0] for row in cursor.execute(
+        "SELECT c.id FROM conversations_fts f CROSS JOIN conversations c ON c.rowid = f.rowid "
+        f"WHERE conversations_fts MATCH ?{tail} ORDER BY f.rowid DESC LIMIT ?", (query, *params, limit))]
+    found = [*newest, *(conversation_id for conversation_id in titled if conversation_id not in newest)]
+    if not found:
+        return [], {}
+    return summaries(cursor, [f"c.id IN ({_marks(found)})"], found, limit), _snippets(cursor, query, newest)
 
 
-def snippets(cursor: Cursor, conversation_ids: Sequence[str], query: str) -> dict[str, str]:
-    """The first matching passage of each conversation. Each conversation's messages are looked up in
-    the full-text index by rowid, so the cost follows the page, not how common the words are."""
-    found: dict[str, str] = {}
-    for conversation_id in conversation_ids:
-        row = cursor.execute(
-            "SELECT snippet(messages_fts, 0, '', '', '…', 12) FROM messages_fts WHERE messages_fts MATCH ? "
-            "AND rowid IN (SELECT id FROM messages WHERE conversation_id = ?) ORDER BY rowid LIMIT 1",
-            (query, conversation_id)).fetchone()
-        if row:
-            found[conversation_id] = row[0]
-    return found
+def _snippets(cursor: Cursor, query: str, newest: dict[str, int]) -> dict[str, str]:
+    """snippet() tokenizes a whole message, so it runs on the chosen messages only: the rowid range is
+    walked in the index, and `+rowid` (which FTS5 cannot take as a lookup) drops the others first."""
+    if not newest:
+        return {}
+    rowids = list(newest.values())
+    passages = dict(cursor.execute(
+        "SELECT rowid, snippet(messages_fts, 0, '', '', '…', 12) FROM messages_fts WHERE messages_fts MATCH ? "
+        "AND rowid BETWEEN ? AND ? AND +rowid IN (SELECT value FROM json_each(?))",
+        (query, min(rowids), max(rowids), json.dumps(rowids))).fetchall())
+    return {conversation_id: passages.get(rowid, "") for conversation_id, rowid in newest.items()}
 
 
 # Stats ------------------------------------------------------------------------------------------
