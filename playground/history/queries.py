@@ -198,7 +198,14 @@ def _since(since: datetime | None, column: str = "started_at") -> tuple[list[str
 
 
 def totals_by_model_route(cursor: Cursor, since: datetime | None) -> Rows:
-    """Attempt totals per (model, route), reading an index already in that order (no sort)."""
+    """Attempt totals per (model, route), in one pass over an index already in that order (no sort).
+
+    Besides sums: how many successes have a TTFT and a latency (the percentiles' ranks), and over
+    later hops (a reply's first attempt is neither)
+    - fallbacks: successes by a model other than the reply's first one, i.e. replies answered by a
+      fallback model;
+    - retries: attempts on a model already tried for the same reply;
+    each a seek along the reply index."""
     where, params = _since(since)
     return cursor.execute(
         "SELECT model_alias, route, count(*) AS requests, count(*) FILTER (WHERE failure = 'cancelled') AS cancelled, "
@@ -207,9 +214,17 @@ def totals_by_model_route(cursor: Cursor, since: datetime | None) -> Rows:
         "count(*) FILTER (WHERE cost_usd IS NULL) AS unpriced, "
         "total(input_tokens) FILTER (WHERE failure IS NULL) AS ok_input, "
         "total(output_tokens) FILTER (WHERE failure IS NULL) AS ok_output, "
+        "count(ttft_ms) FILTER (WHERE failure IS NULL) AS timed_ttft, "
+        "count(latency_ms) FILTER (WHERE failure IS NULL) AS timed_latency, "
         # A prompt's first attempt is hop 0; a reply is answered by its one successful attempt.
-        "count(*) FILTER (WHERE hop = 0) AS turns, count(*) FILTER (WHERE failure IS NULL) AS answered "
-        f"FROM attempts INDEXED BY {ATTEMPTS_BY_MODEL_ROUTE} {_where(where)} GROUP BY model_alias, route",
+        "count(*) FILTER (WHERE hop = 0) AS turns, count(*) FILTER (WHERE failure IS NULL) AS answered, "
+        "count(*) FILTER (WHERE hop > 0 AND failure IS NULL AND model_alias IS NOT (SELECT f.model_alias "
+        f"  FROM attempts f INDEXED BY {ATTEMPTS_BY_REPLY} WHERE f.reply_message_id = a.reply_message_id "
+        "  AND f.hop = 0)) AS fallbacks, "
+        f"count(*) FILTER (WHERE hop > 0 AND EXISTS (SELECT 1 FROM attempts b INDEXED BY {ATTEMPTS_BY_REPLY} "
+        "  WHERE b.reply_message_id = a.reply_message_id AND b.model_alias = a.model_alias AND b.hop < a.hop)) "
+        "AS retries "
+        f"FROM attempts a INDEXED BY {ATTEMPTS_BY_MODEL_ROUTE} {_where(where)} GROUP BY model_alias, route",
         params).fetchall()
 
 
@@ -223,29 +238,10 @@ def spend_by_day(cursor: Cursor, since: datetime | None, utc_offset_minutes: int
                           (*shift, *params)).fetchall()
 
 
-def hops(cursor: Cursor, since: datetime | None) -> sqlite3.Row:
-    """Over later hops (a reply's first attempt is neither):
-
-    - fallbacks: successful attempts by a model other than the reply's first one, i.e. replies
-      answered by a fallback model;
-    - retries: attempts on a model already tried for the same reply.
-
-    One pass over the narrow reply index, and a seek along it for each later hop."""
-    where, params = _since(since)
-    return cursor.execute(
-        "SELECT count(*) FILTER (WHERE failure IS NULL AND model_alias IS NOT (SELECT f.model_alias FROM attempts f "
-        f"  INDEXED BY {ATTEMPTS_BY_REPLY} WHERE f.reply_message_id = a.reply_message_id AND f.hop = 0)) AS fallbacks, "
-        f"count(*) FILTER (WHERE EXISTS (SELECT 1 FROM attempts b INDEXED BY {ATTEMPTS_BY_REPLY} "
-        "  WHERE b.reply_message_id = a.reply_message_id AND b.model_alias = a.model_alias AND b.hop < a.hop)) "
-        "AS retries "
-        f"FROM attempts a INDEXED BY {ATTEMPTS_BY_REPLY} {_where(['hop > 0', *where])}",
-        params).fetchone()
-
-
-def percentiles(cursor: Cursor, column: str, since: datetime | None, model_alias: str | None,
-                ranks: Sequence[float]) -> list[float] | None:
-    """Nearest-rank percentiles of successful attempts' `column` (ttft_ms or latency_ms): a count, then
-    one seek to each rank along an index in `column` order, instead of sorting every value."""
+def percentiles(cursor: Cursor, column: str, since: datetime | None, model_alias: str | None, count: int,
+                ranks: Sequence[float]) -> list[float]:
+    """Nearest-rank percentiles of the `count` successful attempts with a `column` (ttft_ms or
+    latency_ms), walking an index in `column` order to each rank from whichever end is nearer."""
     if column not in ("ttft_ms", "latency_ms"):
         raise ValueError(f"no percentile index for {column!r}")
     where = [f"failure IS NULL AND {column} IS NOT NULL"]
@@ -258,11 +254,13 @@ def percentiles(cursor: Cursor, column: str, since: datetime | None, model_alias
     params += window_params
     index = attempts_by_model(column) if model_alias is not None else attempts_by(column)
     source = f"FROM attempts INDEXED BY {index} {_where(where)}"
-    count = cursor.execute(f"SELECT count(*) {source}", params).fetchone()[0]
-    if not count:
-        return None
-    return [cursor.execute(f"SELECT {column} {source} ORDER BY {column} LIMIT 1 OFFSET ?",
-                           (*params, max(0, math.ceil(p * count) - 1))).fetchone()[0] for p in ranks]
+    found = []
+    for p in ranks:
+        rank = max(0, math.ceil(p * count) - 1)
+        order, offset = ("ASC", rank) if rank < count / 2 else ("DESC", count - 1 - rank)
+        found.append(cursor.execute(f"SELECT {column} {source} ORDER BY {column} {order} LIMIT 1 OFFSET ?",
+                                    (*params, offset)).fetchone()[0])
+    return found
 
 
 def feedback_outcomes(cursor: Cursor, since: datetime | None) -> Rows:

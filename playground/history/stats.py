@@ -172,7 +172,6 @@ def compute(store: Store, since: datetime | None = None, baseline: ModelInfo | N
     # the groups (models × routes) are few next to the attempts.
     groups = store.read(queries.totals_by_model_route, since)
     day_groups = store.read(queries.spend_by_day, since, round(offset.total_seconds() / 60))
-    hops = store.read(queries.hops, since)
 
     models = _totals(groups, "model_alias")
     routes = _totals(groups, "route")
@@ -182,7 +181,8 @@ def compute(store: Store, since: datetime | None = None, baseline: ModelInfo | N
     by_model = [ModelStats(
         model_alias=alias, requests=row["requests"], cancelled=row["cancelled"], errors=row["errors"],
         input_tokens=int(row["input_tokens"]), output_tokens=int(row["output_tokens"]), cost_usd=row["cost_usd"],
-        ttft=_percentiles(store, "ttft_ms", since, alias), latency=_percentiles(store, "latency_ms", since, alias),
+        ttft=_percentiles(store, "ttft_ms", since, int(row["timed_ttft"]), alias),
+        latency=_percentiles(store, "latency_ms", since, int(row["timed_latency"]), alias),
         votes=votes.get(alias, Votes()), outcomes=model_outcomes.get(alias, Outcomes()),
     ) for alias, row in sorted(models.items(), key=lambda item: (-item[1]["cost_usd"], item[0]))]
 
@@ -196,11 +196,13 @@ def compute(store: Store, since: datetime | None = None, baseline: ModelInfo | N
     return Stats(
         since=since, turns=sum(r["turns"] for r in models.values()), requests=sum(m.requests for m in by_model),
         cancelled=sum(m.cancelled for m in by_model), errors=sum(m.errors for m in by_model),
-        answered=int(sum(r["answered"] for r in models.values())), fallbacks=hops["fallbacks"],
-        retries=hops["retries"],
+        answered=int(sum(r["answered"] for r in models.values())),
+        fallbacks=int(sum(r["fallbacks"] for r in models.values())),
+        retries=int(sum(r["retries"] for r in models.values())),
         input_tokens=sum(m.input_tokens for m in by_model), output_tokens=sum(m.output_tokens for m in by_model),
         cost_usd=sum(m.cost_usd for m in by_model), unpriced_requests=sum(r["unpriced"] for r in models.values()),
-        ttft=_percentiles(store, "ttft_ms", since), latency=_percentiles(store, "latency_ms", since),
+        ttft=_percentiles(store, "ttft_ms", since, int(sum(r["timed_ttft"] for r in models.values()))),
+        latency=_percentiles(store, "latency_ms", since, int(sum(r["timed_latency"] for r in models.values()))),
         by_day=[DaySpend(row["day"], row["requests"], row["cost_usd"]) for row in day_groups],
         by_model=by_model,
         by_route=[RouteStats(route, row["turns"], row["cost_usd"], route_outcomes.get(route, Outcomes()))
@@ -209,14 +211,16 @@ def compute(store: Store, since: datetime | None = None, baseline: ModelInfo | N
     )
 
 
-def _percentiles(store: Store, column: str, since: datetime | None, model_alias: str | None = None) -> Percentiles:
-    """`percentiles()` of successful attempts' `column`, computed by the store."""
-    found = store.read(queries.percentiles, column, since, model_alias, (0.50, 0.95))
-    return Percentiles(*found) if found else Percentiles(None, None)
+def _percentiles(store: Store, column: str, since: datetime | None, count: int,
+                 model_alias: str | None = None) -> Percentiles:
+    """`percentiles()` of the `count` successful attempts' `column`, computed by the store."""
+    if not count:
+        return Percentiles(None, None)
+    return Percentiles(*store.read(queries.percentiles, column, since, model_alias, count, (0.50, 0.95)))
 
 
 _SUMMED = ("requests", "cancelled", "errors", "input_tokens", "output_tokens", "cost_usd", "unpriced", "ok_input",
-           "ok_output", "turns", "answered")
+           "ok_output", "timed_ttft", "timed_latency", "turns", "answered", "fallbacks", "retries")
 
 
 def _totals(groups: list, key: str) -> dict[str, dict[str, float]]:
