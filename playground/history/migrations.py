@@ -120,12 +120,12 @@ def _index_attempts_by_reply_and_conversation(db: sqlite_utils.Database) -> None
                                 index_name="attempts_by_conversation")
     db.execute("DROP INDEX idx_attempts_reply_message_id")
     db.execute("DROP INDEX idx_attempts_conversation_id")
-    # The totals' pass also counts each model's timed successes (the percentiles' ranks) and later
-    # hops (fallbacks and retries), so this index gains the columns those read.
+    # The totals' pass also counts each model's timed successes (the percentiles' ranks), so this
+    # index gains the columns that reads.
     db.execute(f"DROP INDEX {ATTEMPTS_BY_MODEL_ROUTE}")
     db["attempts"].create_index(
         ["model_alias", "route", "started_at", "failure", "hop", "cost_usd", "input_tokens", "output_tokens",
-         "ttft_ms", "latency_ms", "reply_message_id"], index_name=ATTEMPTS_BY_MODEL_ROUTE)
+         "ttft_ms", "latency_ms"], index_name=ATTEMPTS_BY_MODEL_ROUTE)
 
 
 # Index names the queries name in INDEXED BY: the planner's choice between these covering indexes

@@ -200,12 +200,7 @@ def _since(since: datetime | None, column: str = "started_at") -> tuple[list[str
 def totals_by_model_route(cursor: Cursor, since: datetime | None) -> Rows:
     """Attempt totals per (model, route), in one pass over an index already in that order (no sort).
 
-    Besides sums: how many successes have a TTFT and a latency (the percentiles' ranks), and over
-    later hops (a reply's first attempt is neither)
-    - fallbacks: successes by a model other than the reply's first one, i.e. replies answered by a
-      fallback model;
-    - retries: attempts on a model already tried for the same reply;
-    each a seek along the reply index."""
+    Besides sums: how many successes have a TTFT and a latency (the percentiles' ranks)."""
     where, params = _since(since)
     return cursor.execute(
         "SELECT model_alias, route, count(*) AS requests, count(*) FILTER (WHERE failure = 'cancelled') AS cancelled, "
@@ -217,14 +212,8 @@ def totals_by_model_route(cursor: Cursor, since: datetime | None) -> Rows:
         "count(ttft_ms) FILTER (WHERE failure IS NULL) AS timed_ttft, "
         "count(latency_ms) FILTER (WHERE failure IS NULL) AS timed_latency, "
         # A prompt's first attempt is hop 0; a reply is answered by its one successful attempt.
-        "count(*) FILTER (WHERE hop = 0) AS turns, count(*) FILTER (WHERE failure IS NULL) AS answered, "
-        "count(*) FILTER (WHERE hop > 0 AND failure IS NULL AND model_alias IS NOT (SELECT f.model_alias "
-        f"  FROM attempts f INDEXED BY {ATTEMPTS_BY_REPLY} WHERE f.reply_message_id = a.reply_message_id "
-        "  AND f.hop = 0)) AS fallbacks, "
-        f"count(*) FILTER (WHERE hop > 0 AND EXISTS (SELECT 1 FROM attempts b INDEXED BY {ATTEMPTS_BY_REPLY} "
-        "  WHERE b.reply_message_id = a.reply_message_id AND b.model_alias = a.model_alias AND b.hop < a.hop)) "
-        "AS retries "
-        f"FROM attempts a INDEXED BY {ATTEMPTS_BY_MODEL_ROUTE} {_where(where)} GROUP BY model_alias, route",
+        "count(*) FILTER (WHERE hop = 0) AS turns, count(*) FILTER (WHERE failure IS NULL) AS answered "
+        f"FROM attempts INDEXED BY {ATTEMPTS_BY_MODEL_ROUTE} {_where(where)} GROUP BY model_alias, route",
         params).fetchall()
 
 
@@ -236,6 +225,20 @@ def spend_by_day(cursor: Cursor, since: datetime | None, utc_offset_minutes: int
     return cursor.execute(f"SELECT {day} AS day, count(*) AS requests, total(cost_usd) AS cost_usd "
                           f"FROM attempts INDEXED BY {ATTEMPTS_BY_TIME} {_where(where)} GROUP BY day ORDER BY day",
                           (*shift, *params)).fetchall()
+
+
+def hops(cursor: Cursor, since: datetime | None) -> sqlite3.Row:
+    """Fallbacks and retries, from each reply's attempts grouped by model (one pass over the reply
+    index, already in that order):
+
+    - fallbacks: replies answered by a model not tried first for them (its first try was a later hop);
+    - retries: attempts on a model already tried for the same reply."""
+    where, params = _since(since)
+    return cursor.execute(
+        "SELECT count(*) FILTER (WHERE answered AND first_hop > 0) AS fallbacks, total(tries - 1) AS retries "
+        "FROM (SELECT count(*) AS tries, max(failure IS NULL) AS answered, min(hop) AS first_hop "
+        f"FROM attempts INDEXED BY {ATTEMPTS_BY_REPLY} {_where(['reply_message_id IS NOT NULL', *where])} "
+        "GROUP BY reply_message_id, model_alias)", params).fetchone()
 
 
 def percentiles(cursor: Cursor, column: str, since: datetime | None, model_alias: str | None, count: int,
