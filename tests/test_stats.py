@@ -245,7 +245,8 @@ async def test_fallbacks_and_retries_from_real_turns(tmp_path, server, make_prof
 
     server.script("broken", status=503)
     server.script("good", text="fine")
-    session = open_session(str(make_profile(["broken", "good"], retries={"server_error": 1, "backoff_s": 0})),
+    session = open_session(str(make_profile(["broken", "good"], retries={"server_error": 1, "backoff_s": 0},
+                                         timeouts={"first_token": 30, "idle": 30, "total": 60})),
                            tmp_path / "h.db")
 
     async def turn(model: str | None = None) -> str:
@@ -257,7 +258,8 @@ async def test_fallbacks_and_retries_from_real_turns(tmp_path, server, make_prof
     assert await turn() == "complete"  # broken, broken again, then good
     assert await turn("broken") == "failed"  # broken twice: no fallback when forced
     assert await turn("good") == "complete"
-    assert server.hits["broken"] == 4 and server.hits["good"] == 2
+    assert server.hits["broken"] == 4 and server.hits["good"] == 2, session.store.read(
+        lambda cursor: [tuple(row) for row in cursor.execute("SELECT model_alias, hop, failure FROM attempts")])
     stats = compute(session.store, utc_offset=NO_OFFSET)
     assert (stats.turns, stats.answered, stats.fallbacks, stats.retries) == (3, 2, 1, 2)
     assert stats.fallback_rate == 1 / 2

@@ -9,15 +9,15 @@ import sqlite_utils
 
 
 def _create_v1(db: sqlite_utils.Database) -> None:
-    db["conversations"].create({
+    db.table("conversations").create({
         "id": str, "title": str, "profile": str, "created_at": str, "updated_at": str,
     }, pk="id")
-    db["messages"].create({
+    db.table("messages").create({
         "id": int, "conversation_id": str, "role": str, "content": str,
         "status": str,  # complete | streaming | failed | cancelled
         "model_alias": str, "created_at": str, "updated_at": str,
     }, pk="id", foreign_keys=[("conversation_id", "conversations", "id")])
-    db["attempts"].create({
+    db.table("attempts").create({
         "id": int, "conversation_id": str, "prompt_message_id": int, "reply_message_id": int, "hop": int,
         "model_alias": str, "model": str, "route": str, "reason": str, "decision": str,
         "started_at": str, "ttft_ms": float, "latency_ms": float, "tokens_per_s": float,
@@ -27,34 +27,34 @@ def _create_v1(db: sqlite_utils.Database) -> None:
     }, pk="id", foreign_keys=[("conversation_id", "conversations", "id"),
                               ("prompt_message_id", "messages", "id"),
                               ("reply_message_id", "messages", "id")])
-    db["messages"].create_index(["conversation_id", "id"])
-    db["attempts"].create_index(["conversation_id"])
-    db["attempts"].create_index(["started_at"])
+    db.table("messages").create_index(["conversation_id", "id"])
+    db.table("attempts").create_index(["conversation_id"])
+    db.table("attempts").create_index(["started_at"])
 
 
 def _add_incognito(db: sqlite_utils.Database) -> None:
     # 1 on a message: its text was never stored; on a conversation: some of its text was withheld.
-    db["conversations"].add_column("incognito", int, not_null_default=0)
-    db["messages"].add_column("incognito", int, not_null_default=0)
+    db.table("conversations").add_column("incognito", int, not_null_default=0)
+    db.table("messages").add_column("incognito", int, not_null_default=0)
 
 
 def _create_feedback(db: sqlite_utils.Database) -> None:
-    db["feedback"].create({
+    db.table("feedback").create({
         "id": int, "message_id": int, "conversation_id": str, "model_alias": str, "route": str,
         "good": int, "created_at": str,
     }, pk="id", foreign_keys=[("message_id", "messages", "id"), ("conversation_id", "conversations", "id")])
-    db["feedback"].create_index(["message_id"], unique=True)
+    db.table("feedback").create_index(["message_id"], unique=True)
 
 
 def _index_for_stats(db: sqlite_utils.Database) -> None:
-    db["conversations"].create_index(["updated_at"])
-    db["conversations"].create_index(["profile"])
-    db["attempts"].create_index(["model_alias", "conversation_id"])
-    db["attempts"].create_index(["prompt_message_id"])
-    db["attempts"].create_index(["reply_message_id"])
+    db.table("conversations").create_index(["updated_at"])
+    db.table("conversations").create_index(["profile"])
+    db.table("attempts").create_index(["model_alias", "conversation_id"])
+    db.table("attempts").create_index(["prompt_message_id"])
+    db.table("attempts").create_index(["reply_message_id"])
     # Covers every column the stats read, so they scan this narrow index, not rows that carry
     # whole replies; started_at first makes --since a range.
-    db["attempts"].create_index(
+    db.table("attempts").create_index(
         ["started_at", "model_alias", "route", "prompt_message_id", "hop", "failure", "cost_usd", "input_tokens",
          "output_tokens", "ttft_ms", "latency_ms"], index_name=ATTEMPTS_BY_TIME)
 
@@ -62,38 +62,38 @@ def _index_for_stats(db: sqlite_utils.Database) -> None:
 def _add_votes(db: sqlite_utils.Database) -> None:
     # `models` and `reply_message_ids` are parallel JSON lists, so a vote names the exact replies judged
     # even when one prompt was compared more than once.
-    db["votes"].create({
+    db.table("votes").create({
         "id": int, "created_at": str, "conversation_id": str, "prompt_message_id": int,
         "outcome": str,  # win | tie | all_bad
         "winner_model_alias": str, "models": str, "reply_message_ids": str,
         "route": str, "category": str, "blind": int,
     }, pk="id", foreign_keys=[("conversation_id", "conversations", "id"),
                               ("prompt_message_id", "messages", "id")])
-    db["votes"].create_index(["category"])
+    db.table("votes").create_index(["category"])
 
 
 def _add_conversation_settings(db: sqlite_utils.Database) -> None:
     # What the user set for a conversation, so that continuing it from history sends what it sent before.
-    db["conversations"].add_column("system_prompt", str, not_null_default="")
-    db["conversations"].add_column("temperature", float)
+    db.table("conversations").add_column("system_prompt", str, not_null_default="")
+    db.table("conversations").add_column("temperature", float)
 
 
 def _index_for_whole_store_stats(db: sqlite_utils.Database) -> None:
     # Over the whole history, sorting 100k attempts to group or rank them was most of the stats' time.
     # These indexes hand the rows over already in order: per model and route for the totals, and by
     # latency within a model (and overall) so that a percentile is one seek to its rank.
-    db["attempts"].create_index(
+    db.table("attempts").create_index(
         ["model_alias", "route", "started_at", "failure", "hop", "cost_usd", "input_tokens", "output_tokens"],
         index_name=ATTEMPTS_BY_MODEL_ROUTE)
     for column in ("ttft_ms", "latency_ms"):
-        db["attempts"].create_index(["model_alias", "failure", column, "started_at"],
+        db.table("attempts").create_index(["model_alias", "failure", column, "started_at"],
                                     index_name=attempts_by_model(column))
-        db["attempts"].create_index(["failure", column, "started_at"], index_name=attempts_by(column))
+        db.table("attempts").create_index(["failure", column, "started_at"], index_name=attempts_by(column))
 
 
 def _enable_search(db: sqlite_utils.Database) -> None:
-    db["messages"].enable_fts(["content"], create_triggers=True)
-    db["conversations"].enable_fts(["title"], create_triggers=True)
+    db.table("messages").enable_fts(["content"], create_triggers=True)
+    db.table("conversations").enable_fts(["title"], create_triggers=True)
 
 
 def _index_search_prefixes(db: sqlite_utils.Database) -> None:
@@ -114,16 +114,16 @@ def _index_attempts_by_reply_and_conversation(db: sqlite_utils.Database) -> None
     # cover what is read per reply (which model answered it, which hops retried a model already
     # tried: the fallback and retry counts) and per conversation (the history list's models and cost,
     # its model filter), and take over from the single-column indexes they start with.
-    db["attempts"].create_index(["reply_message_id", "model_alias", "hop", "failure", "started_at"],
+    db.table("attempts").create_index(["reply_message_id", "model_alias", "hop", "failure", "started_at"],
                                 index_name=ATTEMPTS_BY_REPLY)
-    db["attempts"].create_index(["conversation_id", "failure", "model_alias", "cost_usd"],
+    db.table("attempts").create_index(["conversation_id", "failure", "model_alias", "cost_usd"],
                                 index_name="attempts_by_conversation")
     db.execute("DROP INDEX idx_attempts_reply_message_id")
     db.execute("DROP INDEX idx_attempts_conversation_id")
     # The totals' pass also counts each model's timed successes (the percentiles' ranks), so this
     # index gains the columns that reads.
     db.execute(f"DROP INDEX {ATTEMPTS_BY_MODEL_ROUTE}")
-    db["attempts"].create_index(
+    db.table("attempts").create_index(
         ["model_alias", "route", "started_at", "failure", "hop", "cost_usd", "input_tokens", "output_tokens",
          "ttft_ms", "latency_ms"], index_name=ATTEMPTS_BY_MODEL_ROUTE)
 

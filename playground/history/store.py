@@ -334,8 +334,8 @@ class Store:
         return TurnSettings(row["system_prompt"], row["temperature"]) if row else TurnSettings()
 
     def messages(self, conversation_id: str) -> list[StoredMessage]:
-        return [StoredMessage(*row[:5], incognito=bool(row["incognito"]))
-                for row in self.read(queries.messages, conversation_id)]
+        return [StoredMessage(row["id"], row["role"], row["content"], row["status"], row["model_alias"],
+                              incognito=bool(row["incognito"])) for row in self.read(queries.messages, conversation_id)]
 
     def attempts(self, conversation_id: str) -> list[dict]:
         return [dict(row) for row in self.read(queries.attempts, conversation_id)]
