@@ -147,6 +147,11 @@ class Store:
                 if name not in done:
                     apply(self.db)
                     conn.execute("INSERT INTO _migrations VALUES (?, ?)", (name, _now()))
+        if str(self.path) != ":memory:":
+            # A migration that rebuilds an index writes it all to the write-ahead log; fold it into the
+            # file now so that reads do not go through a log the size of the index.
+            with self._lock:
+                self.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def _has_history(self) -> bool:
         with self._lock:
