@@ -99,7 +99,8 @@ async def test_history_lists_conversations_and_searches_as_you_type(session):
         assert "2 conversations" in str(screen.query_one("#history-status", Static).render())
         await pilot.press(*"beav")
         await _wait_for(pilot, lambda: len(_rows(screen)) == 1)
-        assert _rows(screen)[0][0] == "tell me about otters" and _rows(screen)[0][4] == "and beavers?"
+        # The passage is from the conversation's newest matching message.
+        assert _rows(screen)[0][0] == "tell me about otters" and _rows(screen)[0][4] == "Beavers build dams."
         await pilot.press(*' "AND NEAR(')  # operators and quotes are text, not syntax errors
         await _wait_for(pilot, lambda: _rows(screen) == [])
         assert app.is_running

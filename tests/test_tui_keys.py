@@ -49,7 +49,8 @@ async def _ask(pilot, text: str, replies: int) -> None:
 
 
 def _statuses(app) -> list[tuple[str, str, str]]:
-    return [tuple(row) for row in app.session.store.query("SELECT role, status, content FROM messages ORDER BY id")]
+    return [tuple(row) for row in app.session.store.read(
+        lambda cursor: cursor.execute("SELECT role, status, content FROM messages ORDER BY id").fetchall())]
 
 
 async def test_up_in_an_empty_box_edits_the_last_prompt_and_the_old_turn_leaves_the_context(tmp_path, stub):
