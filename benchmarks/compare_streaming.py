@@ -178,8 +178,8 @@ def profile_yaml(folder: Path, api_base: str) -> str:
 async def run_screen(kind: str, profile: str, db: Path, seconds: float) -> dict:
     probe = Probe()
     session = open_session(profile, db)
-    session.chat = StampedChat(session.profile, session.catalog, session.store)
-    session.compare = StampedCompare(session.profile, session.catalog, session.store)
+    session.chat = StampedChat(session.state, session.store)
+    session.compare = StampedCompare(session.state, session.store)
     session.chat.probe = session.compare.probe = probe
     app = BenchApp(session, load_engine=False)
     app.probe = probe

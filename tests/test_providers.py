@@ -16,6 +16,7 @@ from playground.history.store import Store
 from playground.providers.stream import AttemptStream
 from playground.services.chat import ChatService
 from playground.services.events import AttemptEnded, AttemptStarted, ReplyDone, Routed, TextDelta, TurnStarted
+from playground.services.routing_state import RoutingState
 
 # Long words: the stub counts 1 token a word (+7), tiktoken many, so the two counts differ.
 PROMPT = "Supercalifragilisticexpialidocious antidisestablishmentarianism floccinaucinihilipilification"
@@ -33,7 +34,7 @@ def chat_for(tmp_path, make_profile):
         profile = load_profile(make_profile(models, **sections))
         store = Store(tmp_path / "h.db")
         stores.append(store)
-        return ChatService(profile, build_catalog(profile), store)
+        return ChatService(RoutingState.new(profile), store)
 
     yield build
     for store in stores:
@@ -285,7 +286,7 @@ async def test_cancelling_mid_stream_keeps_the_partial_reply(server, chat_for):
     assert row["tokens_estimated"] == 1 and row["decision"] is not None
     assert server.hits["slow"] == 1
     # Cancelling is not the model's fault, and a cancelled reply is not context for the next turn.
-    assert "slow" not in chat.health.snapshot()
+    assert "slow" not in chat.state.health.snapshot()
     server.script("slow", text="a full answer")
     _, done = await turn(chat, "try again", conversation_id=conversation)
     assert done.reply.text == "a full answer"

@@ -96,7 +96,7 @@ def test_the_chat_routes_semantically_once_the_index_is_built(tmp_path):
     assert session.build_semantic_index() == 6
     n = count_text("Traduis cette phrase en anglais, s'il te plaît")
     decision = decide(RouteRequest("Traduis cette phrase en anglais, s'il te plaît", n, n + 7), session.profile,
-                      session.catalog, semantic=session.chat.semantic)
+                      session.catalog, semantic=session.state.semantic)
     assert (decision.route, decision.stage) == ("translation", "semantic")
     assert decision.similarities["translation"] == max(decision.similarities.values())
 

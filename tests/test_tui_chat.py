@@ -171,7 +171,7 @@ async def test_profile_edits_reload_and_a_broken_edit_keeps_the_last_good(tmp_pa
         Path(path).write_text(good.replace("name: ui-test", "name: renamed"))
         os.utime(path, ns=(2, 2 * 10**18))
         await _wait_for(pilot, lambda: "renamed" in str(status.render()), timeout=5)
-        assert session.profile.name == "renamed" and session.chat.profile.name == "renamed"
+        assert session.profile.name == "renamed" and session.chat.state.profile.name == "renamed"
 
 
 async def test_a_task_tag_picked_in_the_ui_routes_the_prompt(tmp_path, stub):

@@ -75,6 +75,8 @@ def describe(alias: str, spec: ModelSpec, env: Mapping[str, str], prices: PriceT
         available, reason = False, f"{spec.key_env} is not set"
     entry = lookup(prices, spec.model) or {}
     if spec.price is not None:
+        input_price: float | None
+        output_price: float | None
         input_price, output_price = spec.price.input_per_mtok / 1e6, spec.price.output_per_mtok / 1e6
         source = "profile"
     elif "input_cost_per_token" in entry and "output_cost_per_token" in entry:

@@ -10,12 +10,9 @@ from collections.abc import AsyncIterator
 from playground.base import tokens
 from playground.base.records import Attempt, Failure, Reply, TurnSettings
 from playground.base.safetext import environment_secrets
-from playground.config.catalog import Catalog
-from playground.config.profile import Profile
 from playground.history.store import Store
 from playground.providers.stream import AttemptStream
 from playground.router import NoModelAvailable, RouteRequest, decide
-from playground.router.health import HealthTracker
 from playground.router.rules import split_tags
 from playground.services.events import (
     FLUSH_INTERVAL_S,
@@ -29,19 +26,16 @@ from playground.services.events import (
     TurnFailed,
     TurnStarted,
 )
+from playground.services.routing_state import RoutingState
 
 
 class ChatService:
     """Knows nothing of the UI: callers iterate `send()` and render the events."""
 
-    def __init__(self, profile: Profile, catalog: Catalog, store: Store, *, health: HealthTracker | None = None,
-                 rng: random.Random | None = None, sleep=asyncio.sleep) -> None:
-        self.profile = profile
-        self.catalog = catalog
+    def __init__(self, state: RoutingState, store: Store, *, rng: random.Random | None = None,
+                 sleep=asyncio.sleep) -> None:
+        self.state = state
         self.store = store
-        self.health = health or HealthTracker(profile.cooldown)
-        self.semantic = None
-        """A semantic route index, once built (it embeds the profile's utterances: seconds)."""
         self.rng = rng or random.Random()
         self._sleep = sleep
         # Incognito text, by message id: the store never sees it, yet the conversation needs it as
@@ -52,14 +46,14 @@ class ChatService:
         # Only finished exchanges are context: a failed or cancelled partial reply would mislead the model.
         # Routing tags (#code) are hints for us, not words for the model. Incognito text from an earlier
         # run is gone, so those messages are left out.
-        known = self.profile.task_tags
+        known = self.state.profile.task_tags
         turns = [(m.role, self._unstored.get(m.id, m.content)) for m in self.store.messages(conversation_id)
                  if m.status == "complete"]
         return [{"role": role, "content": split_tags(content, known)[1] if role == "user" else content}
                 for role, content in turns if content]
 
     def _retries_for(self, failure: Failure | None) -> int:
-        return getattr(self.profile.retries, failure.value, 0) if failure else 0
+        return getattr(self.state.profile.retries, failure.value, 0) if failure else 0
 
     async def send(self, prompt: str, conversation_id: str | None = None, model: str | None = None,
                    tags: frozenset[str] = frozenset(), incognito: bool = False, *, replacing: int | None = None,
@@ -70,7 +64,7 @@ class ChatService:
         settings = settings or TurnSettings()
         if not prompt.strip():
             raise EmptyPrompt("the prompt is empty")
-        prompt_tags, text = split_tags(prompt, self.profile.task_tags)
+        prompt_tags, text = split_tags(prompt, self.state.profile.task_tags)
         if not text.strip():
             raise EmptyPrompt("the prompt has tags but no text")
 
@@ -78,7 +72,7 @@ class ChatService:
             # One trip to the worker thread: the prompt is saved before anything else can fail.
             if replacing is not None and conversation_id is not None:
                 self.store.replace_turn(conversation_id, replacing)
-            conversation, prompt_id = self.store.start_turn(conversation_id, prompt, self.profile.name, incognito)
+            conversation, prompt_id = self.store.start_turn(conversation_id, prompt, self.state.profile.name, incognito)
             self.store.save_settings(conversation, settings)
             if incognito:
                 self._unstored[prompt_id] = prompt
@@ -91,15 +85,15 @@ class ChatService:
         yield TurnStarted(conversation_id, prompt_id)
         request = RouteRequest(text, prompt_tokens, request_tokens, prompt_tags | tags)
         try:
-            decision = decide(request, self.profile, self.catalog, health=self.health.snapshot(),
-                              semantic=self.semantic, forced=model, rng=self.rng, now=self.health.clock())
+            decision = decide(request, self.state.profile, self.state.catalog, health=self.state.health.snapshot(),
+                              semantic=self.state.semantic, forced=model, rng=self.rng, now=self.state.health.clock())
         except NoModelAvailable as exc:
             yield TurnFailed(conversation_id, str(exc))
             return
         yield Routed(decision)
 
         reply_id = await asyncio.to_thread(self.store.start_reply, conversation_id, incognito)
-        secrets = environment_secrets(self.profile.key_envs())
+        secrets = environment_secrets(self.state.profile.key_envs())
         attempts: list[Attempt] = []
         stream: AttemptStream | None = None
         hop = 0
@@ -114,8 +108,8 @@ class ChatService:
                     else:
                         reason = f"fallback after {attempts[-1].model_alias} failed ({attempts[-1].failure})"
                     yield AttemptStarted(alias, hop, reason)
-                    stream = AttemptStream(self.catalog[alias], messages, route=decision.route, reason=reason,
-                                           hop=hop, timeouts=self.profile.timeouts, secrets=secrets,
+                    stream = AttemptStream(self.state.catalog[alias], messages, route=decision.route, reason=reason,
+                                           hop=hop, timeouts=self.state.profile.timeouts, secrets=secrets,
                                            temperature=settings.temperature)
                     flushed = time.monotonic()
                     async for piece in stream:
@@ -127,7 +121,7 @@ class ChatService:
                     attempt = stream.attempt
                     stream = None
                     attempts.append(attempt)
-                    self.health.record(attempt)
+                    self.state.health.record(attempt)
                     await asyncio.to_thread(self.store.record_attempt, attempt, conversation_id, prompt_id,
                                             reply_id, decision.to_dict() if hop == 0 else None)
                     yield AttemptEnded(attempt)
@@ -137,7 +131,7 @@ class ChatService:
                     tries += 1
                     # Retry-After (capped when parsed) beats our own exponential backoff.
                     delay = attempt.retry_after_s if attempt.retry_after_s is not None else \
-                        self.profile.retries.backoff_s * 2 ** (tries - 1)
+                        self.state.profile.retries.backoff_s * 2 ** (tries - 1)
                     await self._sleep(delay)
                 if attempts[-1].ok:
                     break

@@ -10,8 +10,7 @@ from contextlib import aclosing
 from playground.base import tokens
 from playground.base.records import Attempt, Column, Comparison, LiveStats, Outcome, Vote
 from playground.base.safetext import environment_secrets
-from playground.config.catalog import Catalog, ModelInfo
-from playground.config.profile import Profile
+from playground.config.catalog import ModelInfo
 from playground.history.store import Store
 from playground.providers.stream import AttemptStream
 from playground.router import NoModelAvailable, RouteRequest, decide, route_for
@@ -25,6 +24,7 @@ from playground.services.events import (
     CompareStarted,
     EmptyPrompt,
 )
+from playground.services.routing_state import RoutingState
 
 MIN_MODELS, MAX_MODELS = 2, 6
 PROGRESS_INTERVAL_S = 0.1
@@ -38,9 +38,8 @@ class CompareError(ValueError):
 class CompareService:
     """Knows nothing of the UI: callers iterate `run()` and render the events, tagged by column."""
 
-    def __init__(self, profile: Profile, catalog: Catalog, store: Store) -> None:
-        self.profile = profile
-        self.catalog = catalog
+    def __init__(self, state: RoutingState, store: Store) -> None:
+        self.state = state
         self.store = store
 
     def check(self, models: Sequence[str]) -> list[ModelInfo]:
@@ -50,9 +49,9 @@ class CompareService:
             raise CompareError("each model can be compared once per prompt")
         infos = []
         for alias in models:
-            if alias not in self.catalog:
-                raise CompareError(f"unknown model {alias!r} (not in profile {self.profile.name!r})")
-            info = self.catalog[alias]
+            if alias not in self.state.catalog:
+                raise CompareError(f"unknown model {alias!r} (not in profile {self.state.profile.name!r})")
+            info = self.state.catalog[alias]
             if not info.available:
                 raise CompareError(f"{alias} is unavailable: {info.unavailable_reason}")
             infos.append(info)
@@ -61,7 +60,7 @@ class CompareService:
     def suggest(self, prompt: str, limit: int = 3) -> list[str]:
         """The models the router would try for this prompt, best first: its route's top candidates."""
         try:
-            decision = decide(RouteRequest(prompt, tokens.count_text(prompt)), self.profile, self.catalog)
+            decision = decide(RouteRequest(prompt, tokens.count_text(prompt)), self.state.profile, self.state.catalog)
         except NoModelAvailable:
             return []
         return [decision.model, *decision.fallbacks][:limit]
@@ -79,10 +78,10 @@ class CompareService:
             raise EmptyPrompt("the prompt is empty")
         if prompt_message_id is None:
             conversation_id, prompt_message_id = await asyncio.to_thread(
-                self.store.start_turn, conversation_id, prompt, self.profile.name)
+                self.store.start_turn, conversation_id, prompt, self.state.profile.name)
         messages = await asyncio.to_thread(self._context, conversation_id, prompt_message_id)
         prompt_tokens = await asyncio.to_thread(tokens.count_messages, messages)
-        route, _ = route_for(RouteRequest(prompt, prompt_tokens), self.profile, self.catalog)
+        route, _ = route_for(RouteRequest(prompt, prompt_tokens), self.state.profile, self.state.catalog)
         columns = [Column(info.alias, await asyncio.to_thread(self.store.start_reply, conversation_id))
                    for info in infos]
         # No classifier yet: the route a prompt takes is its category.
@@ -90,7 +89,7 @@ class CompareService:
         yield CompareStarted(comparison)
 
         queue: asyncio.Queue = asyncio.Queue()
-        secrets = environment_secrets(self.profile.key_envs())
+        secrets = environment_secrets(self.state.profile.key_envs())
         tasks = set()
         for index, info in enumerate(infos):
             task = asyncio.create_task(self._column(comparison, index, info, messages, prompt_tokens, secrets, queue))
@@ -114,7 +113,7 @@ class CompareService:
     async def _column(self, comparison: Comparison, index: int, info: ModelInfo, messages: list[dict],
                       prompt_tokens: int, secrets: list[str], queue: asyncio.Queue) -> None:
         column = comparison.columns[index]
-        stream = AttemptStream(info, messages, route=comparison.route, hop=0, timeouts=self.profile.timeouts,
+        stream = AttemptStream(info, messages, route=comparison.route, hop=0, timeouts=self.state.profile.timeouts,
                                reason=f"compared with {', '.join(m for m in comparison.models if m != info.alias)}",
                                secrets=secrets)
         started = time.perf_counter()

@@ -9,6 +9,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+import numpy as np
+
 from playground.base.records import Outcome, Vote
 
 BASE_RATING = 1000.0
@@ -47,11 +49,11 @@ class Standing:
 def games(votes: Iterable[Vote]) -> list[Game]:
     """The winner beats every other compared model; a tie or 'all bad' is a draw between every pair
     (as Chatbot Arena counts 'both bad'). Losers of one vote are not ranked among themselves."""
-    found = []
+    found: list[Game] = []
     for vote in votes:
-        if vote.outcome is Outcome.WIN:
-            found.extend(Game(vote.winner_model_alias, other, 1.0)
-                         for other in vote.models if other != vote.winner_model_alias)
+        winner = vote.winner_model_alias
+        if vote.outcome is Outcome.WIN and winner is not None:
+            found.extend(Game(winner, other, 1.0) for other in vote.models if other != winner)
         else:
             found.extend(Game(a, b, 0.5) for i, a in enumerate(vote.models) for b in vote.models[i + 1:])
     return found
@@ -60,21 +62,6 @@ def games(votes: Iterable[Vote]) -> list[Game]:
 def _sigmoid(x: float) -> float:
     return 1 / (1 + math.exp(-x))
 
-
-def _inverse(matrix: list[list[float]]) -> list[list[float]]:
-    """Gauss–Jordan with partial pivoting; the matrices here are small and positive definite."""
-    n = len(matrix)
-    work = [row[:] + [float(i == j) for j in range(n)] for i, row in enumerate(matrix)]
-    for col in range(n):
-        pivot = max(range(col, n), key=lambda r: abs(work[r][col]))
-        work[col], work[pivot] = work[pivot], work[col]
-        lead = work[col][col]
-        work[col] = [v / lead for v in work[col]]
-        for row in range(n):
-            if row != col and work[row][col]:
-                factor = work[row][col]
-                work[row] = [v - factor * p for v, p in zip(work[row], work[col])]
-    return [row[n:] for row in work]
 
 
 def bradley_terry(models: list[str], played: list[Game], tolerance: float = 1e-10,
@@ -113,8 +100,8 @@ def bradley_terry(models: list[str], played: list[Game], tolerance: float = 1e-1
             information[i][i] += p * (1 - p)
             if j >= 0:
                 information[i][j] -= p * (1 - p)
-    covariance = _inverse(information) if n else []
-    return {m: (theta[i], math.sqrt(covariance[i][i])) for m, i in index.items()}
+    covariance = np.linalg.inv(np.array(information)) if n else np.zeros((0, 0))
+    return {m: (theta[i], math.sqrt(covariance[i, i])) for m, i in index.items()}
 
 
 def standings(votes: Iterable[Vote], replies: Mapping[int, tuple[float, float | None]],

@@ -59,7 +59,7 @@ def read_prompts(path: Path) -> list[LivePrompt]:
             raise SourceError(f"{where}: check {check!r} needs a string `expected`")
         if check == "regex":
             try:
-                re.compile(expected)
+                re.compile(str(expected))
             except re.error as exc:
                 raise SourceError(f"{where}: invalid regular expression: {exc}") from None
         prompts.append(LivePrompt(str(data.get("id", number)), data["prompt"], check, expected))
@@ -69,18 +69,21 @@ def read_prompts(path: Path) -> list[LivePrompt]:
 def check_answer(item: LivePrompt, answer: str) -> bool | None:
     """True/False for the mechanical checks; None when there is no check (or it needs the judge)."""
     text = answer.strip()
-    if item.check == "exact":
-        return text == item.expected.strip()
-    if item.check == "contains":
-        return item.expected.lower() in text.lower()
-    if item.check == "regex":
-        return re.search(item.expected, text) is not None
     if item.check == "json":
         try:
             json.loads(text.removeprefix("```json").removeprefix("```").removesuffix("```"))
         except ValueError:
             return False
         return True
+    expected = item.expected
+    if expected is None:  # read_prompts demands `expected` for every other check
+        return None
+    if item.check == "exact":
+        return text == expected.strip()
+    if item.check == "contains":
+        return expected.lower() in text.lower()
+    if item.check == "regex":
+        return re.search(expected, text) is not None
     return None
 
 
@@ -126,7 +129,7 @@ async def run_live(session: Session, prompts: list[LivePrompt], results: Path, *
         n = tokens.count_text(item.prompt)
         try:
             first = decide(RouteRequest(item.prompt, n, n + 7), session.profile, session.catalog,
-                           semantic=session.chat.semantic).model
+                           semantic=session.state.semantic).model
         except NoModelAvailable:  # send() will say so and record it
             first = "none"
         gate = limits.setdefault(provider(first), asyncio.Semaphore(per_provider))
@@ -135,10 +138,11 @@ async def run_live(session: Session, prompts: list[LivePrompt], results: Path, *
                 if isinstance(event, TurnFailed):
                     result.conversation_id, result.detail = event.conversation_id, event.message
                 elif isinstance(event, ReplyDone):
-                    reply = event.reply
+                    reply, final = event.reply, event.reply.final
                     result.status, result.conversation_id = reply.status, reply.conversation_id
-                    result.model, result.route = reply.final.model_alias, reply.final.route
-                    result.cost_usd, result.latency_s = reply.cost_usd, reply.final.latency_s
+                    if final is not None:
+                        result.model, result.route, result.latency_s = final.model_alias, final.route, final.latency_s
+                    result.cost_usd = reply.cost_usd
                     if reply.status == "complete":
                         result.passed = check_answer(item, reply.text)
                         if item.check == "judge" and judge:

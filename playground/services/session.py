@@ -13,13 +13,14 @@ from playground.history.store import Store
 from playground.providers import ollama
 from playground.services.chat import ChatService
 from playground.services.compare import CompareService
+from playground.services.routing_state import RoutingState
 
 
 @dataclass
 class Session:
     profile_path: Path
-    profile: Profile
-    catalog: Catalog
+    state: RoutingState
+    """What every service routes by; replaced in place, so services never hold a stale copy."""
     store: Store
     chat: ChatService
     compare: CompareService
@@ -29,9 +30,16 @@ class Session:
     incognito: bool = False
     """Chats of this run start incognito: their text is not stored."""
 
+    @property
+    def profile(self) -> Profile:
+        return self.state.profile
+
+    @property
+    def catalog(self) -> Catalog:
+        return self.state.catalog
+
     def _rebuild(self) -> None:
-        self.catalog = build_catalog(self.profile, extra=self.extra_models, prices=self.prices)
-        self.chat.catalog = self.compare.catalog = self.catalog
+        self.state.catalog = build_catalog(self.profile, extra=self.extra_models, prices=self.prices)
 
     def refresh_local_models(self, ollama_base: str = ollama.OLLAMA_BASE) -> int:
         """Look for a running Ollama server and offer its models; returns how many were found."""
@@ -42,9 +50,7 @@ class Session:
 
     def apply_profile(self, profile: Profile) -> None:
         """Switch to a new version of the profile (validated by load_profile) for the next prompt."""
-        self.profile = self.chat.profile = self.compare.profile = profile
-        self.chat.health.cooldown = profile.cooldown
-        self._rebuild()
+        self.state.apply(profile, build_catalog(profile, extra=self.extra_models, prices=self.prices))
 
     def build_semantic_index(self) -> int:
         """Embed the profile's semantic utterances (cached on disk after the first time); returns how many
@@ -52,12 +58,12 @@ class Session:
         from playground.router.semantic import build_index
 
         index = build_index(self.profile)
-        self.chat.semantic = index
+        self.state.semantic = index
         return len(index.routes) if index else 0
 
     def seed_health(self) -> None:
         """Latency and error estimates start from history rather than from nothing."""
-        self.chat.health.seed(self.store.recent_attempts())
+        self.state.health.seed(self.store.recent_attempts())
 
     def add_model(self, name: str, api_base: str | None = None) -> str:
         """Make `name` (a profile alias or any LiteLLM model string) callable; returns its alias.
@@ -85,6 +91,6 @@ def open_session(profile: str | None = None, db: str | Path | None = None, incog
     loaded = load_profile(path)
     store = Store(Path(db) if db else default_db_path())
     prices = load_prices()
-    catalog = build_catalog(loaded, prices=prices)
-    return Session(path, loaded, catalog, store, ChatService(loaded, catalog, store),
-                   CompareService(loaded, catalog, store), prices, incognito=incognito)
+    state = RoutingState.new(loaded, build_catalog(loaded, prices=prices))
+    return Session(path, state, store, ChatService(state, store), CompareService(state, store), prices,
+                   incognito=incognito)

@@ -158,7 +158,7 @@ class ChatScreen(Screen):
     @work(thread=True, group="semantic", exclusive=True, exit_on_error=False)
     def _rebuild_semantic(self) -> None:
         # Embedding new utterances takes a moment; until it is done, semantic routes are skipped and say so.
-        self.session.chat.semantic = None
+        self.session.state.semantic = None
         self.session.build_semantic_index()
 
     @on(ProfileInvalid)
