@@ -30,7 +30,9 @@ class HistoryTuning:
 
 def observe(store: Store) -> HistoryTuning:
     attempts = store.recent_attempts(limit=100_000)
-    errors, counts, latencies = defaultdict(int), defaultdict(int), defaultdict(list)
+    errors: dict[str, int] = defaultdict(int)
+    counts: dict[str, int] = defaultdict(int)
+    latencies: dict[str, list[float]] = defaultdict(list)
     for attempt in attempts:
         if attempt.failure == "cancelled":
             continue
@@ -41,7 +43,7 @@ def observe(store: Store) -> HistoryTuning:
             latencies[attempt.model_alias].append(attempt.latency_s * 1000)
     observed = HistoryTuning(
         len(attempts), {m: errors[m] / n for m, n in counts.items() if n >= MIN_ATTEMPTS},
-        {m: percentiles(v).p50_ms for m, v in latencies.items() if len(v) >= MIN_ATTEMPTS})
+        {m: p50 for m, v in latencies.items() if len(v) >= MIN_ATTEMPTS and (p50 := percentiles(v).p50_ms) is not None})
     scores: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for vote in store.votes():
         for model in vote.models:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ class LocalModel:
         self._path = path
         self._n_ctx = n_ctx
         self._threads = threads
-        self._llama = None
+        self._llama: Any = None  # llama_cpp.Llama, imported on first use
         self._lock = threading.Lock()
 
     def load(self):
