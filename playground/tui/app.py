@@ -1,16 +1,25 @@
-"""The Textual app: paints at once, then loads LiteLLM and local models in a background thread."""
+"""The Textual app: paints at once, then loads LiteLLM and local models in a background thread.
+
+App-level state (is the engine ready, which profile routes, the theme) lives here, not in a screen:
+background results are published on signals, so a screen underneath history, stats or a dialog still
+hears them, and a screen shown later reads the current state.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import sys
+import threading
 import time
 from collections.abc import Iterable
 from functools import partial
+from pathlib import Path
 
 from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.signal import Signal
 
 from playground.services.session import Session
 from playground.tui import collect, preferences
@@ -38,6 +47,11 @@ class PlaygroundApp(App):
         self._load_engine = load_engine
         self._profile_stamp = self._stamp()
         self._last_input = time.monotonic()
+        self.engine: EngineReady | EngineFailed | None = None
+        """None while LiteLLM loads; prompts sent before then wait for it."""
+        self.engine_signal: Signal[EngineReady | EngineFailed] = Signal(self, "engine")
+        self.profile_signal: Signal[ProfileChanged | ProfileInvalid] = Signal(self, "profile")
+        # Read once: the file is written by this process only (when the theme changes).
         theme = preferences.load().get("theme")
         if isinstance(theme, str) and theme in self.available_themes:
             self.theme = theme
@@ -45,7 +59,10 @@ class PlaygroundApp(App):
     def on_mount(self) -> None:
         self.push_screen(ChatScreen(self.session))
         if self._load_engine:
-            self._load()
+            # A daemon thread, not a worker: quitting while LiteLLM imports (seconds) must not wait for it.
+            threading.Thread(target=self._load, name="engine-load", daemon=True).start()
+        else:
+            self.engine = EngineReady(0, 0.0)  # the first request loads LiteLLM itself
         self.set_interval(PROFILE_POLL_S, self._check_profile)
         collect.defer_full_collections()
         self.theme_changed_signal.subscribe(self, lambda theme: self._remember_theme(theme.name))
@@ -54,6 +71,11 @@ class PlaygroundApp(App):
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, (events.Key, events.MouseDown, events.Paste)):
             self._last_input = time.monotonic()
+        self.engine: EngineReady | EngineFailed | None = None
+        """None while LiteLLM loads; prompts sent before then wait for it."""
+        self.engine_signal: Signal[EngineReady | EngineFailed] = Signal(self, "engine")
+        self.profile_signal: Signal[ProfileChanged | ProfileInvalid] = Signal(self, "profile")
+        # Read once: the file is written by this process only (when the theme changes).
         theme = preferences.load().get("theme")
         if isinstance(theme, str) and theme in self.available_themes:
             self.theme = theme
@@ -99,15 +121,31 @@ class PlaygroundApp(App):
         try:
             profile = load_profile(self.session.profile_path)
         except ProfileError as exc:
-            self._post(ProfileInvalid(str(exc)))
+            self._publish(ProfileInvalid(str(exc)))
             return
-        self._post(ProfileChanged(profile))
+        self._publish(ProfileChanged(profile))
+
+    def switch_profile(self, path: Path) -> None:
+        """Route with the profile at `path` from the next prompt on (F10); the result is published."""
+        self._switch_profile(path)
+
+    @work(thread=True, exclusive=True, group="profile-switch", exit_on_error=False)
+    def _switch_profile(self, path: Path) -> None:
+        from playground.config.profile import ProfileError, load_profile
+
+        try:
+            profile = load_profile(path)
+        except ProfileError as exc:
+            self._publish(ProfileInvalid(str(exc)))
+            return
+        self.session.profile_path = path
+        self._profile_stamp = self._stamp()
+        self._publish(ProfileChanged(profile))
 
     def action_leaderboard(self) -> None:
         if not isinstance(self.screen, LeaderboardScreen):
             self.push_screen(LeaderboardScreen(self.session))
 
-    @work(thread=True, group="engine", exit_on_error=False)
     def _load(self) -> None:
         from playground.base import tokens
         from playground.config import local_model
@@ -130,13 +168,33 @@ class PlaygroundApp(App):
                 engine.warm_local_model()
             day_cost = self.session.store.today_cost()
         except Exception as exc:  # shown in the status bar; the app stays usable for reading history
-            self._post(EngineFailed(f"{type(exc).__name__}: {exc}"))
+            self._publish(EngineFailed(f"{type(exc).__name__}: {exc}"))
             return
-        self._post(EngineReady(found, day_cost, note))
+        self._publish(EngineReady(found, day_cost, note))
 
-    def _post(self, message) -> None:
-        # Background messages go to the active screen, where the widgets that show them live.
-        self.call_from_thread(lambda: self.screen.post_message(message))
+    def _publish(self, state: EngineReady | EngineFailed | ProfileChanged | ProfileInvalid) -> None:
+        """From a background thread: record the new state, then tell every screen that subscribed."""
+        if not self.is_running:
+            return  # quitting: nobody is left to tell
+        with contextlib.suppress(RuntimeError):  # the loop closed between the check and the call
+            self.call_from_thread(self._apply, state)
+
+    def _apply(self, state: EngineReady | EngineFailed | ProfileChanged | ProfileInvalid) -> None:
+        if isinstance(state, (EngineReady, EngineFailed)):
+            self.engine = state
+            self.engine_signal.publish(state)
+            return
+        if isinstance(state, ProfileChanged):
+            self.session.apply_profile(state.profile)
+            self._rebuild_semantic()
+            self.notify(f"Routing with profile {state.profile.name}", timeout=3, markup=False)
+        self.profile_signal.publish(state)
+
+    @work(thread=True, group="semantic", exclusive=True, exit_on_error=False)
+    def _rebuild_semantic(self) -> None:
+        # Embedding new utterances takes a moment; until it is done, semantic routes are skipped and say so.
+        self.session.state.semantic = None
+        self.session.build_semantic_index()
 
     # History and stats: pushed over the chat, which keeps its state underneath -------------------
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,6 +85,9 @@ class ChatScreen(Screen):
         messages: list[StoredMessage]
         replies: dict[int, Attempt]
         settings: TurnSettings
+        decisions: dict[int, dict]
+        """The routing decision behind each reply, by the reply's message id."""
+        marks: dict[int, bool]
 
     def __init__(self, session: Session) -> None:
         super().__init__()
@@ -100,6 +105,9 @@ class ChatScreen(Screen):
         """The conversation's last prompt (message id, text): what edit and 'other model' re-send."""
         self._replacing: int | None = None
         """Set while the box holds the last prompt for editing: sending it replaces that turn."""
+        self._waiting: tuple[str, frozenset[str], str | None, int | None] | None = None
+        """A prompt sent before LiteLLM was loaded: sent the moment it is."""
+        self._waiting_since = 0.0
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
@@ -129,64 +137,100 @@ class ChatScreen(Screen):
         self.query_one(ModelsPanel).show(self.session.catalog)
         self.query_one(ModelsPanel).set_class(self.app.size.width >= WIDE_ENOUGH_FOR_PANEL, "-visible")
         self.query_one(PromptInput).focus()
+        self.app.engine_signal.subscribe(self, self._engine_changed)
+        self.app.profile_signal.subscribe(self, self._profile_changed)
+        if self.app.engine is not None:
+            self._engine_changed(self.app.engine)
+        self.set_interval(1.0, self._tick)
+
+    def on_screen_resume(self) -> None:
+        # Back from history, stats or a dialog: typing goes to the prompt box again.
+        if not isinstance(self.focused, ReplyView):
+            self.query_one(PromptInput).focus()
 
     # Background state ---------------------------------------------------------------------------
 
-    @on(EngineReady)
+    def _engine_changed(self, state: EngineReady | EngineFailed) -> None:
+        if isinstance(state, EngineReady):
+            self._engine_ready(state)
+        else:
+            self.query_one(StatusBar).engine = f"engine failed: {state.message}"
+            if self._waiting is not None and self._reply is not None:
+                self._reply.stopped(f"not sent: engine failed: {state.message}")
+                self._waiting = None
+
     def _engine_ready(self, message: EngineReady) -> None:
         status = self.query_one(StatusBar)
         status.engine = "ready" + (f" · {message.local_models_found} Ollama models" if message.local_models_found
                                    else "") + (f" · {message.note}" if message.note else "")
         status.day_cost = message.day_cost
         self.query_one(ModelsPanel).show(self.session.catalog)
-        self.query_one("#welcome", Static).update(self._welcome())
+        if self.query("#welcome"):
+            self.query_one("#welcome", Static).update(self._welcome())
+        if self._waiting is not None:
+            text, tags, model, replacing = self._waiting
+            self._waiting = None
+            self._start_send(text, tags, model, replacing)
 
-    @on(EngineFailed)
-    def _engine_failed(self, message: EngineFailed) -> None:
-        self.query_one(StatusBar).engine = f"engine failed: {message.message}"
-
-    @on(ProfileChanged)
-    def _profile_changed(self, message: ProfileChanged) -> None:
-        self.session.apply_profile(message.profile)
-        self._rebuild_semantic()
+    def _profile_changed(self, state: ProfileChanged | ProfileInvalid) -> None:
         status = self.query_one(StatusBar)
-        status.profile = message.profile.name
+        if isinstance(state, ProfileInvalid):
+            status.problem = f"profile not reloaded: {state.error}"
+            return
+        status.profile = state.profile.name
         status.problem = ""
         self.query_one(ModelsPanel).show(self.session.catalog)
-        self.notify(f"Routing with profile {message.profile.name}", timeout=3, markup=False)
 
-    @work(thread=True, group="semantic", exclusive=True, exit_on_error=False)
-    def _rebuild_semantic(self) -> None:
-        # Embedding new utterances takes a moment; until it is done, semantic routes are skipped and say so.
-        self.session.state.semantic = None
-        self.session.build_semantic_index()
-
-    @on(ProfileInvalid)
-    def _profile_invalid(self, message: ProfileInvalid) -> None:
-        self.query_one(StatusBar).problem = f"profile not reloaded: {message.error}"
+    def _tick(self) -> None:
+        """Once a second: how long a prompt has waited for LiteLLM, or a request for its first token."""
+        if self._waiting is not None and self._reply is not None:
+            self._reply.set_head(f"waiting for LiteLLM, {time.monotonic() - self._waiting_since:.0f} s")
+        elif self._sending is not None and self._sending.is_running and self._reply is not None:
+            self._reply.tick()
 
     # Sending ------------------------------------------------------------------------------------
 
     @on(PromptInput.Submitted)
     async def _submit(self, message: PromptInput.Submitted) -> None:
-        replacing, self._replacing = self._replacing, None
-        if await self._ask(message.text, replacing=replacing):
+        if await self._ask(message.text, replacing=self._replacing):
+            self._replacing = None
+            self._show_editing()
             self.query_one(PromptInput).clear()
 
-    async def _ask(self, text: str, *, model: str | None = None, replacing: int | None = None) -> bool:
-        if self._sending is not None and self._sending.is_running:
+    def _busy(self) -> bool:
+        if (self._sending is not None and self._sending.is_running) or self._waiting is not None:
             self.notify("A reply is still streaming: Esc cancels it.", severity="warning")
+            return True
+        return False
+
+    async def _ask(self, text: str, *, model: str | None = None, replacing: int | None = None) -> bool:
+        if self._busy():
             return False
         transcript = self.query_one("#transcript", VerticalScroll)
         if replacing is not None:
             self._mark_replaced(transcript)
         self._reply = ReplyView()
         await transcript.mount_all([PromptView(text), self._reply])
-        transcript.scroll_end(animate=False)
+        self._follow(transcript)
         self._last_prompt = None
         tags = frozenset({self.tag}) if self.tag else frozenset()
-        self._sending = self._send(text, tags, model, replacing)
+        if self.app.engine is None:
+            self._waiting, self._waiting_since = (text, tags, model, replacing), time.monotonic()
+            self._reply.set_head("waiting for LiteLLM, 0 s")
+        else:
+            self._start_send(text, tags, model, replacing)
         return True
+
+    def _start_send(self, text: str, tags: frozenset[str], model: str | None, replacing: int | None) -> None:
+        self.query_one(StatusBar).streaming = True
+        if self._reply is not None:
+            self._reply.waiting()
+        self._sending = self._send(text, tags, model, replacing)
+
+    def _follow(self, transcript: VerticalScroll | None = None) -> None:
+        """Keep the newest reply in view, its metadata and explanation included, once laid out."""
+        transcript = transcript or self.query_one("#transcript", VerticalScroll)
+        self.call_after_refresh(transcript.scroll_end, animate=False)
 
     @staticmethod
     def _mark_replaced(transcript: VerticalScroll) -> None:
@@ -216,7 +260,9 @@ class ChatScreen(Screen):
             return
         if isinstance(event, TextDelta):
             reply.append(event.text)
-        elif isinstance(event, TurnStarted):
+            return
+        at_end = self._at_end()
+        if isinstance(event, TurnStarted):
             self.conversation_id = event.conversation_id
         elif isinstance(event, Routed):
             reply.show_decision(event.decision)
@@ -229,13 +275,23 @@ class ChatScreen(Screen):
             status = self.query_one(StatusBar)
             status.conversation_cost = event.conversation_cost
             status.day_cost = event.day_cost
+            status.streaming = False
         elif isinstance(event, TurnFailed):
             reply.stopped(f"not sent: {event.message}")
+            self.query_one(StatusBar).streaming = False
+        if at_end:
+            self._follow()
+
+    def _at_end(self) -> bool:
+        transcript = self.query_one("#transcript", VerticalScroll)
+        return transcript.max_scroll_y - transcript.scroll_y <= 2
 
     @on(Worker.StateChanged)
     async def _worker_changed(self, event: Worker.StateChanged) -> None:
         if event.worker is not self._sending or self._reply is None:
             return
+        if event.state in (WorkerState.CANCELLED, WorkerState.ERROR, WorkerState.SUCCESS):
+            self.query_one(StatusBar).streaming = False
         if event.state is WorkerState.CANCELLED:
             self._reply.stopped("cancelled · the partial reply is kept in history")
         elif event.state is WorkerState.ERROR:
@@ -245,8 +301,19 @@ class ChatScreen(Screen):
     # Actions ------------------------------------------------------------------------------------
 
     def action_cancel(self) -> None:
+        """Esc: stop the reply, leave edit mode, or drop a prompt still waiting for LiteLLM."""
+        if self._waiting is not None:
+            self._waiting = None
+            if self._reply is not None:
+                self._reply.stopped("cancelled before it was sent · the prompt is not in history")
+            return
         if self._sending is not None and self._sending.is_running:
             self._sending.cancel()
+            return
+        if self._replacing is not None:
+            self._replacing = None
+            self._show_editing()
+            self.query_one(PromptInput).clear()
 
     async def action_new_conversation(self) -> None:
         self.action_cancel()
@@ -281,12 +348,14 @@ class ChatScreen(Screen):
         box.load_text(text)
         box.move_cursor(box.document.end)
         box.focus()
-        self.notify("Editing the last prompt: Enter sends it in place of that turn (kept in history).", timeout=4)
+        self._show_editing()
 
-    @on(PromptInput.Changed)
-    def _prompt_changed(self, event: PromptInput.Changed) -> None:
-        if not event.text_area.text.strip():
-            self._replacing = None  # emptied: what comes next is a new prompt, not an edit
+    def _show_editing(self) -> None:
+        # Edit mode lasts until the prompt is sent or Esc, even if the box is emptied and retyped.
+        box = self.query_one(PromptInput)
+        box.border_title = "editing the last prompt · Enter replaces that turn · Esc cancels" \
+            if self._replacing is not None else None
+        box.set_class(self._replacing is not None, "-editing")
 
     @on(PromptInput.EditLast)
     def _edit_last_key(self) -> None:
@@ -353,25 +422,26 @@ class ChatScreen(Screen):
         self.settings = settings
         self.query_one(StatusBar).settings = settings.describe()
 
+    @work(thread=True, group="profile-list", exclusive=True, exit_on_error=False)
     def action_pick_profile(self) -> None:
-        current = self.session.profile_path.resolve()
-        choices = [Choice(str(path), profile_label(path), "current" if path == current else str(path.parent))
-                   for path in known_profiles(current)]
-        self.app.push_screen(PickOne("Route with which profile?", choices), self._switch_profile)
-
-    @work(thread=True, group="profile-switch", exclusive=True, exit_on_error=False)
-    def _switch_profile(self, path: str | None) -> None:
+        """Offer the profiles that load: any other *.yaml in the working directory is not a profile."""
         from playground.config.profile import ProfileError, load_profile
 
-        if path is None:
-            return
-        try:
-            profile = load_profile(Path(path))
-        except ProfileError as exc:
-            self.post_message(ProfileInvalid(str(exc)))
-            return
-        self.session.profile_path = Path(path)
-        self.post_message(ProfileChanged(profile))
+        current = self.session.profile_path.resolve()
+        choices = []
+        for path in known_profiles(current):
+            try:
+                profile = load_profile(path)
+            except (ProfileError, OSError):
+                continue
+            where = "current" if path == current else str(path.parent)
+            choices.append(Choice(str(path), profile_label(path), f"{profile.name} · {where}"))
+        self.app.call_from_thread(self.app.push_screen, PickOne("Route with which profile?", choices),
+                                  self._switch_profile)
+
+    def _switch_profile(self, path: str | None) -> None:
+        if path is not None:
+            self.app.switch_profile(Path(path))
 
     # Comparing and feedback ----------------------------------------------------------------------
 
@@ -440,10 +510,15 @@ class ChatScreen(Screen):
     def _load_conversation(self, conversation_id: str) -> None:
         store = self.session.store
         summary = store.conversation(conversation_id)
-        if summary is not None:
-            self.post_message(self.ConversationLoaded(summary, store.messages(conversation_id),
-                                                      store.final_attempts(conversation_id),
-                                                      store.settings(conversation_id)))
+        if summary is None:
+            return
+        messages = store.messages(conversation_id)
+        decisions = {row["reply_message_id"]: json.loads(row["decision"])
+                     for row in store.attempts(conversation_id) if row["decision"] and row["reply_message_id"]}
+        marks = {m.id: bool(found["good"]) for m in messages
+                 if m.role == "assistant" and (found := store.feedback(m.id)) is not None}
+        self.post_message(self.ConversationLoaded(summary, messages, store.final_attempts(conversation_id),
+                                                  store.settings(conversation_id), decisions, marks))
 
     @on(ConversationLoaded)
     async def _conversation_loaded(self, message: ConversationLoaded) -> None:
@@ -465,7 +540,8 @@ class ChatScreen(Screen):
                     self._last_prompt = (stored.id, stored.content)
                 shown.append(view)
             else:
-                shown.append(StoredReplyView(stored, message.replies.get(stored.id)))
+                shown.append(StoredReplyView(stored, message.replies.get(stored.id),
+                                             message.decisions.get(stored.id), message.marks.get(stored.id)))
         await transcript.mount_all(shown)
         transcript.scroll_end(animate=False)
         self.query_one(PromptInput).focus()
