@@ -71,14 +71,6 @@ class PlaygroundApp(App):
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, (events.Key, events.MouseDown, events.Paste)):
             self._last_input = time.monotonic()
-        self.engine: EngineReady | EngineFailed | None = None
-        """None while LiteLLM loads; prompts sent before then wait for it."""
-        self.engine_signal: Signal[EngineReady | EngineFailed] = Signal(self, "engine")
-        self.profile_signal: Signal[ProfileChanged | ProfileInvalid] = Signal(self, "profile")
-        # Read once: the file is written by this process only (when the theme changes).
-        theme = preferences.load().get("theme")
-        if isinstance(theme, str) and theme in self.available_themes:
-            self.theme = theme
         await super().on_event(event)
 
     @work(thread=True, group="preferences", exit_on_error=False)
