@@ -227,10 +227,21 @@ class ChatScreen(Screen):
             self._reply.waiting()
         self._sending = self._send(text, tags, model, replacing)
 
-    def _follow(self, transcript: VerticalScroll | None = None) -> None:
-        """Keep the newest reply in view, its metadata and explanation included, once laid out."""
+    def _follow(self, transcript: VerticalScroll | None = None, *, new_turn: bool = True) -> None:
+        """Keep the newest reply in view, its metadata and explanation included.
+
+        Textual's anchor keeps a pane at its bottom through every layout change until the user scrolls
+        up (and again once they scroll back down). It is set only once the transcript overflows: an
+        anchored pane that is not full is drawn bottom-aligned.
+        """
         transcript = transcript or self.query_one("#transcript", VerticalScroll)
-        self.call_after_refresh(transcript.scroll_end, animate=False)
+
+        def anchor() -> None:
+            # A new turn always brings the view down; a reply finishing does not if the user scrolled up.
+            if transcript.max_scroll_y > 0 and (new_turn or not transcript._anchor_released):
+                transcript.anchor()
+
+        self.call_after_refresh(anchor)
 
     @staticmethod
     def _mark_replaced(transcript: VerticalScroll) -> None:
@@ -261,7 +272,6 @@ class ChatScreen(Screen):
         if isinstance(event, TextDelta):
             reply.append(event.text)
             return
-        at_end = self._at_end()
         if isinstance(event, TurnStarted):
             self.conversation_id = event.conversation_id
         elif isinstance(event, Routed):
@@ -279,12 +289,8 @@ class ChatScreen(Screen):
         elif isinstance(event, TurnFailed):
             reply.stopped(f"not sent: {event.message}")
             self.query_one(StatusBar).streaming = False
-        if at_end:
-            self._follow()
-
-    def _at_end(self) -> bool:
-        transcript = self.query_one("#transcript", VerticalScroll)
-        return transcript.max_scroll_y - transcript.scroll_y <= 2
+        if isinstance(event, (ReplyDone, TurnFailed, AttemptEnded)):
+            self._follow(new_turn=False)
 
     @on(Worker.StateChanged)
     async def _worker_changed(self, event: Worker.StateChanged) -> None:

@@ -34,6 +34,19 @@ REDRAW_EVERY_S = 0.1
 
 _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
 
+_PARSER = MarkdownIt().enable("strikethrough").enable("table")  # the parser Rich's Markdown uses
+
+
+def _parse_with_breaks(text: str) -> list:
+    """Rich's parse, with every single newline kept as a line break (markdown-it's `breaks` option only
+    affects its HTML renderer, so the tokens are changed here)."""
+    tokens = _PARSER.parse(text)
+    for token in tokens:
+        for child in token.children or ():
+            if child.type == "softbreak":
+                child.type = "hardbreak"
+    return tokens
+
 
 def code_blocks(source: str) -> list[tuple[str, str]]:
     """The fenced and indented code blocks of a Markdown text, as (language, code)."""
@@ -155,6 +168,8 @@ class MarkdownView(Widget):
         code_theme = "monokai" if self.app.current_theme.dark else "default"
         # hyperlinks=False: a model's links are shown as text, never as terminal hyperlinks.
         markdown = RichMarkdown(text, code_theme=code_theme, hyperlinks=False)
+        # Line breaks kept, as chat UIs do: code a model wrote without a fence stays on its lines.
+        markdown.parsed = _parse_with_breaks(text)
         console = self.app.console
         # Plain segments, not Strips: a Strip caches what is derived from it (crops, filters), and kept
         # Strips made every garbage collection longer. Rich's own line rendering is also a third cheaper
