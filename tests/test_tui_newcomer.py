@@ -96,8 +96,8 @@ async def test_the_chat_follows_the_newest_reply_to_its_last_line(tmp_path, serv
 
         for turn in range(5):
             reply = await _send(pilot, f"turn {turn}")
-            await wait_for(pilot, lambda reply=reply: "TTFT" in _meta(reply), timeout=10)
-            await wait_for(pilot, lambda reply=reply: why_in_view(reply), timeout=3)
+            await wait_for(pilot, lambda reply=reply: "TTFT" in _meta(reply), timeout=20)
+            await wait_for(pilot, lambda reply=reply: why_in_view(reply), timeout=10)
             assert "TTFT" in painted_text(transcript)
 
 

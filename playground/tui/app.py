@@ -25,9 +25,8 @@ from playground.services.session import Session
 from playground.tui import collect, preferences
 from playground.tui.messages import EngineFailed, EngineReady, ProfileChanged, ProfileInvalid
 from playground.tui.screens.chat import ChatScreen
-from playground.tui.screens.help import HelpScreen
-from playground.tui.screens.history import HistoryScreen
-from playground.tui.screens.leaderboard import LeaderboardScreen
+
+# Screens not shown at start are imported when first opened: the first paint does not wait for them.
 
 PROFILE_POLL_S = 1.0
 
@@ -78,6 +77,8 @@ class PlaygroundApp(App):
         preferences.save({"theme": name})
 
     def action_help(self) -> None:
+        from playground.tui.screens.help import HelpScreen
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.screen))
 
@@ -135,6 +136,8 @@ class PlaygroundApp(App):
         self._publish(ProfileChanged(profile))
 
     def action_leaderboard(self) -> None:
+        from playground.tui.screens.leaderboard import LeaderboardScreen
+
         if not isinstance(self.screen, LeaderboardScreen):
             self.push_screen(LeaderboardScreen(self.session))
 
@@ -191,11 +194,12 @@ class PlaygroundApp(App):
     # History and stats: pushed over the chat, which keeps its state underneath -------------------
 
     def action_show_history(self) -> None:
+        from playground.tui.screens.history import HistoryScreen
+
         if self._back_to_chat(HistoryScreen):
             self.push_screen(HistoryScreen(self.session.store), self._open_conversation)
 
     def action_show_stats(self) -> None:
-        # Imported on first use: the plotting library is not needed for the first paint.
         from playground.tui.screens.stats import StatsScreen
 
         if self._back_to_chat(StatsScreen):

@@ -6,6 +6,7 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on, work
@@ -34,14 +35,16 @@ from playground.services.events import (
 from playground.services.session import Session
 from playground.tui.collect import streaming
 from playground.tui.messages import EngineFailed, EngineReady, ProfileChanged, ProfileInvalid, TurnProgress
-from playground.tui.screens.compare import CompareScreen, Continued
-from playground.tui.screens.pick_one import Choice, PickOne
-from playground.tui.screens.settings import SettingsDialog
 from playground.tui.widgets.markdown_view import code_blocks, first_line
 from playground.tui.widgets.models import ModelsPanel
 from playground.tui.widgets.prompt_input import PromptInput
 from playground.tui.widgets.reply import PromptView, ReplyView, StoredReplyView
 from playground.tui.widgets.status import StatusBar
+
+if TYPE_CHECKING:
+    from playground.tui.screens.compare import Continued
+
+# Dialogs and the compare screen are imported when first opened, so that the first paint does not wait.
 
 WIDE_ENOUGH_FOR_PANEL = 110
 
@@ -368,6 +371,8 @@ class ChatScreen(Screen):
         self.action_edit_last()
 
     def action_ask_another(self) -> None:
+        from playground.tui.screens.pick_one import Choice, PickOne
+
         if self._last_prompt is None:
             self.notify("No sent prompt to ask again in this conversation yet.", severity="warning")
             return
@@ -388,6 +393,8 @@ class ChatScreen(Screen):
 
     def action_copy(self, what: str = "ask") -> None:
         """Copy the target reply ('reply'), one of its code blocks ('code'), or ask which ('ask')."""
+        from playground.tui.screens.pick_one import Choice, PickOne
+
         reply = self._target_reply()
         if reply is None:
             self.notify("No reply to copy yet.", severity="warning")
@@ -416,6 +423,8 @@ class ChatScreen(Screen):
     # Conversation settings and profile -------------------------------------------------------------
 
     def action_settings(self) -> None:
+        from playground.tui.screens.settings import SettingsDialog
+
         def saved(settings: TurnSettings | None) -> None:
             if settings is not None:
                 self._set_settings(settings)
@@ -432,6 +441,7 @@ class ChatScreen(Screen):
     def action_pick_profile(self) -> None:
         """Offer the profiles that load: any other *.yaml in the working directory is not a profile."""
         from playground.config.profile import ProfileError, load_profile
+        from playground.tui.screens.pick_one import Choice, PickOne
 
         current = self.session.profile_path.resolve()
         choices = []
@@ -458,6 +468,8 @@ class ChatScreen(Screen):
 
     def action_compare(self) -> None:
         """Re-ask the conversation's last prompt side by side (or start a comparison in a fresh chat)."""
+        from playground.tui.screens.compare import CompareScreen
+
         if self._sending is not None and self._sending.is_running:
             self.notify("A reply is still streaming: Esc cancels it.", severity="warning")
             return
