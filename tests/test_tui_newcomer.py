@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import uuid
+from pathlib import Path
 
+import pytest
 from support.helpers import write_profile
 from support.pilot import painted_text, wait_for
 from textual.containers import VerticalScroll
 
 from playground.providers import engine
 from playground.services.session import open_session
+from playground.tui import clipboard
 from playground.tui.app import PlaygroundApp
 from playground.tui.screens.chat import ChatScreen
 from playground.tui.screens.history import HistoryScreen
@@ -169,3 +175,46 @@ async def test_a_reopened_reply_keeps_its_explanation_and_its_mark(tmp_path, ser
         assert "stub" not in _meta(stored)  # figures only: the head line names the model
         trace = str(stored.query_one(".reply-trace").render())
         assert "route all" in trace and "✓ stub" in trace
+
+
+def _notes(app) -> str:
+    return "\n".join(str(note.message) for note in app._notifications)
+
+
+async def _copy_reply(tmp_path, server, text: str):
+    server.script("stub", text=text)
+    session = open_session(str(write_profile(tmp_path, server.api_base, ["stub"])), tmp_path / "h.db")
+    app = PlaygroundApp(session, load_engine=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        reply = await _send(pilot, "hi")
+        await wait_for(pilot, lambda: "TTFT" in _meta(reply), timeout=20)
+        await pilot.press("ctrl+o")
+        await wait_for(pilot, lambda: "Copied" in _notes(app) or "No clipboard" in _notes(app), timeout=10)
+        return _notes(app)
+
+
+async def test_copy_without_any_clipboard_says_so_and_keeps_the_text_in_a_file(tmp_path, server, monkeypatch):
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "TMUX"):
+        monkeypatch.delenv(name, raising=False)
+    notes = await _copy_reply(tmp_path, server, "Text worth keeping.")
+    assert "Copied" not in notes and "No clipboard found" in notes
+    saved = clipboard.fallback_path()
+    assert str(saved) in notes and saved.read_text() == "Text worth keeping."
+    assert saved.stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+async def test_copy_inside_tmux_goes_to_its_paste_buffer(tmp_path, server, monkeypatch):
+    socket = Path(f"/tmp/pg-clip-{uuid.uuid4().hex[:8]}")
+    subprocess.run(["tmux", "-S", str(socket), "-f", "/dev/null", "new-session", "-d", "sleep 60"], check=True)
+    try:
+        for name in ("DISPLAY", "WAYLAND_DISPLAY"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("TMUX", f"{socket},0,0")  # what tmux sets for programs in its panes
+        notes = await _copy_reply(tmp_path, server, "Into the buffer.")
+        assert "Copied the reply" in notes and "tmux" in notes
+        shown = subprocess.run(["tmux", "-S", str(socket), "show-buffer"], capture_output=True, text=True)
+        assert shown.stdout == "Into the buffer."
+    finally:
+        subprocess.run(["tmux", "-S", str(socket), "kill-server"], capture_output=True)
+        socket.unlink(missing_ok=True)

@@ -408,17 +408,29 @@ class ChatScreen(Screen):
 
         def copy(picked: str | None) -> None:
             if picked == "reply":
-                self.app.copy_to_clipboard(reply.text)
-                self.notify(f"Copied the reply ({len(reply.text):,} characters).", timeout=3)
+                self._copy(reply.text, f"the reply ({len(reply.text):,} characters)")
             elif picked is not None:
                 language, code = blocks[int(picked)]
-                self.app.copy_to_clipboard(code)
-                self.notify(f"Copied the {language or 'code'} block ({code.count(chr(10)) + 1} lines).", timeout=3)
+                self._copy(code, f"the {language or 'code'} block ({code.count(chr(10)) + 1} lines)")
 
         if what == "reply" or len(choices) == 1:
             copy(choices[0].value if what != "reply" else "reply")
             return
         self.app.push_screen(PickOne("Copy what?", choices), copy)
+
+    @work(thread=True, group="copy", exit_on_error=False)
+    def _copy(self, text: str, what: str) -> None:
+        from playground.tui import clipboard
+
+        copied = clipboard.copy(text)
+        if copied.confirmed:
+            self.app.call_from_thread(self.notify, f"Copied {what} to {copied.where}.", timeout=3, markup=False)
+            return
+        # Also offered to the terminal (OSC 52): some terminals take it, but nothing can confirm that.
+        self.app.call_from_thread(self.app.copy_to_clipboard, text)
+        self.app.call_from_thread(
+            self.notify, f"No clipboard found (no wl-copy, xclip, xsel, pbcopy or tmux): {what} is saved "
+                         f"in {copied.where}.", severity="warning", timeout=8, markup=False)
 
     # Conversation settings and profile -------------------------------------------------------------
 
