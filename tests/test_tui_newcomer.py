@@ -218,3 +218,33 @@ async def test_copy_inside_tmux_goes_to_its_paste_buffer(tmp_path, server, monke
     finally:
         subprocess.run(["tmux", "-S", str(socket), "kill-server"], capture_output=True)
         socket.unlink(missing_ok=True)
+
+
+TAKEN_BY_THE_TERMINAL = {"ctrl+b": "tmux's prefix", "f11": "full screen in most terminals"}
+MENU_KEYS = {"f1", "f10"}  # GNOME Terminal and others open their own menus: another key must do the same
+
+
+def test_no_chat_key_is_taken_by_tmux_or_the_terminal_and_f1_f10_have_a_second_key():
+    from playground.tui.screens.help import HelpScreen
+
+    for owner in (PlaygroundApp, ChatScreen, HelpScreen, ReplyView):
+        for binding in owner.BINDINGS:
+            keys = set(binding.key.split(","))
+            assert not keys & set(TAKEN_BY_THE_TERMINAL), f"{owner.__name__}: {binding.key} → {binding.action}"
+            if keys & MENU_KEYS:
+                assert keys - MENU_KEYS, f"{owner.__name__}: {binding.action} only on {binding.key}"
+
+
+async def test_a_focused_reply_is_marked_with_plus_and_minus(tmp_path, server):
+    server.script("stub", text="Mark me.")
+    session = open_session(str(write_profile(tmp_path, server.api_base, ["stub"])), tmp_path / "h.db")
+    app = PlaygroundApp(session, load_engine=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        reply = await _send(pilot, "hi")
+        await wait_for(pilot, lambda: "TTFT" in _meta(reply), timeout=20)
+        reply.focus()
+        await pilot.press("minus")
+        await wait_for(pilot, lambda: "marked bad" in _meta(reply))
+        assert session.store.feedback(reply.message_id)["good"] == 0
+        await pilot.press("ctrl+g")
+        await wait_for(pilot, lambda: "marked good" in _meta(reply))

@@ -37,7 +37,8 @@ class PlaygroundApp(App):
         Binding("f3", "show_history", "History", id="app.history"),
         Binding("f4", "show_stats", "Stats", id="app.stats"),
         Binding("f8", "leaderboard", "Leaderboard", id="app.leaderboard"),
-        Binding("f1", "help", "Help", id="app.help"),
+        # F1 opens the terminal's own help in GNOME Terminal and others: Ctrl+/ (sent as Ctrl+_) too.
+        Binding("f1,ctrl+underscore", "help", "Help", id="app.help"),
     ]
 
     def __init__(self, session: Session, *, load_engine: bool = True) -> None:

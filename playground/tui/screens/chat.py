@@ -66,7 +66,8 @@ class ChatScreen(Screen):
         Binding("ctrl+t", "cycle_tag", "Task tag", id="chat.tag"),
         Binding("f9", "toggle_incognito", "Incognito", id="chat.incognito"),
         Binding("ctrl+g", "mark(True)", "Good", id="chat.good"),
-        Binding("ctrl+b", "mark(False)", "Bad", id="chat.bad"),
+        # Not Ctrl+B: it is tmux's prefix key, and never reaches an app running inside tmux.
+        Binding("ctrl+f", "mark(False)", "Bad", id="chat.bad"),
         Binding("f5", "compare", "Compare", id="chat.compare"),
         Binding("ctrl+r", "ask_another", "Other model", id="chat.another",
                 tooltip="Ask the last prompt again, of a model you pick; the old answer stays in history"),
@@ -76,7 +77,9 @@ class ChatScreen(Screen):
                 tooltip="Copy the focused or latest reply, or one of its code blocks, to the clipboard"),
         Binding("ctrl+s", "settings", "Settings", id="chat.settings",
                 tooltip="System prompt and temperature of this conversation"),
-        Binding("f10", "pick_profile", "Profile", id="chat.profile", tooltip="Switch to another routing profile"),
+        # GNOME Terminal and others take F10 (and F1) for their menus: Ctrl+\ does the same.
+        Binding("f10,ctrl+backslash", "pick_profile", "Profile", id="chat.profile",
+                tooltip="Switch to another routing profile"),
         Binding("ctrl+q", "app.quit", "Quit", id="app.quit"),
     ]
 

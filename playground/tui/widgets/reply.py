@@ -39,6 +39,8 @@ class ReplyView(Vertical):
     BINDINGS = [
         Binding("c", "screen.copy('reply')", "Copy reply", show=False),
         Binding("k", "screen.copy('code')", "Copy code", show=False),
+        Binding("plus", "screen.mark(True)", "Good", show=False),
+        Binding("minus", "screen.mark(False)", "Bad", show=False),
     ]
 
     def __init__(self) -> None:
