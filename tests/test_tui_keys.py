@@ -236,7 +236,11 @@ def test_an_incognito_conversation_keeps_its_temperature_but_not_its_system_prom
     store = Store(tmp_path / "h.db")
     private, _ = store.start_turn(None, "secret", "p", incognito=True)
     public, _ = store.start_turn(None, "hello", "p")
-    for conversation in (private, public):
-        store.save_settings(conversation, TurnSettings("You are terse.", 0.2))
+    store.save_settings(private, TurnSettings("You are terse.", 0.2), incognito=True)
+    store.save_settings(public, TurnSettings("You are terse.", 0.2))
     assert store.settings(private) == TurnSettings("", 0.2)
     assert store.settings(public) == TurnSettings("You are terse.", 0.2)
+    # One incognito turn later (F9), the system prompt stored by the earlier turns is still there.
+    store.start_turn(public, "a private question", "p", incognito=True)
+    store.save_settings(public, TurnSettings("You are terse.", 0.7), incognito=True)
+    assert store.settings(public) == TurnSettings("You are terse.", 0.7)

@@ -248,3 +248,41 @@ async def test_a_focused_reply_is_marked_with_plus_and_minus(tmp_path, server):
         assert session.store.feedback(reply.message_id)["good"] == 0
         await pilot.press("ctrl+g")
         await wait_for(pilot, lambda: "marked good" in _meta(reply))
+
+
+async def test_a_reopened_conversation_is_not_incognito_and_keeps_its_system_prompt(tmp_path, server):
+    from playground.base.records import TurnSettings
+
+    server.script("stub", text="ok")
+    session = open_session(str(write_profile(tmp_path, server.api_base, ["stub"])), tmp_path / "h.db")
+    app = PlaygroundApp(session, load_engine=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        chat = app.screen
+        chat._set_settings(TurnSettings("You are terse.", None))
+        reply = await _send(pilot, "in the open")
+        await wait_for(pilot, lambda: "TTFT" in _meta(reply), timeout=20)
+        await pilot.press("f9")
+        reply = await _send(pilot, "a secret")
+        await wait_for(pilot, lambda: "TTFT" in _meta(reply), timeout=20)
+        conversation = chat.conversation_id
+        await pilot.press("ctrl+n")
+        chat.open_conversation(conversation)
+        await wait_for(pilot, lambda: bool(chat.query(StoredReplyView)))
+        assert not chat.incognito and "incognito" not in _status(app)
+        assert chat.settings.system == "You are terse."
+        reply = await _send(pilot, "in the open again")
+        await wait_for(pilot, lambda: "TTFT" in _meta(reply), timeout=20)
+    stored = [m.content for m in session.store.messages(conversation) if m.role == "user"]
+    assert stored == ["in the open", "", "in the open again"]
+
+
+async def test_a_comparison_from_an_incognito_chat_stores_no_text(tmp_path, server):
+    server.script("a", text="first answer")
+    server.script("b", text="second answer")
+    session = open_session(str(write_profile(tmp_path, server.api_base, ["a", "b"])), tmp_path / "h.db",
+                           incognito=True)
+    events = [event async for event in session.compare.run("a private comparison", ["a", "b"])]
+    conversation = events[0].comparison.conversation_id
+    assert {m.content for m in session.store.messages(conversation)} == {""}
+    assert session.store.conversation(conversation).title == ""
+    assert {a["output"] for a in session.store.attempts(conversation)} == {""}

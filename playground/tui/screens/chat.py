@@ -488,6 +488,7 @@ class ChatScreen(Screen):
         if self._sending is not None and self._sending.is_running:
             self.notify("A reply is still streaming: Esc cancels it.", severity="warning")
             return
+        self.session.compare.incognito = self.incognito
         screen = CompareScreen(self.session, conversation_id=self.conversation_id,
                                reask=self.conversation_id is not None)
         self.app.push_screen(screen, self._continued)
@@ -557,7 +558,9 @@ class ChatScreen(Screen):
     async def _conversation_loaded(self, message: ConversationLoaded) -> None:
         self.conversation_id = message.summary.id
         self._reply = None
-        self._set_incognito(message.summary.incognito or self.session.incognito)
+        # Incognito is a choice for the next turns, not a property of the conversation: a reopened
+        # conversation starts as this run does (earlier incognito turns stay textless in history).
+        self._set_incognito(self.session.incognito)
         self.query_one(StatusBar).conversation_cost = message.summary.cost_usd
         transcript = self.query_one("#transcript", VerticalScroll)
         await transcript.remove_children()
