@@ -150,3 +150,38 @@ def test_quit_while_loading_restores_terminal(terminal, tmp_path, server, width,
     term.keys("C-q")
     _assert_restored(term, 10)
     assert time.monotonic() - started < 5
+
+
+def _local_model_problem() -> str | None:
+    """Why the embedded model cannot stream here (not installed, or its llama.cpp build crashes)."""
+    from playground.config import local_model
+
+    problem = local_model.runtime_problem()
+    if problem is not None:
+        return problem
+    probe = ("import threading\nfrom playground.providers.local import LocalModel\n"
+             "model = LocalModel()\n"
+             "list(model.generate([{'role': 'user', 'content': 'hi'}], 4, 0.2, threading.Event()))\n"
+             "model.close()\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        return f"the local model's llama.cpp build fails here (exit {done.returncode}): {done.stderr[-200:]}"
+    return None
+
+
+def test_quit_while_the_local_model_streams_is_quick_and_silent(terminal, tmp_path):
+    problem = _local_model_problem()
+    if problem is not None:
+        pytest.skip(problem)
+    term = terminal(120, 40)
+    term.start([str(PLAYGROUND), "--profile", "local-only"], _app_env(tmp_path / "home"))
+    term.wait_for("· ready", 120)
+    term.type("Write a long story about a lighthouse keeper, in many paragraphs.")
+    term.keys("Enter")
+    term.wait_for("streaming", 30)
+    time.sleep(1.0)  # well into the reply
+    started = time.monotonic()
+    term.keys("C-q")
+    _assert_restored(term, 10)
+    took = time.monotonic() - started
+    assert took < 1.5, f"quitting took {took:.1f} s"  # < 1 s in the app, plus tmux's polling here

@@ -11,9 +11,10 @@ import contextlib
 import sys
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import events, work
 from textual.app import App, SystemCommand
@@ -21,12 +22,14 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.signal import Signal
 
-from playground.services.session import Session
 from playground.tui import collect, preferences
 from playground.tui.messages import EngineFailed, EngineReady, ProfileChanged, ProfileInvalid
-from playground.tui.screens.chat import ChatScreen
 
-# Screens not shown at start are imported when first opened: the first paint does not wait for them.
+if TYPE_CHECKING:
+    from playground.services.session import Session
+
+# Everything that needs the session (the chat and every other screen, the store, pydantic) is imported
+# after the first paint: run_tui paints a starting screen while a thread opens the session.
 
 PROFILE_POLL_S = 1.0
 
@@ -41,11 +44,16 @@ class PlaygroundApp(App):
         Binding("f1,ctrl+underscore", "help", "Help", id="app.help"),
     ]
 
-    def __init__(self, session: Session, *, load_engine: bool = True) -> None:
+    def __init__(self, session: Session | None = None, *, load_engine: bool = True,
+                 opener: Callable[[], Session] | None = None, profile_name: str = "") -> None:
+        """Give an open `session`, or an `opener` to call in the background after the first paint."""
         super().__init__()
         self.session = session
+        self._opener = opener
+        self._profile_name = profile_name
         self._load_engine = load_engine
         self._profile_stamp = self._stamp()
+        self.startup_error = ""
         self._last_input = time.monotonic()
         self.engine: EngineReady | EngineFailed | None = None
         """None while LiteLLM loads; prompts sent before then wait for it."""
@@ -57,16 +65,57 @@ class PlaygroundApp(App):
             self.theme = theme
 
     def on_mount(self) -> None:
-        self.push_screen(ChatScreen(self.session))
+        if self.session is None:
+            from playground.tui.screens.starting import StartingScreen
+
+            self.push_screen(StartingScreen(self._profile_name))
+            threading.Thread(target=self._open, name="session-open", daemon=True).start()
+        else:
+            self._start()
+        self.set_interval(PROFILE_POLL_S, self._check_profile)
+        collect.defer_full_collections()
+        self.theme_changed_signal.subscribe(self, lambda theme: self._remember_theme(theme.name))
+        self.set_interval(collect.IDLE_BEFORE_COLLECTING_S, lambda: collect.collect_if_idle(self._last_input))
+
+    def _open(self) -> None:
+        from playground.config.profile import ProfileError
+        from playground.history.store import StoreError
+        from playground.tui.screens import chat  # noqa: F401  (its imports, off the event loop)
+
+        assert self._opener is not None
+        try:
+            session = self._opener()
+        except (ProfileError, StoreError) as exc:  # one line, printed once the terminal is restored
+            self.startup_error = f"playground: error: {exc}"
+            with contextlib.suppress(RuntimeError):
+                self.call_from_thread(self.exit, None, 2)
+            return
+        with contextlib.suppress(RuntimeError):
+            self.call_from_thread(self._opened, session)
+
+    def _opened(self, session: Session) -> None:
+        self.session = session
+        self._profile_stamp = self._stamp()
+        self._start()
+
+    def _start(self) -> None:
+        """The session is open: the chat replaces the starting screen, with whatever was typed there."""
+        from playground.tui.screens.chat import ChatScreen
+        from playground.tui.screens.starting import StartingScreen
+
+        assert self.session is not None
+        starting = self.screen if isinstance(self.screen, StartingScreen) else None
+        chat = ChatScreen(self.session, draft=starting.draft if starting else "",
+                          pending=starting.submitted if starting else [])
+        if starting is not None:
+            self.switch_screen(chat)
+        else:
+            self.push_screen(chat)
         if self._load_engine:
             # A daemon thread, not a worker: quitting while LiteLLM imports (seconds) must not wait for it.
             threading.Thread(target=self._load, name="engine-load", daemon=True).start()
         else:
             self.engine = EngineReady(0, 0.0)  # the first request loads LiteLLM itself
-        self.set_interval(PROFILE_POLL_S, self._check_profile)
-        collect.defer_full_collections()
-        self.theme_changed_signal.subscribe(self, lambda theme: self._remember_theme(theme.name))
-        self.set_interval(collect.IDLE_BEFORE_COLLECTING_S, lambda: collect.collect_if_idle(self._last_input))
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, (events.Key, events.MouseDown, events.Paste)):
@@ -98,6 +147,8 @@ class PlaygroundApp(App):
                                 partial(self.run_action, binding.action, active.node))
 
     def _stamp(self) -> tuple[int, int] | None:
+        if self.session is None:
+            return None
         try:
             stat = self.session.profile_path.stat()
         except OSError:
@@ -109,7 +160,7 @@ class PlaygroundApp(App):
         from playground.config.profile import ProfileError, load_profile
 
         stamp = self._stamp()
-        if stamp is None or stamp == self._profile_stamp:
+        if stamp is None or self._profile_stamp is None or stamp == self._profile_stamp:
             return
         self._profile_stamp = stamp
         try:
@@ -139,7 +190,7 @@ class PlaygroundApp(App):
     def action_leaderboard(self) -> None:
         from playground.tui.screens.leaderboard import LeaderboardScreen
 
-        if not isinstance(self.screen, LeaderboardScreen):
+        if self.session is not None and not isinstance(self.screen, LeaderboardScreen):
             self.push_screen(LeaderboardScreen(self.session))
 
     def _load(self) -> None:
@@ -208,29 +259,47 @@ class PlaygroundApp(App):
 
     def _back_to_chat(self, wanted: type[Screen]) -> bool:
         """Pop history or stats (not a dialog) down to the chat; False if `wanted` is already shown."""
-        if isinstance(self.screen, wanted) or self.screen.is_modal:
+        from playground.tui.screens.chat import ChatScreen
+
+        if self.session is None or isinstance(self.screen, wanted) or self.screen.is_modal:
             return False
         while not isinstance(self.screen, ChatScreen) and len(self.screen_stack) > 1:
             self.pop_screen()
         return isinstance(self.screen, ChatScreen)
 
     def _open_conversation(self, conversation_id: str | None) -> None:
+        from playground.tui.screens.chat import ChatScreen
+
         if conversation_id is not None and isinstance(self.screen, ChatScreen):
             self.screen.open_conversation(conversation_id)
 
 
 def run_tui(profile: str | None = None, db: str | None = None, incognito: bool = False) -> int:
-    from playground.config.profile import ProfileError
-    from playground.history.store import StoreError
-    from playground.services.session import open_session
+    from playground.base.paths import resolve_profile
+
+    def opener() -> Session:
+        from playground.services.session import open_session
+
+        return open_session(profile, db, incognito=incognito)
+
+    app = PlaygroundApp(opener=opener, profile_name=_profile_name(resolve_profile(profile)))
+    try:
+        app.run()
+    finally:
+        if app.session is not None:
+            app.session.store.close()
+    if app.startup_error:
+        print(app.startup_error, file=sys.stderr)
+    return app.return_code or 0
+
+
+def _profile_name(path: Path) -> str:
+    """The name the profile gives itself, read without validating it (the session validates it)."""
+    import yaml
 
     try:
-        session = open_session(profile, db, incognito=incognito)
-    except (ProfileError, StoreError) as exc:
-        print(f"playground: error: {exc}", file=sys.stderr)
-        return 2
-    try:
-        PlaygroundApp(session).run()
-    finally:
-        session.store.close()
-    return 0
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (OSError, ValueError, yaml.YAMLError):
+        return path.stem
+    name = data.get("name") if isinstance(data, dict) else None
+    return name if isinstance(name, str) and name else path.stem

@@ -95,9 +95,13 @@ class ChatScreen(Screen):
         """The routing decision behind each reply, by the reply's message id."""
         marks: dict[int, bool]
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, *, draft: str = "", pending: list[str] | None = None) -> None:
+        """`draft` and `pending` come from the starting screen: text typed, and prompts sent, before the
+        session was open."""
         super().__init__()
         self.session = session
+        self._draft = draft
+        self._pending = list(pending or [])
         self.conversation_id: str | None = None
         self.incognito = session.incognito
         """Keep no text of this conversation's next turns in history, only their metadata."""
@@ -142,7 +146,15 @@ class ChatScreen(Screen):
         status.incognito = self.incognito
         self.query_one(ModelsPanel).show(self.session.catalog)
         self.query_one(ModelsPanel).set_class(self.app.size.width >= WIDE_ENOUGH_FOR_PANEL, "-visible")
-        self.query_one(PromptInput).focus()
+        box = self.query_one(PromptInput)
+        box.focus()
+        if self._pending:
+            first, *rest = self._pending
+            self.call_after_refresh(self._ask, first)
+            self._draft = "\n".join([*rest, self._draft]).strip("\n")
+        if self._draft:
+            box.load_text(self._draft)
+            box.move_cursor(box.document.end)
         self.app.engine_signal.subscribe(self, self._engine_changed)
         self.app.profile_signal.subscribe(self, self._profile_changed)
         if self.app.engine is not None:
