@@ -349,6 +349,7 @@ class ChatScreen(Screen):
         transcript = self.query_one("#transcript", VerticalScroll)
         await transcript.remove_children()
         await transcript.mount(Static(self._welcome(), id="welcome", markup=False))
+        self.query_one(PromptInput).focus()
 
     def action_cycle_tag(self) -> None:
         choices = [None, *sorted(self.session.profile.task_tags)]
