@@ -69,7 +69,9 @@ class PlaygroundApp(App):
             from playground.tui.screens.starting import StartingScreen
 
             self.push_screen(StartingScreen(self._profile_name))
-            threading.Thread(target=self._open, name="session-open", daemon=True).start()
+            # After the first paint: the thread's imports would otherwise take the GIL from it.
+            opening = threading.Thread(target=self._open, name="session-open", daemon=True)
+            self.call_after_refresh(opening.start)
         else:
             self._start()
         self.set_interval(PROFILE_POLL_S, self._check_profile)
