@@ -134,7 +134,7 @@ async def test_opening_a_conversation_shows_it_in_the_chat_and_continues_it(tmp_
             assert [str(p.render()) for p in chat.query(PromptView)] == ["tell me about otters", "and beavers?"]
             first, second = chat.query(StoredReplyView)
             assert first.text == "Otters **hold hands**."
-            assert str(first.query_one(".reply-meta").render()).startswith("cheap · everything (default route)")
+            assert str(first.query_one(".reply-head").render()).startswith("→ cheap · everything (default route)")
             assert "failed: this is the partial reply" in str(second.query_one(".reply-meta").render())
             assert second.has_class("-failed")
             assert "conversation $0.001" in str(chat.query_one(StatusBar).render())

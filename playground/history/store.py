@@ -285,11 +285,13 @@ class Store:
                 "(SELECT reply_message_id FROM attempts WHERE prompt_message_id = ?)", (_now(), prompt_message_id))
             conn.execute("UPDATE messages SET status = 'complete', updated_at = ? WHERE id = ?", (_now(), message_id))
 
-    def save_settings(self, conversation_id: str, settings: TurnSettings) -> None:
-        """Incognito conversations keep the temperature but not the system prompt: it is text."""
+    def save_settings(self, conversation_id: str, settings: TurnSettings, incognito: bool = False) -> None:
+        """An incognito turn keeps the temperature but not its system prompt (it is text); the one stored
+        by earlier turns stays, so a conversation with one incognito turn keeps its system prompt."""
         with self._write() as conn:
-            conn.execute("UPDATE conversations SET system_prompt = CASE incognito WHEN 0 THEN ? ELSE '' END, "
-                         "temperature = ? WHERE id = ?", (settings.system, settings.temperature, conversation_id))
+            conn.execute("UPDATE conversations SET system_prompt = CASE ? WHEN 0 THEN ? ELSE system_prompt END, "
+                         "temperature = ? WHERE id = ?",
+                         (int(incognito), settings.system, settings.temperature, conversation_id))
 
     def replace_turn(self, conversation_id: str, prompt_message_id: int) -> None:
         """Take a conversation's last turn (the prompt and its replies) out of its context, keeping it in
