@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import threading
-from typing import Any
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from playground.config.local_model import gguf_path, local_threads, runtime_problem
 
