@@ -106,8 +106,10 @@ def test_the_readme_keyless_tour_runs(tmp_path, monkeypatch, capsys):
     assert main(concrete("playground tune replay/routellm --data playground/data/replay/mmlu-sample.jsonl "
                          "--target-quality 0.95 -o tuned.yaml")) == 0
     assert "cost saved at 95% of strong quality" in capsys.readouterr().out
-    assert main(concrete("playground export tuned.yaml --format litellm -o litellm-config.yaml")) == 0
-    assert "model_list" in (tmp_path / "litellm-config.yaml").read_text()
+    (tmp_path / "proxy").mkdir()  # the README's `mkdir -p proxy &&`
+    assert main(concrete("playground export tuned.yaml --format litellm -o proxy/config.yaml")) == 0
+    assert "model_list" in (tmp_path / "proxy" / "config.yaml").read_text()
+    assert (tmp_path / "proxy" / "playground_routing_routellm_tuned.py").is_file()
     assert main(concrete("playground profile check tuned.yaml")) == 0
 
 

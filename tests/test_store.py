@@ -12,7 +12,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from playground.base.records import Attempt, Cost, Failure
-from playground.history.store import MIGRATIONS, Store, StoreError
+from playground.history.migrations import MIGRATIONS
+from playground.history.store import Store, StoreError
 from playground.present.format import dollars
 
 

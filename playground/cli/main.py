@@ -51,7 +51,7 @@ def _run_tui() -> int:
 
 
 COMMANDS = [chat.ask, chat.compare, history.history, history.stats, history.export_history, policy.evaluate,
-            policy.tune, policy.export, checks.doctor, checks.profile, checks.prices]
+            policy.tune, policy.export, policy.import_, checks.doctor, checks.profile, checks.prices]
 for command in COMMANDS:
     cli.add_command(command)
 

@@ -189,34 +189,76 @@ def tune(profile_file, data, use_history, target_quality, folds, seed, output, a
 @click.command(short_help="Write a profile as a LiteLLM proxy config or YAML.")
 @click.argument("profile_file", metavar="PROFILE")
 @click.option("--format", "form", type=click.Choice(["litellm", "yaml"]), default="litellm", show_default=True)
-@click.option("--output", "-o", metavar="FILE", help="file to write (created 0600); default: standard output")
-def export(profile_file, form, output) -> int:
-    """Write a profile as a LiteLLM proxy config or as normalised YAML."""
+@click.option("--output", "-o", metavar="FILE", help="file to write (created 0600); default: standard output. For "
+                                                     "litellm, the routing module and the profile it runs go beside it")
+@click.option("--local-url", metavar="URL", help="serve the embedded local model from this OpenAI-compatible server "
+                                                 "(llama.cpp server, Ollama /v1) instead of leaving it out")
+def export(profile_file, form, output, local_url) -> int:
+    """Write a profile as a LiteLLM proxy config (that routes `model: PROFILE` as the playground does) or as
+    normalised YAML."""
     import sys
 
     from playground.base.files import write_private
     from playground.base.paths import resolve_profile
     from playground.config.catalog import build_catalog
     from playground.config.profile import ProfileError, load_profile
-    from playground.policy.export import to_litellm, to_profile_yaml
+    from playground.policy.export import ExportError, to_litellm, to_profile_yaml, write_export
 
     try:
         profile = load_profile(resolve_profile(profile_file))
     except ProfileError as exc:
         fail(str(exc))
-    if form == "yaml":
-        text = to_profile_yaml(profile)
-    else:
-        exported = to_litellm(profile, build_catalog(profile, env={}))
-        text = exported.to_yaml(profile)
+    target = Path(output) if output else None
+    exported = None
+    if form == "litellm":
+        try:
+            exported = to_litellm(profile, build_catalog(profile, env={}), local_url=local_url,
+                                  routing=target is not None)
+        except ExportError as exc:
+            fail(str(exc))
+        for line in exported.changes:
+            click.echo(f"playground: changed: {line}", err=True)
         for line in exported.unmapped:
             click.echo(f"playground: not exported: {line}", err=True)
-    if not output:
+    text = exported.to_yaml() if exported else to_profile_yaml(profile)
+    if target is None:
         sys.stdout.write(text)
         return 0
     try:
-        write_private(Path(output), text)
+        if exported:
+            written = write_export(exported, target)
+        else:
+            write_private(target, text)
+            written = [target]
+    except OSError as exc:
+        fail(f"{exc.filename or output}: cannot write: {exc.strerror}")
+    click.echo(f"wrote {', '.join(str(p) for p in written)}", err=True)
+    return 0
+
+
+@click.group("import", short_help="Turn another tool's config into a profile.")
+def import_() -> None:
+    """Turn another tool's config into a profile."""
+
+
+@import_.command("litellm", short_help="A LiteLLM proxy config as a profile.")
+@click.argument("config", metavar="CONFIG.yaml")
+@click.option("--output", "-o", metavar="PROFILE.yaml", required=True, help="the profile to write")
+def import_litellm(config, output) -> int:
+    """A LiteLLM proxy config (model_list, fallbacks, router_settings) as a profile; on a config written by
+    `playground export`, the exported profile back."""
+    from playground.policy.export import to_profile_yaml
+    from playground.policy.litellm_import import ImportProblem, import_litellm
+
+    try:
+        imported = import_litellm(Path(config), name=Path(output).stem)
+    except ImportProblem as exc:
+        fail(str(exc))
+    for note in imported.notes:
+        click.echo(f"playground: note: {note}", err=True)
+    try:
+        Path(output).write_text(to_profile_yaml(imported.profile))
     except OSError as exc:
         fail(f"{output}: cannot write: {exc.strerror}")
-    click.echo(f"wrote {output}", err=True)
+    click.echo(f"wrote {output} (profile {imported.profile.name!r}, {len(imported.profile.models)} models)", err=True)
     return 0

@@ -100,7 +100,7 @@ def run_checks(profile_name: str | None, db: str | None) -> list[Check]:
         checks.append(Check("history", False, str(exc), "move the file aside or pass --db PATH"))
     else:
         size = sum(p.stat().st_size for p in store_path.parent.glob(store_path.name + "*") if p.is_file())
-        count = store.db.execute("SELECT count(*) FROM conversations").fetchone()[0]
+        count = store.conversation_count()
         checks.append(Check("history", True, f"{store_path} · {size / 1e6:.1f} MB · {count:,} conversations · "
                                              f"schema v{store.schema_version}"))
         store.close()

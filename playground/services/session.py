@@ -96,5 +96,5 @@ def open_session(profile: str | None = None, db: str | Path | None = None, incog
     store.finish_interrupted(older_than_s=loaded.timeouts.total + INTERRUPTED_GRACE_S)
     prices = load_prices()
     state = RoutingState.new(loaded, build_catalog(loaded, prices=prices))
-    return Session(path, state, store, ChatService(state, store), CompareService(state, store), prices,
-                   incognito=incognito)
+    return Session(path, state, store, ChatService(state, store), CompareService(state, store, incognito=incognito),
+                   prices, incognito=incognito)

@@ -36,6 +36,8 @@ class Behaviour:
     hang: bool = False
     # Extra raw SSE lines sent before the first chunk (comments, garbage).
     preamble: list[str] = field(default_factory=list)
+    # "length": the model ran out of tokens (max_tokens) before it finished.
+    finish_reason: str = "stop"
     # Extra fields of the final usage object (prompt_tokens_details, cache_read_input_tokens...).
     usage_extra: dict = field(default_factory=dict)
     # Replaces the usage's prompt_tokens (a server that counts its chat template).
@@ -217,7 +219,8 @@ class OpenAIStubServer:
                             self.timing.first_byte = time.perf_counter()
                     if behaviour.cut_after is not None and behaviour.cut_after >= len(pieces):
                         return
-                    self._event({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+                    end = {"index": 0, "delta": {}, "finish_reason": behaviour.finish_reason}
+                    self._event({**base, "choices": [end]})
                     if behaviour.send_usage:
                         prompt_tokens = behaviour.prompt_tokens or _prompt_tokens(request)
                         usage = {"prompt_tokens": prompt_tokens, "completion_tokens": len(words),
