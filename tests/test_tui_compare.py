@@ -13,6 +13,8 @@ from support.openai_server import OpenAIStubServer
 from support.pilot import painted_text
 from support.pilot import wait_for as _wait_for
 from support.profiles import stub_profile
+from textual.geometry import Region
+from textual.widgets import SelectionList
 
 from playground.services.session import open_session
 from playground.tui.app import PlaygroundApp
@@ -68,7 +70,7 @@ async def test_compare_a_slow_and_a_failing_model_vote_and_see_the_leaderboard_c
         # F5 re-asks the last prompt; the picker offers the route's candidates, already selected.
         await pilot.press("f5")
         await _wait_for(pilot, lambda: isinstance(app.screen, ModelPicker))
-        assert app.screen.query_one("#models").selected == ["slow", "broken", "endless"]
+        assert app.screen.query_one("#picker-models").selected == ["slow", "broken", "endless"]
         await pilot.press("down", "down", "space")  # leave out `endless`
         await pilot.press("ctrl+s")
         await _wait_for(pilot, lambda: isinstance(app.screen, CompareScreen))
@@ -173,3 +175,17 @@ async def test_model_text_in_a_column_is_never_markup(session, stub):
         await _wait_for(pilot, lambda: screen._finished)
         assert app.is_running
         await _wait_for(pilot, lambda: "[bold]x[/bold] [@click=app.quit]y[/]" in painted_text(screen._columns[0].body))
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_the_f5_picker_lists_its_models_on_top_of_the_chat(session, size):
+    # The chat's stylesheet is loaded first; no rule of it may hide a widget of another screen.
+    app = PlaygroundApp(session, load_engine=False)
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("f5")
+        await _wait_for(pilot, lambda: isinstance(app.screen, ModelPicker))
+        await pilot.pause()
+        listing = app.screen.query_one(SelectionList)
+        assert listing.display and listing.size.height >= 3
+        shown = "\n".join(strip.text for strip in listing.render_lines(Region(0, 0, *listing.outer_size)))
+        assert all(alias in shown for alias in ("slow", "broken", "endless"))

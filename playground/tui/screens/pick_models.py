@@ -35,7 +35,7 @@ class ModelPicker(ModalScreen[list[str] | None]):
             yield Static(Text(f"Pick {MIN_MODELS}–{MAX_MODELS} models · type to filter · Tab to the list · "
                               "Space toggles · Ctrl+S compares"), markup=False)
             yield Input(placeholder="filter models", id="picker-filter")
-            yield SelectionList[str](*[self._option(alias) for alias in self.catalog.models], id="models")
+            yield SelectionList[str](*[self._option(alias) for alias in self.catalog.models], id="picker-models")
             yield Static(Text(""), id="picker-note", markup=False)
             with Horizontal(id="picker-buttons"):
                 yield Button("Compare", id="confirm", variant="primary")
