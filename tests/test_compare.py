@@ -143,3 +143,29 @@ async def test_feedback_marks_a_reply_with_its_model_and_route(session):
 def test_bad_model_lists_are_refused_before_anything_is_saved(session, models, message):
     with pytest.raises(CompareError, match=message.replace("(", r"\(").replace(")", r"\)")):
         session.compare.check(models)
+
+
+async def test_one_model_twice_as_variants_sends_each_its_own_settings(session, stub):
+    models = ["fast", "fast@temperature=1.2,max_tokens=7,system=Answer in French."]
+    events = await _collect(session.compare.run("hello there", models))
+    comparison = events[-1].comparison
+    assert comparison.models == ("fast", "fast@temperature=1.2,max_tokens=7,system=Answer in French.")
+    sent = sorted(stub.requests, key=lambda r: "temperature" in r)
+    assert "temperature" not in sent[0] and "max_tokens" not in sent[0]
+    assert sent[0]["messages"][0]["role"] == "user"
+    assert (sent[1]["temperature"], sent[1]["max_tokens"]) == (1.2, 7)
+    assert sent[1]["messages"][0] == {"role": "system", "content": "Answer in French."}
+    assert all(c.attempt.ok and c.attempt.model_alias == "fast" and c.waited_s == 0 for c in comparison.columns)
+    assert "temperature=1.2" in comparison.columns[1].attempt.reason
+    vote = session.compare.vote(comparison, Outcome.WIN, 1)
+    assert vote.winner_model_alias == models[1] and vote.models == tuple(models)
+
+
+@pytest.mark.parametrize(("models", "says"), [
+    (["fast", "fast"], "compared once per prompt"),
+    (["fast", "fast@temperature=9"], "temperature must be a number"),
+    (["fast", "nope@temperature=1"], "unknown model 'nope'"),
+])
+def test_a_bad_variant_is_refused_before_anything_is_saved(session, models, says):
+    with pytest.raises(CompareError, match=says):
+        session.compare.check(models)

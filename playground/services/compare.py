@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import aclosing
@@ -10,7 +12,7 @@ from contextlib import aclosing
 from playground.base import tokens
 from playground.base.records import Attempt, Column, Comparison, LiveStats, Outcome, Vote
 from playground.base.safetext import environment_secrets
-from playground.config.catalog import ModelInfo
+from playground.config.catalog import LOCAL_PREFIX, ModelInfo
 from playground.history.store import Store
 from playground.providers.stream import AttemptStream
 from playground.router import NoModelAvailable, RouteRequest, decide, route_for
@@ -19,12 +21,14 @@ from playground.services.events import (
     ColumnDelta,
     ColumnEnded,
     ColumnProgress,
+    ColumnWaiting,
     CompareDone,
     CompareEvent,
     CompareStarted,
     EmptyPrompt,
 )
 from playground.services.routing_state import RoutingState
+from playground.services.variants import Variant, VariantError, parse_variant
 
 MIN_MODELS, MAX_MODELS = 2, 6
 PROGRESS_INTERVAL_S = 0.1
@@ -42,20 +46,30 @@ class CompareService:
         self.state = state
         self.store = store
 
-    def check(self, models: Sequence[str]) -> list[ModelInfo]:
+    def check(self, models: Sequence[str]) -> list[tuple[Variant, ModelInfo]]:
+        """Each of `models` is a variant (`alias` or `alias@temperature=1.2`, see parse_variant)."""
         if not MIN_MODELS <= len(models) <= MAX_MODELS:
             raise CompareError(f"compare needs {MIN_MODELS} to {MAX_MODELS} models, got {len(models)}")
-        if len(set(models)) != len(models):
-            raise CompareError("each model can be compared once per prompt")
-        infos = []
-        for alias in models:
+        try:
+            variants = [parse_variant(text) for text in models]
+        except VariantError as exc:
+            raise CompareError(str(exc)) from None
+        if len({v.label for v in variants}) != len(variants):
+            raise CompareError("each model can be compared once per prompt: give a repeat other settings, "
+                               "e.g. smollm2@temperature=1.2")
+        checked = []
+        for variant in variants:
+            alias = variant.target
             if alias not in self.state.catalog:
                 raise CompareError(f"unknown model {alias!r} (not in profile {self.state.profile.name!r})")
             info = self.state.catalog[alias]
             if not info.available:
                 raise CompareError(f"{alias} is unavailable: {info.unavailable_reason}")
-            infos.append(info)
-        return infos
+            if variant.max_tokens is not None:
+                info = dataclasses.replace(info, spec=info.spec.model_copy(update={"max_output_tokens":
+                                                                                   variant.max_tokens}))
+            checked.append((variant, info))
+        return checked
 
     def suggest(self, prompt: str, limit: int = 3) -> list[str]:
         """The models the router would try for this prompt, best first: its route's top candidates."""
@@ -73,7 +87,7 @@ class CompareService:
     async def run(self, prompt: str, models: Sequence[str], conversation_id: str | None = None,
                   prompt_message_id: int | None = None) -> AsyncIterator[CompareEvent]:
         """Compare `models` on `prompt`; pass `prompt_message_id` (and its conversation) to re-ask a saved prompt."""
-        infos = self.check(models)
+        checked = self.check(models)
         if not prompt.strip():
             raise EmptyPrompt("the prompt is empty")
         if prompt_message_id is None:
@@ -82,8 +96,8 @@ class CompareService:
         messages = await asyncio.to_thread(self._context, conversation_id, prompt_message_id)
         prompt_tokens = await asyncio.to_thread(tokens.count_messages, messages)
         route, _ = route_for(RouteRequest(prompt, prompt_tokens), self.state.profile, self.state.catalog)
-        columns = [Column(info.alias, await asyncio.to_thread(self.store.start_reply, conversation_id))
-                   for info in infos]
+        columns = [Column(info.alias, await asyncio.to_thread(self.store.start_reply, conversation_id), variant.label)
+                   for variant, info in checked]
         # No classifier yet: the route a prompt takes is its category.
         comparison = Comparison(conversation_id, prompt_message_id, prompt, route.name, route.name, columns)
         yield CompareStarted(comparison)
@@ -91,8 +105,14 @@ class CompareService:
         queue: asyncio.Queue = asyncio.Queue()
         secrets = environment_secrets(self.state.profile.key_envs())
         tasks = set()
-        for index, info in enumerate(infos):
-            task = asyncio.create_task(self._column(comparison, index, info, messages, prompt_tokens, secrets, queue))
+        last_local: tuple[int, asyncio.Event] | None = None
+        for index, (variant, info) in enumerate(checked):
+            # The embedded model answers one request at a time: its columns queue, each behind the one before.
+            done, behind = asyncio.Event(), None
+            if info.spec.model.startswith(LOCAL_PREFIX):
+                behind, last_local = last_local, (index, done)
+            task = asyncio.create_task(self._column(comparison, index, variant, info, messages, prompt_tokens,
+                                                    secrets, queue, behind, done))
             # A finished task joins the queue after its last event, so the loop below knows when all are done.
             task.add_done_callback(queue.put_nowait)
             tasks.add(task)
@@ -110,12 +130,48 @@ class CompareService:
             await asyncio.gather(*tasks, return_exceptions=True)
         yield CompareDone(comparison)
 
-    async def _column(self, comparison: Comparison, index: int, info: ModelInfo, messages: list[dict],
-                      prompt_tokens: int, secrets: list[str], queue: asyncio.Queue) -> None:
+    async def _column(self, comparison: Comparison, index: int, variant: Variant, info: ModelInfo,
+                      messages: list[dict], prompt_tokens: int, secrets: list[str], queue: asyncio.Queue,
+                      behind: tuple[int, asyncio.Event] | None, done: asyncio.Event) -> None:
+        try:
+            await self._stream_column(comparison, index, variant, info, messages, prompt_tokens, secrets, queue,
+                                      behind)
+        finally:
+            done.set()
+
+    async def _wait(self, index: int, behind: tuple[int, asyncio.Event], queue: asyncio.Queue) -> float:
+        """Wait for the column ahead on the same model to end; returns the seconds waited."""
+        ahead, ended = behind
+        started = time.perf_counter()
+        while not ended.is_set():
+            queue.put_nowait(ColumnWaiting(index, ahead, time.perf_counter() - started))
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(PROGRESS_INTERVAL_S * 5):
+                    await ended.wait()
+        return time.perf_counter() - started
+
+    async def _stream_column(self, comparison: Comparison, index: int, variant: Variant, info: ModelInfo,
+                             messages: list[dict], prompt_tokens: int, secrets: list[str], queue: asyncio.Queue,
+                             behind: tuple[int, asyncio.Event] | None) -> None:
         column = comparison.columns[index]
-        stream = AttemptStream(info, messages, route=comparison.route, hop=0, timeouts=self.state.profile.timeouts,
-                               reason=f"compared with {', '.join(m for m in comparison.models if m != info.alias)}",
-                               secrets=secrets)
+        others = ", ".join(label for label in comparison.models if label != column.label)
+        if variant.system is not None:
+            messages = [{"role": "system", "content": variant.system}, *messages]
+
+        def open_stream() -> AttemptStream:
+            # Opened once the model is free, so the attempt's TTFT is the model's own, not the queue's.
+            return AttemptStream(info, messages, route=comparison.route, hop=0,
+                                 timeouts=self.state.profile.timeouts, temperature=variant.temperature,
+                                 reason=" · ".join(filter(None, [variant.settings, f"compared with {others}"])),
+                                 secrets=secrets)
+
+        if behind is not None:
+            try:
+                column.waited_s = await self._wait(index, behind, queue)
+            except asyncio.CancelledError:
+                self._record(comparison, column, open_stream().cancelled(), "cancelled")
+                raise
+        stream = open_stream()
         started = time.perf_counter()
         shown = flushed = started
         output_tokens = 0
@@ -141,7 +197,7 @@ class CompareService:
         attempt = stream.attempt
         status = "compared" if attempt.ok else "failed"
         await asyncio.to_thread(self._record, comparison, column, attempt, status)
-        queue.put_nowait(ColumnEnded(index, attempt, status))
+        queue.put_nowait(ColumnEnded(index, attempt, status, column.waited_s))
 
     def _record(self, comparison: Comparison, column: Column, attempt: Attempt, status: str) -> None:
         # A finished reply is 'compared', not 'complete': it joins the conversation only if chosen.
@@ -155,7 +211,7 @@ class CompareService:
         if (outcome is Outcome.WIN) != (winner is not None):
             raise ValueError("a win needs a winner, a tie or 'all bad' has none")
         vote = Vote(comparison.conversation_id, comparison.prompt_message_id, outcome,
-                    comparison.columns[winner].model_alias if winner is not None else None, comparison.models,
+                    comparison.columns[winner].label if winner is not None else None, comparison.models,
                     tuple(c.message_id for c in comparison.columns), comparison.route, comparison.category, blind)
         self.store.record_vote(vote)
         return vote
@@ -164,5 +220,5 @@ class CompareService:
         """Make this column's reply the conversation's answer to the prompt."""
         chosen = comparison.columns[column]
         if chosen.status != "compared":
-            raise CompareError(f"{chosen.model_alias} has no finished reply to continue with")
+            raise CompareError(f"{chosen.label} has no finished reply to continue with")
         self.store.choose_reply(comparison.prompt_message_id, chosen.message_id)
