@@ -189,3 +189,30 @@ async def test_the_f5_picker_lists_its_models_on_top_of_the_chat(session, size):
         assert listing.display and listing.size.height >= 3
         shown = "\n".join(strip.text for strip in listing.render_lines(Region(0, 0, *listing.outer_size)))
         assert all(alias in shown for alias in ("slow", "broken", "endless"))
+
+
+async def test_a_variant_typed_in_the_picker_compares_one_model_with_itself(session):
+    app = PlaygroundApp(session, load_engine=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f5")
+        await _wait_for(pilot, lambda: isinstance(app.screen, ModelPicker))
+        picker = app.screen
+        await pilot.click("#picker-filter")
+        await pilot.press(*"slow@temp=1", "enter")
+        assert "unknown setting 'temp'" in _shown(picker, "#picker-note")
+        await pilot.press(*["backspace"] * 6, *"temperature=1", "enter")
+        listing = picker.query_one(SelectionList)
+        await _wait_for(pilot, lambda: listing.option_count == 4)
+        assert listing.selected == ["slow", "broken", "endless", "slow@temperature=1"]
+        assert listing.highlighted == 3  # on the variant just added
+        await pilot.press("up", "space", "up", "space", "ctrl+s")  # untick endless and broken
+        await _wait_for(pilot, lambda: isinstance(app.screen, CompareScreen))
+        compare = app.screen
+        assert compare.models == ["slow", "slow@temperature=1"]
+        await pilot.press(*"hi", "enter")
+        await _wait_for(pilot, lambda: compare._finished)
+        first, second = compare._columns
+        assert "slow@temperature=1" in _shown(second, ".column-label")
+        assert first.text == second.text == SLOW_TEXT
+        assert "waited" not in _shown(first, ".column-live")
+        assert "TTFT" in _shown(second, ".column-live") and "for its turn" in _shown(second, ".column-live")

@@ -13,6 +13,7 @@ from playground.base import tokens
 from playground.base.records import Attempt, Column, Comparison, LiveStats, Outcome, Vote
 from playground.base.safetext import environment_secrets
 from playground.config.catalog import LOCAL_PREFIX, ModelInfo
+from playground.config.profile import is_loopback
 from playground.history.store import Store
 from playground.providers.stream import AttemptStream
 from playground.router import NoModelAvailable, RouteRequest, decide, route_for
@@ -33,6 +34,15 @@ from playground.services.variants import Variant, VariantError, parse_variant
 MIN_MODELS, MAX_MODELS = 2, 6
 PROGRESS_INTERVAL_S = 0.1
 """Live lines change at most ten times a second per column: often enough to read, cheap to draw."""
+
+
+def _one_at_a_time(info: ModelInfo) -> str | None:
+    """What serves this model on this machine: the embedded llama.cpp, or a server on loopback."""
+    if info.spec.model.startswith(LOCAL_PREFIX):
+        return LOCAL_PREFIX
+    if info.spec.api_base and is_loopback(info.spec.api_base):
+        return f"{info.spec.api_base} {info.spec.model}"
+    return None
 
 
 class CompareError(ValueError):
@@ -105,12 +115,13 @@ class CompareService:
         queue: asyncio.Queue = asyncio.Queue()
         secrets = environment_secrets(self.state.profile.key_envs())
         tasks = set()
-        last_local: tuple[int, asyncio.Event] | None = None
+        last: dict[str, tuple[int, asyncio.Event]] = {}
         for index, (variant, info) in enumerate(checked):
-            # The embedded model answers one request at a time: its columns queue, each behind the one before.
+            # Columns on one local model queue, each behind the one before: run together, they would share
+            # its cores (or wait inside it) and every column's TTFT and tok/s would be the queue's.
             done, behind = asyncio.Event(), None
-            if info.spec.model.startswith(LOCAL_PREFIX):
-                behind, last_local = last_local, (index, done)
+            if (server := _one_at_a_time(info)) is not None:
+                behind, last[server] = last.get(server), (index, done)
             task = asyncio.create_task(self._column(comparison, index, variant, info, messages, prompt_tokens,
                                                     secrets, queue, behind, done))
             # A finished task joins the queue after its last event, so the loop below knows when all are done.

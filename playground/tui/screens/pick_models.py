@@ -64,7 +64,10 @@ class ModelPicker(ModalScreen[list[str] | None]):
 
     @on(Input.Changed, "#picker-filter")
     def _filter(self, event: Input.Changed) -> None:
-        words = event.value.partition("@")[0].lower().split()  # a variant being typed filters by its model
+        self._fill(event.value)
+
+    def _fill(self, query: str) -> None:
+        words = query.partition("@")[0].lower().split()  # a variant being typed filters by its model
         options = self.query_one(SelectionList)
         self._filling = True  # rebuilding the list must not read as the user unticking models
         options.clear_options()
@@ -74,33 +77,40 @@ class ModelPicker(ModalScreen[list[str] | None]):
 
     @on(Input.Submitted, "#picker-filter")
     def _to_list(self, event: Input.Submitted) -> None:
-        if "@" in event.value and not self._add_variant(event.value):
-            return
         options = self.query_one(SelectionList)
-        if options.option_count:
+        if "@" in event.value:
+            added = self._add_variant(event.value)
+            if added is None:
+                return
+            options.highlighted = added
+        elif options.option_count:
             options.highlighted = 0
         options.focus()
 
-    def _add_variant(self, text: str) -> bool:
+    def _add_variant(self, text: str) -> int | None:
+        """Tick the variant, listed after the models; returns its place in the list, None if refused."""
         note = self.query_one("#picker-note", Static)
         try:
             variant = parse_variant(text)
         except VariantError as exc:
             note.update(Text(str(exc)))
-            return False
+            return None
         info = self._info(variant.label)
         if info is None or variant.api_base:
             note.update(Text(f"{variant.target}: not a model of this profile"))
-            return False
+            return None
         if not info.available:
             note.update(Text(f"{variant.target} is unavailable: {info.unavailable_reason}"))
-            return False
+            return None
         if variant.label not in self._entries:
             self._entries.append(variant.label)
         self._chosen.add(variant.label)
         note.update(Text(""))
-        self.query_one(Input).value = ""  # the list refills with every entry, the variant ticked
-        return True
+        filter_box = self.query_one(Input)
+        with filter_box.prevent(Input.Changed):
+            filter_box.value = ""
+        self._fill("")
+        return self._entries.index(variant.label)
 
     @on(SelectionList.SelectionToggled)
     def _toggled(self, event: SelectionList.SelectionToggled) -> None:
