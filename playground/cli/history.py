@@ -45,6 +45,15 @@ def _fail(message: str, code: int = 2) -> int:
 
 # history ---------------------------------------------------------------------------------------
 
+def _unfinished(store: Store, conversation_id: str) -> str:
+    """For a conversation no model finished answering: whether a partial reply is kept, and whose."""
+    partial = [m for m in store.messages(conversation_id) if m.role == "assistant" and m.content]
+    if not partial:
+        return "no reply"
+    last = partial[-1]
+    return f"partial reply, {last.status}" + (f": {last.model_alias}" if last.model_alias else "")
+
+
 def _list(store: Store, args: argparse.Namespace, since: datetime | None) -> int:
     if args.limit < 1:
         return _fail("--limit must be at least 1")
@@ -58,7 +67,7 @@ def _list(store: Store, args: argparse.Namespace, since: datetime | None) -> int
         return 0
     for summary in found:
         print(f"{local_time(summary.updated_at)}  {dollars(summary.cost_usd):>10}  {summary.id}  "
-              f"{conversation_title(summary)}  [{', '.join(summary.models) or 'no reply'}]")
+              f"{conversation_title(summary)}  [{', '.join(summary.models) or _unfinished(store, summary.id)}]")
         if summary.snippet:
             print(f"    … {one_line(summary.snippet, 120)}")
     return 0
