@@ -12,7 +12,9 @@ import os
 
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 
+import re
 import sqlite3
+import time
 import types
 
 import pytest
@@ -20,6 +22,7 @@ from support.openai_server import OpenAIStubServer
 from support.pilot import wait_for
 from support.profiles import stub_profile
 from textual.widgets import Collapsible, Input, TextArea
+from textual.widgets._footer import FooterKey
 
 from playground.base.records import Attempt, Outcome, Vote
 from playground.services.session import open_session
@@ -27,6 +30,7 @@ from playground.tui.app import PlaygroundApp
 from playground.tui.screens.compare import CompareScreen
 from playground.tui.screens.history import HistoryScreen
 from playground.tui.screens.leaderboard import LeaderboardScreen
+from playground.tui.screens.pick_models import ModelPicker
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
 ANSWER = "Otters hold hands while they sleep.\n\n- so they do not drift apart\n- in rafts of many"
@@ -45,6 +49,10 @@ def steady(monkeypatch):
     monkeypatch.setattr(stream, "time", stopped)
     monkeypatch.setattr(compare, "time", stopped)
     monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
 
 
 @pytest.fixture
@@ -108,6 +116,25 @@ def _votes(session) -> None:
                                models, (fast_reply, careful_reply), "everything", "everything", False))
 
 
+async def _settle(pilot) -> None:
+    """Wait until two paints 0.2 s apart are the same: a table can re-measure its columns a frame late."""
+    last = None
+    for _ in range(50):
+        await pilot.pause(0.2)
+        shot = re.sub(r"terminal-\d+", "", pilot.app.export_screenshot())
+        if shot == last:
+            return
+        last = shot
+
+
+def _keys(*keys: str):
+    async def press(pilot) -> None:
+        await pilot.press(*keys)
+        await _settle(pilot)
+
+    return press
+
+
 async def _screen(pilot, kind) -> None:
     await wait_for(pilot, lambda: isinstance(pilot.app.screen, kind))
     await pilot.pause(0.2)
@@ -118,7 +145,7 @@ async def _screen(pilot, kind) -> None:
 
 @pytest.mark.parametrize("size", SIZES)
 def test_chat_empty(snap_compare, session, size):
-    assert snap_compare(_app(session), terminal_size=size)
+    assert snap_compare(_app(session), terminal_size=size, run_before=_settle)
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -127,14 +154,14 @@ def test_chat_with_a_routed_reply_and_why_open(snap_compare, session, size):
         await pilot.press(*"tell me about otters", "enter")
         await wait_for(pilot, lambda: "TTFT" in str(pilot.app.screen.query_one(".reply-meta").render()), 40)
         pilot.app.screen.query_one(".reply-why", Collapsible).collapsed = False
-        await pilot.pause(0.3)
+        await _settle(pilot)
 
     assert snap_compare(_app(session), terminal_size=size, run_before=ask)
 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_settings_dialog(snap_compare, session, size):
-    assert snap_compare(_app(session), terminal_size=size, press=["ctrl+s", "_"])
+    assert snap_compare(_app(session), terminal_size=size, run_before=_keys("ctrl+s"))
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -143,7 +170,7 @@ def test_profile_picker(snap_compare, session, size, monkeypatch):
     from playground.tui.screens import chat
 
     monkeypatch.setattr(chat, "known_profiles", lambda current: [current])
-    assert snap_compare(_app(session), terminal_size=size, press=["f10", "_"])
+    assert snap_compare(_app(session), terminal_size=size, run_before=_keys("f10"))
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -152,14 +179,14 @@ def test_model_picker_to_ask_again(snap_compare, session, size):
         await pilot.press(*"tell me about otters", "enter")
         await wait_for(pilot, lambda: "TTFT" in str(pilot.app.screen.query_one(".reply-meta").render()), 40)
         await pilot.press("ctrl+r")
-        await pilot.pause(0.3)
+        await _settle(pilot)
 
     assert snap_compare(_app(session), terminal_size=size, run_before=ask_then_pick)
 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_help(snap_compare, session, size):
-    assert snap_compare(_app(session), terminal_size=size, press=["f1", "_"])
+    assert snap_compare(_app(session), terminal_size=size, run_before=_keys("f1"))
 
 
 # Compare -------------------------------------------------------------------------------------------
@@ -169,7 +196,10 @@ def test_help(snap_compare, session, size):
 def test_compare_picker_lists_the_models(snap_compare, session, size):
     async def open_picker(pilot):
         await pilot.press("f5")
-        await pilot.pause(0.3)
+        await _screen(pilot, ModelPicker)
+        # The compare screen beneath fills its footer once it has been laid out: wait for it.
+        await wait_for(pilot, lambda: pilot.app.screen_stack[-2].query(FooterKey))
+        await _settle(pilot)
 
     assert snap_compare(_app(session), terminal_size=size, run_before=open_picker)
 
@@ -183,7 +213,7 @@ def test_compare_columns_after_a_vote(snap_compare, session, size):
         await wait_for(pilot, lambda: pilot.app.screen._finished, 40)
         await pilot.press("1")
         await wait_for(pilot, lambda: pilot.app.screen._vote is not None)
-        await pilot.pause(0.3)
+        await _settle(pilot)
 
     assert snap_compare(_app(session), terminal_size=size, run_before=compare_and_vote)
 
@@ -199,6 +229,7 @@ def test_history(snap_compare, session, size):
         await pilot.press("f3")
         await _screen(pilot, HistoryScreen)
         await wait_for(pilot, lambda: "conversation" in str(pilot.app.screen.query_one("#history-status").render()))
+        await _settle(pilot)
 
     assert snap_compare(_app(session), terminal_size=size, run_before=open_history)
 
@@ -213,7 +244,7 @@ def test_history_confirm_delete(snap_compare, session, size):
         await wait_for(pilot, lambda: "conversation" in str(pilot.app.screen.query_one("#history-status").render()))
         pilot.app.screen.query_one("#history-table").focus()
         await pilot.press("d")
-        await pilot.pause(0.3)
+        await _settle(pilot)
 
     assert snap_compare(_app(session), terminal_size=size, run_before=ask_to_delete)
 
@@ -225,7 +256,10 @@ def test_stats_with_nothing_spent(snap_compare, session, size):
     async def open_stats(pilot):
         await pilot.press("f4")
         await wait_for(pilot, lambda: "prompts" in str(pilot.app.screen.query_one("#stats-summary").render()))
-        await pilot.pause(0.3)
+        # All time: a window of days would start on a date that changes every day.
+        pilot.app.screen.query_one("#stats-window").value = "all"
+        await wait_for(pilot, lambda: "1 request" in str(pilot.app.screen.query_one("#stats-summary").render()))
+        await _settle(pilot)
 
     assert snap_compare(_app(session), terminal_size=size, run_before=open_stats)
 
@@ -240,5 +274,6 @@ def test_leaderboard(snap_compare, session, size, filled):
         await pilot.press("f8")
         await _screen(pilot, LeaderboardScreen)
         await wait_for(pilot, lambda: "votes" in str(pilot.app.screen.query_one("#board-title").render()))
+        await _settle(pilot)
 
     assert snap_compare(_app(session), terminal_size=size, run_before=open_board)
