@@ -145,7 +145,7 @@ async def test_feedback_marks_a_reply_with_its_model_and_route(session):
 
 @pytest.mark.parametrize("models, message", [
     (["fast"], "compare needs 2 to 6 models, got 1"),
-    (["fast", "fast"], "each model can be compared once per prompt"),
+    (["fast", "fast"], "fast is given twice"),
     (["fast", "nope"], "unknown model 'nope' (not in profile 'compare-test')"),
 ])
 def test_bad_model_lists_are_refused_before_anything_is_saved(session, models, message):
@@ -170,7 +170,8 @@ async def test_one_model_twice_as_variants_sends_each_its_own_settings(session, 
 
 
 @pytest.mark.parametrize(("models", "says"), [
-    (["fast", "fast"], "compared once per prompt"),
+    (["fast", "fast@temperature=1", "fast@temperature=1"],
+     r"fast@temperature=1 is given twice: .* e\.g\. fast@temperature=1\.2$"),
     (["fast", "fast@temperature=9"], "temperature must be a number"),
     (["fast", "nope@temperature=1"], "unknown model 'nope'"),
 ])

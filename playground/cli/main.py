@@ -98,7 +98,8 @@ def _parser() -> argparse.ArgumentParser:
                                   help="send one prompt to several models at once, print a table, record it")
     compare.add_argument("prompt", help="the prompt; - reads it from standard input")
     compare.add_argument("--model", "-m", action="append", default=[], required=True,
-                         help="a profile alias or LiteLLM model string; give it 2 to 6 times")
+                         help="a profile alias or LiteLLM model string, with its own settings after @ "
+                              "(smollm2@temperature=1.2,max_tokens=64,system=…) or server (NAME@URL); 2 to 6 times")
     compare.add_argument("--api-base", help="an OpenAI-compatible server for every --model")
     compare.add_argument("--conversation", "-c", help="continue this conversation id")
     compare.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
@@ -491,16 +492,18 @@ async def _run_ask(session, prompt: str, model: str | None, args: argparse.Names
 def _compare(args: argparse.Namespace) -> int:
     from playground.services.compare import CompareError
     from playground.services.events import EmptyPrompt
+    from playground.services.variants import VariantError, parse_variant
 
     opened = _prompt_and_session(args)
     if isinstance(opened, int):
         return opened
     prompt, session = opened
     try:
-        models = [session.add_model(name, args.api_base) for name in args.model]
+        variants = [parse_variant(name) for name in args.model]
+        models = [v.on(session.add_model(v.model, v.api_base or args.api_base)).label for v in variants]
         session.compare.check(models)
         return asyncio.run(_run_compare(session, prompt, models, args))
-    except (CompareError, EmptyPrompt) as exc:
+    except (CompareError, EmptyPrompt, VariantError) as exc:
         return _fail(str(exc))
     except KeyboardInterrupt:
         print("\ninterrupted: the prompt and the partial replies are saved in history", file=sys.stderr)
@@ -522,17 +525,18 @@ async def _run_compare(session, prompt: str, models: list[str], args: argparse.N
         print(json.dumps({
             "conversation_id": comparison.conversation_id, "prompt_message_id": comparison.prompt_message_id,
             "route": comparison.route, "category": comparison.category,
-            "columns": [{"message_id": c.message_id, "status": c.status} | a.to_dict()
-                        for c, a in columns],
+            "columns": [{"message_id": c.message_id, "status": c.status, "variant": c.label,
+                         "waited_s": c.waited_s} | a.to_dict() for c, a in columns],
         }, indent=2))
     else:
-        rows = [("model", "status", "tokens in/out", "cost", "TTFT", "total", "answer")]
+        rows = [("model", "status", "tokens in/out", "cost", "wait", "TTFT", "total", "answer")]
         for c, a in columns:
             tokens = f"{a.input_tokens if a.input_tokens is not None else '?'}/" \
                      f"{a.output_tokens if a.output_tokens is not None else '?'}{' est.' if a.tokens_estimated else ''}"
             answer = one_line(a.text, 60) if a.ok else one_line(f"✗ {a.failure}: {a.error}", 60)
-            rows.append((c.model_alias, c.status, tokens, dollars(a.cost_usd), seconds(a.ttft_s),
-                         seconds(a.latency_s), answer))
+            # The wait is the queue for a one-at-a-time local model; TTFT and total start when the request is sent.
+            rows.append((c.label, c.status, tokens, dollars(a.cost_usd), seconds(c.waited_s) if c.waited_s else "–",
+                         seconds(a.ttft_s), seconds(a.latency_s), answer))
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
         for row in rows:
             print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1])

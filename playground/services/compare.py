@@ -64,9 +64,10 @@ class CompareService:
             variants = [parse_variant(text) for text in models]
         except VariantError as exc:
             raise CompareError(str(exc)) from None
-        if len({v.label for v in variants}) != len(variants):
-            raise CompareError("each model can be compared once per prompt: give a repeat other settings, "
-                               "e.g. smollm2@temperature=1.2")
+        labels = [v.label for v in variants]
+        if repeated := next((v for v in variants if labels.count(v.label) > 1), None):
+            raise CompareError(f"{repeated.label} is given twice: to compare a model with itself, give one "
+                               f"other settings, e.g. {repeated.target}@temperature=1.2")
         checked = []
         for variant in variants:
             alias = variant.target

@@ -6,7 +6,7 @@ The same model twice, as two variants, is what lets a user with no API key compa
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 SETTINGS = ("temperature", "max_tokens", "system")
 _SETTING_START = re.compile(r"(?:^|,)(?=(?:" + "|".join(SETTINGS) + r")=)")
@@ -32,6 +32,10 @@ class Variant:
     def target(self) -> str:
         """The catalog alias that serves this variant (Session.add_model names a model with a base so)."""
         return f"{self.model}@{self.api_base}" if self.api_base else self.model
+
+    def on(self, alias: str) -> Variant:
+        """The same settings on the catalog entry `alias` (what Session.add_model returned for `target`)."""
+        return replace(self, model=alias, api_base=None)
 
     @property
     def settings(self) -> str:
