@@ -16,6 +16,7 @@ import re
 import sqlite3
 import time
 import types
+from pathlib import Path
 
 import pytest
 from support.openai_server import OpenAIStubServer
@@ -66,7 +67,11 @@ def stub():
 
 @pytest.fixture
 def session(tmp_path, stub):
-    opened = open_session(stub_profile(tmp_path, stub.api_base, ["fast", "careful", "broken"]), tmp_path / "h.db")
+    profile = Path(stub_profile(tmp_path, stub.api_base, ["fast", "careful", "broken"]))
+    # Generous limits: on a loaded machine a first token can take seconds, and a fallback would change the picture.
+    profile.write_text(profile.read_text().replace("first_token: 5, idle: 5, total: 30",
+                                                   "first_token: 120, idle: 120, total: 300"))
+    opened = open_session(str(profile), tmp_path / "h.db")
     yield opened
     opened.store.close()
 
@@ -154,6 +159,9 @@ def test_chat_with_a_routed_reply_and_why_open(snap_compare, session, size):
         await pilot.press(*"tell me about otters", "enter")
         await wait_for(pilot, lambda: "TTFT" in str(pilot.app.screen.query_one(".reply-meta").render()), 40)
         pilot.app.screen.query_one(".reply-why", Collapsible).collapsed = False
+        await _settle(pilot)
+        # Opening it scrolls it into view a frame later: end at the bottom, where the newest reply is.
+        pilot.app.screen.query_one("#transcript").scroll_end(animate=False)
         await _settle(pilot)
 
     assert snap_compare(_app(session), terminal_size=size, run_before=ask)
