@@ -12,7 +12,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from playground.base.records import Attempt, Failure
-from playground.history.store import MIGRATIONS, Store, StoreError
+from playground.history.migrations import MIGRATIONS
+from playground.history.store import Store, StoreError
 
 
 def attempt(alias="m", *, hop=0, cost=0.001, failure=None, started_at=None, text="reply") -> Attempt:

@@ -73,14 +73,26 @@ def _make_local_handler(litellm: ModuleType):
             max_tokens = optional_params.get("max_tokens") or DEFAULT_LOCAL_MAX_TOKENS
             temperature = optional_params.get("temperature", 0.2)
 
+            def hand(item) -> bool:
+                """Pass an item to the consumer; False once nobody listens (the app quit, its loop closed)."""
+                if stop.is_set():
+                    return False
+                try:
+                    loop.call_soon_threadsafe(queue.put_nowait, item)
+                except RuntimeError:  # "Event loop is closed": stop generating, quietly
+                    stop.set()
+                    return False
+                return True
+
             def produce() -> None:
                 try:
                     for item in _local_model.generate(messages, max_tokens, temperature, stop):
-                        loop.call_soon_threadsafe(queue.put_nowait, item)
+                        if not hand(item):
+                            break
                 except BaseException as exc:  # handed to the consumer, which raises it
-                    loop.call_soon_threadsafe(queue.put_nowait, exc)
+                    hand(exc)
                 finally:
-                    loop.call_soon_threadsafe(queue.put_nowait, None)
+                    hand(None)
 
             thread = threading.Thread(target=produce, name="local-model", daemon=True)
             thread.start()

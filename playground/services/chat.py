@@ -73,7 +73,7 @@ class ChatService:
             if replacing is not None and conversation_id is not None:
                 self.store.replace_turn(conversation_id, replacing)
             conversation, prompt_id = self.store.start_turn(conversation_id, prompt, self.state.profile.name, incognito)
-            self.store.save_settings(conversation, settings)
+            self.store.save_settings(conversation, settings, incognito)
             if incognito:
                 self._unstored[prompt_id] = prompt
             history = self._history(conversation)

@@ -52,9 +52,12 @@ class CompareError(ValueError):
 class CompareService:
     """Knows nothing of the UI: callers iterate `run()` and render the events, tagged by column."""
 
-    def __init__(self, state: RoutingState, store: Store) -> None:
+    def __init__(self, state: RoutingState, store: Store, *, incognito: bool = False) -> None:
         self.state = state
         self.store = store
+        self.incognito = incognito
+        """Comparisons keep no text (prompt, title, replies), only their figures: `playground --incognito`,
+        or a comparison opened from an incognito chat (the chat sets this before opening it)."""
 
     def check(self, models: Sequence[str]) -> list[tuple[Variant, ModelInfo]]:
         """Each of `models` is a variant (`alias` or `alias@temperature=1.2`, see parse_variant)."""
@@ -90,10 +93,18 @@ class CompareService:
             return []
         return [decision.model, *decision.fallbacks][:limit]
 
-    def _context(self, conversation_id: str, prompt_message_id: int) -> list[dict]:
-        # Re-asking an earlier prompt must not show the models the reply it already got.
-        return [{"role": m.role, "content": m.content} for m in self.store.messages(conversation_id)
-                if m.status == "complete" and m.id <= prompt_message_id]
+    def _context(self, conversation_id: str, prompt_message_id: int, prompt: str) -> list[dict]:
+        # Re-asking an earlier prompt must not show the models the reply it already got. An incognito
+        # prompt has no stored text: the text the caller holds stands in for it; other unstored text is
+        # left out rather than sent empty.
+        context = []
+        for m in self.store.messages(conversation_id):
+            if m.status != "complete" or m.id > prompt_message_id:
+                continue
+            content = prompt if m.id == prompt_message_id else m.content
+            if content:
+                context.append({"role": m.role, "content": content})
+        return context
 
     async def run(self, prompt: str, models: Sequence[str], conversation_id: str | None = None,
                   prompt_message_id: int | None = None) -> AsyncIterator[CompareEvent]:
@@ -101,14 +112,15 @@ class CompareService:
         checked = self.check(models)
         if not prompt.strip():
             raise EmptyPrompt("the prompt is empty")
+        incognito = self.incognito
         if prompt_message_id is None:
             conversation_id, prompt_message_id = await asyncio.to_thread(
-                self.store.start_turn, conversation_id, prompt, self.state.profile.name)
-        messages = await asyncio.to_thread(self._context, conversation_id, prompt_message_id)
+                self.store.start_turn, conversation_id, prompt, self.state.profile.name, incognito)
+        messages = await asyncio.to_thread(self._context, conversation_id, prompt_message_id, prompt)
         prompt_tokens = await asyncio.to_thread(tokens.count_messages, messages)
         route, _ = route_for(RouteRequest(prompt, prompt_tokens), self.state.profile, self.state.catalog)
-        columns = [Column(info.alias, await asyncio.to_thread(self.store.start_reply, conversation_id), variant.label)
-                   for variant, info in checked]
+        columns = [Column(info.alias, await asyncio.to_thread(self.store.start_reply, conversation_id, incognito),
+                          variant.label) for variant, info in checked]
         # No classifier yet: the route a prompt takes is its category.
         comparison = Comparison(conversation_id, prompt_message_id, prompt, route.name, route.name, columns)
         yield CompareStarted(comparison)

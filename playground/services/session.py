@@ -92,5 +92,5 @@ def open_session(profile: str | None = None, db: str | Path | None = None, incog
     store = Store(Path(db) if db else default_db_path())
     prices = load_prices()
     state = RoutingState.new(loaded, build_catalog(loaded, prices=prices))
-    return Session(path, state, store, ChatService(state, store), CompareService(state, store), prices,
-                   incognito=incognito)
+    return Session(path, state, store, ChatService(state, store), CompareService(state, store, incognito=incognito),
+                   prices, incognito=incognito)

@@ -35,6 +35,8 @@ class Behaviour:
     hang: bool = False
     # Extra raw SSE lines sent before the first chunk (comments, garbage).
     preamble: list[str] = field(default_factory=list)
+    # "length": the model ran out of tokens (max_tokens) before it finished.
+    finish_reason: str = "stop"
 
 
 class OpenAIStubServer:
@@ -182,7 +184,8 @@ class OpenAIStubServer:
                         self._event({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
                     if behaviour.cut_after is not None and behaviour.cut_after >= len(pieces):
                         return
-                    self._event({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+                    end = {"index": 0, "delta": {}, "finish_reason": behaviour.finish_reason}
+                    self._event({**base, "choices": [end]})
                     if behaviour.send_usage:
                         prompt_tokens = _prompt_tokens(request)
                         usage = {"prompt_tokens": prompt_tokens, "completion_tokens": len(words),
