@@ -110,10 +110,13 @@ def to_litellm(profile: Profile, catalog: Catalog) -> Export:
         routes: dict[str, dict] = {}
         for route in semantic:
             target = routes.setdefault(f"tier-{route.tier}", {"name": f"tier-{route.tier}", "utterances": [],
-                                                              "description": route.name,
-                                                              "score_threshold": route.semantic.threshold})
+                                                              "description": route.name})
             target["utterances"] += list(route.semantic.utterances)
-            target["score_threshold"] = min(target["score_threshold"], route.semantic.threshold)
+            if route.semantic.threshold is None:
+                unmapped.append(f"semantic route {route.name!r} has a fitted threshold: LiteLLM's auto_router "
+                                f"uses its encoder's default unless you set `threshold`")
+            else:
+                target["score_threshold"] = min(target.get("score_threshold", 1.0), route.semantic.threshold)
         default = next(r for r in reversed(profile.routes) if r.stage == "default")
         embedding = profile.embeddings.model
         params = {"model": "auto_router/semantic", "auto_router_config": json.dumps({"routes": list(routes.values())}),
