@@ -10,6 +10,7 @@ import json
 import sys
 
 from playground import __version__
+from playground.cli import route
 
 INCOGNITO_HELP = "store tokens, cost, latency and model of each turn, but not its text"
 
@@ -46,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--tag", "-t", action="append", default=[], help="a task tag for routing (like a #tag prefix)")
 
     _history_parsers(commands, common)
+    route.add_parser(commands, common)
 
     doctor = commands.add_parser("doctor", parents=[common], help="check keys, the local model, the store and versions")
     doctor.add_argument("--json", action="store_true")
@@ -107,6 +109,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "route":
+        return route.run(args)
     if args.command in ("history", "stats", "export-history"):
         from playground.cli.history import run
 
@@ -373,7 +377,25 @@ def _profile_check(args: argparse.Namespace) -> int:
             failed += 1
         else:
             print(f"{path}: ok ({profile.name}: {len(profile.models)} models, {len(profile.routes)} routes)")
+            failed += _semantic_warnings(path, profile)
     return 1 if failed else 0
+
+
+def _semantic_warnings(path, profile) -> int:
+    """Print a warning per semantic route that its own utterances rarely reach; warnings do not fail."""
+    if not profile.semantic_routes:
+        return 0
+    from playground.router.embeddings import EmbeddingError
+    from playground.services.route_preview import threshold_warnings
+
+    try:
+        warnings = threshold_warnings(profile)
+    except EmbeddingError as exc:
+        print(f"{path}: note: semantic thresholds not checked: {exc}", file=sys.stderr)
+        return 0
+    for warning in warnings:
+        print(f"{path}: warning: {warning}", file=sys.stderr)
+    return 0
 
 
 def _doctor(args: argparse.Namespace) -> int:
