@@ -11,6 +11,7 @@ from playground.base.records import Attempt, Failure
 from playground.config.catalog import build_catalog
 from playground.config.profile import Condition, Cooldown, Profile, load_profile
 from playground.router import NoModelAvailable, RouteRequest, decide
+from playground.router.decide import SemanticScores
 from playground.router.health import HealthTracker
 from playground.router.rules import PromptFacts, has_code, matches, split_tags
 
@@ -125,19 +126,20 @@ def test_nothing_available_is_refused_with_each_reason(tmp_path):
 
 
 class FixedSemantic:
-    """A real matcher with canned similarities: the router's contract is `scores(text)`, the thresholds in
+    """A real matcher with canned similarities: the router's contract is `match(text)`, the thresholds in
     force and the margin that is enough on its own."""
 
     def __init__(self, answers: dict[str, dict[str, float]], thresholds: dict[str, float] | None = None,
-                 margin: float = 0.5) -> None:
+                 margin: float = 0.5, generic: dict[str, float] | None = None) -> None:
         self.answers = answers
         self.asked: list[str] = []
         self._thresholds = thresholds or {"translate": 0.6, "reason": 0.6}
         self._margin = margin
+        self.generic = generic or {}
 
-    def scores(self, text):
+    def match(self, text):
         self.asked.append(text)
-        return self.answers.get(text, {"translate": 0.1, "reason": 0.2})
+        return SemanticScores(self.answers.get(text, {"translate": 0.1, "reason": 0.2}), self.generic.get(text))
 
     def thresholds(self):
         return self._thresholds
@@ -300,3 +302,15 @@ def test_cooling_model_is_dropped_with_its_reason(tmp_path):
     assert decision.model == "cheap-a"
     cooling = next(c for c in decision.candidates if c.alias == "cheap-b")
     assert cooling.dropped and cooling.note.startswith("cooling down 20 s more: rate limited (429)")
+
+
+def test_a_prompt_more_like_generic_text_than_any_route_falls_through(tmp_path):
+    profile = profile_from(tmp_path, SEMANTIC)
+    catalog = build_catalog(profile, env={})
+    matcher = FixedSemantic({"p": {"translate": 0.65, "reason": 0.1}, "q": {"translate": 0.65, "reason": 0.1}},
+                            margin=0.1, generic={"p": 0.8, "q": 0.7})
+    decision = decide(RouteRequest("p", 1, 1), profile, catalog, semantic=matcher)
+    assert decision.route == "rest"
+    assert "semantic: more like generic text (0.80) than like any route (best translate 0.65)" in decision.skipped
+    # Less than the margin closer to generic text: the route still wins.
+    assert decide(RouteRequest("q", 1, 1), profile, catalog, semantic=matcher).route == "translate"

@@ -33,9 +33,17 @@ class RouteRequest:
         return self.conversation_tokens if self.conversation_tokens is not None else self.prompt_tokens
 
 
+@dataclass(frozen=True)
+class SemanticScores:
+    similarities: dict[str, float]
+    """Similarity of the text to each semantic route (by name)."""
+    generic: float | None = None
+    """Its similarity, measured the same way, to generic text that asks for nothing in particular."""
+
+
 class SemanticMatcher(Protocol):
-    def scores(self, text: str) -> dict[str, float]:
-        """Similarity of the text to each semantic route (by name)."""
+    def match(self, text: str) -> SemanticScores:
+        """How similar the text is to each semantic route, and to generic text."""
 
     def thresholds(self) -> dict[str, float]:
         """The similarity each route needs when it is the most similar one (set or fitted)."""
@@ -135,13 +143,18 @@ def _pick_route(request: RouteRequest, profile: Profile, catalog: Catalog, facts
             # elsewhere never lets a less similar route through); it wins if similar enough or far enough
             # ahead of the runner-up, else the prompt is unlike every route and falls through.
             semantic_done = True
-            similarities.update(semantic.scores(request.prompt))
+            found = semantic.match(request.prompt)
+            similarities.update(found.similarities)
             ranked = sorted(profile.semantic_routes, key=lambda r: similarities.get(r.name, -1.0), reverse=True)
             best = ranked[0]
             score = similarities.get(best.name, -1.0)
             threshold = semantic.thresholds().get(best.name, 1.0)
             lead = score - similarities.get(ranked[1].name, -1.0) if len(ranked) > 1 else None
             ahead = f", {lead:.2f} ahead of {ranked[1].name}" if lead is not None else ""
+            if found.generic is not None and found.generic - score >= semantic.margin():
+                skipped.append(f"semantic: more like generic text ({found.generic:.2f}) than like any route "
+                               f"(best {best.name} {score:.2f})")
+                continue
             if score >= threshold:
                 return best, best.tier, f"similarity {score:.2f} ≥ {threshold:.2f}{ahead}", score, threshold, skipped
             if lead is not None and lead >= semantic.margin():

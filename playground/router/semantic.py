@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from playground.config.profile import Route
+from playground.router.decide import SemanticScores
 from playground.router.embeddings import EmbeddingCache, Encoder
 
 OUT_OF_DOMAIN = Path(__file__).parent / "data" / "out_of_domain.txt"
@@ -25,6 +26,9 @@ def out_of_domain() -> list[str]:
     """The shipped generic text that asks for nothing in particular."""
     return [line for line in OUT_OF_DOMAIN.read_text(encoding="utf-8").splitlines()
             if line.strip() and not line.startswith("#")]
+
+
+_GENERIC_TOP_K = 3
 
 
 @dataclass(frozen=True)
@@ -98,7 +102,8 @@ class SemanticIndex:
             k = min(self._top_k[index], max(1, rows.shape[0] - 1))
             mine = np.sort(rows[:, self._owner == index], axis=1)[:, ::-1][:, :k]
             own_scores[name] = mine.mean(axis=1) if rows.shape[0] > 1 else np.array([1.0])
-        ood = self._route_scores(self._embed(out_of_domain()))
+        self._generic = self._embed(out_of_domain())
+        ood = self._route_scores(self._generic)
         ood_high = {name: float(np.percentile(ood[:, i], 90)) for i, name in enumerate(names)}
         ordered = np.sort(ood, axis=1)
         margin = float(np.percentile(ordered[:, -1] - ordered[:, -2], 95)) if len(names) > 1 else 1.0
@@ -109,34 +114,28 @@ class SemanticIndex:
             if route.semantic.threshold is not None:
                 thresholds[route.name] = route.semantic.threshold
             else:
-                # Above what generic text reaches, but never above what the route's own utterances reach.
+                # Above what most generic text reaches, but never above what the route's own utterances reach.
                 thresholds[route.name] = min(ood_high[route.name], own_low[route.name])
                 fitted.add(route.name)
         return Calibration(own, own_low, ood_high, thresholds, frozenset(fitted), margin)
 
-    def scores(self, text: str) -> dict[str, float]:
-        """Each route's score: the mean cosine similarity of the prompt to its top_k closest utterances.
-        A long prompt is scored by the first of its views that clearly matches a route, in the order the
-        request most often sits: the last paragraph, the first lines, then both pooled."""
+    def match(self, text: str) -> SemanticScores:
+        """Each route's score: the mean cosine similarity of the prompt to its top_k closest utterances,
+        and the same against the generic text. A long prompt is read as views (its first lines, its last
+        paragraph, both pooled) and scored by the view that is most like some route and least like generic
+        text: the view that holds the request, not the material around it."""
         views = self.encoder.encode(request_views(text))
         if len(views) > 1:
-            head, tail = views
-            pooled = head + tail
-            views = np.vstack([tail, head, pooled / max(float(np.linalg.norm(pooled)), 1e-9)])
+            pooled = views.sum(axis=0)
+            views = np.vstack([views, pooled / max(float(np.linalg.norm(pooled)), 1e-9)])
         table = self._route_scores(views)
-        chosen = table[-1]
-        for row in table:
-            if self._clear(row):
-                chosen = row
-                break
-        return {route.name: float(chosen[i]) for i, route in enumerate(self.routes)}
+        generic = np.sort(views @ self._generic.T, axis=1)[:, ::-1][:, :_GENERIC_TOP_K].mean(axis=1)
+        chosen = int(np.argmax(table.max(axis=1) - generic))
+        return SemanticScores({route.name: float(table[chosen][i]) for i, route in enumerate(self.routes)},
+                              float(generic[chosen]))
 
-    def _clear(self, row: np.ndarray) -> bool:
-        """The most similar route passes its threshold, or leads the runner-up by the fitted margin."""
-        order = np.argsort(row)[::-1]
-        best = order[0]
-        lead = row[best] - row[order[1]] if len(order) > 1 else 1.0
-        return bool(row[best] >= self.calibration.thresholds[self.routes[best].name] or lead >= self.calibration.margin)
+    def scores(self, text: str) -> dict[str, float]:
+        return self.match(text).similarities
 
     def thresholds(self) -> dict[str, float]:
         return self.calibration.thresholds
