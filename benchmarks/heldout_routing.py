@@ -26,7 +26,7 @@ os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 from playground.base.tokens import count_text
 from playground.config.catalog import build_catalog
 from playground.config.profile import load_profile
-from playground.router import RouteRequest, decide
+from playground.router import RouteRequest, decide, route_for
 from playground.router.embeddings import EmbeddingCache
 from playground.router.semantic import build_index
 
@@ -109,6 +109,21 @@ def main() -> None:
     print(f"  fell through to the default: {hits['fell through']}/{total}")
     print(f"  long ÷ short: {hits['long, calibrated'] / max(hits['calibrated'], 1):.2f} "
           f"(~{count_text(MATERIAL * 30)} tokens of material before each prompt, a closing sentence after)")
+
+    # The shipped default profile on the same prompts: does each reach the tier its category needs?
+    default = load_profile(Path(__file__).parent.parent / "playground" / "profiles" / "default.yaml")
+    default_catalog = build_catalog(default, env={})
+    default_index = build_index(default, EmbeddingCache(Path(tempfile.mkdtemp()) / "e.db"))
+    strong_needed = {"coding", "math", "reasoning"}
+    tiers = Counter()
+    for row in rows:
+        n = count_text(row["turns"][0])
+        request = RouteRequest(row["turns"][0], n, n)
+        got = route_for(request, default, default_catalog, default_index)[0]
+        tiers[row["category"], got.tier == ("strong" if row["category"] in strong_needed else "cheap")] += 1
+    right = sum(n for (_, ok), n in tiers.items() if ok)
+    print(f"default profile, right tier (strong for coding/math/reasoning, cheap for the rest): {right}/{total}; "
+          + ", ".join(f"{c} {tiers[c, True]}/10" for c in sorted({c for c, _ in tiers})))
 
     short = (MATERIAL * 3)[:1000] + "Summarise the notes above in three bullet points."
     long = MATERIAL * 220 + "Summarise the notes above in three bullet points."

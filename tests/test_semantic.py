@@ -118,3 +118,60 @@ def test_a_litellm_embedding_model_gets_its_key_per_call_and_is_normalised(tmp_p
         server.script("broken", status=500)
         with pytest.raises(EmbeddingError, match=r"openai/broken: embedding failed"):
             LiteLLMEncoder("openai/broken", api_base=server.api_base, key_env="EMBED_KEY").encode(["x"])
+
+
+def test_fitted_thresholds_sit_between_generic_text_and_the_routes_own_utterances(tmp_path):
+    profile = load_profile(resolve_profile("semantic"))
+    assert all(r.semantic.threshold is None for r in profile.semantic_routes)
+    index = build_index(profile, EmbeddingCache(tmp_path / "e.db"))
+    calibration = index.calibration
+    assert calibration.fitted == {r.name for r in profile.semantic_routes}
+    for name, threshold in calibration.thresholds.items():
+        assert threshold <= calibration.own_low[name] and threshold <= calibration.out_of_domain[name]
+        assert calibration.own[name] > calibration.out_of_domain[name] - 0.1
+    assert 0 < calibration.margin < 0.5
+    catalog = build_catalog(profile, env={})
+    for prompt, route in [("The bus stop moved across the street last week.", "default"),
+                          ("Could you put this letter into Spanish for me?", "translation")]:
+        n = count_text(prompt)
+        assert decide(RouteRequest(prompt, n, n), profile, catalog, semantic=index).route == route, prompt
+
+
+MATERIAL = ("Minutes of the planning meeting. The quarterly figures were presented region by region, the team grew "
+            "by four people, and the car park will be resurfaced in spring.\n\n")
+
+
+class Recording:
+    """Wraps the real encoder to record the longest text that reaches the model."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.name, self.longest = inner, inner.name, 0
+
+    def encode(self, texts):
+        self.longest = max(self.longest, *(len(t) for t in texts))
+        return self.inner.encode(texts)
+
+
+def test_a_request_inside_a_long_prompt_is_found_and_only_views_are_embedded(tmp_path, encoder):
+    from playground.router.semantic import VIEW_CHARS
+
+    profile = load_profile(resolve_profile("semantic"))
+    catalog = build_catalog(profile, env={})
+    recording = Recording(encoder)
+    index = SemanticIndex(profile.semantic_routes, recording, EmbeddingCache(tmp_path / "e.db"))
+    recording.longest = 0
+    question = "How do I fix the KeyError my Python dictionary lookup throws in this loop?"
+    for prompt in (MATERIAL * 80 + question + "\n\nThanks in advance!", question + "\n\n" + MATERIAL * 80):
+        n = count_text(prompt)
+        assert n > 2000
+        decision = decide(RouteRequest(prompt, n, n), profile, catalog, semantic=index)
+        assert decision.route == "code", decision.similarities
+    assert recording.longest <= VIEW_CHARS  # a 2,000-token prompt reaches the encoder as short views
+
+
+def test_the_encoder_never_tokenises_a_whole_long_text():
+    from playground.router import embeddings
+
+    text = "a" * 100_000 + "Translate all of the above into German."
+    clipped = embeddings._clip(text)
+    assert len(clipped) == 2 * embeddings._CLIP_CHARS + 1 and clipped.endswith("into German.")

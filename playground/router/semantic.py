@@ -15,11 +15,11 @@ from playground.router.embeddings import EmbeddingCache, Encoder
 
 OUT_OF_DOMAIN = Path(__file__).parent / "data" / "out_of_domain.txt"
 VIEW_CHARS = 600
-"""A prompt longer than this is read as views: its first lines, its last paragraph, and their pooled mean.
+"""A prompt longer than this is read as views (its first lines, its last paragraphs) and their pooled mean.
 Each view is at most this many characters, so a 16k-token prompt costs the same as a 300-token one."""
 _TAIL_MIN = 200
-"""The last paragraph is widened with the ones before it until it has this many characters: a closing
-"thanks!" alone says nothing about the request above it."""
+"""A last paragraph shorter than this is also read with the one before it: a closing "thanks!" alone
+says nothing about the request above it."""
 
 
 def out_of_domain() -> list[str]:
@@ -50,18 +50,20 @@ class Calibration:
 
 
 def request_views(text: str) -> list[str]:
-    """The parts of a prompt that say what is asked: all of a short prompt; the first lines and the last
-    paragraph of a long one (the request is usually before or after the material, rarely inside it)."""
+    """The parts of a prompt that say what is asked: all of a short prompt; of a long one, its first lines,
+    its last paragraph and, when that is short (a closing "thanks!"), the last two paragraphs. The request
+    usually sits before or after the material, rarely inside it."""
     if len(text) <= VIEW_CHARS:
         return [text]
     head = text[:VIEW_CHARS]
     cut = head.rfind("\n", VIEW_CHARS // 2)
-    head = head[:cut] if cut > 0 else head
-    paragraphs = [p for p in re.split(r"\n\s*\n", text[-4 * VIEW_CHARS:]) if p.strip()]
-    tail = ""
-    while paragraphs and len(tail) < _TAIL_MIN:
-        tail = paragraphs.pop() + ("\n\n" + tail if tail else "")
-    return [head, tail[-VIEW_CHARS:]]
+    views = [head[:cut] if cut > 0 else head]
+    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", text[-2 * VIEW_CHARS:]) if p.strip()]
+    if paragraphs:
+        views.append(paragraphs[-1][-VIEW_CHARS:])
+        if len(paragraphs[-1]) < _TAIL_MIN and len(paragraphs) > 1:
+            views.append("\n\n".join(paragraphs[-2:])[-VIEW_CHARS:])
+    return views
 
 
 def _top_k_mean(similarities: np.ndarray, owner: np.ndarray, n_routes: int, top_k: list[int]) -> np.ndarray:
@@ -121,8 +123,8 @@ class SemanticIndex:
 
     def match(self, text: str) -> SemanticScores:
         """Each route's score: the mean cosine similarity of the prompt to its top_k closest utterances,
-        and the same against the generic text. A long prompt is read as views (its first lines, its last
-        paragraph, both pooled) and scored by the view that is most like some route and least like generic
+        and the same against the generic text. A long prompt is read as views (request_views, and all of
+        them pooled) and scored by the view that is most like some route and least like generic
         text: the view that holds the request, not the material around it."""
         views = self.encoder.encode(request_views(text))
         if len(views) > 1:
