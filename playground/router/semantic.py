@@ -15,11 +15,13 @@ from playground.router.embeddings import EmbeddingCache, Encoder
 
 OUT_OF_DOMAIN = Path(__file__).parent / "data" / "out_of_domain.txt"
 VIEW_CHARS = 600
-"""A prompt longer than this is read as views (its first lines, its last paragraphs) and their pooled mean.
-Each view is at most this many characters, so a 16k-token prompt costs the same as a 300-token one."""
+"""A prompt longer than this is read as two views, its first lines and its last paragraphs, each at most
+this many characters: a 16k-token prompt costs the same to embed as a 300-token one."""
+_HEAD_CHARS = 160
+"""The first lines: enough for an instruction that comes before the material, few wordpieces to embed."""
 _TAIL_MIN = 200
-"""A last paragraph shorter than this is also read with the one before it: a closing "thanks!" alone
-says nothing about the request above it."""
+"""A last paragraph shorter than this is read with the one before it: a closing "thanks!" alone says
+nothing about the request above it."""
 
 
 def out_of_domain() -> list[str]:
@@ -50,20 +52,18 @@ class Calibration:
 
 
 def request_views(text: str) -> list[str]:
-    """The parts of a prompt that say what is asked: all of a short prompt; of a long one, its first lines,
-    its last paragraph and, when that is short (a closing "thanks!"), the last two paragraphs. The request
-    usually sits before or after the material, rarely inside it."""
+    """The parts of a prompt that say what is asked: all of a short prompt; of a long one, its first lines
+    and its last paragraph (with the one before it when the last is a short closing line such as
+    "thanks!"). The request usually sits before or after the material, rarely inside it."""
     if len(text) <= VIEW_CHARS:
         return [text]
-    head = text[:VIEW_CHARS]
-    cut = head.rfind("\n", VIEW_CHARS // 2)
-    views = [head[:cut] if cut > 0 else head]
+    head = text[:_HEAD_CHARS]
+    cut = head.rfind("\n", 40)  # whole lines, unless the first line is only a greeting
     paragraphs = [p.strip() for p in re.split(r"\n\s*\n", text[-2 * VIEW_CHARS:]) if p.strip()]
-    if paragraphs:
-        views.append(paragraphs[-1][-VIEW_CHARS:])
-        if len(paragraphs[-1]) < _TAIL_MIN and len(paragraphs) > 1:
-            views.append("\n\n".join(paragraphs[-2:])[-VIEW_CHARS:])
-    return views
+    tail = paragraphs[-1] if paragraphs else ""
+    if len(tail) < _TAIL_MIN and len(paragraphs) > 1:
+        tail = "\n\n".join(paragraphs[-2:])
+    return [head[:cut] if cut > 0 else head, tail[:VIEW_CHARS]]
 
 
 def _top_k_mean(similarities: np.ndarray, owner: np.ndarray, n_routes: int, top_k: list[int]) -> np.ndarray:
@@ -123,10 +123,11 @@ class SemanticIndex:
 
     def match(self, text: str) -> SemanticScores:
         """Each route's score: the mean cosine similarity of the prompt to its top_k closest utterances,
-        and the same against the generic text. A long prompt is read as views (request_views, and all of
-        them pooled) and scored by the view that is most like some route and least like generic
+        and the same against the generic text. A long prompt is read as views (request_views, and both
+        pooled) and scored by the view that is most like some route and least like generic
         text: the view that holds the request, not the material around it."""
-        views = self.encoder.encode(request_views(text))
+        # One encode per view: batched, the short head would be padded to the tail's length.
+        views = np.vstack([self.encoder.encode([view]) for view in request_views(text)])
         if len(views) > 1:
             pooled = views.sum(axis=0)
             views = np.vstack([views, pooled / max(float(np.linalg.norm(pooled)), 1e-9)])
