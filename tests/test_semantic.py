@@ -175,3 +175,18 @@ def test_the_encoder_never_tokenises_a_whole_long_text():
     text = "a" * 100_000 + "Translate all of the above into German."
     clipped = embeddings._clip(text)
     assert len(clipped) == 2 * embeddings._CLIP_CHARS + 1 and clipped.endswith("into German.")
+
+
+def test_prefetching_a_file_of_prompts_batches_the_encodes_and_keeps_the_answers(tmp_path, encoder):
+    profile = load_profile(resolve_profile("semantic"))
+    prompts = ["Translate this into Italian please", MATERIAL * 30 + "Summarise the notes above.", "hi!"]
+    plain = SemanticIndex(profile.semantic_routes, encoder, EmbeddingCache(tmp_path / "e.db"))
+    expected = [plain.match(p) for p in prompts]
+    counting = Counting(encoder)
+    index = SemanticIndex(profile.semantic_routes, counting, EmbeddingCache(tmp_path / "e.db"))
+    index.prefetch(prompts)
+    embedded = counting.texts
+    found = [index.match(p) for p in prompts]
+    assert counting.texts == embedded  # match() read every view from the prefetched batch
+    for got, want in zip(found, expected):
+        assert got.similarities == pytest.approx(want.similarities, abs=1e-4)

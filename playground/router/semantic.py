@@ -86,6 +86,7 @@ class SemanticIndex:
         self._matrix = self._embed(texts)
         self._owner = np.repeat(np.arange(len(self.routes)), [len(r.semantic.utterances) for r in self.routes])
         self._top_k = [r.semantic.top_k for r in self.routes]
+        self._prefetched: dict[str, np.ndarray] = {}
         self.calibration = self._calibrate()
 
     def _embed(self, texts: list[str]) -> np.ndarray:
@@ -127,7 +128,8 @@ class SemanticIndex:
         pooled) and scored by the view that is most like some route and least like generic
         text: the view that holds the request, not the material around it."""
         # One encode per view: batched, the short head would be padded to the tail's length.
-        views = np.vstack([self.encoder.encode([view]) for view in request_views(text)])
+        views = np.vstack([self._prefetched[view][None, :] if view in self._prefetched else self.encoder.encode([view])
+                           for view in request_views(text)])
         if len(views) > 1:
             pooled = views.sum(axis=0)
             views = np.vstack([views, pooled / max(float(np.linalg.norm(pooled)), 1e-9)])
@@ -136,6 +138,14 @@ class SemanticIndex:
         chosen = int(np.argmax(table.max(axis=1) - generic))
         return SemanticScores({route.name: float(table[chosen][i]) for i, route in enumerate(self.routes)},
                               float(generic[chosen]))
+
+    def prefetch(self, texts: list[str], batch: int = 32) -> None:
+        """Embed the views of many prompts in batches of similar length, for match() to read: routing a
+        file of prompts is then a few large encodes instead of one per prompt."""
+        views = sorted({v for text in texts for v in request_views(text)} - self._prefetched.keys(), key=len)
+        for start in range(0, len(views), batch):
+            chunk = views[start:start + batch]
+            self._prefetched.update(zip(chunk, self.encoder.encode(chunk)))
 
     def scores(self, text: str) -> dict[str, float]:
         return self.match(text).similarities

@@ -106,9 +106,11 @@ def check_expected(session: Session, cases: list[PromptCase]) -> None:
 def route_prompts(session: Session, cases: list[PromptCase]) -> list[RoutedPrompt]:
     """One decision per prompt, as the chat would make it for a new conversation (no history)."""
     profile, catalog, semantic = session.profile, session.catalog, session.state.semantic
+    split = [split_tags(case.prompt, profile.task_tags) for case in cases]
+    if semantic is not None and len(cases) > 1:
+        semantic.prefetch([text for _, text in split])
     results = []
-    for case in cases:
-        tags, text = split_tags(case.prompt, profile.task_tags)
+    for case, (tags, text) in zip(cases, split):
         n = count_text(text)
         request = RouteRequest(text, n, n, tags)
         try:
