@@ -14,9 +14,10 @@ from playground.router.decide import SemanticScores
 from playground.router.embeddings import EmbeddingCache, Encoder
 
 OUT_OF_DOMAIN = Path(__file__).parent / "data" / "out_of_domain.txt"
-VIEW_CHARS = 600
-"""A prompt longer than this is read as two views, its first lines and its last paragraphs, each at most
-this many characters: a 16k-token prompt costs the same to embed as a 300-token one."""
+VIEW_CHARS = 1200
+"""A prompt longer than this (about 250 tokens) is read as two views, its first lines and its last
+paragraphs, each at most this many characters: a 16k-token prompt costs two short encodes, a 200-token
+prompt one (the encoder keeps its first and last wordpieces)."""
 _HEAD_CHARS = 160
 """The first lines: enough for an instruction that comes before the material, few wordpieces to embed."""
 _TAIL_MIN = 200
