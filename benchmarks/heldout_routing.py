@@ -125,6 +125,21 @@ def main() -> None:
     print(f"default profile, right tier (strong for coding/math/reasoning, cheap for the rest): {right}/{total}; "
           + ", ".join(f"{c} {tiers[c, True]}/10" for c in sorted({c for c, _ in tiers})))
 
+    # Non-English: ten prompts in five languages and the same prompts in English, on the semantic profile.
+    semantic = load_profile(Path(__file__).parent.parent / "playground" / "profiles" / "semantic.yaml")
+    semantic_catalog = build_catalog(semantic, env={})
+    semantic_index = build_index(semantic, EmbeddingCache(Path(tempfile.mkdtemp()) / "e.db"))
+    pairs = [json.loads(line) for line in (DATA / "heldout" / "multilingual.jsonl").open()]
+    languages = Counter()
+    for pair in pairs:
+        for key in ("prompt", "english"):
+            n = count_text(pair[key])
+            got = route_for(RouteRequest(pair[key], n, n), semantic, semantic_catalog, semantic_index)[0]
+            languages[key] += got.name == pair["intent"]
+    print(f"semantic profile, non-English: {languages['prompt']}/{len(pairs)} (fr, de, es, zh, ja); the same prompts "
+          f"in English: {languages['english']}/{len(pairs)}; ratio "
+          f"{languages['prompt'] / max(languages['english'], 1):.2f}")
+
     short = (MATERIAL * 3)[:1000] + "Summarise the notes above in three bullet points."
     long = MATERIAL * 220 + "Summarise the notes above in three bullet points."
     floor = _p50_ms(lambda: index.encoder.encode([short]), args.n)
