@@ -83,10 +83,11 @@ class SemanticIndex:
         self.encoder = encoder
         self.cache = cache
         self.routes = [r for r in routes if r.semantic is not None]
-        texts = [u for r in self.routes for u in r.semantic.utterances]
+        self._specs = {r.name: r.semantic for r in routes if r.semantic is not None}
+        texts = [u for spec in self._specs.values() for u in spec.utterances]
         self._matrix = self._embed(texts)
-        self._owner = np.repeat(np.arange(len(self.routes)), [len(r.semantic.utterances) for r in self.routes])
-        self._top_k = [r.semantic.top_k for r in self.routes]
+        self._owner = np.repeat(np.arange(len(self.routes)), [len(s.utterances) for s in self._specs.values()])
+        self._top_k = [s.top_k for s in self._specs.values()]
         self._prefetched: dict[str, np.ndarray] = {}
         self.calibration = self._calibrate()
 
@@ -115,8 +116,8 @@ class SemanticIndex:
         own_low = {name: float(np.percentile(s, 10)) for name, s in own_scores.items()}
         thresholds, fitted = {}, set()
         for route in self.routes:
-            if route.semantic.threshold is not None:
-                thresholds[route.name] = route.semantic.threshold
+            if (threshold := self._specs[route.name].threshold) is not None:
+                thresholds[route.name] = threshold
             else:
                 # Above what most generic text reaches, but never above what the route's own utterances reach.
                 thresholds[route.name] = min(ood_high[route.name], own_low[route.name])
@@ -161,7 +162,7 @@ class SemanticIndex:
         """Routes whose set threshold is above what their own utterances reach: they will rarely match."""
         found = []
         for route in self.routes:
-            threshold = route.semantic.threshold
+            threshold = self._specs[route.name].threshold
             if threshold is not None and threshold > self.calibration.own[route.name]:
                 found.append(f"route {route.name!r}: threshold {threshold:.2f} is above what half of its own "
                              f"utterances reach ({self.calibration.own[route.name]:.2f}, leave-one-out); leave "
