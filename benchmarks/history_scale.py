@@ -1,8 +1,8 @@
 """History at scale: a generated store of 100k attempts in 50k conversations, then the figures the
 history and stats screens depend on, and the app's first paint with an empty and with that store.
 
-Targets: FTS search p50 <= 30 ms, stats data <= 200 ms, history screen open <= 300 ms, and a first
-paint that does not grow with the history.
+Targets: every search class p95 <= 50 ms (each class reported on its own), stats data <= 200 ms,
+history screen open <= 300 ms (p50 and p95), and a first paint that does not grow with the history.
 
     .venv/bin/python benchmarks/history_scale.py [--db PATH] [--runs 5]
 """
@@ -112,21 +112,35 @@ def _timed(call, runs: int) -> list[float]:
 
 
 def _line(name: str, times: list[float], target: float | None = None) -> str:
+    """The target applies to p95 as well as p50."""
     times = sorted(times)
     p50 = statistics.median(times)
     p95 = times[min(len(times) - 1, int(len(times) * 0.95))]
-    verdict = "" if target is None else f"  target p50 <= {target:.0f} ms: {'met' if p50 <= target else 'NOT met'}"
+    verdict = "" if target is None else \
+        f"  target p95 <= {target:.0f} ms: {'met' if max(p50, p95) <= target else 'NOT met'}"
     return f"{name:44} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms  (n={len(times)}){verdict}"
 
 
-def search_queries(words: list[str], rng: random.Random) -> dict[str, list[str]]:
+def search_queries(words: list[str], rng: random.Random, store: Store) -> dict[str, list[str]]:
+    """20 queries a class; a phrase is two adjacent words of a stored message, in quotes."""
+    def phrase() -> str:
+        text = store.db.execute("SELECT content FROM messages WHERE id = ?",
+                                (rng.randrange(1, 160_000),)).fetchone()[0].split()
+        start = rng.randrange(len(text) - 1)
+        return f'"{text[start]} {text[start + 1]}"'
+
+    typed = [words[i] for i in rng.sample(range(0, 300), 4)]
     return {
-        "common word": [words[i] for i in rng.sample(range(0, 20), 10)],
-        "mid-frequency word": [words[i] for i in rng.sample(range(200, 1000), 10)],
-        "rare word": [words[i] for i in rng.sample(range(4000, 6000), 10)],
-        "two words": [f"{words[rng.randrange(50, 500)]} {words[rng.randrange(50, 500)]}" for _ in range(10)],
-        "prefix as typed (3 letters)": [words[rng.randrange(0, 6000)][:3] for _ in range(10)],
-        "operators and quotes": ['"AND', "NEAR(", "a OR (b", '"unbalanced', "*"] * 2,
+        "common word": [words[i] for i in rng.sample(range(0, 20), 20)],
+        "mid-frequency word": [words[i] for i in rng.sample(range(200, 1000), 20)],
+        "rare word": [words[i] for i in rng.sample(range(4000, 6000), 20)],
+        "two words": [f"{words[rng.randrange(50, 500)]} {words[rng.randrange(50, 500)]}" for _ in range(20)],
+        "three common words": [" ".join(words[rng.randrange(0, 50)] for _ in range(3)) for _ in range(20)],
+        "phrase in quotes": [phrase() for _ in range(20)],
+        "prefix as typed (3 letters)": [words[rng.randrange(0, 6000)][:3] for _ in range(20)],
+        # Every keystroke of four common words, as the history screen's search box sends them.
+        "keystroke by keystroke (common words)": [word[:n] for word in typed for n in range(1, len(word) + 1)],
+        "operators and quotes": ['"AND', "NEAR(", "a OR (b", '"unbalanced', "*"] * 4,
     }
 
 
@@ -164,7 +178,9 @@ def main() -> None:
         generate(db)
         print(f"generated {db} in {time.perf_counter() - started:.1f} s")
     words = _vocabulary(random.Random(7))
+    started = time.perf_counter()
     store = Store(db)
+    print(f"opened (and migrated, if needed) in {time.perf_counter() - started:.1f} s; schema v{store.schema_version}")
     counts = {t: store.db[t].count for t in ("conversations", "messages", "attempts")}
     size = sum(p.stat().st_size for p in db.parent.glob(db.name + "*") if ".bak-" not in p.name)
     print(f"store: {counts['conversations']:,} conversations, {counts['messages']:,} messages, "
@@ -178,14 +194,17 @@ def main() -> None:
     baseline = build_catalog(load_profile(resolve_profile("default")))["gpt-4.1"]
     print()
     all_search: list[float] = []
-    for kind, queries in search_queries(words, rng).items():
+    for kind, queries in search_queries(words, rng, store).items():
         times = [t for q in queries for t in _timed(lambda q=q: store.conversations(HistoryFilter(search=q)), 1)]
         all_search += times
-        print(_line(f"search: {kind}", times))
-    print(_line("search: all of the above (list + snippets)", all_search, 30))
+        print(_line(f"search: {kind}", times, 50))
+    print(_line("search: all of the above (list + snippets)", all_search, 50))
     print(_line("history list, no search (first page)", _timed(lambda: store.conversations(), args.runs * 4)))
     print(_line("stats data, all time, with baseline",
                 _timed(lambda: compute(store, baseline=baseline), args.runs), 200))
+    whole = compute(store)
+    print(f"  fallback rate {whole.fallback_rate:.1%} of {whole.answered:,} answered replies; "
+          f"{whole.retries:,} retries (the generator answers 1 turn in 4 after a failed hop, on a random model)")
     since = datetime(2025, 9, 1, tzinfo=UTC)
     print(_line("stats data, since 2025-09-01 (a third)", _timed(lambda: compute(store, since=since, baseline=baseline),
                                                     args.runs), 200))

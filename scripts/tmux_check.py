@@ -56,7 +56,8 @@ def check(width: int, height: int) -> list[str]:
             ("help", "Escape F1", "Ask the last prompt again", 15),
             ("conversation settings", "Escape C-s", "System prompt", 15),
             ("ask another model", "Escape C-r", "Ask the last prompt again, of", 15),
-            ("copy the reply", "Escape C-o", "Copied the reply", 15),
+            # "Copied the reply … to the clipboard", or, with no clipboard here, where the text was saved.
+            ("copy the reply", "Escape C-o", "the reply (", 15),
         ]
         for name, keys, landmark, timeout in steps:
             for key in (keys or "").split(" ") if keys and not keys.endswith("\r") else []:

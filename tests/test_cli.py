@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
 import pytest
 from support.helpers import guarded_env
 
-from playground.cli.main import _parser
 from playground.history.store import Store
 
 PROMPT = "Supercalifragilisticexpialidocious antidisestablishmentarianism"
@@ -42,7 +42,9 @@ def test_ask_json_answers_and_records_the_turn(server, home, netlog):
     out = json.loads(result.stdout)
     assert out["status"] == "complete" and out["text"] == "four, of course"
     assert out["model"] == f"openai/ok@{server.api_base}"
-    assert out["cost_usd"] == 0 and out["conversation_cost_usd"] == 0 and out["day_cost_usd"] == 0
+    # openai/ok has no known price: unknown, never $0.
+    assert out["cost_usd"] is None and out["conversation_cost_usd"] is None and out["day_cost_usd"] is None
+    assert out["cost_known_usd"] == 0 and out["attempts"][0]["cost_usd"] is None
     (attempt,) = out["attempts"]
     assert attempt["failure"] is None and attempt["text"] is None  # the text is given once, at the top
     assert attempt["input_tokens"] == len(PROMPT.split()) + 7 and not attempt["tokens_estimated"]
@@ -125,6 +127,91 @@ def test_api_base_without_model_is_refused(server, home, netlog):
     assert server.hits == {}
 
 
-def test_options_before_the_command_are_honoured():
-    args = _parser().parse_args(["--db", "/tmp/elsewhere.db", "--profile", "local-only", "ask", "hi"])
-    assert (args.db, args.profile) == ("/tmp/elsewhere.db", "local-only")
+def test_a_piped_prompt_needs_no_argument(server, home, netlog):
+    server.script("ok", text="piped answer")
+    result = playground("ask", "--model", "ok", "--api-base", server.api_base, home=home, netlog=netlog,
+                        stdin="a prompt from a pipe\n")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "piped answer\n"
+    assert server.requests[-1]["messages"][-1] == {"role": "user", "content": "a prompt from a pipe\n"}
+
+
+def test_system_prompt_and_temperature_are_sent_and_kept_for_the_conversation(server, home, netlog):
+    server.script("ok", text="terse")
+    first = playground("ask", "hi", "--json", "--model", "ok", "--api-base", server.api_base, "--system",
+                       "Answer in one word.", "--temperature", "0.3", home=home, netlog=netlog)
+    assert first.returncode == 0, first.stderr
+    request = server.requests[-1]
+    assert request["messages"][0] == {"role": "system", "content": "Answer in one word."}
+    assert request["temperature"] == 0.3
+    conversation = json.loads(first.stdout)["conversation_id"]
+    # A unique prefix of the id continues it, with its system prompt and temperature.
+    again = playground("ask", "and now?", "--model", "ok", "--api-base", server.api_base, "-c", conversation[:8],
+                       home=home, netlog=netlog)
+    assert again.returncode == 0, again.stderr
+    request = server.requests[-1]
+    assert [m["role"] for m in request["messages"]] == ["system", "user", "assistant", "user"]
+    assert request["temperature"] == 0.3
+    assert again.stderr.splitlines()[-1].startswith(f"conversation {conversation} · ")
+
+
+def test_continue_resumes_the_latest_conversation(server, home, netlog):
+    store = Store(home / "history.db")
+    older, _ = store.start_turn(None, "older question", "default")
+    latest, _ = store.start_turn(None, "latest question", "default")
+    store.save_reply(store.start_reply(latest), "latest answer", "complete", "ok")
+    store.close()
+    server.script("ok", text="continued")
+    result = playground("ask", "follow-up", "--continue", "--model", "ok", "--api-base", server.api_base,
+                        home=home, netlog=netlog)
+    assert result.returncode == 0, result.stderr
+    assert [m["content"] for m in server.requests[-1]["messages"]] == [
+        "latest question", "latest answer", "follow-up"]
+    assert older != latest
+
+
+def test_an_unknown_conversation_is_a_one_line_error(server, home, netlog):
+    store = Store(home / "history.db")
+    store.start_turn(None, "something", "default")
+    store.close()
+    result = playground("ask", "hi", "--model", "ok", "--api-base", server.api_base, "-c", "nope",
+                        home=home, netlog=netlog)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == "playground: error: -c nope: no such conversation (`playground history` lists them)\n"
+    assert server.hits == {}
+    store = Store(home / "history.db")
+    assert store.conversation_count() == 1  # not silently started afresh
+    store.close()
+
+
+def _to_a_closed_pipe(*args: str, home, netlog, **env) -> subprocess.CompletedProcess:
+    """Run with stdout a pipe whose reader has already gone, as in `playground … | head -1`."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        return subprocess.run([sys.executable, "-m", "playground", *args], stdout=write_end, stderr=subprocess.PIPE,
+                              text=True, timeout=60, env=guarded_env(netlog, PLAYGROUND_HOME=str(home), **env))
+    finally:
+        os.close(write_end)
+
+
+def test_a_reader_that_goes_away_ends_ask_quietly_and_keeps_the_turn(server, home, netlog):
+    server.script("ok", text="a reply that nobody reads to the end", words_per_chunk=1)
+    result = _to_a_closed_pipe("ask", "hi", "--model", "ok", "--api-base", server.api_base, home=home, netlog=netlog)
+    assert result.returncode == 1
+    assert result.stderr == ""
+    store = Store(home / "history.db")
+    [message] = [m for m in store.messages(store.latest_conversation()) if m.role == "assistant"]
+    assert message.status in ("cancelled", "complete")
+    store.close()
+
+
+@pytest.mark.parametrize("rows", [2, 400], ids=["output-in-the-buffer", "output-larger-than-the-buffer"])
+@pytest.mark.parametrize("command", [["history", "--limit", "1000"], ["export-history"]], ids=lambda c: c[0])
+def test_a_reader_that_goes_away_ends_listings_quietly(home, netlog, command, rows):
+    store = Store(home / "history.db")
+    for n in range(rows):
+        store.start_turn(None, f"question {n} " + "padding " * 10, "default")
+    store.close()
+    result = _to_a_closed_pipe(*command, home=home, netlog=netlog)
+    assert (result.returncode, result.stderr) == (1, "")

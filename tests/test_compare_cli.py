@@ -75,3 +75,41 @@ def test_a_profile_error_is_one_line(tmp_path, capsys):
     assert main(["compare", "hi", "-m", "a", "-m", "b", "--profile", str(bad), "--db", str(tmp_path / "h.db")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("playground: error: ") and err.count("\n") == 1
+
+
+def test_each_model_can_have_its_own_server(tmp_path, capsys):
+    with OpenAIStubServer() as one, OpenAIStubServer() as two:
+        one.script("alpha", text="from one")
+        two.script("beta", text="from two")
+        code = main(["compare", "hi", "-m", f"alpha@{one.api_base}", "-m", f"beta@{two.api_base}", "--json",
+                     "--db", str(tmp_path / "h.db")])
+        assert code == 0, capsys.readouterr().err
+        columns = json.loads(capsys.readouterr().out)["columns"]
+        assert [(c["model_alias"], c["text"]) for c in columns] == [
+            (f"alpha@{one.api_base}", "from one"), (f"beta@{two.api_base}", "from two")]
+        assert (one.hits, two.hits) == ({"alpha": 1}, {"beta": 1})
+
+
+def test_api_base_serves_the_models_that_name_no_server_and_never_labels_the_embedded_one(tmp_path, stub):
+    from playground.cli.chat import add_model, split_server
+    from playground.cli.common import Failed
+    from playground.services.session import open_session
+
+    session = open_session("default", tmp_path / "h.db")
+    try:
+        assert add_model(session, "smollm2", stub.api_base) == "smollm2"  # runs in this process
+        assert add_model(session, "fast", stub.api_base) == f"fast@{stub.api_base}"
+        assert add_model(session, "fast@http://10.0.0.2:8080/v1", stub.api_base) == "fast@http://10.0.0.2:8080/v1"
+        assert session.catalog["fast@http://10.0.0.2:8080/v1"].spec.api_base == "http://10.0.0.2:8080/v1"
+        # Settings of a variant stay with the value, after the server; no model is made of them.
+        assert add_model(session, "smollm2@temperature=1.2", stub.api_base) == "smollm2@temperature=1.2"
+        assert add_model(session, "fast@http://10.0.0.3/v1@temperature=1.2", None) == \
+            "fast@http://10.0.0.3/v1@temperature=1.2"
+        assert not [alias for alias in session.catalog.models if "temperature" in alias]
+        with pytest.raises(Failed, match="smollm2 runs in this process and takes no server address"):
+            add_model(session, f"smollm2@{stub.api_base}", None)
+    finally:
+        session.store.close()
+    # Other @ suffixes (variants) stay with the name, wherever the server is written.
+    assert split_server("smollm2@temperature=1.2") == ("smollm2@temperature=1.2", None)
+    assert split_server("m@https://h/v1@temperature=1.2") == ("m@temperature=1.2", "https://h/v1")

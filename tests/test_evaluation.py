@@ -16,7 +16,7 @@ from playground.base.tokens import count_text
 from playground.config.catalog import build_catalog
 from playground.config.profile import load_profile
 from playground.policy.evaluation import evaluate
-from playground.policy.export import to_litellm, to_profile_yaml
+from playground.policy.export import module_name, to_litellm, to_profile_yaml
 from playground.policy.replay import load_replay
 from playground.policy.tune import tune
 from playground.router import RouteRequest, decide
@@ -135,8 +135,10 @@ def test_profile_tune_export_load_round_trip(tmp_path):
     reloaded = load_profile(saved)
     assert reloaded == tuned
     export = to_litellm(reloaded, build_catalog(reloaded, env={}))
-    assert any("learned route 'learned'" in line for line in export.unmapped)
-    config = yaml.safe_load(export.to_yaml(reloaded))
+    # The learned route goes with the export: the proxy's routing module runs it on this profile.
+    assert export.profile.routes[-1].learned == tuned.routes[-1].learned
+    assert export.config["litellm_settings"]["callbacks"] == f"{module_name(reloaded)}.proxy_handler"
+    config = yaml.safe_load(export.to_yaml())
     router = litellm.Router(model_list=config["model_list"], **config["router_settings"])
     assert {d["model_name"] for d in router.model_list} >= {"S", "W", "tier-strong", "tier-weak"}
 

@@ -209,3 +209,25 @@ def test_csv_cells_that_a_spreadsheet_would_run_open_as_text(capsys, tmp_path):
     assert [row["content"] for row in table] == ["'=1+1", "'=HYPERLINK(\"http://evil.example\",\"click\")"]
     _, out, _ = _run(capsys, "export-history", "--db", str(tmp_path / "h.db"), "--format", "jsonl")
     assert [json.loads(line)["content"] for line in out.splitlines()][1].startswith("=HYPERLINK")
+
+
+def test_list_options_before_search_are_kept(capsys, db):
+    # The options of the list may come before `search` as well as after it.
+    code, out, _ = _run(capsys, "history", "--json", "search", "hands", "--db", db)
+    assert code == 0 and [r["title"] for r in json.loads(out)] == ["tell me about otters"]
+    _, out, _ = _run(capsys, "history", "-m", "strong", "--json", "search", "otters", "--db", db)
+    assert json.loads(out) == []
+    _, out, _ = _run(capsys, "--db", db, "history", "--json", "-m", "cheap", "search", "otters")
+    assert [r["models"] for r in json.loads(out)] == [["cheap"]]
+
+
+def test_history_export_files_are_private(capsys, db, tmp_path):
+    target = tmp_path / "out.jsonl"
+    target.write_text("older export\n")
+    target.chmod(0o644)
+    assert _run(capsys, "export-history", "--db", db, "-o", str(target))[0] == 0
+    assert target.stat().st_mode & 0o777 == 0o600
+    assert len(target.read_text().splitlines()) == 4
+    fresh = tmp_path / "fresh.csv"
+    assert _run(capsys, "export-history", "--db", db, "-f", "csv", "-o", str(fresh))[0] == 0
+    assert fresh.stat().st_mode & 0o777 == 0o600

@@ -11,7 +11,8 @@ import pytest
 import sqlite_utils
 
 from playground.base.records import Attempt, Failure
-from playground.history.store import MIGRATIONS, HistoryFilter, Store, StoreError
+from playground.history.migrations import MIGRATIONS
+from playground.history.store import HistoryFilter, Store, StoreError
 
 
 def _v1_store(path, with_data: bool = True) -> None:

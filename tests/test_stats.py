@@ -90,9 +90,11 @@ def test_percentiles_are_nearest_rank():
 
 def test_totals_rates_and_latency(store):
     stats = compute(store, utc_offset=NO_OFFSET)
-    assert (stats.turns, stats.requests, stats.cancelled, stats.errors, stats.fallback_turns) == (4, 5, 1, 1, 1)
+    assert (stats.turns, stats.requests, stats.cancelled, stats.errors) == (4, 5, 1, 1)
     assert stats.error_rate == 1 / 4  # the cancelled attempt is no error, and not counted against
-    assert stats.fallback_rate == 1 / 4
+    # Three replies were answered (the cancelled one was not), one of them by a fallback model.
+    assert (stats.answered, stats.fallbacks, stats.retries) == (3, 1, 0)
+    assert stats.fallback_rate == 1 / 3
     assert (stats.input_tokens, stats.output_tokens) == (1160, 805)
     assert stats.cost_usd == pytest.approx(0.0216)
     assert stats.unpriced_requests == 1
@@ -204,3 +206,61 @@ def test_percentiles_computed_by_the_store_equal_those_of_the_raw_values(tmp_pat
         everything = [v for values in kept.values() for v in values]
         assert stats.ttft == percentiles([v[1] for v in everything])
         assert stats.latency == percentiles([v[2] for v in everything])
+
+
+def test_fallback_rate_is_replies_answered_by_another_model_and_retries_are_apart(tmp_path):
+    """A fallback is an answer from a model other than the reply's first; another attempt on a model
+    already tried for that reply is a retry (issue #13: retries were counted as fallbacks)."""
+    store = Store(tmp_path / "h.db")
+    chains = [
+        [("a", None)],                                          # answered by the first model
+        [("a", Failure.SERVER_ERROR), ("a", None)],             # a retry answered: no fallback
+        [("a", Failure.SERVER_ERROR), ("b", None)],             # a fallback
+        [("a", Failure.TIMEOUT), ("a", Failure.TIMEOUT), ("b", None)],  # a retry, then a fallback
+        [("a", Failure.SERVER_ERROR)] * 3,                      # --model: retries only, unanswered
+    ]
+    conversation, prompt = store.start_turn(None, "q", "default")
+    for chain in chains:
+        reply = store.start_reply(conversation)
+        for hop, (alias, failure) in enumerate(chain):
+            _record(store, conversation, prompt, reply, alias, "r", hop, _at(1, 10, hop), (1, 1), 0.001, 10, 20,
+                    failure)
+    # Side by side: one prompt, two replies, each its model's first attempt.
+    for alias in ("a", "b"):
+        _record(store, conversation, prompt, store.start_reply(conversation), alias, "r", 0, _at(2, 10), (1, 1),
+                0.001, 10, 20)
+    stats = compute(store, utc_offset=NO_OFFSET)
+    assert (stats.answered, stats.fallbacks, stats.retries) == (6, 2, 4)
+    assert stats.fallback_rate == 2 / 6
+    later = compute(store, since=datetime(2025, 3, 2, tzinfo=UTC), utc_offset=NO_OFFSET)
+    assert (later.answered, later.fallbacks, later.retries) == (2, 0, 0)
+    store.close()
+
+
+async def test_fallbacks_and_retries_from_real_turns(tmp_path, server, make_profile):
+    """Over real HTTP: a routed turn retries its failing model then falls back; a turn forced onto one
+    model (`--model`) can only retry."""
+    from playground.services.events import ReplyDone
+    from playground.services.session import open_session
+
+    server.script("broken", status=503)
+    server.script("good", text="fine")
+    session = open_session(str(make_profile(["broken", "good"], retries={"server_error": 1, "backoff_s": 0},
+                                         timeouts={"first_token": 30, "idle": 30, "total": 60})),
+                           tmp_path / "h.db")
+
+    async def turn(model: str | None = None) -> str:
+        async for event in session.chat.send("hello", model=model):
+            if isinstance(event, ReplyDone):
+                return event.reply.status
+        return "no reply"
+
+    assert await turn() == "complete"  # broken, broken again, then good
+    assert await turn("broken") == "failed"  # broken twice: no fallback when forced
+    assert await turn("good") == "complete"
+    assert server.hits["broken"] == 4 and server.hits["good"] == 2, session.store.read(
+        lambda cursor: [tuple(row) for row in cursor.execute("SELECT model_alias, hop, failure FROM attempts")])
+    stats = compute(session.store, utc_offset=NO_OFFSET)
+    assert (stats.turns, stats.answered, stats.fallbacks, stats.retries) == (3, 2, 1, 2)
+    assert stats.fallback_rate == 1 / 2
+    session.store.close()

@@ -50,6 +50,10 @@ def _meta(reply: ReplyView) -> str:
     return str(reply.query_one(".reply-meta").render())
 
 
+def _head(reply: ReplyView) -> str:
+    return str(reply.query_one(".reply-head").render())
+
+
 async def _ask(pilot, prompt: str) -> ReplyView:
     await pilot.click("#prompt")
     await pilot.press(*prompt)
@@ -66,7 +70,8 @@ async def test_prompt_gets_streamed_reply_with_metadata_and_costs(tmp_path, stub
         reply = await _ask(pilot, "what is the answer?")
         await _wait_for(pilot, lambda: "TTFT" in _meta(reply))
         meta = _meta(reply)
-        assert meta.startswith("fast · everything (default route)")
+        assert _head(reply).startswith("→ fast · everything (default route)")
+        assert "fast" not in meta  # the metadata line does not repeat the head line
         # The stub reports its own usage (4 prompt words + 7, 4 output words); price $1/$2 per Mtok.
         assert "11 in / 4 out ·" in meta and "est." not in meta
         assert "$0.000019 ·" in meta
@@ -86,7 +91,7 @@ async def test_failing_model_falls_back_and_shows_why(tmp_path, stub):
         await _wait_for(pilot, lambda: "TTFT" in _meta(reply))
         failures = [str(row.render()) for row in reply.query(".failure-row")]
         assert failures and failures[0].startswith("✗ broken: server_error — HTTP 500")
-        assert _meta(reply).startswith("backup · fallback after broken failed (server_error)")
+        assert _head(reply).startswith("→ backup · fallback after broken failed (server_error)")
         assert reply.text == "backup answer"
 
 
@@ -131,7 +136,7 @@ async def test_whole_app_answers_with_the_embedded_local_model(tmp_path):
         await _wait_for(pilot, lambda: "ready" in str(app.screen.query_one(StatusBar).render()), timeout=60)
         reply = await _ask(pilot, "Say hello.")
         await _wait_for(pilot, lambda: "TTFT" in _meta(reply), timeout=120)
-        assert _meta(reply).startswith("smollm2 · local (default route)")
+        assert _head(reply).startswith("→ smollm2 · local (default route)")
         assert "est." not in _meta(reply) and "· $0 ·" in _meta(reply)
         assert reply.text.strip()
 
@@ -147,8 +152,9 @@ async def test_route_explanation_lists_every_candidate(tmp_path, stub):
         await _wait_for(pilot, lambda: reply.query_one(".reply-trace").region.height > 0)  # expanded, on screen
         trace = str(reply.query_one(".reply-trace").render())
         assert "route everything · stage default" in trace
-        # 8 request tokens at $1/Mtok plus 300 expected output tokens at $2/Mtok.
-        assert "✓ fast: $0.000608 est." in trace and "[price: profile]" in trace
+        # 7 request tokens ("hi", 3 per message, 3 to open the reply: OpenAI's layout) at $1/Mtok plus
+        # 300 expected output tokens at $2/Mtok.
+        assert "✓ fast: $0.000607 est." in trace and "[price: profile]" in trace
         assert "· spare:" in trace and "fallback #1" in trace
 
 
@@ -195,7 +201,7 @@ async def test_a_task_tag_picked_in_the_ui_routes_the_prompt(tmp_path, stub):
         assert "#code" in str(status.render())
         reply = await _ask(pilot, "write a loop")
         await _wait_for(pilot, lambda: "TTFT" in _meta(reply))
-        assert _meta(reply).startswith("big · coding (tag #code)") and reply.text == "strong answer"
+        assert _head(reply).startswith("→ big · coding (tag #code)") and reply.text == "strong answer"
         await pilot.press("ctrl+t")  # back to no tag
         assert "#code" not in str(status.render())
         reply = await _ask(pilot, "write a loop")

@@ -154,7 +154,7 @@ async def test_chat_key_marks_a_reply_bad_and_stores_it(session):
         await pilot.press(*"judge me", "enter")
         await _wait_for(pilot, lambda: any(r.message_id for r in app.screen.query(ReplyView)))
         reply = app.screen.query_one(ReplyView)
-        await pilot.press("ctrl+b")
+        await pilot.press("ctrl+f")  # Ctrl+B is tmux's prefix
         await _wait_for(pilot, lambda: "marked bad" in _shown(reply, ".reply-meta"))
     row = session.store.feedback(reply.message_id)
     assert (row["model_alias"], row["route"], row["good"]) == ("slow", "everything", 0)

@@ -99,7 +99,8 @@ async def test_history_lists_conversations_and_searches_as_you_type(session):
         assert "2 conversations" in str(screen.query_one("#history-status", Static).render())
         await pilot.press(*"beav")
         await _wait_for(pilot, lambda: len(_rows(screen)) == 1)
-        assert _rows(screen)[0][0] == "tell me about otters" and _rows(screen)[0][4] == "and beavers?"
+        # The passage is from the conversation's newest matching message.
+        assert _rows(screen)[0][0] == "tell me about otters" and _rows(screen)[0][4] == "Beavers build dams."
         await pilot.press(*' "AND NEAR(')  # operators and quotes are text, not syntax errors
         await _wait_for(pilot, lambda: _rows(screen) == [])
         assert app.is_running
@@ -133,7 +134,7 @@ async def test_opening_a_conversation_shows_it_in_the_chat_and_continues_it(tmp_
             assert [str(p.render()) for p in chat.query(PromptView)] == ["tell me about otters", "and beavers?"]
             first, second = chat.query(StoredReplyView)
             assert first.text == "Otters **hold hands**."
-            assert str(first.query_one(".reply-meta").render()).startswith("cheap · everything (default route)")
+            assert str(first.query_one(".reply-head").render()).startswith("→ cheap · everything (default route)")
             assert "failed: this is the partial reply" in str(second.query_one(".reply-meta").render())
             assert second.has_class("-failed")
             assert "conversation $0.001" in str(chat.query_one(StatusBar).render())

@@ -49,7 +49,8 @@ async def _ask(pilot, text: str, replies: int) -> None:
 
 
 def _statuses(app) -> list[tuple[str, str, str]]:
-    return [tuple(row) for row in app.session.store.query("SELECT role, status, content FROM messages ORDER BY id")]
+    return [tuple(row) for row in app.session.store.read(
+        lambda cursor: cursor.execute("SELECT role, status, content FROM messages ORDER BY id").fetchall())]
 
 
 async def test_up_in_an_empty_box_edits_the_last_prompt_and_the_old_turn_leaves_the_context(tmp_path, stub):
@@ -66,17 +67,28 @@ async def test_up_in_an_empty_box_edits_the_last_prompt_and_the_old_turn_leaves_
         sent = stub.requests[-1]["messages"]
         assert [m["content"] for m in sent] == ["first tried"]  # the replaced turn is not context
         old = app.screen.query(ReplyView).first()
-        assert old.has_class("-replaced") and "replaced: the prompt was edited" in painted_text(old)
+        assert old.has_class("-replaced") and "replaced: the prompt was edited" in " ".join(painted_text(old).split())
 
 
-async def test_an_emptied_box_sends_a_new_prompt_not_an_edit(tmp_path, stub):
+async def test_an_edit_emptied_and_retyped_still_replaces_the_turn_and_esc_leaves_edit_mode(tmp_path, stub):
     app = _app(tmp_path, stub)
     async with app.run_test(size=SIZE) as pilot:
         await _ask(pilot, "one", 1)
         await pilot.press("up")
+        box = app.screen.query_one(PromptInput)
+        assert box.has_class("-editing") and "Esc cancels" in str(box.border_title)
         await pilot.press("backspace", "backspace", "backspace")
         await _ask(pilot, "two", 2)
-        assert [s for _, s, _ in _statuses(app)] == ["complete"] * 4
+        assert [s for _, s, _ in _statuses(app)] == ["replaced", "replaced", "complete", "complete"]
+        assert [m["content"] for m in stub.requests[-1]["messages"]] == ["two"]  # "one" left the context
+        assert not box.has_class("-editing")
+
+        await pilot.press("up")
+        assert box.text == "two" and box.has_class("-editing")
+        await pilot.press("escape")
+        assert box.text == "" and not box.has_class("-editing")
+        await _ask(pilot, "three", 3)
+        assert [s for _, s, _ in _statuses(app)][2:] == ["complete"] * 4  # a new turn after Esc
 
 
 async def test_ask_another_model_resends_the_last_prompt_to_the_one_picked(tmp_path, stub):
@@ -225,7 +237,11 @@ def test_an_incognito_conversation_keeps_its_temperature_but_not_its_system_prom
     store = Store(tmp_path / "h.db")
     private, _ = store.start_turn(None, "secret", "p", incognito=True)
     public, _ = store.start_turn(None, "hello", "p")
-    for conversation in (private, public):
-        store.save_settings(conversation, TurnSettings("You are terse.", 0.2))
+    store.save_settings(private, TurnSettings("You are terse.", 0.2), incognito=True)
+    store.save_settings(public, TurnSettings("You are terse.", 0.2))
     assert store.settings(private) == TurnSettings("", 0.2)
     assert store.settings(public) == TurnSettings("You are terse.", 0.2)
+    # One incognito turn later (F9), the system prompt stored by the earlier turns is still there.
+    store.start_turn(public, "a private question", "p", incognito=True)
+    store.save_settings(public, TurnSettings("You are terse.", 0.7), incognito=True)
+    assert store.settings(public) == TurnSettings("You are terse.", 0.7)

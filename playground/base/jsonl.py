@@ -32,7 +32,7 @@ def read_objects(path: Path) -> Iterator[tuple[int, str, dict]]:
                 continue
             try:
                 data = json.loads(line)
-            except ValueError as exc:
+            except json.JSONDecodeError as exc:
                 raise SourceError(f"{where}: invalid JSON: {exc.msg} (column {exc.colno})") from None
             if not isinstance(data, dict):
                 raise SourceError(f"{where}: each line must be a JSON object")

@@ -2,133 +2,167 @@
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 from dataclasses import asdict
-from datetime import datetime
-from pathlib import Path
 
-from playground.base.dates import parse_since
-from playground.base.paths import default_db_path
-from playground.base.safetext import one_line
-from playground.history.stats import Stats
-from playground.history.store import HistoryFilter, Store, StoreError
-from playground.present.format import conversation_title, dollars, local_time, milliseconds, percent, stats_summary
+import click
+
+from playground.cli.common import (
+    carried,
+    db_option,
+    fail,
+    opened_session,
+    opened_store,
+    option,
+    options,
+    print_json,
+    profile_option,
+)
+
+LIMIT = 50
 
 
-def run(args: argparse.Namespace) -> int:
+def _since(text: str | None):
+    from playground.base.dates import parse_since
+
     try:
-        since = parse_since(args.since) if getattr(args, "since", None) else None
+        return parse_since(text) if text else None
     except ValueError as exc:
-        return _fail(str(exc))
-    if args.command == "stats":
-        return _stats(args, since)
-    try:
-        store = Store(Path(args.db) if args.db else default_db_path())
-    except StoreError as exc:
-        return _fail(str(exc))
-    try:
-        if args.command == "export-history":
-            return _export(store, args)
-        if args.history_command == "purge":
-            return _purge(store, args)
-        return _list(store, args, since)
-    finally:
-        store.close()
+        fail(str(exc))
 
 
-def _fail(message: str, code: int = 2) -> int:
-    print(f"playground: error: {message}", file=sys.stderr)
-    return code
+# The list's options, accepted by `history` and by `history search` alike (`history --json search X`).
+_listing = options(
+    carried("--json", name="json", is_flag=True, help="print a JSON list instead of text"),
+    carried("--model", "-m", name="model", metavar="M", help="only conversations this model answered"),
+    carried("--since", name="since", metavar="DATE",
+            help="only conversations active since DATE (2025-03-01, or 7d for a week)"),
+    carried("--limit", "-n", name="limit", type=int, help=f"at most this many (default {LIMIT})"),
+    profile_option, db_option,
+)
 
 
-# history ---------------------------------------------------------------------------------------
+@click.group(invoke_without_command=True, short_help="List past conversations; search; purge.")
+@_listing
+@click.pass_context
+def history(ctx: click.Context) -> int | None:
+    """List past conversations, newest first (`history search`, `history purge`: see below)."""
+    if ctx.invoked_subcommand is None:
+        return _list("")
+    return None
 
-def _list(store: Store, args: argparse.Namespace, since: datetime | None) -> int:
-    if args.limit < 1:
-        return _fail("--limit must be at least 1")
-    search = args.text if args.history_command == "search" else ""
-    found = store.conversations(HistoryFilter(search=search, model=args.model, since=since, limit=args.limit))
-    if args.json:
-        print(json.dumps([asdict(s) for s in found], indent=2, ensure_ascii=False))
-        return 0
-    if not found:
-        print("no conversations" + (f" match {search!r}" if search else ""), file=sys.stderr)
-        return 0
-    for summary in found:
-        print(f"{local_time(summary.updated_at)}  {dollars(summary.cost_usd):>10}  {summary.id}  "
-              f"{conversation_title(summary)}  [{', '.join(summary.models) or 'no reply'}]")
-        if summary.snippet:
-            print(f"    … {one_line(summary.snippet, 120)}")
+
+@history.command()
+@click.argument("text")
+@_listing
+def search(text: str) -> int:
+    """Full-text search of prompts and replies; quotes and operators are plain text."""
+    return _list(text)
+
+
+@history.command()
+@click.option("--yes", is_flag=True, help="do not ask for confirmation")
+@profile_option
+@db_option
+def purge(yes: bool) -> int:
+    """Delete the whole history, after a confirmation."""
+    with opened_store() as store:
+        count = store.conversation_count()
+        if not yes:
+            click.echo(f"Delete all {count} conversations (prompts, replies, attempts, feedback) and the "
+                       f"pre-upgrade backups of {store.path}? This cannot be undone. Type 'yes' to confirm: ",
+                       nl=False, err=True)
+            if sys.stdin.readline().strip().lower() != "yes":
+                click.echo("nothing deleted", err=True)
+                return 1
+        deleted = store.purge()
+    click.echo(f"deleted {deleted} conversations", err=True)
     return 0
 
 
-def _purge(store: Store, args: argparse.Namespace) -> int:
-    count = store.conversation_count()
-    if not args.yes:
-        print(f"Delete all {count} conversations (prompts, replies, attempts, feedback) and the pre-upgrade "
-              f"backups of {store.path}? This cannot be undone. Type 'yes' to confirm: ", end="", file=sys.stderr,
-              flush=True)
-        answer = sys.stdin.readline().strip().lower()
-        if answer != "yes":
-            print("nothing deleted", file=sys.stderr)
-            return 1
-    deleted = store.purge()
-    print(f"deleted {deleted} conversations", file=sys.stderr)
+def _list(search: str) -> int:
+    from playground.base.safetext import one_line
+    from playground.history.store import HistoryFilter
+    from playground.present.format import conversation_title, dollars, local_time
+
+    limit = option("limit", LIMIT)
+    if limit < 1:
+        fail("--limit must be at least 1")
+    since = _since(option("since"))
+    with opened_store() as store:
+        found = store.conversations(HistoryFilter(search=search, model=option("model"), since=since, limit=limit))
+        if option("json"):
+            print_json([asdict(s) for s in found], ensure_ascii=False)
+            return 0
+        if not found:
+            click.echo("no conversations" + (f" match {search!r}" if search else ""), err=True)
+            return 0
+        for summary in found:
+            click.echo(f"{local_time(summary.updated_at)}  {dollars(summary.cost):>10}  {summary.id}  "
+                       f"{conversation_title(summary)}  [{', '.join(summary.models) or 'no reply'}]")
+            if summary.snippet:
+                click.echo(f"    … {one_line(summary.snippet, 120)}")
     return 0
 
 
-# export ----------------------------------------------------------------------------------------
-
-def _export(store: Store, args: argparse.Namespace) -> int:
+@click.command("export-history")
+@click.option("--format", "-f", "form", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
+@click.option("--output", "-o", metavar="FILE", help="write to this file (created 0600) instead of standard output")
+@profile_option
+@db_option
+def export_history(form: str, output: str | None) -> int:
+    """Export every message, one row each (JSON Lines or CSV)."""
+    from playground.base.files import open_private
     from playground.history.export import write_csv, write_jsonl
 
-    write = write_jsonl if args.format == "jsonl" else write_csv
-    if not args.output:
-        write(store, sys.stdout)
-        return 0
-    try:
-        # newline="": the csv module writes its own line ends.
-        with open(args.output, "w", encoding="utf-8", newline="") as out:
-            count = write(store, out)
-    except OSError as exc:
-        return _fail(f"{args.output}: {exc.strerror}")
-    print(f"wrote {count} messages to {args.output}", file=sys.stderr)
+    write = write_jsonl if form == "jsonl" else write_csv
+    with opened_store() as store:
+        if not output:
+            write(store, sys.stdout)
+            return 0
+        try:
+            # newline="": the csv module writes its own line ends.
+            with open_private(output, newline="") as out:
+                count = write(store, out)
+        except OSError as exc:
+            fail(f"{output}: {exc.strerror}")
+    click.echo(f"wrote {count} messages to {output}", err=True)
     return 0
 
 
-# stats -----------------------------------------------------------------------------------------
-
-def _stats(args: argparse.Namespace, since: datetime | None) -> int:
-    from playground.config.profile import ProfileError
+@click.command()
+@click.option("--since", metavar="DATE", help="only attempts since DATE (2025-03-01, or 7d for a week)")
+@click.option("--baseline", "-b", metavar="ALIAS",
+              help="a profile model alias: what the same tokens would have cost on it")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object instead of text")
+@profile_option
+@db_option
+def stats(since: str | None, baseline: str | None, as_json: bool) -> int:
+    """Spend, tokens, latency, errors and savings."""
     from playground.history.stats import compute, to_dict
-    from playground.services.session import open_session
 
-    try:
-        session = open_session(args.profile, args.db)
-    except (ProfileError, StoreError) as exc:
-        return _fail(str(exc))
-    try:
-        baseline = None
-        if args.baseline:
-            if args.baseline not in session.catalog:
-                return _fail(f"--baseline: no model {args.baseline!r} in profile {session.profile.name} "
-                             f"(it has {', '.join(session.catalog.models)})")
-            baseline = session.catalog[args.baseline]
-            if baseline.input_price is None:
-                return _fail(f"--baseline: {args.baseline} has no known price; add a price to the profile")
-        stats = compute(session.store, since=since, baseline=baseline)
-    finally:
-        session.store.close()
-    if args.json:
-        print(json.dumps(to_dict(stats), indent=2))
+    moment = _since(since)
+    with opened_session() as session:
+        model = None
+        if baseline:
+            if baseline not in session.catalog:
+                fail(f"--baseline: no model {baseline!r} in profile {session.profile.name} "
+                     f"(it has {', '.join(session.catalog.models)})")
+            model = session.catalog[baseline]
+            if model.input_price is None:
+                fail(f"--baseline: {baseline} has no known price; add a price to the profile")
+        result = compute(session.store, since=moment, baseline=model)
+    if as_json:
+        print_json(to_dict(result))
     else:
-        print(render_stats(stats))
+        click.echo(render_stats(result))
     return 0
 
 
-def render_stats(stats: Stats) -> str:
+def render_stats(stats) -> str:
+    from playground.base.safetext import one_line
+    from playground.present.format import dollars, milliseconds, percent, stats_summary
+
     lines = stats_summary(stats)
     if stats.by_day:
         lines += ["", "per day:"] + [f"  {d.day}  {d.requests:>6} requests  {dollars(d.cost_usd):>12}"

@@ -2,68 +2,64 @@
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from pathlib import Path
 
+import click
 
-def add_parser(commands, common: argparse.ArgumentParser) -> None:
-    route = commands.add_parser("route", parents=[common],
-                                help="show the routing decision for prompts without calling a model")
-    route.add_argument("prompt", nargs="?", help="the prompt; - reads it from standard input")
-    route.add_argument("--file", "-f", help="prompts to route: JSON Lines with `prompt` and optional `expected` "
-                                            "(then accuracy and a confusion table), or one prompt a line")
-    route.add_argument("--json", action="store_true", help="JSON: one object (a prompt) or one per line (--file)")
+from playground.cli.common import db_option, fail, opened_session, profile_option
 
 
-def run(args: argparse.Namespace) -> int:
+@click.command(short_help="Show the routing decision for prompts without calling a model.")
+@click.argument("prompt", required=False)
+@click.option("--file", "-f", "file", metavar="FILE", help="JSON Lines with `prompt` and optional `expected` "
+              "(then accuracy and a confusion table), or one prompt a line")
+@click.option("--json", "as_json", is_flag=True, help="JSON: one object (a prompt) or one per line (--file)")
+@profile_option
+@db_option
+def route(prompt: str | None, file: str | None, as_json: bool) -> int:
+    """The decision for PROMPT (- reads standard input) or for every prompt in --file."""
     from playground.base.errors import SourceError
-    from playground.config.profile import ProfileError
-    from playground.history.store import StoreError
     from playground.present.routes import route_line, scorecard_lines
     from playground.router.embeddings import EmbeddingError
     from playground.services.route_preview import PromptCase, check_expected, read_cases, route_prompts, score
-    from playground.services.session import open_session
 
-    def fail(message: str) -> int:
-        print(f"playground: error: {message}", file=sys.stderr)
-        return 2
-
-    if (args.prompt is None) == (args.file is None):
-        return fail("give a prompt or --file, not both")
-    try:
-        if args.file:
-            cases = read_cases(Path(args.file))
-        else:
-            prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
-            if not prompt.strip():
-                return fail("the prompt is empty")
-            cases = [PromptCase(prompt)]
-        session = open_session(args.profile, args.db)
-        check_expected(session, cases)
-    except (SourceError, ProfileError, StoreError) as exc:
-        return fail(str(exc))
-    session.refresh_local_models()
-    if session.profile.semantic_routes:
+    if (prompt is None) == (file is None):
+        fail("give a prompt or --file, not both")
+    if file:
         try:
-            session.build_semantic_index()
-        except EmbeddingError as exc:
-            print(f"playground: semantic routes skipped: {exc}", file=sys.stderr)
-    results = route_prompts(session, cases)
+            cases = read_cases(Path(file))
+        except SourceError as exc:
+            fail(str(exc))
+    else:
+        text = click.get_text_stream("stdin").read() if prompt == "-" else prompt
+        if not text or not text.strip():
+            fail("the prompt is empty")
+        cases = [PromptCase(text)]
+    with opened_session() as session:
+        try:
+            check_expected(session, cases)
+        except SourceError as exc:
+            fail(str(exc))
+        session.refresh_local_models()
+        if session.profile.semantic_routes:
+            try:
+                session.build_semantic_index()
+            except EmbeddingError as exc:
+                click.echo(f"playground: semantic routes skipped: {exc}", err=True)
+        results = route_prompts(session, cases)
     card = score(results)
-    if args.json:
-        if args.file:
+    if as_json:
+        if file:
             for result in results:
-                print(json.dumps(result.to_dict(), ensure_ascii=False))
+                click.echo(json.dumps(result.to_dict(), ensure_ascii=False))
             if card:
-                print(json.dumps({"scorecard": card.to_dict()}))
+                click.echo(json.dumps({"scorecard": card.to_dict()}))
         else:
-            print(json.dumps(results[0].to_dict(), ensure_ascii=False, indent=2))
+            click.echo(json.dumps(results[0].to_dict(), ensure_ascii=False, indent=2))
         return 0
     for result in results:
-        print(route_line(result))
+        click.echo(route_line(result))
     if card:
-        print()
-        print("\n".join(scorecard_lines(card)))
+        click.echo("\n" + "\n".join(scorecard_lines(card)))
     return 0

@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator
 from typing import IO
 
+from playground.history import queries
 from playground.history.store import Store
 
 COLUMNS = ["conversation_id", "conversation_title", "profile", "message_id", "role", "status", "created_at",
@@ -14,27 +15,10 @@ COLUMNS = ["conversation_id", "conversation_title", "profile", "message_id", "ro
            "cost_usd", "ttft_ms", "latency_ms", "failure"]
 BATCH = 5000
 
-# A reply carries the metadata of the attempt that produced it, and the cost of every attempt
-# (failed fallbacks included); a prompt has none.
-_ROWS = """
-SELECT m.conversation_id, c.title AS conversation_title, c.profile, m.id AS message_id, m.role, m.status,
-       m.created_at, m.incognito, m.content, m.model_alias, a.route,
-       (SELECT count(*) FROM attempts x WHERE x.reply_message_id = m.id) AS attempts,
-       a.input_tokens, a.output_tokens,
-       (SELECT sum(cost_usd) FROM attempts x WHERE x.reply_message_id = m.id) AS cost_usd,
-       a.ttft_ms, a.latency_ms, a.failure
-FROM messages m
-JOIN conversations c ON c.id = m.conversation_id
-LEFT JOIN attempts a ON a.id = (SELECT id FROM attempts x WHERE x.reply_message_id = m.id
-                                ORDER BY hop DESC, id DESC LIMIT 1)
-WHERE m.id > ? ORDER BY m.id LIMIT ?
-"""
-
-
 def rows(store: Store) -> Iterator[dict]:
     """In batches, so a large history is never held in memory, nor the store's lock for long."""
     after = 0
-    while batch := store.query(_ROWS, (after, BATCH)):
+    while batch := store.read(queries.export_batch, after, BATCH):
         for row in batch:
             yield {column: row[column] for column in COLUMNS} | {"incognito": bool(row["incognito"])}
         after = batch[-1]["message_id"]

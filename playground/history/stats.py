@@ -9,7 +9,8 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import datetime, timedelta
 
 from playground.config.catalog import ModelInfo
-from playground.history.store import Store, utc_text
+from playground.history import queries
+from playground.history.store import Store
 
 
 @dataclass(frozen=True)
@@ -102,8 +103,12 @@ class Stats:
     requests: int
     cancelled: int
     errors: int
-    fallback_turns: int
-    """Prompts whose first model failed, so a fallback was tried."""
+    answered: int
+    """Replies that an attempt answered (a prompt put to several models side by side has one each)."""
+    fallbacks: int
+    """Answered replies whose answer came from a model other than the first one tried for them."""
+    retries: int
+    """Attempts on a model already tried for the same reply: retries, not fallbacks."""
     input_tokens: int
     output_tokens: int
     cost_usd: float
@@ -122,7 +127,8 @@ class Stats:
 
     @property
     def fallback_rate(self) -> float:
-        return self.fallback_turns / self.turns if self.turns else 0.0
+        """Share of answered replies that a fallback model answered."""
+        return self.fallbacks / self.answered if self.answered else 0.0
 
     @property
     def votes(self) -> Votes:
@@ -162,36 +168,22 @@ def compute(store: Store, since: datetime | None = None, baseline: ModelInfo | N
             utc_offset: timedelta | None = None) -> Stats:
     """Days are calendar days at `utc_offset` (the machine's current offset by default)."""
     offset = local_utc_offset() if utc_offset is None else utc_offset
-    window = "WHERE started_at >= ?" if since else ""
-    params: tuple = (utc_text(since),) if since else ()
-    # One scan of the covering index, grouped finely enough for every per-day, per-model and
-    # per-route figure; the groups (days × models × routes) are few next to the attempts.
-    day = "substr(started_at, 1, 10)" if not offset else "date(started_at, ?)"
-    shift: tuple = () if not offset else (f"{offset.total_seconds() / 60:+.0f} minutes",)
-    # Each grouping reads an index already in its order (no sort of every attempt); days come from the
-    # started_at index, whose order the day expression keeps.
-    sums = ("count(*) AS requests, count(*) FILTER (WHERE failure = 'cancelled') AS cancelled, "
-            "count(*) FILTER (WHERE failure != 'cancelled') AS errors, "
-            "total(input_tokens) AS input_tokens, total(output_tokens) AS output_tokens, total(cost_usd) AS cost_usd, "
-            "count(*) FILTER (WHERE cost_usd IS NULL) AS unpriced, "
-            "total(input_tokens) FILTER (WHERE failure IS NULL) AS ok_input, "
-            "total(output_tokens) FILTER (WHERE failure IS NULL) AS ok_output, "
-            # A prompt's first attempt is hop 0, its first fallback hop 1.
-            "count(*) FILTER (WHERE hop = 0) AS turns, count(*) FILTER (WHERE hop = 1) AS fallbacks")
-    groups = store.query(f"SELECT model_alias, route, {sums} FROM attempts INDEXED BY attempts_by_model_route "
-                         f"{window} GROUP BY model_alias, route", params)
-    day_groups = store.query(f"SELECT {day} AS day, count(*) AS requests, total(cost_usd) AS cost_usd "
-                             f"FROM attempts INDEXED BY attempts_for_stats {window} GROUP BY day ORDER BY day",
-                             shift + params)
+    # One pass over a covering index, grouped finely enough for every per-model and per-route figure;
+    # the groups (models × routes) are few next to the attempts.
+    groups = store.read(queries.totals_by_model_route, since)
+    day_groups = store.read(queries.spend_by_day, since, round(offset.total_seconds() / 60))
+    hops = store.read(queries.hops, since)
 
     models = _totals(groups, "model_alias")
     routes = _totals(groups, "route")
     model_outcomes, route_outcomes = _outcomes(store, since)
-    votes = _votes(store, since)
+    votes = {row["model"]: Votes(row["shown"], row["wins"], row["ties"], row["all_bad"])
+             for row in store.read(queries.votes_by_model, since)}
     by_model = [ModelStats(
         model_alias=alias, requests=row["requests"], cancelled=row["cancelled"], errors=row["errors"],
         input_tokens=int(row["input_tokens"]), output_tokens=int(row["output_tokens"]), cost_usd=row["cost_usd"],
-        ttft=_percentiles(store, "ttft_ms", since, alias), latency=_percentiles(store, "latency_ms", since, alias),
+        ttft=_percentiles(store, "ttft_ms", since, int(row["timed_ttft"]), alias),
+        latency=_percentiles(store, "latency_ms", since, int(row["timed_latency"]), alias),
         votes=votes.get(alias, Votes()), outcomes=model_outcomes.get(alias, Outcomes()),
     ) for alias, row in sorted(models.items(), key=lambda item: (-item[1]["cost_usd"], item[0]))]
 
@@ -205,10 +197,12 @@ def compute(store: Store, since: datetime | None = None, baseline: ModelInfo | N
     return Stats(
         since=since, turns=sum(r["turns"] for r in models.values()), requests=sum(m.requests for m in by_model),
         cancelled=sum(m.cancelled for m in by_model), errors=sum(m.errors for m in by_model),
-        fallback_turns=sum(r["fallbacks"] for r in models.values()),
+        answered=int(sum(r["answered"] for r in models.values())),
+        fallbacks=hops["fallbacks"], retries=int(hops["retries"]),
         input_tokens=sum(m.input_tokens for m in by_model), output_tokens=sum(m.output_tokens for m in by_model),
         cost_usd=sum(m.cost_usd for m in by_model), unpriced_requests=sum(r["unpriced"] for r in models.values()),
-        ttft=_percentiles(store, "ttft_ms", since), latency=_percentiles(store, "latency_ms", since),
+        ttft=_percentiles(store, "ttft_ms", since, int(sum(r["timed_ttft"] for r in models.values()))),
+        latency=_percentiles(store, "latency_ms", since, int(sum(r["timed_latency"] for r in models.values()))),
         by_day=[DaySpend(row["day"], row["requests"], row["cost_usd"]) for row in day_groups],
         by_model=by_model,
         by_route=[RouteStats(route, row["turns"], row["cost_usd"], route_outcomes.get(route, Outcomes()))
@@ -217,33 +211,16 @@ def compute(store: Store, since: datetime | None = None, baseline: ModelInfo | N
     )
 
 
-def _percentiles(store: Store, column: str, since: datetime | None, model_alias: str | None = None) -> Percentiles:
-    """`percentiles()` of successful attempts' `column`, computed by the store: it counts, then seeks to each
-    rank along an index in `column` order, instead of sending every value here to be sorted."""
-    where = [f"failure IS NULL AND {column} IS NOT NULL"]
-    params: list = []
-    if model_alias is not None:
-        where.insert(0, "model_alias = ?")
-        params.append(model_alias)
-    if since is not None:
-        where.append("started_at >= ?")
-        params.append(utc_text(since))
-    index = f"attempts_by_model_{column}" if model_alias is not None else f"attempts_by_{column}"
-    source = f"FROM attempts INDEXED BY {index} WHERE {' AND '.join(where)}"
-    count = store.query(f"SELECT count(*) {source}", tuple(params))[0][0]
+def _percentiles(store: Store, column: str, since: datetime | None, count: int,
+                 model_alias: str | None = None) -> Percentiles:
+    """`percentiles()` of the `count` successful attempts' `column`, computed by the store."""
     if not count:
         return Percentiles(None, None)
-
-    def rank(p: float) -> float:
-        offset = max(0, math.ceil(p * count) - 1)
-        return store.query(f"SELECT {column} {source} ORDER BY {column} LIMIT 1 OFFSET ?",
-                           (*params, offset))[0][0]
-
-    return Percentiles(rank(0.50), rank(0.95))
+    return Percentiles(*store.read(queries.percentiles, column, since, model_alias, count, (0.50, 0.95)))
 
 
 _SUMMED = ("requests", "cancelled", "errors", "input_tokens", "output_tokens", "cost_usd", "unpriced", "ok_input",
-           "ok_output", "turns", "fallbacks")
+           "ok_output", "timed_ttft", "timed_latency", "turns", "answered")
 
 
 def _totals(groups: list, key: str) -> dict[str, dict[str, float]]:
@@ -260,35 +237,13 @@ def _outcomes(store: Store, since: datetime | None) -> tuple[dict[str, Outcomes]
     (the winner and both sides of a tie succeeded; 'all_bad' failed them all)."""
     by_model: dict[str, Outcomes] = defaultdict(Outcomes)
     by_route: dict[str, Outcomes] = defaultdict(Outcomes)
-    window = "WHERE created_at >= ?" if since else ""
-    params: tuple = (utc_text(since),) if since else ()
-    for row in store.query(
-            "SELECT f.model_alias, f.route, f.good, (SELECT coalesce(sum(cost_usd), 0) FROM attempts a "
-            f"WHERE a.reply_message_id = f.message_id) AS cost FROM (SELECT * FROM feedback {window}) f", params):
+    for row in store.read(queries.feedback_outcomes, since):
         by_model[row["model_alias"]] = by_model[row["model_alias"]].add(bool(row["good"]), row["cost"])
         if row["route"]:
             by_route[row["route"]] = by_route[row["route"]].add(bool(row["good"]), row["cost"])
-    if store.has_table("votes"):
-        for row in store.query(
-                "SELECT v.route, v.outcome, v.winner_model_alias AS winner, j.value AS model, "
-                "(SELECT coalesce(sum(cost_usd), 0) FROM attempts a WHERE a.prompt_message_id = v.prompt_message_id "
-                " AND a.model_alias = j.value) AS cost "
-                f"FROM (SELECT * FROM votes {window}) v, json_each(v.models) j", params):
-            success = row["outcome"] == "tie" or (row["outcome"] == "win" and row["winner"] == row["model"])
-            by_model[row["model"]] = by_model[row["model"]].add(success, row["cost"])
-            if row["route"]:
-                by_route[row["route"]] = by_route[row["route"]].add(success, row["cost"])
+    for row in store.read(queries.vote_outcomes, since):
+        success = row["outcome"] == "tie" or (row["outcome"] == "win" and row["winner"] == row["model"])
+        by_model[row["model"]] = by_model[row["model"]].add(success, row["cost"])
+        if row["route"]:
+            by_route[row["route"]] = by_route[row["route"]].add(success, row["cost"])
     return dict(by_model), dict(by_route)
-
-
-def _votes(store: Store, since: datetime | None) -> dict[str, Votes]:
-    if not store.has_table("votes"):
-        return {}
-    window = "WHERE created_at >= ?" if since else ""
-    rows = store.query(
-        "SELECT j.value AS model, count(*) AS shown, "
-        "count(*) FILTER (WHERE v.outcome = 'win' AND v.winner_model_alias = j.value) AS wins, "
-        "count(*) FILTER (WHERE v.outcome = 'tie') AS ties, count(*) FILTER (WHERE v.outcome = 'all_bad') AS all_bad "
-        f"FROM (SELECT * FROM votes {window}) v, json_each(v.models) j GROUP BY j.value",
-        (utc_text(since),) if since else ())
-    return {row["model"]: Votes(row["shown"], row["wins"], row["ties"], row["all_bad"]) for row in rows}

@@ -1,4 +1,9 @@
-"""History in SQLite (sqlite-utils): conversations, messages and every attempt, safe across threads."""
+"""History in SQLite: conversations, messages and every attempt, safe across threads and processes.
+
+The locking rule, for every statement: the store owns one connection and one lock; a read runs
+under the lock (`read()`), a write under the lock inside BEGIN IMMEDIATE (`_write()`). A reader on a
+worker thread therefore never sees another thread's uncommitted write, and no two threads share the
+connection at once. The schema is in `migrations`, the reads in `queries`; this module holds the writes."""
 
 from __future__ import annotations
 
@@ -9,17 +14,29 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import sqlite_utils
 
-from playground.base.records import Attempt, Failure, Outcome, TurnSettings, Vote
+from playground.base.records import Attempt, Cost, Failure, Outcome, TurnSettings, Vote
+from playground.history import queries
+from playground.history.migrations import MIGRATIONS
+from playground.history.records import ConversationSummary, HistoryFilter, StoredMessage
+
+T = TypeVar("T")
+MIN_PREFIX = 3
+EVERYTHING = HistoryFilter()
+MMAP_BYTES = 1 << 30
 
 
 class StoreError(Exception):
     """The history database cannot be used; the message says which file and why."""
+
+
+INTERRUPTED_ERROR = "the process ended before the attempt finished"
 
 
 def _now() -> str:
@@ -28,154 +45,6 @@ def _now() -> str:
 
 def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")
-
-
-def _create_v1(db: sqlite_utils.Database) -> None:
-    db["conversations"].create({
-        "id": str, "title": str, "profile": str, "created_at": str, "updated_at": str,
-    }, pk="id")
-    db["messages"].create({
-        "id": int, "conversation_id": str, "role": str, "content": str,
-        "status": str,  # complete | streaming | failed | cancelled
-        "model_alias": str, "created_at": str, "updated_at": str,
-    }, pk="id", foreign_keys=[("conversation_id", "conversations", "id")])
-    db["attempts"].create({
-        "id": int, "conversation_id": str, "prompt_message_id": int, "reply_message_id": int, "hop": int,
-        "model_alias": str, "model": str, "route": str, "reason": str, "decision": str,
-        "started_at": str, "ttft_ms": float, "latency_ms": float, "tokens_per_s": float,
-        "input_tokens": int, "output_tokens": int, "tokens_estimated": int,
-        "cost_usd": float, "price_source": str, "finish_reason": str,
-        "failure": str, "error": str, "output": str,
-    }, pk="id", foreign_keys=[("conversation_id", "conversations", "id"),
-                              ("prompt_message_id", "messages", "id"),
-                              ("reply_message_id", "messages", "id")])
-    db["messages"].create_index(["conversation_id", "id"])
-    db["attempts"].create_index(["conversation_id"])
-    db["attempts"].create_index(["started_at"])
-
-
-def _add_incognito(db: sqlite_utils.Database) -> None:
-    # 1 on a message: its text was never stored; on a conversation: some of its text was withheld.
-    db["conversations"].add_column("incognito", int, not_null_default=0)
-    db["messages"].add_column("incognito", int, not_null_default=0)
-
-
-def _create_feedback(db: sqlite_utils.Database) -> None:
-    db["feedback"].create({
-        "id": int, "message_id": int, "conversation_id": str, "model_alias": str, "route": str,
-        "good": int, "created_at": str,
-    }, pk="id", foreign_keys=[("message_id", "messages", "id"), ("conversation_id", "conversations", "id")])
-    db["feedback"].create_index(["message_id"], unique=True)
-
-
-def _index_for_stats(db: sqlite_utils.Database) -> None:
-    db["conversations"].create_index(["updated_at"])
-    db["conversations"].create_index(["profile"])
-    db["attempts"].create_index(["model_alias", "conversation_id"])
-    db["attempts"].create_index(["prompt_message_id"])
-    db["attempts"].create_index(["reply_message_id"])
-    # Covers every column the stats read, so they scan this narrow index, not rows that carry
-    # whole replies; started_at first makes --since a range.
-    db["attempts"].create_index(
-        ["started_at", "model_alias", "route", "prompt_message_id", "hop", "failure", "cost_usd", "input_tokens",
-         "output_tokens", "ttft_ms", "latency_ms"], index_name="attempts_for_stats")
-
-
-def _add_votes(db: sqlite_utils.Database) -> None:
-    # `models` and `reply_message_ids` are parallel JSON lists, so a vote names the exact replies judged
-    # even when one prompt was compared more than once.
-    db["votes"].create({
-        "id": int, "created_at": str, "conversation_id": str, "prompt_message_id": int,
-        "outcome": str,  # win | tie | all_bad
-        "winner_model_alias": str, "models": str, "reply_message_ids": str,
-        "route": str, "category": str, "blind": int,
-    }, pk="id", foreign_keys=[("conversation_id", "conversations", "id"),
-                              ("prompt_message_id", "messages", "id")])
-    db["votes"].create_index(["category"])
-
-
-def _add_conversation_settings(db: sqlite_utils.Database) -> None:
-    # What the user set for a conversation, so that continuing it from history sends what it sent before.
-    db["conversations"].add_column("system_prompt", str, not_null_default="")
-    db["conversations"].add_column("temperature", float)
-
-
-def _index_for_whole_store_stats(db: sqlite_utils.Database) -> None:
-    # Over the whole history, sorting 100k attempts to group or rank them was most of the stats' time.
-    # These indexes hand the rows over already in order: per model and route for the totals, and by
-    # latency within a model (and overall) so that a percentile is one seek to its rank.
-    db["attempts"].create_index(
-        ["model_alias", "route", "started_at", "failure", "hop", "cost_usd", "input_tokens", "output_tokens"],
-        index_name="attempts_by_model_route")
-    for column in ("ttft_ms", "latency_ms"):
-        db["attempts"].create_index(["model_alias", "failure", column, "started_at"],
-                                    index_name=f"attempts_by_model_{column}")
-        db["attempts"].create_index(["failure", column, "started_at"], index_name=f"attempts_by_{column}")
-
-
-def _enable_search(db: sqlite_utils.Database) -> None:
-    db["messages"].enable_fts(["content"], create_triggers=True)
-    db["conversations"].enable_fts(["title"], create_triggers=True)
-
-
-# Ordered, named, applied once each when the store opens (the order is the schema version).
-MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
-    ("create_v1", _create_v1),
-    ("add_incognito", _add_incognito),
-    ("create_feedback", _create_feedback),
-    ("index_for_stats", _index_for_stats),
-    ("enable_search", _enable_search),
-    ("add_votes", _add_votes),
-    ("add_conversation_settings", _add_conversation_settings),
-    ("index_for_whole_store_stats", _index_for_whole_store_stats),
-]
-
-LIST_LIMIT = 200
-RECENT_MATCHES = 5000
-MIN_PREFIX = 3
-
-
-@dataclass(frozen=True)
-class StoredMessage:
-    id: int
-    role: str
-    content: str
-    status: str
-    model_alias: str | None
-    incognito: bool = False
-
-
-@dataclass(frozen=True)
-class ConversationSummary:
-    """One row of the history list."""
-
-    id: str
-    title: str
-    profile: str
-    created_at: str
-    updated_at: str
-    models: tuple[str, ...]
-    cost_usd: float
-    incognito: bool
-    snippet: str = ""
-    """For a search: the matching passage of a prompt or reply, if the match was not in the title."""
-
-
-@dataclass(frozen=True)
-class HistoryFilter:
-    """What the history list shows: a search and filters; empty fields filter nothing."""
-
-    search: str = ""
-    model: str | None = None
-    profile: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    limit: int = LIST_LIMIT
-
-
-def utc_text(moment: datetime) -> str:
-    """A moment in the form the store keeps timestamps, so comparing the text orders them."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
 def _backup_path(path: Path, version: int) -> Path:
@@ -193,12 +62,22 @@ def _attempt(row: sqlite3.Row) -> Attempt:
         input_tokens=row["input_tokens"], output_tokens=row["output_tokens"],
         tokens_estimated=bool(row["tokens_estimated"]), cost_usd=row["cost_usd"],
         price_source=row["price_source"], finish_reason=row["finish_reason"],
-        failure=Failure(row["failure"]) if row["failure"] else None, error=row["error"])
+        failure=Failure(row["failure"]) if row["failure"] else None, error=row["error"],
+        setup_s=None if row["setup_ms"] is None else row["setup_ms"] / 1000, retry_after_s=row["retry_after_s"],
+        cached_input_tokens=row["cached_input_tokens"], cache_write_tokens=row["cache_write_tokens"])
+
+
+def _summary(row: sqlite3.Row) -> ConversationSummary:
+    return ConversationSummary(
+        id=row["id"], title=row["title"] or "", profile=row["profile"], created_at=row["created_at"],
+        updated_at=row["updated_at"], models=tuple(sorted(row["models"].split("\x1f"))) if row["models"] else (),
+        cost_usd=None if row["unpriced"] else row["cost_usd"], incognito=bool(row["incognito"]),
+        cost_known_usd=row["cost_usd"])
 
 
 class Store:
-    """Owns one connection; every write runs in BEGIN IMMEDIATE under a lock, so threads and other
-    processes never hit "database is locked" on a read-then-write."""
+    """Owns one connection and its lock (see the module's locking rule); writes run in BEGIN IMMEDIATE, so
+    threads and other processes never hit "database is locked" on a read-then-write."""
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
@@ -219,6 +98,9 @@ class Store:
                 # In WAL mode NORMAL never corrupts the file and survives an app crash; only an OS crash
                 # or power cut can drop the last commits. It saves an fsync per write on the hot path.
                 conn.execute("PRAGMA synchronous = NORMAL")
+                # Reads map the file instead of copying pages through read(): a search or the history
+                # list touches a few hundred scattered rows, and each copy was most of its cost.
+                conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
             conn.execute("PRAGMA foreign_keys = ON")
             self.db = sqlite_utils.Database(conn)
             self._migrate()
@@ -271,10 +153,16 @@ class Store:
                 if name not in done:
                     apply(self.db)
                     conn.execute("INSERT INTO _migrations VALUES (?, ?)", (name, _now()))
+        if str(self.path) != ":memory:":
+            # A migration that rebuilds an index writes it all to the write-ahead log; fold it into the
+            # file now so that reads do not go through a log the size of the index.
+            with self._lock:
+                self.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def _has_history(self) -> bool:
-        return self.db["conversations"].exists() and \
-            self.db.execute("SELECT EXISTS (SELECT 1 FROM conversations)").fetchone()[0] == 1
+        with self._lock:
+            return self.db["conversations"].exists() and \
+                self.db.execute("SELECT EXISTS (SELECT 1 FROM conversations)").fetchone()[0] == 1
 
     def _backup(self, target: Path) -> None:
         """A consistent copy of the store as it was, taken before a migration changes it."""
@@ -288,9 +176,19 @@ class Store:
         finally:
             copy.close()
 
+    def read(self, query: Callable[..., T], *args) -> T:
+        """Run one of `queries` (a function of a cursor whose rows read by column name) under the lock."""
+        with self._lock:
+            cursor = self.db.conn.cursor()
+            cursor.row_factory = sqlite3.Row
+            try:
+                return query(cursor, *args)
+            finally:
+                cursor.close()
+
     @property
     def schema_version(self) -> int:
-        return self.db.execute("SELECT count(*) FROM _migrations").fetchone()[0]
+        return self.read(queries.schema_version)
 
     # Writes -----------------------------------------------------------------------------------
 
@@ -334,8 +232,39 @@ class Store:
                          "model_alias = coalesce(?, model_alias), updated_at = ? WHERE id = ?",
                          (content, status, model_alias, _now(), message_id))
 
+    def start_attempt(self, attempt: Attempt, conversation_id: str, prompt_message_id: int,
+                      reply_message_id: int | None, decision: dict | None) -> int:
+        """The attempt's row as soon as it starts, marked interrupted until `record_attempt` finishes
+        it: a process killed mid-call still leaves a row. The reply is credited to this model now."""
+        pending = replace(attempt, failure=Failure.INTERRUPTED, error=INTERRUPTED_ERROR)
+        attempt_id = self.record_attempt(pending, conversation_id, prompt_message_id, reply_message_id, decision)
+        if reply_message_id is not None:
+            with self._write() as conn:
+                conn.execute("UPDATE messages SET model_alias = ? WHERE id = ? AND status = 'streaming'",
+                             (attempt.model_alias, reply_message_id))
+        return attempt_id
+
+    def finish_interrupted(self, older_than_s: float) -> int:
+        """Close what a killed process left open (replies still 'streaming' with no write for
+        `older_than_s`): its attempts keep the partial text as output, the replies become
+        'interrupted'. Returns how many replies were closed."""
+        cutoff = _iso(datetime.now(UTC).timestamp() - older_than_s)
+        with self._write() as conn:
+            stale = [row[0] for row in conn.execute(
+                "SELECT id FROM messages WHERE role = 'assistant' AND status = 'streaming' AND updated_at < ?",
+                (cutoff,))]
+            for message_id in stale:
+                conn.execute(
+                    "UPDATE attempts SET output = (SELECT content FROM messages WHERE id = ?) "
+                    "WHERE id = (SELECT max(id) FROM attempts WHERE reply_message_id = ?) AND failure = ?",
+                    (message_id, message_id, Failure.INTERRUPTED.value))
+                conn.execute("UPDATE messages SET status = 'interrupted', updated_at = ? WHERE id = ?",
+                             (_now(), message_id))
+        return len(stale)
+
     def record_attempt(self, attempt: Attempt, conversation_id: str, prompt_message_id: int,
-                       reply_message_id: int | None, decision: dict | None) -> int:
+                       reply_message_id: int | None, decision: dict | None, attempt_id: int | None = None) -> int:
+        """Insert the attempt's row, or complete the one `start_attempt` made (`attempt_id`)."""
         row = {
             "conversation_id": conversation_id, "prompt_message_id": prompt_message_id,
             "reply_message_id": reply_message_id, "hop": attempt.hop,
@@ -349,7 +278,9 @@ class Store:
             "tokens_estimated": int(attempt.tokens_estimated), "cost_usd": attempt.cost_usd,
             "price_source": attempt.price_source, "finish_reason": attempt.finish_reason,
             "failure": attempt.failure.value if attempt.failure else None, "error": attempt.error,
-            "output": attempt.text,
+            "output": attempt.text, "setup_ms": None if attempt.setup_s is None else attempt.setup_s * 1000,
+            "retry_after_s": attempt.retry_after_s, "cached_input_tokens": attempt.cached_input_tokens,
+            "cache_write_tokens": attempt.cache_write_tokens,
         }
         columns = ", ".join(row)
         marks = ", ".join("?" for _ in row)
@@ -358,6 +289,11 @@ class Store:
             if incognito and incognito[0]:
                 # Provider errors can quote the request, so they go with the text.
                 row["output"], row["error"] = "", None
+            if attempt_id is not None:
+                assignments = ", ".join(f"{column} = ?" for column in row if column != "decision")
+                values = [value for column, value in row.items() if column != "decision"]
+                conn.execute(f"UPDATE attempts SET {assignments} WHERE id = ?", (*values, attempt_id))
+                return attempt_id
             cursor = conn.execute(f"INSERT INTO attempts ({columns}) VALUES ({marks})", tuple(row.values()))
             return cursor.lastrowid
 
@@ -393,16 +329,13 @@ class Store:
                 "(SELECT reply_message_id FROM attempts WHERE prompt_message_id = ?)", (_now(), prompt_message_id))
             conn.execute("UPDATE messages SET status = 'complete', updated_at = ? WHERE id = ?", (_now(), message_id))
 
-    def save_settings(self, conversation_id: str, settings: TurnSettings) -> None:
-        """Incognito conversations keep the temperature but not the system prompt: it is text."""
+    def save_settings(self, conversation_id: str, settings: TurnSettings, incognito: bool = False) -> None:
+        """An incognito turn keeps the temperature but not its system prompt (it is text); the one stored
+        by earlier turns stays, so a conversation with one incognito turn keeps its system prompt."""
         with self._write() as conn:
-            conn.execute("UPDATE conversations SET system_prompt = CASE incognito WHEN 0 THEN ? ELSE '' END, "
-                         "temperature = ? WHERE id = ?", (settings.system, settings.temperature, conversation_id))
-
-    def settings(self, conversation_id: str) -> TurnSettings:
-        row = self.db.execute("SELECT system_prompt, temperature FROM conversations WHERE id = ?",
-                              (conversation_id,)).fetchone()
-        return TurnSettings(row[0], row[1]) if row else TurnSettings()
+            conn.execute("UPDATE conversations SET system_prompt = CASE ? WHEN 0 THEN ? ELSE system_prompt END, "
+                         "temperature = ? WHERE id = ?",
+                         (int(incognito), settings.system, settings.temperature, conversation_id))
 
     def replace_turn(self, conversation_id: str, prompt_message_id: int) -> None:
         """Take a conversation's last turn (the prompt and its replies) out of its context, keeping it in
@@ -440,105 +373,58 @@ class Store:
         return sorted(self.path.parent.glob(f"{self.path.name}.bak-v*")) if str(self.path) != ":memory:" else []
 
     def _delete(self, conn: sqlite3.Connection, by_conversation: str, by_id: str, params: tuple) -> None:
-        # Children first: foreign keys are enforced. The side-by-side `votes` table is another
-        # feature's and may not exist yet.
-        children = ["feedback"] + (["votes"] if self.db["votes"].exists() else []) + ["attempts", "messages"]
-        for table in children:
+        # Children first: foreign keys are enforced.
+        for table in ("feedback", "votes", "attempts", "messages"):
             conn.execute(f"DELETE FROM {table} {by_conversation}", params)
         conn.execute(f"DELETE FROM conversations {by_id}", params)
 
-    # Reads ------------------------------------------------------------------------------------
+    # Reads: each one query, run by read() --------------------------------------------------------
 
-    def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
-        """Read-only SQL for the stats and export modules, under the store's lock."""
-        with self._lock:
-            cursor = self.db.conn.cursor()
-            cursor.row_factory = sqlite3.Row
-            return cursor.execute(sql, params).fetchall()
-
-    def has_table(self, name: str) -> bool:
-        return self.db[name].exists()
+    def settings(self, conversation_id: str) -> TurnSettings:
+        row = self.read(queries.settings, conversation_id)
+        return TurnSettings(row["system_prompt"], row["temperature"]) if row else TurnSettings()
 
     def messages(self, conversation_id: str) -> list[StoredMessage]:
-        with self._lock:
-            rows = self.db.execute("SELECT id, role, content, status, model_alias, incognito FROM messages "
-                                   "WHERE conversation_id = ? ORDER BY id", (conversation_id,)).fetchall()
-        return [StoredMessage(*row[:5], incognito=bool(row[5])) for row in rows]
+        return [StoredMessage(row["id"], row["role"], row["content"], row["status"], row["model_alias"],
+                              incognito=bool(row["incognito"])) for row in self.read(queries.messages, conversation_id)]
 
     def attempts(self, conversation_id: str) -> list[dict]:
-        with self._lock:
-            return list(self.db.query("SELECT * FROM attempts WHERE conversation_id = ? ORDER BY id",
-                                      (conversation_id,)))
+        return [dict(row) for row in self.read(queries.attempts, conversation_id)]
 
     def final_attempts(self, conversation_id: str) -> dict[int, Attempt]:
         """The attempt that produced each reply (the last hop), keyed by the reply's message id."""
-        rows = self.query("SELECT * FROM attempts WHERE conversation_id = ? AND reply_message_id IS NOT NULL "
-                          "ORDER BY reply_message_id, hop, id", (conversation_id,))
-        return {row["reply_message_id"]: _attempt(row) for row in rows}
+        return {row["reply_message_id"]: _attempt(row) for row in self.read(queries.final_attempts, conversation_id)}
 
-    def conversation_cost(self, conversation_id: str) -> float:
-        with self._lock:
-            row = self.db.execute("SELECT coalesce(sum(cost_usd), 0) FROM attempts WHERE conversation_id = ?",
-                                  (conversation_id,)).fetchone()
-        return row[0]
+    def conversation_cost(self, conversation_id: str) -> Cost:
+        return self.read(queries.conversation_cost, conversation_id)
 
-    def cost_since(self, since: datetime) -> float:
-        with self._lock:
-            row = self.db.execute("SELECT coalesce(sum(cost_usd), 0) FROM attempts WHERE started_at >= ?",
-                                  (utc_text(since),)).fetchone()
-        return row[0]
+    def cost_since(self, since: datetime) -> Cost:
+        return self.read(queries.cost_since, since)
 
-    def today_cost(self) -> float:
+    def today_cost(self) -> Cost:
         midnight = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
         return self.cost_since(midnight)
 
     def latest_conversation(self) -> str | None:
-        with self._lock:
-            row = self.db.execute("SELECT id FROM conversations ORDER BY updated_at DESC, rowid DESC LIMIT 1")\
-                .fetchone()
-        return row[0] if row else None
+        return self.read(queries.latest_conversation)
 
     def conversation_count(self) -> int:
-        return self.query("SELECT count(*) FROM conversations")[0][0]
+        return self.read(queries.conversation_count)
 
     def conversation(self, conversation_id: str) -> ConversationSummary | None:
-        found = self._summaries("WHERE c.id = ?", [conversation_id], 1)
-        return found[0] if found else None
+        found = self.read(queries.summaries, ["c.id = ?"], [conversation_id], 1)
+        return _summary(found[0]) if found else None
 
-    def conversations(self, wanted: HistoryFilter = HistoryFilter()) -> list[ConversationSummary]:
+    def conversations(self, wanted: HistoryFilter = EVERYTHING) -> list[ConversationSummary]:
         """The history list, most recently active first; a search matches titles, prompts and replies."""
-        where, params = [], []
-        if wanted.profile:
-            where.append("c.profile = ?")
-            params.append(wanted.profile)
-        if wanted.since:
-            where.append("c.updated_at >= ?")
-            params.append(utc_text(wanted.since))
-        if wanted.until:
-            where.append("c.updated_at < ?")
-            params.append(utc_text(wanted.until))
-        if wanted.model:
-            where.append("EXISTS (SELECT 1 FROM attempts a WHERE a.model_alias = ? AND a.conversation_id = c.id "
-                         "AND a.failure IS NULL)")
-            params.append(wanted.model)
+        where, params = queries.list_filters(wanted.profile, wanted.since, wanted.until, wanted.model)
         query = self._fts_query(wanted.search)
         if not query:
-            return [] if wanted.search.strip() else self._summaries(self._where(where), params, wanted.limit)
-        matching = ("(c.rowid IN (SELECT rowid FROM conversations_fts WHERE conversations_fts MATCH ?) "
-                    "OR c.id IN (SELECT m.conversation_id FROM messages m WHERE m.id IN "
-                    "(SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? ORDER BY rowid DESC {cap})))")
-        # A common word matches most messages: first look among the most recent matches only, and
-        # search them all when that does not fill the page.
-        summaries = self._summaries(self._where(where + [matching.format(cap=f"LIMIT {RECENT_MATCHES}")]),
-                                    params + [query, query], wanted.limit)
-        if len(summaries) < wanted.limit:
-            summaries = self._summaries(self._where(where + [matching.format(cap="")]), params + [query, query],
-                                        wanted.limit)
-        return self._with_snippets(summaries, query)
-
-    @staticmethod
-    def _where(conditions: list[str]) -> str:
-        return f"WHERE {' AND '.join(conditions)}" if conditions else ""
+            if wanted.search.strip():
+                return []
+            return [_summary(row) for row in self.read(queries.summaries, where, params, wanted.limit)]
+        found, snippets = self.read(queries.search, query, where, params, wanted.limit)
+        return [replace(_summary(row), snippet=snippets.get(row["id"], "")) for row in found]
 
     def _fts_query(self, text: str) -> str:
         """User text as an FTS5 query of quoted terms, so quotes, AND, NEAR( and parentheses are
@@ -553,77 +439,40 @@ class Store:
             quoted += "*"
         return quoted
 
-    def _summaries(self, where: str, params: list, limit: int) -> list[ConversationSummary]:
-        # The page is chosen first, then only its conversations are aggregated: the list costs the
-        # same with 50 or 50,000 conversations behind it.
-        rows = self.query(
-            f"WITH page AS (SELECT c.*, c.rowid AS inserted FROM conversations c {where} "
-            "ORDER BY c.updated_at DESC, c.rowid DESC LIMIT ?) "
-            "SELECT page.*, (SELECT group_concat(model_alias, char(31)) FROM "
-            "  (SELECT DISTINCT model_alias FROM attempts a WHERE a.conversation_id = page.id AND a.failure IS NULL)"
-            ") AS models, (SELECT coalesce(sum(cost_usd), 0) FROM attempts a WHERE a.conversation_id = page.id) "
-            "AS cost_usd FROM page ORDER BY page.updated_at DESC, page.inserted DESC", (*params, limit))
-        return [ConversationSummary(
-            id=row["id"], title=row["title"] or "", profile=row["profile"], created_at=row["created_at"],
-            updated_at=row["updated_at"], models=tuple(sorted((row["models"] or "").split("\x1f"))) if row["models"]
-            else (), cost_usd=row["cost_usd"], incognito=bool(row["incognito"])) for row in rows]
-
-    def _with_snippets(self, summaries: list[ConversationSummary], query: str) -> list[ConversationSummary]:
-        if not summaries:
-            return summaries
-        marks = ", ".join("?" for _ in summaries)
-        rows = self.query(
-            "SELECT m.conversation_id, snippet(messages_fts, 0, '', '', '…', 12) AS snippet "
-            "FROM messages m JOIN messages_fts ON messages_fts.rowid = m.id "
-            f"WHERE m.conversation_id IN ({marks}) AND messages_fts MATCH ? ORDER BY m.id",
-            (*[s.id for s in summaries], query))
-        snippets: dict[str, str] = {}
-        for row in rows:
-            snippets.setdefault(row["conversation_id"], row["snippet"])
-        return [replace(s, snippet=snippets.get(s.id, "")) for s in summaries]
-
     def filter_choices(self) -> tuple[list[str], list[str]]:
         """The models that have answered and the profiles that have been used, for the list's filters."""
-        models = [row[0] for row in self.query("SELECT DISTINCT model_alias FROM attempts ORDER BY model_alias")]
-        profiles = [row[0] for row in self.query("SELECT DISTINCT profile FROM conversations ORDER BY profile")]
-        return models, profiles
+        return self.read(queries.filter_choices)
 
     def recent_attempts(self, limit: int = 1000) -> list[Attempt]:
         """The newest attempts, oldest first, to seed latency and error estimates at start-up."""
-        with self._lock:
-            rows = self.db.execute(
-                "SELECT model_alias, model, route, reason, hop, started_at, ttft_ms, latency_ms, output_tokens, "
-                "failure FROM attempts ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
         attempts = []
-        for alias, model, route, reason, hop, started, ttft, latency, output, failure in reversed(rows):
+        for row in reversed(self.read(queries.recent_attempts, limit)):
+            ttft, latency, failure = row["ttft_ms"], row["latency_ms"], row["failure"]
             attempts.append(Attempt(
-                alias, model, route or "", reason or "", hop or 0, datetime.fromisoformat(started).timestamp(),
+                row["model_alias"], row["model"], row["route"] or "", row["reason"] or "", row["hop"] or 0,
+                datetime.fromisoformat(row["started_at"]).timestamp(),
                 ttft_s=None if ttft is None else ttft / 1000, latency_s=None if latency is None else latency / 1000,
-                output_tokens=output, failure=Failure(failure) if failure in Failure._value2member_map_ else
-                (Failure.UNKNOWN if failure else None)))
+                output_tokens=row["output_tokens"], failure=Failure(failure) if failure in Failure._value2member_map_
+                else (Failure.UNKNOWN if failure else None), retry_after_s=row["retry_after_s"]))
         return attempts
 
     def feedback(self, message_id: int) -> dict | None:
-        with self._lock:
-            rows = list(self.db.query("SELECT * FROM feedback WHERE message_id = ?", (message_id,)))
-        return rows[0] if rows else None
+        row = self.read(queries.feedback, message_id)
+        return dict(row) if row else None
+
+    def feedback_marks(self) -> list[tuple[str | None, str | None, bool]]:
+        """Every good/bad mark as (route, model alias, good)."""
+        return [(row["route"], row["model_alias"], bool(row["good"])) for row in self.read(queries.feedback_marks)]
 
     def votes(self) -> list[Vote]:
-        with self._lock:
-            rows = list(self.db.query("SELECT * FROM votes ORDER BY id"))
         return [Vote(r["conversation_id"], r["prompt_message_id"], Outcome(r["outcome"]), r["winner_model_alias"],
                      tuple(json.loads(r["models"])), tuple(json.loads(r["reply_message_ids"])), r["route"],
-                     r["category"], bool(r["blind"])) for r in rows]
+                     r["category"], bool(r["blind"])) for r in self.read(queries.votes)]
 
     def reply_costs(self, message_ids: list[int]) -> dict[int, tuple[float, float | None]]:
         """message id → (cost of every attempt behind the reply, latency of its last attempt in seconds)."""
         if not message_ids:
             return {}
-        marks = ",".join("?" for _ in message_ids)
-        with self._lock:
-            rows = self.db.execute(
-                f"SELECT reply_message_id, sum(coalesce(cost_usd, 0)), "
-                f"(SELECT latency_ms FROM attempts b WHERE b.reply_message_id = a.reply_message_id "
-                f"ORDER BY b.id DESC LIMIT 1) FROM attempts a WHERE reply_message_id IN ({marks}) "
-                f"GROUP BY reply_message_id", tuple(message_ids)).fetchall()
-        return {row[0]: (row[1], None if row[2] is None else row[2] / 1000) for row in rows}
+        return {row["reply_message_id"]: (row["cost_usd"], None if row["latency_ms"] is None
+                                          else row["latency_ms"] / 1000)
+                for row in self.read(queries.reply_costs, message_ids)}

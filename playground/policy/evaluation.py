@@ -193,8 +193,8 @@ def evaluate(profile: Profile, items: list[ReplayItem], *, semantic=None, progre
         for alias, (score, cost) in row.items():
             baselines[alias].add(item.category, score, cost, False)
     quality = {a: r.total.summary()["quality"] for a, r in baselines.items()}
-    strong = max(quality, key=quality.get)
-    weak = min(quality, key=quality.get)
+    strong = max(quality, key=lambda alias: quality[alias])
+    weak = min(quality, key=lambda alias: quality[alias])
     for alias, result in baselines.items():
         if alias == strong:
             for tally in (result.total, *result.categories.values()):

@@ -23,14 +23,16 @@ MIN_JUDGEMENTS = 3
 class HistoryTuning:
     attempts: int
     error_rates: dict[str, float]
-    latency_p50_s: dict[str, float]
+    latency_p50_ms: dict[str, float]
     judgements: dict[str, dict[str, int]] = field(default_factory=dict)
     """route → model → net score (wins and good marks minus losses and bad marks)."""
 
 
 def observe(store: Store) -> HistoryTuning:
     attempts = store.recent_attempts(limit=100_000)
-    errors, counts, latencies = defaultdict(int), defaultdict(int), defaultdict(list)
+    errors: dict[str, int] = defaultdict(int)
+    counts: dict[str, int] = defaultdict(int)
+    latencies: dict[str, list[float]] = defaultdict(list)
     for attempt in attempts:
         if attempt.failure == "cancelled":
             continue
@@ -38,11 +40,10 @@ def observe(store: Store) -> HistoryTuning:
         if attempt.failure is not None:
             errors[attempt.model_alias] += 1
         elif attempt.latency_s is not None:
-            latencies[attempt.model_alias].append(attempt.latency_s)
+            latencies[attempt.model_alias].append(attempt.latency_s * 1000)
     observed = HistoryTuning(
         len(attempts), {m: errors[m] / n for m, n in counts.items() if n >= MIN_ATTEMPTS},
-        # percentiles() keeps its input's unit: these are seconds despite the field's name.
-        {m: percentiles(v).p50_ms for m, v in latencies.items() if len(v) >= MIN_ATTEMPTS})
+        {m: p50 for m, v in latencies.items() if len(v) >= MIN_ATTEMPTS and (p50 := percentiles(v).p50_ms) is not None})
     scores: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for vote in store.votes():
         for model in vote.models:
@@ -50,9 +51,9 @@ def observe(store: Store) -> HistoryTuning:
                 scores[vote.route][model] += 1 if model == vote.winner_model_alias else -1
             elif vote.outcome is Outcome.ALL_BAD:
                 scores[vote.route][model] -= 1
-    for row in store.query("SELECT route, model_alias, good FROM feedback"):
-        if row["route"] and row["model_alias"]:
-            scores[row["route"]][row["model_alias"]] += 1 if row["good"] else -1
+    for route, model_alias, good in store.feedback_marks():
+        if route and model_alias:
+            scores[route][model_alias] += 1 if good else -1
     observed.judgements = {route: dict(models) for route, models in scores.items()}
     return observed
 
@@ -68,8 +69,8 @@ def tune_from_history(profile: Profile, store: Store, now: datetime | None = Non
         health = round(min(5.0, 1.0 + 10 * spread), 3)
         selection = selection.model_copy(update={"health": health})
         report["error_spread"] = round(spread, 4)
-    if len(seen.latency_p50_s) >= 2:
-        fast, slow = min(seen.latency_p50_s.values()), max(seen.latency_p50_s.values())
+    if len(seen.latency_p50_ms) >= 2:
+        fast, slow = min(seen.latency_p50_ms.values()), max(seen.latency_p50_ms.values())
         ratio = slow / fast if fast > 0 else 1.0
         # A latency gap worth noticing (2× and more) earns latency a say next to price.
         latency = round(min(2.0, max(0.1, 0.3 * math.log2(max(ratio, 1.0)) + 0.1)), 3)

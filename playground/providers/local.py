@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from playground.config.local_model import gguf_path, runtime_problem
+from playground.config.local_model import gguf_path, local_threads, runtime_problem
 
 
 @dataclass
@@ -21,21 +21,25 @@ class LocalUsage:
 class LocalModel:
     """Loads the GGUF once; generates one reply at a time (llama.cpp contexts are not shareable)."""
 
-    def __init__(self, path: Path | None = None, n_ctx: int = 8192) -> None:
+    def __init__(self, path: Path | None = None, n_ctx: int = 8192, threads: int | None = None) -> None:
         self._path = path
         self._n_ctx = n_ctx
-        self._llama = None
+        self._threads = threads
+        self._llama: Any = None  # llama_cpp.Llama, imported on first use
         self._lock = threading.Lock()
 
     def load(self):
         if self._llama is None:
+            problem = runtime_problem()
             path = self._path or gguf_path()
-            if path is None:
-                raise RuntimeError(runtime_problem() or "local model not found")
+            if problem or path is None:
+                raise RuntimeError(problem or "local model not found")
             from llama_cpp import Llama
 
-            self._llama = Llama(model_path=str(path), n_ctx=self._n_ctx, n_threads=os.cpu_count() or 2,
-                                verbose=False)
+            threads = self._threads or local_threads()
+            # The prompt is read with the same threads: llama-cpp-python's default is every logical CPU.
+            self._llama = Llama(model_path=str(path), n_ctx=self._n_ctx, n_threads=threads,
+                                n_threads_batch=threads, verbose=False)
         return self._llama
 
     def close(self) -> None:

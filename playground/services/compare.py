@@ -38,9 +38,12 @@ class CompareError(ValueError):
 class CompareService:
     """Knows nothing of the UI: callers iterate `run()` and render the events, tagged by column."""
 
-    def __init__(self, state: RoutingState, store: Store) -> None:
+    def __init__(self, state: RoutingState, store: Store, *, incognito: bool = False) -> None:
         self.state = state
         self.store = store
+        self.incognito = incognito
+        """Comparisons keep no text (prompt, title, replies), only their figures: `playground --incognito`,
+        or a comparison opened from an incognito chat (the chat sets this before opening it)."""
 
     def check(self, models: Sequence[str]) -> list[ModelInfo]:
         if not MIN_MODELS <= len(models) <= MAX_MODELS:
@@ -65,10 +68,18 @@ class CompareService:
             return []
         return [decision.model, *decision.fallbacks][:limit]
 
-    def _context(self, conversation_id: str, prompt_message_id: int) -> list[dict]:
-        # Re-asking an earlier prompt must not show the models the reply it already got.
-        return [{"role": m.role, "content": m.content} for m in self.store.messages(conversation_id)
-                if m.status == "complete" and m.id <= prompt_message_id]
+    def _context(self, conversation_id: str, prompt_message_id: int, prompt: str) -> list[dict]:
+        # Re-asking an earlier prompt must not show the models the reply it already got. An incognito
+        # prompt has no stored text: the text the caller holds stands in for it; other unstored text is
+        # left out rather than sent empty.
+        context = []
+        for m in self.store.messages(conversation_id):
+            if m.status != "complete" or m.id > prompt_message_id:
+                continue
+            content = prompt if m.id == prompt_message_id else m.content
+            if content:
+                context.append({"role": m.role, "content": content})
+        return context
 
     async def run(self, prompt: str, models: Sequence[str], conversation_id: str | None = None,
                   prompt_message_id: int | None = None) -> AsyncIterator[CompareEvent]:
@@ -76,13 +87,14 @@ class CompareService:
         infos = self.check(models)
         if not prompt.strip():
             raise EmptyPrompt("the prompt is empty")
+        incognito = self.incognito
         if prompt_message_id is None:
             conversation_id, prompt_message_id = await asyncio.to_thread(
-                self.store.start_turn, conversation_id, prompt, self.state.profile.name)
-        messages = await asyncio.to_thread(self._context, conversation_id, prompt_message_id)
+                self.store.start_turn, conversation_id, prompt, self.state.profile.name, incognito)
+        messages = await asyncio.to_thread(self._context, conversation_id, prompt_message_id, prompt)
         prompt_tokens = await asyncio.to_thread(tokens.count_messages, messages)
         route, _ = route_for(RouteRequest(prompt, prompt_tokens), self.state.profile, self.state.catalog)
-        columns = [Column(info.alias, await asyncio.to_thread(self.store.start_reply, conversation_id))
+        columns = [Column(info.alias, await asyncio.to_thread(self.store.start_reply, conversation_id, incognito))
                    for info in infos]
         # No classifier yet: the route a prompt takes is its category.
         comparison = Comparison(conversation_id, prompt_message_id, prompt, route.name, route.name, columns)
@@ -116,6 +128,9 @@ class CompareService:
         stream = AttemptStream(info, messages, route=comparison.route, hop=0, timeouts=self.state.profile.timeouts,
                                reason=f"compared with {', '.join(m for m in comparison.models if m != info.alias)}",
                                secrets=secrets)
+        row = asyncio.ensure_future(asyncio.to_thread(
+            self.store.start_attempt, stream.attempt, comparison.conversation_id, comparison.prompt_message_id,
+            column.message_id, None))
         started = time.perf_counter()
         shown = flushed = started
         output_tokens = 0
@@ -136,17 +151,23 @@ class CompareService:
                                                 info.alias)
                         flushed = time.perf_counter()
         except asyncio.CancelledError:
-            self._record(comparison, column, stream.cancelled(), "cancelled")
+            attempt = stream.cancelled()
+            if row.done():
+                self._record(comparison, column, attempt, "cancelled", row.result())
+            else:  # its insert is still on its thread: finish the row once written
+                row.add_done_callback(lambda started: started.cancelled() or started.exception() or self._record(
+                    comparison, column, attempt, "cancelled", started.result()))
             raise
         attempt = stream.attempt
         status = "compared" if attempt.ok else "failed"
-        await asyncio.to_thread(self._record, comparison, column, attempt, status)
+        await asyncio.to_thread(self._record, comparison, column, attempt, status, await row)
         queue.put_nowait(ColumnEnded(index, attempt, status))
 
-    def _record(self, comparison: Comparison, column: Column, attempt: Attempt, status: str) -> None:
+    def _record(self, comparison: Comparison, column: Column, attempt: Attempt, status: str,
+                attempt_id: int) -> None:
         # A finished reply is 'compared', not 'complete': it joins the conversation only if chosen.
         self.store.record_attempt(attempt, comparison.conversation_id, comparison.prompt_message_id,
-                                  column.message_id, None)
+                                  column.message_id, None, attempt_id)
         self.store.save_reply(column.message_id, attempt.text, status, attempt.model_alias)
         column.attempt, column.status = attempt, status
 

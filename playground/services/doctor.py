@@ -7,6 +7,10 @@ import time
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from playground.providers.ollama import Probe
 
 
 @dataclass(frozen=True)
@@ -73,9 +77,7 @@ def run_checks(profile_name: str | None, db: str | None) -> list[Check]:
         except Exception as exc:  # reported, not raised: doctor must finish
             checks.append(Check("local model", False, f"does not load: {exc}", "reinstall llama-cpp-python"))
 
-    found = ollama.discover()
-    checks.append(Check("ollama", True, f"{len(found)} models at {ollama.OLLAMA_BASE}" if found
-                        else f"no server at {ollama.OLLAMA_BASE} (optional)"))
+    checks.append(ollama_check(ollama.probe()))
 
     if profile.semantic_routes and profile.embeddings.model == "local":
         from playground.router.embeddings import EmbeddingError, MiniLMEncoder
@@ -98,7 +100,7 @@ def run_checks(profile_name: str | None, db: str | None) -> list[Check]:
         checks.append(Check("history", False, str(exc), "move the file aside or pass --db PATH"))
     else:
         size = sum(p.stat().st_size for p in store_path.parent.glob(store_path.name + "*") if p.is_file())
-        count = store.db.execute("SELECT count(*) FROM conversations").fetchone()[0]
+        count = store.conversation_count()
         checks.append(Check("history", True, f"{store_path} · {size / 1e6:.1f} MB · {count:,} conversations · "
                                              f"schema v{store.schema_version}"))
         store.close()
@@ -106,6 +108,25 @@ def run_checks(profile_name: str | None, db: str | None) -> list[Check]:
         checks.append(Check("offline", False, "LITELLM_LOCAL_MODEL_COST_MAP is not True in this shell",
                             "unset it: the playground sets it so LiteLLM does not download its price map"))
     return checks
+
+
+def ollama_check(found: Probe) -> Check:
+    """What answers on Ollama's port: Ollama, another server (say which and how to use it), or nothing."""
+    base = found.base
+    if found.ollama:
+        if found.models:
+            return Check("ollama", True, f"{len(found.models)} models at {base}")
+        return Check("ollama", False, f"Ollama answers at {base} but has no models", "ollama pull llama3.2",
+                     optional=True)
+    if not found.other:
+        return Check("ollama", True, f"no server at {base} (optional)")
+    serves = f"; it lists OpenAI-compatible models: {', '.join(found.openai_models[:5])}" \
+        if found.openai_models else ""
+    example = found.openai_models[0] if found.openai_models else "NAME"
+    return Check("ollama", False, f"a server that is not Ollama answers at {base} ({found.other}){serves}",
+                 f"if it speaks the OpenAI API, use it with --api-base {base}/v1: playground ask \"hi\" "
+                 f"--model {example} --api-base {base}/v1 (or give a profile model api_base: {base}/v1)",
+                 optional=True)
 
 
 def to_dicts(checks: list[Check]) -> list[dict]:

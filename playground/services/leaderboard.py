@@ -49,11 +49,11 @@ class Standing:
 def games(votes: Iterable[Vote]) -> list[Game]:
     """The winner beats every other compared model; a tie or 'all bad' is a draw between every pair
     (as Chatbot Arena counts 'both bad'). Losers of one vote are not ranked among themselves."""
-    found = []
+    found: list[Game] = []
     for vote in votes:
-        if vote.outcome is Outcome.WIN:
-            found.extend(Game(vote.winner_model_alias, other, 1.0)
-                         for other in vote.models if other != vote.winner_model_alias)
+        winner = vote.winner_model_alias
+        if vote.outcome is Outcome.WIN and winner is not None:
+            found.extend(Game(winner, other, 1.0) for other in vote.models if other != winner)
         else:
             found.extend(Game(a, b, 0.5) for i, a in enumerate(vote.models) for b in vote.models[i + 1:])
     return found

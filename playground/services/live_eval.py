@@ -16,6 +16,7 @@ from pathlib import Path
 from playground.base import tokens
 from playground.base.errors import SourceError
 from playground.base.jsonl import read_objects
+from playground.base.records import Cost
 from playground.router import NoModelAvailable, RouteRequest, decide
 from playground.services.events import ReplyDone, TurnFailed
 from playground.services.session import Session
@@ -40,7 +41,8 @@ class LiveResult:
     model: str | None
     route: str | None
     passed: bool | None
-    cost_usd: float
+    cost_usd: float | None
+    """None when a call behind it had no known price."""
     latency_s: float | None
     conversation_id: str | None
     detail: str = ""
@@ -59,7 +61,7 @@ def read_prompts(path: Path) -> list[LivePrompt]:
             raise SourceError(f"{where}: check {check!r} needs a string `expected`")
         if check == "regex":
             try:
-                re.compile(expected)
+                re.compile(str(expected))
             except re.error as exc:
                 raise SourceError(f"{where}: invalid regular expression: {exc}") from None
         prompts.append(LivePrompt(str(data.get("id", number)), data["prompt"], check, expected))
@@ -69,18 +71,21 @@ def read_prompts(path: Path) -> list[LivePrompt]:
 def check_answer(item: LivePrompt, answer: str) -> bool | None:
     """True/False for the mechanical checks; None when there is no check (or it needs the judge)."""
     text = answer.strip()
-    if item.check == "exact":
-        return text == item.expected.strip()
-    if item.check == "contains":
-        return item.expected.lower() in text.lower()
-    if item.check == "regex":
-        return re.search(item.expected, text) is not None
     if item.check == "json":
         try:
             json.loads(text.removeprefix("```json").removeprefix("```").removesuffix("```"))
         except ValueError:
             return False
         return True
+    expected = item.expected
+    if expected is None:  # read_prompts demands `expected` for every other check
+        return None
+    if item.check == "exact":
+        return text == expected.strip()
+    if item.check == "contains":
+        return expected.lower() in text.lower()
+    if item.check == "regex":
+        return re.search(expected, text) is not None
     return None
 
 
@@ -96,7 +101,12 @@ def done_ids(results: Path) -> set[str]:
     return found
 
 
-async def _judge(session: Session, judge: str, item: LivePrompt, answer: str) -> tuple[bool | None, float]:
+def _plus(a: float | None, b: float | None) -> float | None:
+    """A sum that stays unknown when a part is."""
+    return None if a is None or b is None else a + b
+
+
+async def _judge(session: Session, judge: str, item: LivePrompt, answer: str) -> tuple[bool | None, float | None]:
     prompt = JUDGE_PROMPT.format(prompt=item.prompt, answer=answer, criterion=item.expected)
     async for event in session.chat.send(prompt, model=judge):
         if isinstance(event, ReplyDone):
@@ -135,15 +145,16 @@ async def run_live(session: Session, prompts: list[LivePrompt], results: Path, *
                 if isinstance(event, TurnFailed):
                     result.conversation_id, result.detail = event.conversation_id, event.message
                 elif isinstance(event, ReplyDone):
-                    reply = event.reply
+                    reply, final = event.reply, event.reply.final
                     result.status, result.conversation_id = reply.status, reply.conversation_id
-                    result.model, result.route = reply.final.model_alias, reply.final.route
-                    result.cost_usd, result.latency_s = reply.cost_usd, reply.final.latency_s
+                    if final is not None:
+                        result.model, result.route, result.latency_s = final.model_alias, final.route, final.latency_s
+                    result.cost_usd = reply.cost_usd
                     if reply.status == "complete":
                         result.passed = check_answer(item, reply.text)
                         if item.check == "judge" and judge:
                             result.passed, judge_cost = await _judge(session, judge, item, reply.text)
-                            result.cost_usd += judge_cost
+                            result.cost_usd = _plus(result.cost_usd, judge_cost)
         async with lock:
             with results.open("a") as handle:
                 handle.write(json.dumps(asdict(result)) + "\n")
@@ -168,11 +179,11 @@ def summarise(results: list[LiveResult]) -> dict:
     for r in results:
         m = by_model.setdefault(r.model or "(none)", {"prompts": 0, "passed": 0, "checked": 0, "cost_usd": 0.0})
         m["prompts"] += 1
-        m["cost_usd"] += r.cost_usd
+        m["cost_usd"] = _plus(m["cost_usd"], r.cost_usd)
         if r.passed is not None:
             m["checked"] += 1
             m["passed"] += int(r.passed)
     return {"prompts": len(results), "answered": sum(r.status == "complete" for r in results),
             "checked": len(checked), "passed": sum(bool(r.passed) for r in checked),
             "pass_rate": (sum(bool(r.passed) for r in checked) / len(checked)) if checked else None,
-            "cost_usd": sum(r.cost_usd for r in results), "by_model": by_model}
+            "cost_usd": Cost.of(r.cost_usd for r in results).usd, "by_model": by_model}

@@ -1,24 +1,35 @@
-"""The Textual app: paints at once, then loads LiteLLM and local models in a background thread."""
+"""The Textual app: paints at once, then loads LiteLLM and local models in a background thread.
+
+App-level state (is the engine ready, which profile routes, the theme) lives here, not in a screen:
+background results are published on signals, so a screen underneath history, stats or a dialog still
+hears them, and a screen shown later reads the current state.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import sys
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.signal import Signal
 
-from playground.services.session import Session
 from playground.tui import collect, preferences
 from playground.tui.messages import EngineFailed, EngineReady, ProfileChanged, ProfileInvalid
-from playground.tui.screens.chat import ChatScreen
-from playground.tui.screens.help import HelpScreen
-from playground.tui.screens.history import HistoryScreen
-from playground.tui.screens.leaderboard import LeaderboardScreen
+
+if TYPE_CHECKING:
+    from playground.services.session import Session
+
+# Everything that needs the session (the chat and every other screen, the store, pydantic) is imported
+# after the first paint: run_tui paints a starting screen while a thread opens the session.
 
 PROFILE_POLL_S = 1.0
 
@@ -29,34 +40,88 @@ class PlaygroundApp(App):
         Binding("f3", "show_history", "History", id="app.history"),
         Binding("f4", "show_stats", "Stats", id="app.stats"),
         Binding("f8", "leaderboard", "Leaderboard", id="app.leaderboard"),
-        Binding("f1", "help", "Help", id="app.help"),
+        # F1 opens the terminal's own help in GNOME Terminal and others: Ctrl+/ (sent as Ctrl+_) too.
+        Binding("f1,ctrl+underscore", "help", "Help", id="app.help"),
     ]
 
-    def __init__(self, session: Session, *, load_engine: bool = True) -> None:
+    def __init__(self, session: Session | None = None, *, load_engine: bool = True,
+                 opener: Callable[[], Session] | None = None, profile_name: str = "") -> None:
+        """Give an open `session`, or an `opener` to call in the background after the first paint."""
         super().__init__()
         self.session = session
+        self._opener = opener
+        self._profile_name = profile_name
         self._load_engine = load_engine
         self._profile_stamp = self._stamp()
+        self.startup_error = ""
         self._last_input = time.monotonic()
+        self.engine: EngineReady | EngineFailed | None = None
+        """None while LiteLLM loads; prompts sent before then wait for it."""
+        self.engine_signal: Signal[EngineReady | EngineFailed] = Signal(self, "engine")
+        self.profile_signal: Signal[ProfileChanged | ProfileInvalid] = Signal(self, "profile")
+        # Read once: the file is written by this process only (when the theme changes).
         theme = preferences.load().get("theme")
         if isinstance(theme, str) and theme in self.available_themes:
             self.theme = theme
 
     def on_mount(self) -> None:
-        self.push_screen(ChatScreen(self.session))
-        if self._load_engine:
-            self._load()
+        if self.session is None:
+            from playground.tui.screens.starting import StartingScreen
+
+            self.push_screen(StartingScreen(self._profile_name))
+            # After the first paint: the thread's imports would otherwise take the GIL from it.
+            opening = threading.Thread(target=self._open, name="session-open", daemon=True)
+            self.call_after_refresh(opening.start)
+        else:
+            self._start()
         self.set_interval(PROFILE_POLL_S, self._check_profile)
         collect.defer_full_collections()
         self.theme_changed_signal.subscribe(self, lambda theme: self._remember_theme(theme.name))
         self.set_interval(collect.IDLE_BEFORE_COLLECTING_S, lambda: collect.collect_if_idle(self._last_input))
 
+    def _open(self) -> None:
+        from playground.config.profile import ProfileError
+        from playground.history.store import StoreError
+        from playground.tui.screens import chat  # noqa: F401  (its imports, off the event loop)
+
+        assert self._opener is not None
+        try:
+            session = self._opener()
+        except (ProfileError, StoreError) as exc:  # one line, printed once the terminal is restored
+            self.startup_error = f"playground: error: {exc}"
+            with contextlib.suppress(RuntimeError):
+                self.call_from_thread(self.exit, None, 2)
+            return
+        with contextlib.suppress(RuntimeError):
+            self.call_from_thread(self._opened, session)
+
+    def _opened(self, session: Session) -> None:
+        self.session = session
+        self._profile_stamp = self._stamp()
+        self._start()
+
+    def _start(self) -> None:
+        """The session is open: the chat replaces the starting screen, with whatever was typed there."""
+        from playground.tui.screens.chat import ChatScreen
+        from playground.tui.screens.starting import StartingScreen
+
+        assert self.session is not None
+        starting = self.screen if isinstance(self.screen, StartingScreen) else None
+        chat = ChatScreen(self.session, draft=starting.draft if starting else "",
+                          pending=starting.submitted if starting else [])
+        if starting is not None:
+            self.switch_screen(chat)
+        else:
+            self.push_screen(chat)
+        if self._load_engine:
+            # A daemon thread, not a worker: quitting while LiteLLM imports (seconds) must not wait for it.
+            threading.Thread(target=self._load, name="engine-load", daemon=True).start()
+        else:
+            self.engine = EngineReady(0, 0.0)  # the first request loads LiteLLM itself
+
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, (events.Key, events.MouseDown, events.Paste)):
             self._last_input = time.monotonic()
-        theme = preferences.load().get("theme")
-        if isinstance(theme, str) and theme in self.available_themes:
-            self.theme = theme
         await super().on_event(event)
 
     @work(thread=True, group="preferences", exit_on_error=False)
@@ -64,6 +129,8 @@ class PlaygroundApp(App):
         preferences.save({"theme": name})
 
     def action_help(self) -> None:
+        from playground.tui.screens.help import HelpScreen
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.screen))
 
@@ -82,6 +149,8 @@ class PlaygroundApp(App):
                                 partial(self.run_action, binding.action, active.node))
 
     def _stamp(self) -> tuple[int, int] | None:
+        if self.session is None:
+            return None
         try:
             stat = self.session.profile_path.stat()
         except OSError:
@@ -93,21 +162,39 @@ class PlaygroundApp(App):
         from playground.config.profile import ProfileError, load_profile
 
         stamp = self._stamp()
-        if stamp is None or stamp == self._profile_stamp:
+        if stamp is None or self._profile_stamp is None or stamp == self._profile_stamp:
             return
         self._profile_stamp = stamp
         try:
             profile = load_profile(self.session.profile_path)
         except ProfileError as exc:
-            self._post(ProfileInvalid(str(exc)))
+            self._publish(ProfileInvalid(str(exc)))
             return
-        self._post(ProfileChanged(profile))
+        self._publish(ProfileChanged(profile))
+
+    def switch_profile(self, path: Path) -> None:
+        """Route with the profile at `path` from the next prompt on (F10); the result is published."""
+        self._switch_profile(path)
+
+    @work(thread=True, exclusive=True, group="profile-switch", exit_on_error=False)
+    def _switch_profile(self, path: Path) -> None:
+        from playground.config.profile import ProfileError, load_profile
+
+        try:
+            profile = load_profile(path)
+        except ProfileError as exc:
+            self._publish(ProfileInvalid(str(exc)))
+            return
+        self.session.profile_path = path
+        self._profile_stamp = self._stamp()
+        self._publish(ProfileChanged(profile))
 
     def action_leaderboard(self) -> None:
-        if not isinstance(self.screen, LeaderboardScreen):
+        from playground.tui.screens.leaderboard import LeaderboardScreen
+
+        if self.session is not None and not isinstance(self.screen, LeaderboardScreen):
             self.push_screen(LeaderboardScreen(self.session))
 
-    @work(thread=True, group="engine", exit_on_error=False)
     def _load(self) -> None:
         from playground.base import tokens
         from playground.config import local_model
@@ -130,22 +217,43 @@ class PlaygroundApp(App):
                 engine.warm_local_model()
             day_cost = self.session.store.today_cost()
         except Exception as exc:  # shown in the status bar; the app stays usable for reading history
-            self._post(EngineFailed(f"{type(exc).__name__}: {exc}"))
+            self._publish(EngineFailed(f"{type(exc).__name__}: {exc}"))
             return
-        self._post(EngineReady(found, day_cost, note))
+        self._publish(EngineReady(found, day_cost, note))
 
-    def _post(self, message) -> None:
-        # Background messages go to the active screen, where the widgets that show them live.
-        self.call_from_thread(lambda: self.screen.post_message(message))
+    def _publish(self, state: EngineReady | EngineFailed | ProfileChanged | ProfileInvalid) -> None:
+        """From a background thread: record the new state, then tell every screen that subscribed."""
+        if not self.is_running:
+            return  # quitting: nobody is left to tell
+        with contextlib.suppress(RuntimeError):  # the loop closed between the check and the call
+            self.call_from_thread(self._apply, state)
+
+    def _apply(self, state: EngineReady | EngineFailed | ProfileChanged | ProfileInvalid) -> None:
+        if isinstance(state, (EngineReady, EngineFailed)):
+            self.engine = state
+            self.engine_signal.publish(state)
+            return
+        if isinstance(state, ProfileChanged):
+            self.session.apply_profile(state.profile)
+            self._rebuild_semantic()
+            self.notify(f"Routing with profile {state.profile.name}", timeout=3, markup=False)
+        self.profile_signal.publish(state)
+
+    @work(thread=True, group="semantic", exclusive=True, exit_on_error=False)
+    def _rebuild_semantic(self) -> None:
+        # Embedding new utterances takes a moment; until it is done, semantic routes are skipped and say so.
+        self.session.state.semantic = None
+        self.session.build_semantic_index()
 
     # History and stats: pushed over the chat, which keeps its state underneath -------------------
 
     def action_show_history(self) -> None:
+        from playground.tui.screens.history import HistoryScreen
+
         if self._back_to_chat(HistoryScreen):
             self.push_screen(HistoryScreen(self.session.store), self._open_conversation)
 
     def action_show_stats(self) -> None:
-        # Imported on first use: the plotting library is not needed for the first paint.
         from playground.tui.screens.stats import StatsScreen
 
         if self._back_to_chat(StatsScreen):
@@ -153,29 +261,47 @@ class PlaygroundApp(App):
 
     def _back_to_chat(self, wanted: type[Screen]) -> bool:
         """Pop history or stats (not a dialog) down to the chat; False if `wanted` is already shown."""
-        if isinstance(self.screen, wanted) or self.screen.is_modal:
+        from playground.tui.screens.chat import ChatScreen
+
+        if self.session is None or isinstance(self.screen, wanted) or self.screen.is_modal:
             return False
         while not isinstance(self.screen, ChatScreen) and len(self.screen_stack) > 1:
             self.pop_screen()
         return isinstance(self.screen, ChatScreen)
 
     def _open_conversation(self, conversation_id: str | None) -> None:
+        from playground.tui.screens.chat import ChatScreen
+
         if conversation_id is not None and isinstance(self.screen, ChatScreen):
             self.screen.open_conversation(conversation_id)
 
 
 def run_tui(profile: str | None = None, db: str | None = None, incognito: bool = False) -> int:
-    from playground.config.profile import ProfileError
-    from playground.history.store import StoreError
-    from playground.services.session import open_session
+    from playground.base.paths import resolve_profile
+
+    def opener() -> Session:
+        from playground.services.session import open_session
+
+        return open_session(profile, db, incognito=incognito)
+
+    app = PlaygroundApp(opener=opener, profile_name=_profile_name(resolve_profile(profile)))
+    try:
+        app.run()
+    finally:
+        if app.session is not None:
+            app.session.store.close()
+    if app.startup_error:
+        print(app.startup_error, file=sys.stderr)
+    return app.return_code or 0
+
+
+def _profile_name(path: Path) -> str:
+    """The name the profile gives itself, read without validating it (the session validates it)."""
+    import yaml
 
     try:
-        session = open_session(profile, db, incognito=incognito)
-    except (ProfileError, StoreError) as exc:
-        print(f"playground: error: {exc}", file=sys.stderr)
-        return 2
-    try:
-        PlaygroundApp(session).run()
-    finally:
-        session.store.close()
-    return 0
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (OSError, ValueError, yaml.YAMLError):
+        return path.stem
+    name = data.get("name") if isinstance(data, dict) else None
+    return name if isinstance(name, str) and name else path.stem

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
-from playground.config.profile import Profile
-from playground.services.events import CompareEvent, Event
+if TYPE_CHECKING:  # not imported at start: the first paint does not wait for pydantic
+    from playground.config.profile import Profile
+    from playground.services.events import CompareEvent, Event
 
 
 @dataclass

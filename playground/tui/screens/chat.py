@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on, work
@@ -32,14 +35,16 @@ from playground.services.events import (
 from playground.services.session import Session
 from playground.tui.collect import streaming
 from playground.tui.messages import EngineFailed, EngineReady, ProfileChanged, ProfileInvalid, TurnProgress
-from playground.tui.screens.compare import CompareScreen, Continued
-from playground.tui.screens.pick_one import Choice, PickOne
-from playground.tui.screens.settings import SettingsDialog
 from playground.tui.widgets.markdown_view import code_blocks, first_line
 from playground.tui.widgets.models import ModelsPanel
 from playground.tui.widgets.prompt_input import PromptInput
 from playground.tui.widgets.reply import PromptView, ReplyView, StoredReplyView
 from playground.tui.widgets.status import StatusBar
+
+if TYPE_CHECKING:
+    from playground.tui.screens.compare import Continued
+
+# Dialogs and the compare screen are imported when first opened, so that the first paint does not wait.
 
 WIDE_ENOUGH_FOR_PANEL = 110
 
@@ -61,7 +66,8 @@ class ChatScreen(Screen):
         Binding("ctrl+t", "cycle_tag", "Task tag", id="chat.tag"),
         Binding("f9", "toggle_incognito", "Incognito", id="chat.incognito"),
         Binding("ctrl+g", "mark(True)", "Good", id="chat.good"),
-        Binding("ctrl+b", "mark(False)", "Bad", id="chat.bad"),
+        # Not Ctrl+B: it is tmux's prefix key, and never reaches an app running inside tmux.
+        Binding("ctrl+f", "mark(False)", "Bad", id="chat.bad"),
         Binding("f5", "compare", "Compare", id="chat.compare"),
         Binding("ctrl+r", "ask_another", "Other model", id="chat.another",
                 tooltip="Ask the last prompt again, of a model you pick; the old answer stays in history"),
@@ -71,7 +77,9 @@ class ChatScreen(Screen):
                 tooltip="Copy the focused or latest reply, or one of its code blocks, to the clipboard"),
         Binding("ctrl+s", "settings", "Settings", id="chat.settings",
                 tooltip="System prompt and temperature of this conversation"),
-        Binding("f10", "pick_profile", "Profile", id="chat.profile", tooltip="Switch to another routing profile"),
+        # GNOME Terminal and others take F10 (and F1) for their menus: Ctrl+\ does the same.
+        Binding("f10,ctrl+backslash", "pick_profile", "Profile", id="chat.profile",
+                tooltip="Switch to another routing profile"),
         Binding("ctrl+q", "app.quit", "Quit", id="app.quit"),
     ]
 
@@ -83,10 +91,17 @@ class ChatScreen(Screen):
         messages: list[StoredMessage]
         replies: dict[int, Attempt]
         settings: TurnSettings
+        decisions: dict[int, dict]
+        """The routing decision behind each reply, by the reply's message id."""
+        marks: dict[int, bool]
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, *, draft: str = "", pending: list[str] | None = None) -> None:
+        """`draft` and `pending` come from the starting screen: text typed, and prompts sent, before the
+        session was open."""
         super().__init__()
         self.session = session
+        self._draft = draft
+        self._pending = list(pending or [])
         self.conversation_id: str | None = None
         self.incognito = session.incognito
         """Keep no text of this conversation's next turns in history, only their metadata."""
@@ -100,6 +115,9 @@ class ChatScreen(Screen):
         """The conversation's last prompt (message id, text): what edit and 'other model' re-send."""
         self._replacing: int | None = None
         """Set while the box holds the last prompt for editing: sending it replaces that turn."""
+        self._waiting: tuple[str, frozenset[str], str | None, int | None] | None = None
+        """A prompt sent before LiteLLM was loaded: sent the moment it is."""
+        self._waiting_since = 0.0
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
@@ -128,65 +146,120 @@ class ChatScreen(Screen):
         status.incognito = self.incognito
         self.query_one(ModelsPanel).show(self.session.catalog)
         self.query_one(ModelsPanel).set_class(self.app.size.width >= WIDE_ENOUGH_FOR_PANEL, "-visible")
-        self.query_one(PromptInput).focus()
+        box = self.query_one(PromptInput)
+        box.focus()
+        if self._pending:
+            first, *rest = self._pending
+            self.call_after_refresh(self._ask, first)
+            self._draft = "\n".join([*rest, self._draft]).strip("\n")
+        if self._draft:
+            box.load_text(self._draft)
+            box.move_cursor(box.document.end)
+        self.app.engine_signal.subscribe(self, self._engine_changed)
+        self.app.profile_signal.subscribe(self, self._profile_changed)
+        if self.app.engine is not None:
+            self._engine_changed(self.app.engine)
+        self.set_interval(1.0, self._tick)
+
+    def on_screen_resume(self) -> None:
+        # Back from history, stats or a dialog: typing goes to the prompt box again.
+        if not isinstance(self.focused, ReplyView):
+            self.query_one(PromptInput).focus()
 
     # Background state ---------------------------------------------------------------------------
 
-    @on(EngineReady)
+    def _engine_changed(self, state: EngineReady | EngineFailed) -> None:
+        if isinstance(state, EngineReady):
+            self._engine_ready(state)
+        else:
+            self.query_one(StatusBar).engine = f"engine failed: {state.message}"
+            if self._waiting is not None and self._reply is not None:
+                self._reply.stopped(f"not sent: engine failed: {state.message}")
+                self._waiting = None
+
     def _engine_ready(self, message: EngineReady) -> None:
         status = self.query_one(StatusBar)
         status.engine = "ready" + (f" · {message.local_models_found} Ollama models" if message.local_models_found
                                    else "") + (f" · {message.note}" if message.note else "")
         status.day_cost = message.day_cost
         self.query_one(ModelsPanel).show(self.session.catalog)
-        self.query_one("#welcome", Static).update(self._welcome())
+        if self.query("#welcome"):
+            self.query_one("#welcome", Static).update(self._welcome())
+        if self._waiting is not None:
+            text, tags, model, replacing = self._waiting
+            self._waiting = None
+            self._start_send(text, tags, model, replacing)
 
-    @on(EngineFailed)
-    def _engine_failed(self, message: EngineFailed) -> None:
-        self.query_one(StatusBar).engine = f"engine failed: {message.message}"
-
-    @on(ProfileChanged)
-    def _profile_changed(self, message: ProfileChanged) -> None:
-        self.session.apply_profile(message.profile)
-        self._rebuild_semantic()
+    def _profile_changed(self, state: ProfileChanged | ProfileInvalid) -> None:
         status = self.query_one(StatusBar)
-        status.profile = message.profile.name
+        if isinstance(state, ProfileInvalid):
+            status.problem = f"profile not reloaded: {state.error}"
+            return
+        status.profile = state.profile.name
         status.problem = ""
         self.query_one(ModelsPanel).show(self.session.catalog)
-        self.notify(f"Routing with profile {message.profile.name}", timeout=3, markup=False)
 
-    @work(thread=True, group="semantic", exclusive=True, exit_on_error=False)
-    def _rebuild_semantic(self) -> None:
-        # Embedding new utterances takes a moment; until it is done, semantic routes are skipped and say so.
-        self.session.state.semantic = None
-        self.session.build_semantic_index()
-
-    @on(ProfileInvalid)
-    def _profile_invalid(self, message: ProfileInvalid) -> None:
-        self.query_one(StatusBar).problem = f"profile not reloaded: {message.error}"
+    def _tick(self) -> None:
+        """Once a second: how long a prompt has waited for LiteLLM, or a request for its first token."""
+        if self._waiting is not None and self._reply is not None:
+            self._reply.set_head(f"waiting for LiteLLM, {time.monotonic() - self._waiting_since:.0f} s")
+        elif self._sending is not None and self._sending.is_running and self._reply is not None:
+            self._reply.tick()
 
     # Sending ------------------------------------------------------------------------------------
 
     @on(PromptInput.Submitted)
     async def _submit(self, message: PromptInput.Submitted) -> None:
-        replacing, self._replacing = self._replacing, None
-        if await self._ask(message.text, replacing=replacing):
+        if await self._ask(message.text, replacing=self._replacing):
+            self._replacing = None
+            self._show_editing()
             self.query_one(PromptInput).clear()
 
-    async def _ask(self, text: str, *, model: str | None = None, replacing: int | None = None) -> bool:
-        if self._sending is not None and self._sending.is_running:
+    def _busy(self) -> bool:
+        if (self._sending is not None and self._sending.is_running) or self._waiting is not None:
             self.notify("A reply is still streaming: Esc cancels it.", severity="warning")
+            return True
+        return False
+
+    async def _ask(self, text: str, *, model: str | None = None, replacing: int | None = None) -> bool:
+        if self._busy():
             return False
         transcript = self.query_one("#transcript", VerticalScroll)
         if replacing is not None:
             self._mark_replaced(transcript)
         self._reply = ReplyView()
         await transcript.mount_all([PromptView(text), self._reply])
-        transcript.scroll_end(animate=False)
+        self._follow(transcript)
         self._last_prompt = None
         tags = frozenset({self.tag}) if self.tag else frozenset()
-        self._sending = self._send(text, tags, model, replacing)
+        if self.app.engine is None:
+            self._waiting, self._waiting_since = (text, tags, model, replacing), time.monotonic()
+            self._reply.set_head("waiting for LiteLLM, 0 s")
+        else:
+            self._start_send(text, tags, model, replacing)
         return True
+
+    def _start_send(self, text: str, tags: frozenset[str], model: str | None, replacing: int | None) -> None:
+        self.query_one(StatusBar).streaming = True
+        if self._reply is not None:
+            self._reply.waiting()
+        self._sending = self._send(text, tags, model, replacing)
+
+    def _follow(self, transcript: VerticalScroll | None = None, *, new_turn: bool = True) -> None:
+        """Keep the newest reply in view, its metadata and explanation included.
+
+        Textual's anchor keeps a pane at its bottom through every layout change until the user scrolls
+        up (and again once they scroll back down). It is set only once the transcript overflows: an
+        anchored pane that is not full is drawn bottom-aligned.
+        """
+        transcript = transcript or self.query_one("#transcript", VerticalScroll)
+
+        def anchor() -> None:
+            # A new turn always brings the view down; a reply finishing does not if the user scrolled up.
+            if transcript.max_scroll_y > 0 and (new_turn or not transcript._anchor_released):
+                transcript.anchor()
+
+        self.call_after_refresh(anchor)
 
     @staticmethod
     def _mark_replaced(transcript: VerticalScroll) -> None:
@@ -216,7 +289,8 @@ class ChatScreen(Screen):
             return
         if isinstance(event, TextDelta):
             reply.append(event.text)
-        elif isinstance(event, TurnStarted):
+            return
+        if isinstance(event, TurnStarted):
             self.conversation_id = event.conversation_id
         elif isinstance(event, Routed):
             reply.show_decision(event.decision)
@@ -229,13 +303,19 @@ class ChatScreen(Screen):
             status = self.query_one(StatusBar)
             status.conversation_cost = event.conversation_cost
             status.day_cost = event.day_cost
+            status.streaming = False
         elif isinstance(event, TurnFailed):
             reply.stopped(f"not sent: {event.message}")
+            self.query_one(StatusBar).streaming = False
+        if isinstance(event, (ReplyDone, TurnFailed, AttemptEnded)):
+            self._follow(new_turn=False)
 
     @on(Worker.StateChanged)
     async def _worker_changed(self, event: Worker.StateChanged) -> None:
         if event.worker is not self._sending or self._reply is None:
             return
+        if event.state in (WorkerState.CANCELLED, WorkerState.ERROR, WorkerState.SUCCESS):
+            self.query_one(StatusBar).streaming = False
         if event.state is WorkerState.CANCELLED:
             self._reply.stopped("cancelled · the partial reply is kept in history")
         elif event.state is WorkerState.ERROR:
@@ -245,8 +325,19 @@ class ChatScreen(Screen):
     # Actions ------------------------------------------------------------------------------------
 
     def action_cancel(self) -> None:
+        """Esc: stop the reply, leave edit mode, or drop a prompt still waiting for LiteLLM."""
+        if self._waiting is not None:
+            self._waiting = None
+            if self._reply is not None:
+                self._reply.stopped("cancelled before it was sent · the prompt is not in history")
+            return
         if self._sending is not None and self._sending.is_running:
             self._sending.cancel()
+            return
+        if self._replacing is not None:
+            self._replacing = None
+            self._show_editing()
+            self.query_one(PromptInput).clear()
 
     async def action_new_conversation(self) -> None:
         self.action_cancel()
@@ -258,6 +349,7 @@ class ChatScreen(Screen):
         transcript = self.query_one("#transcript", VerticalScroll)
         await transcript.remove_children()
         await transcript.mount(Static(self._welcome(), id="welcome", markup=False))
+        self.query_one(PromptInput).focus()
 
     def action_cycle_tag(self) -> None:
         choices = [None, *sorted(self.session.profile.task_tags)]
@@ -281,18 +373,22 @@ class ChatScreen(Screen):
         box.load_text(text)
         box.move_cursor(box.document.end)
         box.focus()
-        self.notify("Editing the last prompt: Enter sends it in place of that turn (kept in history).", timeout=4)
+        self._show_editing()
 
-    @on(PromptInput.Changed)
-    def _prompt_changed(self, event: PromptInput.Changed) -> None:
-        if not event.text_area.text.strip():
-            self._replacing = None  # emptied: what comes next is a new prompt, not an edit
+    def _show_editing(self) -> None:
+        # Edit mode lasts until the prompt is sent or Esc, even if the box is emptied and retyped.
+        box = self.query_one(PromptInput)
+        box.border_title = "editing the last prompt · Enter replaces that turn · Esc cancels" \
+            if self._replacing is not None else None
+        box.set_class(self._replacing is not None, "-editing")
 
     @on(PromptInput.EditLast)
     def _edit_last_key(self) -> None:
         self.action_edit_last()
 
     def action_ask_another(self) -> None:
+        from playground.tui.screens.pick_one import Choice, PickOne
+
         if self._last_prompt is None:
             self.notify("No sent prompt to ask again in this conversation yet.", severity="warning")
             return
@@ -313,6 +409,8 @@ class ChatScreen(Screen):
 
     def action_copy(self, what: str = "ask") -> None:
         """Copy the target reply ('reply'), one of its code blocks ('code'), or ask which ('ask')."""
+        from playground.tui.screens.pick_one import Choice, PickOne
+
         reply = self._target_reply()
         if reply is None:
             self.notify("No reply to copy yet.", severity="warning")
@@ -326,21 +424,35 @@ class ChatScreen(Screen):
 
         def copy(picked: str | None) -> None:
             if picked == "reply":
-                self.app.copy_to_clipboard(reply.text)
-                self.notify(f"Copied the reply ({len(reply.text):,} characters).", timeout=3)
+                self._copy(reply.text, f"the reply ({len(reply.text):,} characters)")
             elif picked is not None:
                 language, code = blocks[int(picked)]
-                self.app.copy_to_clipboard(code)
-                self.notify(f"Copied the {language or 'code'} block ({code.count(chr(10)) + 1} lines).", timeout=3)
+                self._copy(code, f"the {language or 'code'} block ({code.count(chr(10)) + 1} lines)")
 
         if what == "reply" or len(choices) == 1:
             copy(choices[0].value if what != "reply" else "reply")
             return
         self.app.push_screen(PickOne("Copy what?", choices), copy)
 
+    @work(thread=True, group="copy", exit_on_error=False)
+    def _copy(self, text: str, what: str) -> None:
+        from playground.tui import clipboard
+
+        copied = clipboard.copy(text)
+        if copied.confirmed:
+            self.app.call_from_thread(self.notify, f"Copied {what} to {copied.where}.", timeout=3, markup=False)
+            return
+        # Also offered to the terminal (OSC 52): some terminals take it, but nothing can confirm that.
+        self.app.call_from_thread(self.app.copy_to_clipboard, text)
+        self.app.call_from_thread(
+            self.notify, f"No clipboard found (no wl-copy, xclip, xsel, pbcopy or tmux): {what} is saved "
+                         f"in {copied.where}.", severity="warning", timeout=8, markup=False)
+
     # Conversation settings and profile -------------------------------------------------------------
 
     def action_settings(self) -> None:
+        from playground.tui.screens.settings import SettingsDialog
+
         def saved(settings: TurnSettings | None) -> None:
             if settings is not None:
                 self._set_settings(settings)
@@ -353,25 +465,27 @@ class ChatScreen(Screen):
         self.settings = settings
         self.query_one(StatusBar).settings = settings.describe()
 
+    @work(thread=True, group="profile-list", exclusive=True, exit_on_error=False)
     def action_pick_profile(self) -> None:
-        current = self.session.profile_path.resolve()
-        choices = [Choice(str(path), profile_label(path), "current" if path == current else str(path.parent))
-                   for path in known_profiles(current)]
-        self.app.push_screen(PickOne("Route with which profile?", choices), self._switch_profile)
-
-    @work(thread=True, group="profile-switch", exclusive=True, exit_on_error=False)
-    def _switch_profile(self, path: str | None) -> None:
+        """Offer the profiles that load: any other *.yaml in the working directory is not a profile."""
         from playground.config.profile import ProfileError, load_profile
+        from playground.tui.screens.pick_one import Choice, PickOne
 
-        if path is None:
-            return
-        try:
-            profile = load_profile(Path(path))
-        except ProfileError as exc:
-            self.post_message(ProfileInvalid(str(exc)))
-            return
-        self.session.profile_path = Path(path)
-        self.post_message(ProfileChanged(profile))
+        current = self.session.profile_path.resolve()
+        choices = []
+        for path in known_profiles(current):
+            try:
+                profile = load_profile(path)
+            except (ProfileError, OSError):
+                continue
+            where = "current" if path == current else str(path.parent)
+            choices.append(Choice(str(path), profile_label(path), f"{profile.name} · {where}"))
+        self.app.call_from_thread(self.app.push_screen, PickOne("Route with which profile?", choices),
+                                  self._switch_profile)
+
+    def _switch_profile(self, path: str | None) -> None:
+        if path is not None:
+            self.app.switch_profile(Path(path))
 
     # Comparing and feedback ----------------------------------------------------------------------
 
@@ -382,9 +496,12 @@ class ChatScreen(Screen):
 
     def action_compare(self) -> None:
         """Re-ask the conversation's last prompt side by side (or start a comparison in a fresh chat)."""
+        from playground.tui.screens.compare import CompareScreen
+
         if self._sending is not None and self._sending.is_running:
             self.notify("A reply is still streaming: Esc cancels it.", severity="warning")
             return
+        self.session.compare.incognito = self.incognito
         screen = CompareScreen(self.session, conversation_id=self.conversation_id,
                                reask=self.conversation_id is not None)
         self.app.push_screen(screen, self._continued)
@@ -440,17 +557,24 @@ class ChatScreen(Screen):
     def _load_conversation(self, conversation_id: str) -> None:
         store = self.session.store
         summary = store.conversation(conversation_id)
-        if summary is not None:
-            self.post_message(self.ConversationLoaded(summary, store.messages(conversation_id),
-                                                      store.final_attempts(conversation_id),
-                                                      store.settings(conversation_id)))
+        if summary is None:
+            return
+        messages = store.messages(conversation_id)
+        decisions = {row["reply_message_id"]: json.loads(row["decision"])
+                     for row in store.attempts(conversation_id) if row["decision"] and row["reply_message_id"]}
+        marks = {m.id: bool(found["good"]) for m in messages
+                 if m.role == "assistant" and (found := store.feedback(m.id)) is not None}
+        self.post_message(self.ConversationLoaded(summary, messages, store.final_attempts(conversation_id),
+                                                  store.settings(conversation_id), decisions, marks))
 
     @on(ConversationLoaded)
     async def _conversation_loaded(self, message: ConversationLoaded) -> None:
         self.conversation_id = message.summary.id
         self._reply = None
-        self._set_incognito(message.summary.incognito or self.session.incognito)
-        self.query_one(StatusBar).conversation_cost = message.summary.cost_usd
+        # Incognito is a choice for the next turns, not a property of the conversation: a reopened
+        # conversation starts as this run does (earlier incognito turns stay textless in history).
+        self._set_incognito(self.session.incognito)
+        self.query_one(StatusBar).conversation_cost = message.summary.cost
         transcript = self.query_one("#transcript", VerticalScroll)
         await transcript.remove_children()
         shown = []
@@ -465,7 +589,8 @@ class ChatScreen(Screen):
                     self._last_prompt = (stored.id, stored.content)
                 shown.append(view)
             else:
-                shown.append(StoredReplyView(stored, message.replies.get(stored.id)))
+                shown.append(StoredReplyView(stored, message.replies.get(stored.id),
+                                             message.decisions.get(stored.id), message.marks.get(stored.id)))
         await transcript.mount_all(shown)
         transcript.scroll_end(animate=False)
         self.query_one(PromptInput).focus()

@@ -15,13 +15,13 @@ TIPS = [
      "start a prompt with a task tag the profile knows to route it (Ctrl+T picks one for every prompt)"),
     ("↑ in an empty box", "edit the last prompt and send it again; the old turn stays in history"),
     ("Ctrl+P", "the command palette: every action of this screen, by name"),
-    ("Tab / click", "focus a reply: C copies it, K copies a code block, Ctrl+G/Ctrl+B mark it"),
+    ("Tab / click", "focus a reply: C copies it, K copies a code block, + / - (or Ctrl+G / Ctrl+F) mark it"),
 ]
 
 
 class HelpScreen(ModalScreen[None]):
     CSS_PATH = "help.tcss"
-    BINDINGS = [Binding("escape,f1,q", "dismiss(None)", "Close", id="help.close")]
+    BINDINGS = [Binding("escape,f1,ctrl+underscore,q", "dismiss(None)", "Close", id="help.close")]
 
     def __init__(self, under: Screen) -> None:
         super().__init__()

@@ -9,12 +9,11 @@ the last, growing segment is drawn again as text arrives. Layout sees a single w
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 
-from markdown_it import MarkdownIt
 from rich.console import Console
-from rich.markdown import Markdown as RichMarkdown
 from rich.segment import Segment
 from textual.geometry import Size
 from textual.strip import Strip
@@ -34,9 +33,31 @@ REDRAW_EVERY_S = 0.1
 
 _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
 
+# The Markdown parser and Rich's renderer are imported on first use (a reply), not for the first paint.
+
+
+@functools.cache
+def _parser():
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt().enable("strikethrough").enable("table")  # the parser Rich's Markdown uses
+
+
+def _parse_with_breaks(text: str) -> list:
+    """Rich's parse, with every single newline kept as a line break (markdown-it's `breaks` option only
+    affects its HTML renderer, so the tokens are changed here)."""
+    tokens = _parser().parse(text)
+    for token in tokens:
+        for child in token.children or ():
+            if child.type == "softbreak":
+                child.type = "hardbreak"
+    return tokens
+
 
 def code_blocks(source: str) -> list[tuple[str, str]]:
     """The fenced and indented code blocks of a Markdown text, as (language, code)."""
+    from markdown_it import MarkdownIt
+
     return [(token.info.split(" ")[0] if token.info else "", token.content.rstrip("\n"))
             for token in MarkdownIt("commonmark").parse(source) if token.type in ("fence", "code_block")]
 
@@ -49,6 +70,8 @@ def first_line(code: str, limit: int = 60) -> str:
 def warm_up() -> None:
     """Pay the first-use costs (the Markdown parser's setup, Pygments' lexers and styles: 100+ ms) off the
     event loop, before the first reply streams."""
+    from rich.markdown import Markdown as RichMarkdown
+
     console = Console(file=io.StringIO(), width=40)
     for theme in ("monokai", "default"):
         sample = "# a\n\n- b\n\n```python\nx = 1\n```\n\n```bash\nls\n```\n\n```json\n{}\n```\n"
@@ -152,9 +175,13 @@ class MarkdownView(Widget):
             pane.scroll_end(animate=False)
 
     def _draw_segment(self, text: str, width: int) -> list[list[Segment]]:
+        from rich.markdown import Markdown as RichMarkdown
+
         code_theme = "monokai" if self.app.current_theme.dark else "default"
         # hyperlinks=False: a model's links are shown as text, never as terminal hyperlinks.
         markdown = RichMarkdown(text, code_theme=code_theme, hyperlinks=False)
+        # Line breaks kept, as chat UIs do: code a model wrote without a fence stays on its lines.
+        markdown.parsed = _parse_with_breaks(text)
         console = self.app.console
         # Plain segments, not Strips: a Strip caches what is derived from it (crops, filters), and kept
         # Strips made every garbage collection longer. Rich's own line rendering is also a third cheaper

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -11,8 +13,9 @@ from textual.widgets import Collapsible, Static
 
 from playground.base.records import Attempt, Reply
 from playground.history.store import StoredMessage
-from playground.present.format import decision_trace, failure_line, meta_line
+from playground.present.format import decision_trace, failure_line, figures
 from playground.router import Decision
+from playground.router.decide import Candidate
 from playground.tui.widgets.markdown_view import MarkdownView
 
 STATUS_NOTES = {
@@ -36,6 +39,8 @@ class ReplyView(Vertical):
     BINDINGS = [
         Binding("c", "screen.copy('reply')", "Copy reply", show=False),
         Binding("k", "screen.copy('code')", "Copy code", show=False),
+        Binding("plus", "screen.mark(True)", "Good", show=False),
+        Binding("minus", "screen.mark(False)", "Bad", show=False),
     ]
 
     def __init__(self) -> None:
@@ -43,6 +48,9 @@ class ReplyView(Vertical):
         self.text = ""
         self.message_id: int | None = None
         self._meta = ""
+        self._head = "routing…"
+        self._sent_at: float | None = None
+        """When the request left, while no text has come back: the head counts the seconds."""
 
     def compose(self) -> ComposeResult:
         yield Static(Text("routing…"), classes="reply-head", markup=False)
@@ -62,7 +70,19 @@ class ReplyView(Vertical):
         return self.query_one(".reply-body", MarkdownView)
 
     def set_head(self, text: str) -> None:
+        self._head = text
         self.query_one(".reply-head", Static).update(Text(text))
+
+    def waiting(self) -> None:
+        """The request is on its way: until its first token, the head says how long it has waited."""
+        self._sent_at = time.monotonic()
+        self.set_head("routing…")
+
+    def tick(self) -> None:
+        if self._sent_at is not None and not self.text:
+            waited = time.monotonic() - self._sent_at
+            self.query_one(".reply-head", Static).update(
+                Text(f"{self._head} · waiting for the first token, {waited:.0f} s"))
 
     def show_decision(self, decision: Decision) -> None:
         self.set_head(f"→ {decision.model} · {decision.reason}")
@@ -76,6 +96,9 @@ class ReplyView(Vertical):
         self.set_head(f"→ {model_alias} · {reason}")
 
     def append(self, piece: str) -> None:
+        if not self.text and piece:
+            self._sent_at = None
+            self.query_one(".reply-head", Static).update(Text(self._head))
         self.text += piece
         self.body.append(piece)
 
@@ -86,12 +109,15 @@ class ReplyView(Vertical):
 
     def finished(self, reply: Reply) -> None:
         self.message_id = reply.message_id
+        self._sent_at = None
         final = reply.final
         if final is None:
             return
         meta = self.query_one(".reply-meta", Static)
         if reply.status == "complete":
-            self._meta = meta_line(final)
+            # The model and the route are in the head line already: the metadata line holds the figures.
+            self._meta = meta_text(final)
+            self.set_class(final.finish_reason == "length", "-cut")
         else:
             self._meta = f"{reply.status}: every model failed; the partial reply is kept in history"
             self.add_class("-failed")
@@ -103,21 +129,53 @@ class ReplyView(Vertical):
         self.query_one(".reply-meta", Static).update(Text(self._meta))
 
     def marked(self, good: bool) -> None:
-        self.query_one(".reply-meta", Static).update(Text(f"{self._meta} · marked {'good' if good else 'bad'}"))
+        self.query_one(".reply-meta", Static).update(Text(with_mark(self._meta, good)))
 
     def stopped(self, note: str) -> None:
+        self._sent_at = None
+        self.set_head(self._head)
         self.query_one(".reply-meta", Static).update(Text(note))
         self.add_class("-failed")
+
+
+def stored_trace(decision: dict) -> list[str]:
+    """The trace of a decision as history stored it (Decision.to_dict)."""
+    fields = {name for name in Decision.__dataclass_fields__}
+    data = {key: value for key, value in decision.items() if key in fields}
+    data["candidates"] = tuple(Candidate(**c) for c in data.get("candidates", ()))
+    data["fallbacks"] = tuple(data.get("fallbacks", ()))
+    data["skipped"] = tuple(data.get("skipped", ()))
+    try:
+        return decision_trace(Decision(**data))
+    except TypeError:  # written by another version: show what it says
+        return [f"{key}: {value}" for key, value in decision.items() if key != "candidates"]
+
+
+CUT_NOTE = "cut at the token limit (finish_reason=length)"
+
+
+def meta_text(attempt: Attempt) -> str:
+    """The figures of a finished attempt, and whether the model stopped because it ran out of tokens."""
+    cut = f" · ✂ {CUT_NOTE}" if attempt.finish_reason == "length" else ""
+    return figures(attempt) + cut
+
+
+def with_mark(meta: str, good: bool | None) -> str:
+    return meta if good is None else f"{meta} · marked {'good' if good else 'bad'}"
 
 
 class StoredReplyView(ReplyView):
     """A reply loaded from history: the same layout as a live one, filled at once."""
 
-    def __init__(self, message: StoredMessage, attempt: Attempt | None) -> None:
+    def __init__(self, message: StoredMessage, attempt: Attempt | None, decision: dict | None = None,
+                 good: bool | None = None) -> None:
         super().__init__()
         self._message = message
         self._attempt = attempt
+        self._decision = decision
+        self._good = good
         self.text = message.content
+        self.message_id = message.id
 
     def compose(self) -> ComposeResult:
         message, attempt = self._message, self._attempt
@@ -128,9 +186,12 @@ class StoredReplyView(ReplyView):
             note = "incognito: the reply was not stored"
         else:
             note = STATUS_NOTES.get(message.status, f"{message.status}: this is the partial reply")
-        meta = meta_line(attempt) if attempt and attempt.ok else ""
+        meta = meta_text(attempt) if attempt and attempt.ok else ""
         self._meta = " · ".join(part for part in (meta, note) if part)
-        yield Static(Text(self._meta), classes="reply-meta", markup=False)
+        yield Static(Text(with_mark(self._meta, self._good)), classes="reply-meta", markup=False)
+        if self._decision:
+            with Collapsible(title="why this model?", classes="reply-why"):
+                yield Static(Text("\n".join(stored_trace(self._decision))), classes="reply-trace", markup=False)
 
     def on_mount(self) -> None:
         self.set_class(self._message.status not in STATUS_NOTES, "-failed")

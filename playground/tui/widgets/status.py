@@ -18,6 +18,8 @@ class StatusBar(Static):
     incognito = reactive(False)
     settings = reactive("")
     """The conversation's own settings, when it has any (system prompt, temperature)."""
+    streaming = reactive(False)
+    """A reply is on its way: the engine is busy, not merely "ready"."""
     problem = reactive("")
     """Shown instead of the usual line until fixed, e.g. a profile edit that does not validate."""
 
@@ -28,7 +30,7 @@ class StatusBar(Static):
             (f" {self.profile} ", "bold"),
             (f"#{self.tag} " if self.tag else "", "bold reverse"),
             (f" {self.settings} " if self.settings else "", "italic"),
-            " · ", self.engine, " · ",
+            " · ", ("streaming…" if self.streaming and self.engine.startswith("ready") else self.engine), " · ",
             "conversation ", (dollars(self.conversation_cost), "bold"),
             " · today ", (dollars(self.day_cost), "bold"),
             (" · incognito: text not stored" if self.incognito else "", "bold"),

@@ -1,0 +1,322 @@
+"""Every read of the history store, as functions of a cursor (rows by column name) that
+`Store.read()` calls under the store's lock: the store's own reads, stats, export and tuning."""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+from collections.abc import Sequence
+from datetime import datetime
+
+from playground.base.records import Cost
+from playground.history.migrations import (
+    ATTEMPTS_BY_MODEL_ROUTE,
+    ATTEMPTS_BY_REPLY,
+    ATTEMPTS_BY_TIME,
+    attempts_by,
+    attempts_by_model,
+)
+from playground.history.records import utc_text
+
+Cursor = sqlite3.Cursor
+Rows = list[sqlite3.Row]
+
+
+def _where(conditions: Sequence[str]) -> str:
+    return f"WHERE {' AND '.join(conditions)}" if conditions else ""
+
+
+def _marks(values: Sequence) -> str:
+    return ", ".join("?" for _ in values)
+
+
+# The store's own ------------------------------------------------------------------------------
+
+def schema_version(cursor: Cursor) -> int:
+    return cursor.execute("SELECT count(*) FROM _migrations").fetchone()[0]
+
+
+def settings(cursor: Cursor, conversation_id: str) -> sqlite3.Row | None:
+    return cursor.execute("SELECT system_prompt, temperature FROM conversations WHERE id = ?",
+                          (conversation_id,)).fetchone()
+
+
+def messages(cursor: Cursor, conversation_id: str) -> Rows:
+    return cursor.execute("SELECT id, role, content, status, model_alias, incognito FROM messages "
+                          "WHERE conversation_id = ? ORDER BY id", (conversation_id,)).fetchall()
+
+
+def attempts(cursor: Cursor, conversation_id: str) -> Rows:
+    return cursor.execute("SELECT * FROM attempts WHERE conversation_id = ? ORDER BY id", (conversation_id,)).fetchall()
+
+
+def final_attempts(cursor: Cursor, conversation_id: str) -> Rows:
+    """Each reply's attempts in order, so the last one per reply is the one that produced it."""
+    return cursor.execute("SELECT * FROM attempts WHERE conversation_id = ? AND reply_message_id IS NOT NULL "
+                          "ORDER BY reply_message_id, hop, id", (conversation_id,)).fetchall()
+
+
+# A sum of costs keeps its unknown part: (priced total, how many calls had no known price).
+_COST = "total(cost_usd), count(*) - count(cost_usd)"
+
+
+def conversation_cost(cursor: Cursor, conversation_id: str) -> Cost:
+    return Cost(*cursor.execute(f"SELECT {_COST} FROM attempts WHERE conversation_id = ?",
+                                (conversation_id,)).fetchone())
+
+
+def cost_since(cursor: Cursor, since: datetime) -> Cost:
+    return Cost(*cursor.execute(f"SELECT {_COST} FROM attempts WHERE started_at >= ?",
+                                (utc_text(since),)).fetchone())
+
+
+def latest_conversation(cursor: Cursor) -> str | None:
+    row = cursor.execute("SELECT id FROM conversations ORDER BY updated_at DESC, rowid DESC LIMIT 1").fetchone()
+    return row[0] if row else None
+
+
+def conversation_count(cursor: Cursor) -> int:
+    return cursor.execute("SELECT count(*) FROM conversations").fetchone()[0]
+
+
+def filter_choices(cursor: Cursor) -> tuple[list[str], list[str]]:
+    models = [row[0] for row in cursor.execute("SELECT DISTINCT model_alias FROM attempts ORDER BY model_alias")]
+    profiles = [row[0] for row in cursor.execute("SELECT DISTINCT profile FROM conversations ORDER BY profile")]
+    return models, profiles
+
+
+def recent_attempts(cursor: Cursor, limit: int) -> Rows:
+    return cursor.execute(
+        "SELECT model_alias, model, route, reason, hop, started_at, ttft_ms, latency_ms, output_tokens, failure, "
+        "retry_after_s FROM attempts ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+
+
+def feedback(cursor: Cursor, message_id: int) -> sqlite3.Row | None:
+    return cursor.execute("SELECT * FROM feedback WHERE message_id = ?", (message_id,)).fetchone()
+
+
+def feedback_marks(cursor: Cursor) -> Rows:
+    """Every good/bad mark with the model and route of the reply it judged."""
+    return cursor.execute("SELECT route, model_alias, good FROM feedback").fetchall()
+
+
+def votes(cursor: Cursor) -> Rows:
+    return cursor.execute("SELECT * FROM votes ORDER BY id").fetchall()
+
+
+def reply_costs(cursor: Cursor, message_ids: Sequence[int]) -> Rows:
+    return cursor.execute(
+        "SELECT reply_message_id, sum(coalesce(cost_usd, 0)) AS cost_usd, "
+        "(SELECT latency_ms FROM attempts b WHERE b.reply_message_id = a.reply_message_id "
+        "ORDER BY b.id DESC LIMIT 1) AS latency_ms "
+        f"FROM attempts a WHERE reply_message_id IN ({_marks(message_ids)}) GROUP BY reply_message_id",
+        tuple(message_ids)).fetchall()
+
+
+# The history list and search --------------------------------------------------------------------
+
+def summaries(cursor: Cursor, conditions: Sequence[str], params: Sequence, limit: int) -> Rows:
+    """The page is chosen first, then only its conversations are aggregated: the list costs the
+    same with 50 or 50,000 conversations behind it."""
+    return cursor.execute(
+        f"WITH page AS (SELECT c.*, c.rowid AS inserted FROM conversations c {_where(conditions)} "
+        "ORDER BY c.updated_at DESC, c.rowid DESC LIMIT ?) "
+        "SELECT page.*, (SELECT group_concat(model_alias, char(31)) FROM "
+        "  (SELECT DISTINCT model_alias FROM attempts a WHERE a.conversation_id = page.id AND a.failure IS NULL)"
+        ") AS models, (SELECT total(cost_usd) FROM attempts a WHERE a.conversation_id = page.id) AS cost_usd, "
+        "(SELECT count(*) - count(cost_usd) FROM attempts a WHERE a.conversation_id = page.id) AS unpriced "
+        "FROM page ORDER BY page.updated_at DESC, page.inserted DESC", (*params, limit)).fetchall()
+
+
+def list_filters(profile: str | None, since: datetime | None, until: datetime | None,
+                 model: str | None) -> tuple[list[str], list]:
+    """The conditions on `conversations c` for the history list's filters."""
+    where: list[str] = []
+    params: list = []
+    if profile:
+        where.append("c.profile = ?")
+        params.append(profile)
+    if since:
+        where.append("c.updated_at >= ?")
+        params.append(utc_text(since))
+    if until:
+        where.append("c.updated_at < ?")
+        params.append(utc_text(until))
+    if model:
+        where.append("EXISTS (SELECT 1 FROM attempts a WHERE a.model_alias = ? AND a.conversation_id = c.id "
+                     "AND a.failure IS NULL)")
+        params.append(model)
+    return where, params
+
+
+def search(cursor: Cursor, query: str, conditions: Sequence[str], params: Sequence,
+           limit: int) -> tuple[Rows, dict[str, str]]:
+    """The page of conversations whose messages or title match the FTS5 `query`, most recently
+    active first, and for each the passage of its newest matching message.
+
+    Ranked by their newest match: FTS5 hands matches over newest first and lazily (prefixes too,
+    through the prefix indexes), so the walk reads a batch at a time, each batch continuing below the
+    last rowid seen (nothing is read twice), and stops once the page is full. A common word costs a
+    page's worth of matches, not all of them; a rare one costs all of its few."""
+    tail = f" AND {' AND '.join(conditions)}" if conditions else ""
+    newest: dict[str, int] = {}  # conversation id → rowid of its newest matching message
+    below, batch = 1 << 62, limit * 3
+    while len(newest) < limit:
+        # CROSS JOIN keeps the full-text index as the outer loop, so the walk stays newest first.
+        rows = cursor.execute(
+            "SELECT f.rowid, m.conversation_id FROM messages_fts f CROSS JOIN messages m ON m.id = f.rowid "
+            "CROSS JOIN conversations c ON c.id = m.conversation_id "
+            f"WHERE messages_fts MATCH ? AND f.rowid < ?{tail} ORDER BY f.rowid DESC LIMIT ?",
+            (query, below, *params, batch)).fetchall()
+        for rowid, conversation_id in rows:
+            if len(newest) < limit:
+                newest.setdefault(conversation_id, rowid)
+        if len(rows) < batch:
+            break
+        below, batch = rows[-1][0], batch * 2
+    titled = [row[0] for row in cursor.execute(
+        "SELECT c.id FROM conversations_fts f CROSS JOIN conversations c ON c.rowid = f.rowid "
+        f"WHERE conversations_fts MATCH ?{tail} ORDER BY f.rowid DESC LIMIT ?", (query, *params, limit))]
+    found = [*newest, *(conversation_id for conversation_id in titled if conversation_id not in newest)]
+    if not found:
+        return [], {}
+    return summaries(cursor, [f"c.id IN ({_marks(found)})"], found, limit), _snippets(cursor, query, newest)
+
+
+def _snippets(cursor: Cursor, query: str, newest: dict[str, int]) -> dict[str, str]:
+    """snippet() tokenizes a whole message, so it runs on the chosen messages only: the rowid range is
+    walked in the index, and `+rowid` (which FTS5 cannot take as a lookup) drops the others first."""
+    if not newest:
+        return {}
+    rowids = list(newest.values())
+    passages = dict(cursor.execute(
+        "SELECT rowid, snippet(messages_fts, 0, '', '', '…', 12) FROM messages_fts WHERE messages_fts MATCH ? "
+        "AND rowid BETWEEN ? AND ? AND +rowid IN (SELECT value FROM json_each(?))",
+        (query, min(rowids), max(rowids), json.dumps(rowids))).fetchall())
+    return {conversation_id: passages.get(rowid, "") for conversation_id, rowid in newest.items()}
+
+
+# Stats ------------------------------------------------------------------------------------------
+
+def _since(since: datetime | None, column: str = "started_at") -> tuple[list[str], list]:
+    return ([f"{column} >= ?"], [utc_text(since)]) if since else ([], [])
+
+
+def totals_by_model_route(cursor: Cursor, since: datetime | None) -> Rows:
+    """Attempt totals per (model, route), in one pass over an index already in that order (no sort).
+
+    Besides sums: how many successes have a TTFT and a latency (the percentiles' ranks)."""
+    where, params = _since(since)
+    return cursor.execute(
+        "SELECT model_alias, route, count(*) AS requests, count(*) FILTER (WHERE failure = 'cancelled') AS cancelled, "
+        "count(*) FILTER (WHERE failure != 'cancelled') AS errors, "
+        "total(input_tokens) AS input_tokens, total(output_tokens) AS output_tokens, total(cost_usd) AS cost_usd, "
+        "count(*) FILTER (WHERE cost_usd IS NULL) AS unpriced, "
+        "total(input_tokens) FILTER (WHERE failure IS NULL) AS ok_input, "
+        "total(output_tokens) FILTER (WHERE failure IS NULL) AS ok_output, "
+        "count(ttft_ms) FILTER (WHERE failure IS NULL) AS timed_ttft, "
+        "count(latency_ms) FILTER (WHERE failure IS NULL) AS timed_latency, "
+        # A prompt's first attempt is hop 0; a reply is answered by its one successful attempt.
+        "count(*) FILTER (WHERE hop = 0) AS turns, count(*) FILTER (WHERE failure IS NULL) AS answered "
+        f"FROM attempts INDEXED BY {ATTEMPTS_BY_MODEL_ROUTE} {_where(where)} GROUP BY model_alias, route",
+        params).fetchall()
+
+
+def spend_by_day(cursor: Cursor, since: datetime | None, utc_offset_minutes: int) -> Rows:
+    """Days at the given offset from UTC; the day expression keeps the started_at index's order."""
+    where, params = _since(since)
+    day = "substr(started_at, 1, 10)" if not utc_offset_minutes else "date(started_at, ?)"
+    shift = [f"{utc_offset_minutes:+d} minutes"] if utc_offset_minutes else []
+    return cursor.execute(f"SELECT {day} AS day, count(*) AS requests, total(cost_usd) AS cost_usd "
+                          f"FROM attempts INDEXED BY {ATTEMPTS_BY_TIME} {_where(where)} GROUP BY day ORDER BY day",
+                          (*shift, *params)).fetchall()
+
+
+def hops(cursor: Cursor, since: datetime | None) -> sqlite3.Row:
+    """Fallbacks and retries, from each reply's attempts grouped by model (one pass over the reply
+    index, already in that order):
+
+    - fallbacks: replies answered by a model not tried first for them (its first try was a later hop);
+    - retries: attempts on a model already tried for the same reply."""
+    where, params = _since(since)
+    return cursor.execute(
+        "SELECT count(*) FILTER (WHERE answered AND first_hop > 0) AS fallbacks, total(tries - 1) AS retries "
+        "FROM (SELECT count(*) AS tries, max(failure IS NULL) AS answered, min(hop) AS first_hop "
+        f"FROM attempts INDEXED BY {ATTEMPTS_BY_REPLY} {_where(['reply_message_id IS NOT NULL', *where])} "
+        "GROUP BY reply_message_id, model_alias)", params).fetchone()
+
+
+def percentiles(cursor: Cursor, column: str, since: datetime | None, model_alias: str | None, count: int,
+                ranks: Sequence[float]) -> list[float]:
+    """Nearest-rank percentiles of the `count` successful attempts with a `column` (ttft_ms or
+    latency_ms), walking an index in `column` order to each rank from whichever end is nearer."""
+    if column not in ("ttft_ms", "latency_ms"):
+        raise ValueError(f"no percentile index for {column!r}")
+    where = [f"failure IS NULL AND {column} IS NOT NULL"]
+    params: list = []
+    if model_alias is not None:
+        where.insert(0, "model_alias = ?")
+        params.append(model_alias)
+    window, window_params = _since(since)
+    where += window
+    params += window_params
+    index = attempts_by_model(column) if model_alias is not None else attempts_by(column)
+    source = f"FROM attempts INDEXED BY {index} {_where(where)}"
+    found = []
+    for p in ranks:
+        rank = max(0, math.ceil(p * count) - 1)
+        order, offset = ("ASC", rank) if rank < count / 2 else ("DESC", count - 1 - rank)
+        found.append(cursor.execute(f"SELECT {column} {source} ORDER BY {column} {order} LIMIT 1 OFFSET ?",
+                                    (*params, offset)).fetchone()[0])
+    return found
+
+
+def feedback_outcomes(cursor: Cursor, since: datetime | None) -> Rows:
+    """Each good/bad mark with what its reply cost, fallbacks included."""
+    where, params = _since(since, "created_at")
+    return cursor.execute(
+        "SELECT f.model_alias, f.route, f.good, (SELECT total(cost_usd) FROM attempts a "
+        f"WHERE a.reply_message_id = f.message_id) AS cost FROM (SELECT * FROM feedback {_where(where)}) f",
+        params).fetchall()
+
+
+def vote_outcomes(cursor: Cursor, since: datetime | None) -> Rows:
+    """One row per model per vote, with what that model's replies to the prompt cost."""
+    where, params = _since(since, "created_at")
+    return cursor.execute(
+        "SELECT v.route, v.outcome, v.winner_model_alias AS winner, j.value AS model, "
+        "(SELECT total(cost_usd) FROM attempts a WHERE a.prompt_message_id = v.prompt_message_id "
+        " AND a.model_alias = j.value) AS cost "
+        f"FROM (SELECT * FROM votes {_where(where)}) v, json_each(v.models) j", params).fetchall()
+
+
+def votes_by_model(cursor: Cursor, since: datetime | None) -> Rows:
+    where, params = _since(since, "created_at")
+    return cursor.execute(
+        "SELECT j.value AS model, count(*) AS shown, "
+        "count(*) FILTER (WHERE v.outcome = 'win' AND v.winner_model_alias = j.value) AS wins, "
+        "count(*) FILTER (WHERE v.outcome = 'tie') AS ties, count(*) FILTER (WHERE v.outcome = 'all_bad') AS all_bad "
+        f"FROM (SELECT * FROM votes {_where(where)}) v, json_each(v.models) j GROUP BY j.value", params).fetchall()
+
+
+# Export -----------------------------------------------------------------------------------------
+
+def export_batch(cursor: Cursor, after_message_id: int, size: int) -> Rows:
+    """Messages after the given id, in id order: a reply carries the metadata of the attempt that
+    produced it and the cost of every attempt (failed fallbacks included, null when any had no known
+    price); a prompt has none."""
+    return cursor.execute("""
+SELECT m.conversation_id, c.title AS conversation_title, c.profile, m.id AS message_id, m.role, m.status,
+       m.created_at, m.incognito, m.content, m.model_alias, a.route,
+       (SELECT count(*) FROM attempts x WHERE x.reply_message_id = m.id) AS attempts,
+       a.input_tokens, a.output_tokens,
+       (SELECT CASE WHEN count(*) = count(cost_usd) THEN sum(cost_usd) END FROM attempts x
+        WHERE x.reply_message_id = m.id) AS cost_usd,
+       a.ttft_ms, a.latency_ms, a.failure
+FROM messages m
+JOIN conversations c ON c.id = m.conversation_id
+LEFT JOIN attempts a ON a.id = (SELECT id FROM attempts x WHERE x.reply_message_id = m.id
+                                ORDER BY hop DESC, id DESC LIMIT 1)
+WHERE m.id > ? ORDER BY m.id LIMIT ?
+""", (after_message_id, size)).fetchall()

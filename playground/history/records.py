@@ -1,0 +1,59 @@
+"""What the history store hands out: stored messages, rows of the history list, and its filter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from playground.base.records import Cost
+
+LIST_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    id: int
+    role: str
+    content: str
+    status: str
+    model_alias: str | None
+    incognito: bool = False
+
+
+@dataclass(frozen=True)
+class ConversationSummary:
+    """One row of the history list."""
+
+    id: str
+    title: str
+    profile: str
+    created_at: str
+    updated_at: str
+    models: tuple[str, ...]
+    cost_usd: float | None
+    """None when any attempt had no known price; `cost` keeps the priced part."""
+    incognito: bool
+    snippet: str = ""
+    """For a search: the matching passage of a prompt or reply, if the match was not in the title."""
+    cost_known_usd: float = 0.0
+
+    @property
+    def cost(self) -> Cost:
+        return Cost(self.cost_known_usd, 0 if self.cost_usd is not None else 1)
+
+
+@dataclass(frozen=True)
+class HistoryFilter:
+    """What the history list shows: a search and filters; empty fields filter nothing."""
+
+    search: str = ""
+    model: str | None = None
+    profile: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = LIST_LIMIT
+
+
+def utc_text(moment: datetime) -> str:
+    """A moment in the form the store keeps timestamps, so comparing the text orders them."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
