@@ -18,6 +18,8 @@ from playground.router.embeddings import EmbeddingCache, EmbeddingError, MiniLME
 from playground.router.semantic import SemanticIndex, build_index, out_of_domain
 
 INTENTS = Path(__file__).parent.parent / "benchmarks" / "data" / "intents.jsonl"
+KEYS = {"OPENAI_API_KEY": "sk-test", "GEMINI_API_KEY": "test", "ANTHROPIC_API_KEY": "test"}
+"""Routing only, no call: keys make every tier usable whether or not the local model runs on this CPU."""
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +81,7 @@ def test_utterances_are_embedded_once_then_read_from_the_cache(tmp_path, encoder
 
 def test_semantic_routing_accuracy_on_labelled_intents(tmp_path):
     profile = load_profile(resolve_profile("semantic"))
-    catalog = build_catalog(profile, env={})
+    catalog = build_catalog(profile, env=KEYS)
     index = build_index(profile, EmbeddingCache(tmp_path / "e.db"))
     rows = [json.loads(line) for line in INTENTS.open()]
     correct = 0
@@ -90,7 +92,8 @@ def test_semantic_routing_accuracy_on_labelled_intents(tmp_path):
     assert correct / len(rows) >= 0.9
 
 
-def test_the_chat_routes_semantically_once_the_index_is_built(tmp_path):
+def test_the_chat_routes_semantically_once_the_index_is_built(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     from playground.services.session import open_session
 
     session = open_session("semantic", tmp_path / "h.db")
@@ -130,7 +133,7 @@ def test_fitted_thresholds_sit_between_generic_text_and_the_routes_own_utterance
         assert threshold <= calibration.own_low[name] and threshold <= calibration.out_of_domain[name]
         assert calibration.own[name] > calibration.out_of_domain[name] - 0.1
     assert 0 < calibration.margin < 0.5
-    catalog = build_catalog(profile, env={})
+    catalog = build_catalog(profile, env=KEYS)
     for prompt, route in [("The bus stop moved across the street last week.", "default"),
                           ("Could you put this letter into Spanish for me?", "translation")]:
         n = count_text(prompt)
@@ -156,7 +159,7 @@ def test_a_request_inside_a_long_prompt_is_found_and_only_views_are_embedded(tmp
     from playground.router.semantic import VIEW_CHARS
 
     profile = load_profile(resolve_profile("semantic"))
-    catalog = build_catalog(profile, env={})
+    catalog = build_catalog(profile, env=KEYS)
     recording = Recording(encoder)
     index = SemanticIndex(profile.semantic_routes, recording, EmbeddingCache(tmp_path / "e.db"))
     recording.longest = 0
