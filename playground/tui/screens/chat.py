@@ -157,6 +157,8 @@ class ChatScreen(Screen):
             box.move_cursor(box.document.end)
         self.app.engine_signal.subscribe(self, self._engine_changed)
         self.app.profile_signal.subscribe(self, self._profile_changed)
+        # A reply can outgrow the screen after the last turn began: anchor the moment it does.
+        self.watch(self.query_one("#transcript", VerticalScroll), "virtual_size", self._transcript_resized, init=False)
         if self.app.engine is not None:
             self._engine_changed(self.app.engine)
         self.set_interval(1.0, self._tick)
@@ -261,6 +263,15 @@ class ChatScreen(Screen):
 
         self.call_after_refresh(anchor)
 
+    def _transcript_resized(self) -> None:
+        transcript = self.query_one("#transcript", VerticalScroll)
+        # Only a conversation that overflows a laid-out pane is anchored: an anchored pane that is not full is drawn
+        # bottom-aligned (the welcome text, a new chat).
+        if self._reply is None or transcript.size.height == 0:
+            return
+        if transcript.max_scroll_y > 0 and not transcript.is_anchored:
+            transcript.anchor()
+
     @staticmethod
     def _mark_replaced(transcript: VerticalScroll) -> None:
         """Dim the last turn on screen: it stays readable, as in history, but is no longer context."""
@@ -347,6 +358,8 @@ class ChatScreen(Screen):
         self.query_one(StatusBar).conversation_cost = 0.0
         self._set_incognito(self.session.incognito)
         transcript = self.query_one("#transcript", VerticalScroll)
+        self._reply = None
+        transcript.anchor(False)  # the welcome text starts at the top again
         await transcript.remove_children()
         await transcript.mount(Static(self._welcome(), id="welcome", markup=False))
         self.query_one(PromptInput).focus()
@@ -576,6 +589,7 @@ class ChatScreen(Screen):
         self._set_incognito(self.session.incognito)
         self.query_one(StatusBar).conversation_cost = message.summary.cost
         transcript = self.query_one("#transcript", VerticalScroll)
+        transcript.anchor(False)
         await transcript.remove_children()
         shown = []
         self._last_prompt = self._replacing = None
