@@ -101,8 +101,9 @@ def votes(cursor: Cursor) -> Rows:
 
 
 def reply_costs(cursor: Cursor, message_ids: Sequence[int]) -> Rows:
+    """A reply's cost is unknown (NULL) when any of its attempts' cost is: never counted as $0."""
     return cursor.execute(
-        "SELECT reply_message_id, sum(coalesce(cost_usd, 0)) AS cost_usd, "
+        "SELECT reply_message_id, CASE WHEN count(cost_usd) = count(*) THEN total(cost_usd) END AS cost_usd, "
         "(SELECT latency_ms FROM attempts b WHERE b.reply_message_id = a.reply_message_id "
         "ORDER BY b.id DESC LIMIT 1) AS latency_ms "
         f"FROM attempts a WHERE reply_message_id IN ({_marks(message_ids)}) GROUP BY reply_message_id",

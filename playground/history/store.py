@@ -425,8 +425,9 @@ class Store:
                      tuple(json.loads(r["models"])), tuple(json.loads(r["reply_message_ids"])), r["route"],
                      r["category"], bool(r["blind"])) for r in self.read(queries.votes)]
 
-    def reply_costs(self, message_ids: list[int]) -> dict[int, tuple[float, float | None]]:
-        """message id → (cost of every attempt behind the reply, latency of its last attempt in seconds)."""
+    def reply_costs(self, message_ids: list[int]) -> dict[int, tuple[float | None, float | None]]:
+        """message id → (cost of every attempt behind the reply, None if any of theirs is unknown; latency
+        of its last attempt in seconds)."""
         if not message_ids:
             return {}
         return {row["reply_message_id"]: (row["cost_usd"], None if row["latency_ms"] is None
