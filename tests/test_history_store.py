@@ -231,6 +231,17 @@ def test_reply_cost_is_unknown_when_any_attempt_cost_is_unknown(store):
     assert costs[unpriced] == (None, pytest.approx(0.5))
 
 
+def test_conversations_by_prefix_finds_ids_by_their_start(store):
+    for conversation_id in ("ab_1", "ab%2", "abc3", "b"):
+        store.db["conversations"].insert({"id": conversation_id, "title": "", "profile": "default",
+                                          "created_at": "2025-01-01", "updated_at": "2025-01-01"})
+    assert store.conversations_by_prefix("abc") == ["abc3"]
+    assert store.conversations_by_prefix("ab_") == ["ab_1"]  # `_` and `%` are text, not wildcards
+    assert store.conversations_by_prefix("ab", limit=5) == ["ab%2", "ab_1", "abc3"]
+    assert store.conversations_by_prefix("ab") == ["ab%2", "ab_1"]
+    assert store.conversations_by_prefix("zz") == [] and store.conversations_by_prefix("") == []
+
+
 def test_purge_deletes_all_text_from_the_file_and_backups(tmp_path):
     path = tmp_path / "h.db"
     _v1_store(path)

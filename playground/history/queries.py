@@ -75,6 +75,14 @@ def conversation_count(cursor: Cursor) -> int:
     return cursor.execute("SELECT count(*) FROM conversations").fetchone()[0]
 
 
+def conversations_by_prefix(cursor: Cursor, prefix: str, limit: int) -> list[str]:
+    """Ids starting with `prefix`, as a range on the primary key's index (LIKE would scan every id, and
+    would read `_` and `%` in the prefix as wildcards)."""
+    return [row[0] for row in cursor.execute(
+        "SELECT id FROM conversations WHERE id >= ? AND id <= ? AND substr(id, 1, ?) = ? ORDER BY id LIMIT ?",
+        (prefix, prefix + "\U0010ffff", len(prefix), prefix, limit))]
+
+
 def filter_choices(cursor: Cursor) -> tuple[list[str], list[str]]:
     models = [row[0] for row in cursor.execute("SELECT DISTINCT model_alias FROM attempts ORDER BY model_alias")]
     profiles = [row[0] for row in cursor.execute("SELECT DISTINCT profile FROM conversations ORDER BY profile")]

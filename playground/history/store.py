@@ -371,6 +371,10 @@ class Store:
         found = self.read(queries.summaries, ["c.id = ?"], [conversation_id], 1)
         return _summary(found[0]) if found else None
 
+    def conversations_by_prefix(self, prefix: str, limit: int = 2) -> list[str]:
+        """Up to `limit` ids that start with `prefix`, in id order: one is a unique match."""
+        return self.read(queries.conversations_by_prefix, prefix, limit) if prefix else []
+
     def conversations(self, wanted: HistoryFilter = EVERYTHING) -> list[ConversationSummary]:
         """The history list, most recently active first; a search matches titles, prompts and replies."""
         where, params = queries.list_filters(wanted.profile, wanted.since, wanted.until, wanted.model)
