@@ -243,14 +243,19 @@ class Store:
             "failure": attempt.failure.value if attempt.failure else None, "error": attempt.error,
             "output": attempt.text,
         }
-        columns = ", ".join(row)
-        marks = ", ".join("?" for _ in row)
         with self._write() as conn:
             incognito = conn.execute("SELECT incognito FROM messages WHERE id = ?", (prompt_message_id,)).fetchone()
             if incognito and incognito[0]:
                 # Provider errors can quote the request, so they go with the text.
                 row["output"], row["error"] = "", None
-            cursor = conn.execute(f"INSERT INTO attempts ({columns}) VALUES ({marks})", tuple(row.values()))
+            # What the stats count: a retry tries a model already tried for this reply; a fallback, a model
+            # other than the reply's first.
+            tried = [found[0] for found in conn.execute(
+                "SELECT model_alias FROM attempts WHERE reply_message_id = ? ORDER BY hop, id", (reply_message_id,))]
+            row["retry"] = int(attempt.model_alias in tried)
+            row["fallback"] = int(bool(tried) and tried[0] != attempt.model_alias)
+            cursor = conn.execute(f"INSERT INTO attempts ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})",
+                                  tuple(row.values()))
             return cursor.lastrowid
 
     def record_feedback(self, message_id: int, good: bool) -> None:
