@@ -218,3 +218,18 @@ async def test_incognito_toggle_stores_no_text_for_the_conversation(tmp_path):
         assert summary.incognito and summary.title == "" and summary.cost_usd > 0
         assert {m.content for m in session.store.messages(summary.id)} == {""}
         session.store.close()
+
+
+async def test_history_is_built_once_and_reloads_each_time_it_is_shown(session):
+    async with PlaygroundApp(session, load_engine=False).run_test(size=SIZE) as pilot:
+        first = await _open_history(pilot)
+        before = len(_rows(first))
+        first.query_one("#history-table").focus()
+        await pilot.press("escape")
+        await _wait_for(pilot, lambda: not isinstance(pilot.app.screen, HistoryScreen))
+        session.store.start_turn(None, "written while history was closed", "default")
+        again = await _open_history(pilot)
+        assert again is first
+        await _wait_for(pilot, lambda: len(_rows(again)) == before + 1)
+        assert _rows(again)[0][0] == "written while history was closed"
+        assert isinstance(pilot.app.focused, Input)  # opened from the chat: the search box again
