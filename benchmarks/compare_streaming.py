@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from textual import events  # noqa: E402
 from textual.binding import Binding  # noqa: E402
 
-from playground import tokens  # noqa: E402
+from playground.base import tokens  # noqa: E402
 from playground.services.chat import ChatService  # noqa: E402
 from playground.services.compare import CompareService  # noqa: E402
 from playground.services.events import ColumnDelta, TextDelta  # noqa: E402

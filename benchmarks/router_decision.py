@@ -16,7 +16,7 @@ import time
 
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 
-from playground import tokens
+from playground.base import tokens
 from playground.base.paths import resolve_profile
 from playground.config.catalog import build_catalog
 from playground.config.profile import load_profile

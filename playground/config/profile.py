@@ -68,13 +68,13 @@ class ModelSpec(_Strict):
 
     @model_validator(mode="after")
     def _key_goes_home(self) -> ModelSpec:
-        if self.key_env and self.api_base and not self.allow_key_to_api_base and not _is_loopback(self.api_base):
+        if self.key_env and self.api_base and not self.allow_key_to_api_base and not is_loopback(self.api_base):
             raise ValueError(f"would send ${self.key_env} to {self.api_base}; if that server is meant to receive "
                              f"it, add `allow_key_to_api_base: true`")
         return self
 
 
-def _is_loopback(url: str) -> bool:
+def is_loopback(url: str) -> bool:
     host = re.sub(r"^[a-z]+://", "", url).split("/")[0].rsplit(":", 1)[0].strip("[]")
     return host in ("localhost", "::1") or host.startswith("127.")
 
@@ -122,8 +122,10 @@ class SemanticSpec(_Strict):
     """Match prompts similar to example utterances."""
 
     utterances: tuple[str, ...] = Field(min_length=1)
-    threshold: float = Field(default=0.5, ge=-1, le=1)
-    """Cosine similarity (top-k mean) a prompt needs to take this route."""
+    threshold: float | None = Field(default=None, ge=-1, le=1)
+    """Cosine similarity (top-k mean) a prompt needs to take this route when it is the most similar one.
+    Left out, it is fitted when the index is built: above what generic text reaches, below what the
+    route's own utterances reach (leave-one-out). A less similar route never wins over a more similar one."""
     top_k: int = Field(default=3, ge=1)
 
 

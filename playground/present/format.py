@@ -4,20 +4,30 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from playground.base.records import Attempt, LiveStats
+from playground.base.records import Attempt, Cost, LiveStats
 from playground.base.safetext import one_line
 from playground.config.catalog import ModelInfo
 from playground.history.stats import Stats
 from playground.history.store import ConversationSummary
 from playground.router.decide import Decision
 
+SMALLEST_SHOWN_USD = 0.000001
 
-def dollars(value: float | None) -> str:
+
+def dollars(value: float | Cost | None) -> str:
+    """Money in text, one way everywhere: "$0.0123", "$0.000045", "$?" when unknown, and for a sum
+    with unpriced parts "$0.0123 + unknown" (never "$0")."""
+    if isinstance(value, Cost):
+        if not value.unknown:
+            return dollars(value.known_usd)
+        return f"{dollars(value.known_usd)} + unknown" if value.known_usd else "$?"
     if value is None:
         return "$?"
     if value == 0:
         return "$0"
-    if value < 0.01:
+    if abs(value) < SMALLEST_SHOWN_USD:
+        return f"<${SMALLEST_SHOWN_USD:.6f}"
+    if abs(value) < 0.01:
         return f"${value:.6f}".rstrip("0")
     return f"${value:.4f}"
 
@@ -25,7 +35,7 @@ def dollars(value: float | None) -> str:
 def model_detail(info: ModelInfo) -> str:
     """What to know when picking a model: its input price, or why it cannot be used."""
     if not info.available:
-        return info.unavailable_reason
+        return info.unavailable_reason or "unavailable"
     price = info.cost(1_000_000, 0)
     return f"{dollars(price)}/Mtok in" if price is not None else "price unknown"
 
@@ -43,7 +53,10 @@ def _rate(tokens_per_s: float | None) -> str:
 def figures(attempt: Attempt) -> str:
     """tokens in/out · $cost · TTFT · total · tok/s"""
     est = " est." if attempt.tokens_estimated else ""
-    tokens = f"{attempt.input_tokens if attempt.input_tokens is not None else '?'} in / " \
+    cached = [f"{count} {label}" for count, label in ((attempt.cached_input_tokens, "cached"),
+                                                      (attempt.cache_write_tokens, "to cache")) if count]
+    tokens = f"{attempt.input_tokens if attempt.input_tokens is not None else '?'} in" \
+             f"{' (' + ', '.join(cached) + ')' if cached else ''} / " \
              f"{attempt.output_tokens if attempt.output_tokens is not None else '?'} out{est}"
     parts = [tokens, dollars(attempt.cost_usd), f"TTFT {seconds(attempt.ttft_s)}",
              f"total {seconds(attempt.latency_s)}", _rate(attempt.tokens_per_s)]
@@ -81,7 +94,10 @@ def decision_trace(decision: Decision) -> list[str]:
         mark = "✓" if c.alias == decision.model else ("✗" if c.dropped else "·")
         figures = [dollars(c.estimated_cost) + " est."]
         if c.expected_latency_s is not None:
-            figures.append(f"~{seconds(c.expected_latency_s)}")
+            replies = "reply" if c.latency_samples == 1 else "replies"
+            figures.append(f"~{seconds(c.expected_latency_s)} (from {c.latency_samples} measured {replies})")
+        else:
+            figures.append("latency unknown (no measured reply)")
         if c.error_rate:
             figures.append(f"errors {c.error_rate:.0%}")
         if c.score is not None:
@@ -108,6 +124,27 @@ def percent(value: float) -> str:
 
 def milliseconds(value: float | None) -> str:
     return seconds(None if value is None else value / 1000)
+
+
+def empty_spend_note(stats: Stats) -> str | None:
+    """Why the spend plots would be empty, and what fills them; None when there is spend to plot."""
+    if any(day.cost_usd for day in stats.by_day):
+        return None
+    if not stats.requests:
+        return ("Nothing recorded in this window yet. Ask something in the chat (Esc goes back) or compare "
+                "models with F5; spend per day and per model are plotted here. A longer window may show more.")
+    counted = f"{stats.requests} request{'s' if stats.requests != 1 else ''}"
+    return (f"No spend to plot: {counted} in this window cost $0 (local models are free, "
+            "and unpriced ones count as $0). Spend appears once a priced model answers: set its key in the "
+            "environment (e.g. OPENAI_API_KEY), then ask it or compare it with F5.")
+
+
+def empty_board_note(category: str | None) -> str:
+    """What to do for the leaderboard to have anything to rank."""
+    where = f" in category {category} (c shows the next)" if category else ""
+    return (f"No votes yet{where}. Press F5 in the chat to put one prompt to 2–6 models, then vote: 1–6 picks "
+            "the winner, t a tie, b all bad. Without an API key, compare one model with itself: type "
+            "smollm2@temperature=1.2 in the picker to add a variant.")
 
 
 def stats_summary(stats: Stats) -> list[str]:
