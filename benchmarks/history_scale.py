@@ -155,6 +155,7 @@ async def _history_open_ms(db: Path, runs: int) -> list[float]:
         for _ in range(runs):
             started = time.perf_counter()
             await pilot.press("f3")
+            # The screen is kept between opens, but says "loading…" until its new list is shown.
             while not (isinstance(pilot.app.screen, HistoryScreen)
                        and "conversations" in str(pilot.app.screen.query_one("#history-status").render())):
                 await asyncio.sleep(0.002)

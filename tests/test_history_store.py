@@ -219,6 +219,29 @@ def test_incognito_for_part_of_a_conversation(store):
     assert store.conversation(conversation).incognito and store.conversation(conversation).title == "public question"
 
 
+def test_reply_cost_is_unknown_when_any_attempt_cost_is_unknown(store):
+    conversation, prompt_id = store.start_turn(None, "q", "default")
+    priced, unpriced = store.start_reply(conversation), store.start_reply(conversation)
+    store.record_attempt(_attempt(hop=0, failure=Failure.SERVER_ERROR), conversation, prompt_id, priced, None)
+    store.record_attempt(_attempt(hop=1, cost_usd=0.002, latency_s=0.7), conversation, prompt_id, priced, None)
+    store.record_attempt(_attempt(hop=0, cost_usd=None, latency_s=2.0), conversation, prompt_id, unpriced, None)
+    store.record_attempt(_attempt(hop=1, cost_usd=0.004), conversation, prompt_id, unpriced, None)
+    costs = store.reply_costs([priced, unpriced])
+    assert costs[priced] == (pytest.approx(0.003), pytest.approx(0.7))
+    assert costs[unpriced] == (None, pytest.approx(0.5))
+
+
+def test_conversations_by_prefix_finds_ids_by_their_start(store):
+    for conversation_id in ("ab_1", "ab%2", "abc3", "b"):
+        store.db["conversations"].insert({"id": conversation_id, "title": "", "profile": "default",
+                                          "created_at": "2025-01-01", "updated_at": "2025-01-01"})
+    assert store.conversations_by_prefix("abc") == ["abc3"]
+    assert store.conversations_by_prefix("ab_") == ["ab_1"]  # `_` and `%` are text, not wildcards
+    assert store.conversations_by_prefix("ab", limit=5) == ["ab%2", "ab_1", "abc3"]
+    assert store.conversations_by_prefix("ab") == ["ab%2", "ab_1"]
+    assert store.conversations_by_prefix("zz") == [] and store.conversations_by_prefix("") == []
+
+
 def test_purge_deletes_all_text_from_the_file_and_backups(tmp_path):
     path = tmp_path / "h.db"
     _v1_store(path)

@@ -77,3 +77,12 @@ def test_counts_cost_per_win_median_latency_and_category_filter():
     code = standings(votes, replies, category="code")
     assert [(s.model_alias, s.all_bad, s.votes) for s in code] == [("a", 1, 1), ("b", 1, 1)]
     assert code[0].rating == pytest.approx(1000.0)
+
+
+def test_cost_per_win_is_unknown_when_any_reply_cost_is_unknown():
+    votes = [_vote(Outcome.WIN, "a", ("a", "b"), (10, 11)), _vote(Outcome.WIN, "a", ("a", "b"), (12, 13)),
+             _vote(Outcome.WIN, "b", ("a", "b"), (14, 15))]
+    replies = {10: (0.01, 1.0), 11: (0.002, 0.5), 12: (None, 3.0), 13: (0.004, 0.7), 14: (0.0, 2.0), 15: (0.3, 1.0)}
+    a, b = sorted(standings(votes, replies), key=lambda s: s.model_alias)
+    assert a.cost_per_win is None
+    assert b.cost_per_win == pytest.approx(0.306)

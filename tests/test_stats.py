@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlite_utils
 
 from playground.base.records import Attempt, Failure
 from playground.config.catalog import ModelInfo
 from playground.config.profile import ModelSpec
+from playground.history.migrations import MIGRATIONS
 from playground.history.stats import Outcomes, Percentiles, Votes, compute, percentiles
 from playground.history.store import Store
 
@@ -234,6 +237,63 @@ def test_fallback_rate_is_replies_answered_by_another_model_and_retries_are_apar
     assert stats.fallback_rate == 2 / 6
     later = compute(store, since=datetime(2025, 3, 2, tzinfo=UTC), utc_offset=NO_OFFSET)
     assert (later.answered, later.fallbacks, later.retries) == (2, 0, 0)
+    store.close()
+
+
+# How fallbacks and retries were counted before attempts carried them: every reply's attempts grouped by model.
+GROUPED_HOPS = ("SELECT count(*) FILTER (WHERE answered AND first_hop > 0), total(tries - 1) FROM (SELECT count(*) "
+                "AS tries, max(failure IS NULL) AS answered, min(hop) AS first_hop FROM attempts "
+                "WHERE reply_message_id IS NOT NULL GROUP BY reply_message_id, model_alias)")
+
+
+def test_recorded_and_migrated_retry_and_fallback_marks_match_grouping_every_reply(tmp_path):
+    """Random chains of hops over three models (retries, fallbacks, side by side, unanswered), recorded
+    through the store; the same rows in a store of the previous schema get the same marks from the
+    migration; both give the counts the grouping gave."""
+    rng = random.Random(5)
+    store = Store(tmp_path / "new.db")
+    conversation, prompt = store.start_turn(None, "q", "default")
+    for turn in range(300):
+        if turn % 10 == 0:
+            conversation, prompt = store.start_turn(conversation, "q", "default")
+        reply = store.start_reply(conversation)
+        hops = rng.choice([1, 1, 2, 3, 4])
+        answered = rng.random() < 0.8
+        for hop in range(hops):
+            failure = None if answered and hop == hops - 1 else rng.choice([Failure.SERVER_ERROR, Failure.TIMEOUT])
+            _record(store, conversation, prompt, reply, rng.choice("abc"), "r", hop, _at(1, 10, turn % 60), (1, 1),
+                    0.001, 10, 20, failure)
+    rows = store.db.execute("SELECT id, reply_message_id, model_alias, hop, retry, fallback FROM attempts "
+                            "ORDER BY id").fetchall()
+    tried: dict[int, list[str]] = {}
+    for _, reply, alias, _, retry, fallback in rows:
+        before = tried.setdefault(reply, [])
+        assert (retry, fallback) == (int(alias in before), int(bool(before) and before[0] != alias))
+        before.append(alias)
+    fallbacks, retries = store.db.execute(GROUPED_HOPS).fetchone()
+    assert retries > 50 and fallbacks > 20  # the chains exercise both
+    stats = compute(store, utc_offset=NO_OFFSET)
+    assert (stats.fallbacks, stats.retries) == (fallbacks, retries)
+
+    old = tmp_path / "old.db"
+    db = sqlite_utils.Database(old)
+    db.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
+    for name, apply in MIGRATIONS[:-1]:
+        apply(db)
+        db.execute("INSERT INTO _migrations VALUES (?, '2025-01-01')", (name,))
+    columns = ", ".join(c.name for c in db["attempts"].columns)
+    db.execute(f"ATTACH '{tmp_path / 'new.db'}' AS new")
+    for table in ("conversations", "messages"):
+        db.execute(f"INSERT INTO {table} SELECT * FROM new.{table}")
+    db.execute(f"INSERT INTO attempts ({columns}) SELECT {columns} FROM new.attempts")
+    db.conn.commit()
+    db.conn.close()
+    migrated = Store(old)
+    assert migrated.db.execute("SELECT id, reply_message_id, model_alias, hop, retry, fallback FROM attempts "
+                               "ORDER BY id").fetchall() == rows
+    again = compute(migrated, utc_offset=NO_OFFSET)
+    assert (again.fallbacks, again.retries) == (fallbacks, retries)
+    migrated.close()
     store.close()
 
 

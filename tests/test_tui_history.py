@@ -261,3 +261,18 @@ async def test_an_empty_leaderboard_says_how_to_vote(session):
         note = str(pilot.app.screen.query_one("#board-note").render())
         assert "No votes yet" in note and "F5" in note and "@temperature" in note
         assert not pilot.app.screen.query_one("#board").display
+
+
+async def test_history_is_built_once_and_reloads_each_time_it_is_shown(session):
+    async with PlaygroundApp(session, load_engine=False).run_test(size=SIZE) as pilot:
+        first = await _open_history(pilot)
+        before = len(_rows(first))
+        first.query_one("#history-table").focus()
+        await pilot.press("escape")
+        await _wait_for(pilot, lambda: not isinstance(pilot.app.screen, HistoryScreen))
+        session.store.start_turn(None, "written while history was closed", "default")
+        again = await _open_history(pilot)
+        assert again is first
+        await _wait_for(pilot, lambda: len(_rows(again)) == before + 1)
+        assert _rows(again)[0][0] == "written while history was closed"
+        assert isinstance(pilot.app.focused, Input)  # opened from the chat: the search box again

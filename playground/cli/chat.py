@@ -63,12 +63,9 @@ def conversation_to_continue(store, given: str | None, latest: bool) -> str | No
         return None
     if store.conversation(given) is not None:
         return given
-    from playground.history.store import HistoryFilter
-
-    # No prefix lookup in the store yet: scan the ids of the whole list (only when the exact id is unknown).
-    matches = [s.id for s in store.conversations(HistoryFilter(limit=1_000_000)) if s.id.startswith(given)]
+    matches = store.conversations_by_prefix(given)
     if len(matches) > 1:
-        fail(f"-c {given}: {len(matches)} conversations start with it; give more of the id")
+        fail(f"-c {given}: more than one conversation starts with it; give more of the id")
     if not matches:
         fail(f"-c {given}: no such conversation (`playground history` lists them)")
     return matches[0]

@@ -128,6 +128,27 @@ def _index_attempts_by_reply_and_conversation(db: sqlite_utils.Database) -> None
          "ttft_ms", "latency_ms"], index_name=ATTEMPTS_BY_MODEL_ROUTE)
 
 
+def _mark_retries_and_fallbacks(db: sqlite_utils.Database) -> None:
+    # Counting retries and fallbacks meant grouping every reply's attempts by model: a second pass over
+    # every attempt, most of the stats' time on a large store. Each attempt now says what it was when it
+    # is recorded (`Store.record_attempt`), and the totals' index carries both flags. Here, the attempts
+    # recorded before: a retry is an attempt on a model already tried (an earlier row) for its reply; a
+    # fallback, an attempt on a model other than the reply's first (lowest hop). Only the rows flagged
+    # are rewritten: they carry whole replies.
+    for column in ("retry", "fallback"):
+        db.table("attempts").add_column(column, int, not_null_default=0)
+    db.execute("UPDATE attempts AS a SET retry = 1 WHERE reply_message_id IS NOT NULL AND EXISTS (SELECT 1 "
+               "FROM attempts b WHERE b.reply_message_id = a.reply_message_id AND b.model_alias = a.model_alias "
+               "AND b.id < a.id)")
+    db.execute("UPDATE attempts AS a SET fallback = 1 WHERE reply_message_id IS NOT NULL AND (SELECT model_alias "
+               "FROM attempts b WHERE b.reply_message_id = a.reply_message_id ORDER BY hop, id LIMIT 1) "
+               "!= a.model_alias")
+    db.execute(f"DROP INDEX {ATTEMPTS_BY_MODEL_ROUTE}")
+    db.table("attempts").create_index(
+        ["model_alias", "route", "started_at", "failure", "hop", "cost_usd", "input_tokens", "output_tokens",
+         "ttft_ms", "latency_ms", "retry", "fallback"], index_name=ATTEMPTS_BY_MODEL_ROUTE)
+
+
 # Index names the queries name in INDEXED BY: the planner's choice between these covering indexes
 # depends on statistics a fresh store lacks.
 ATTEMPTS_BY_TIME = "attempts_for_stats"
@@ -164,4 +185,5 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("index_search_prefixes", _index_search_prefixes),
     ("index_attempts_by_reply_and_conversation", _index_attempts_by_reply_and_conversation),
     ("add_measurements", _add_measurements),
+    ("mark_retries_and_fallbacks", _mark_retries_and_fallbacks),
 ]

@@ -12,7 +12,6 @@ from datetime import datetime
 from playground.base.records import Cost
 from playground.history.migrations import (
     ATTEMPTS_BY_MODEL_ROUTE,
-    ATTEMPTS_BY_REPLY,
     ATTEMPTS_BY_TIME,
     attempts_by,
     attempts_by_model,
@@ -80,6 +79,14 @@ def conversation_count(cursor: Cursor) -> int:
     return cursor.execute("SELECT count(*) FROM conversations").fetchone()[0]
 
 
+def conversations_by_prefix(cursor: Cursor, prefix: str, limit: int) -> list[str]:
+    """Ids starting with `prefix`, as a range on the primary key's index (LIKE would scan every id, and
+    would read `_` and `%` in the prefix as wildcards)."""
+    return [row[0] for row in cursor.execute(
+        "SELECT id FROM conversations WHERE id >= ? AND id <= ? AND substr(id, 1, ?) = ? ORDER BY id LIMIT ?",
+        (prefix, prefix + "\U0010ffff", len(prefix), prefix, limit))]
+
+
 def filter_choices(cursor: Cursor) -> tuple[list[str], list[str]]:
     models = [row[0] for row in cursor.execute("SELECT DISTINCT model_alias FROM attempts ORDER BY model_alias")]
     profiles = [row[0] for row in cursor.execute("SELECT DISTINCT profile FROM conversations ORDER BY profile")]
@@ -106,8 +113,9 @@ def votes(cursor: Cursor) -> Rows:
 
 
 def reply_costs(cursor: Cursor, message_ids: Sequence[int]) -> Rows:
+    """A reply's cost is unknown (NULL) when any of its attempts' cost is: never counted as $0."""
     return cursor.execute(
-        "SELECT reply_message_id, sum(coalesce(cost_usd, 0)) AS cost_usd, "
+        "SELECT reply_message_id, CASE WHEN count(cost_usd) = count(*) THEN total(cost_usd) END AS cost_usd, "
         "(SELECT latency_ms FROM attempts b WHERE b.reply_message_id = a.reply_message_id "
         "ORDER BY b.id DESC LIMIT 1) AS latency_ms "
         f"FROM attempts a WHERE reply_message_id IN ({_marks(message_ids)}) GROUP BY reply_message_id",
@@ -206,7 +214,9 @@ def _since(since: datetime | None, column: str = "started_at") -> tuple[list[str
 def totals_by_model_route(cursor: Cursor, since: datetime | None) -> Rows:
     """Attempt totals per (model, route), in one pass over an index already in that order (no sort).
 
-    Besides sums: how many successes have a TTFT and a latency (the percentiles' ranks)."""
+    Besides sums: how many successes have a TTFT and a latency (the percentiles' ranks); retries
+    (attempts on a model already tried for the same reply) and fallbacks (replies answered by a model
+    other than the one tried first for them)."""
     where, params = _since(since)
     return cursor.execute(
         "SELECT model_alias, route, count(*) AS requests, count(*) FILTER (WHERE failure = 'cancelled') AS cancelled, "
@@ -218,7 +228,9 @@ def totals_by_model_route(cursor: Cursor, since: datetime | None) -> Rows:
         "count(ttft_ms) FILTER (WHERE failure IS NULL) AS timed_ttft, "
         "count(latency_ms) FILTER (WHERE failure IS NULL) AS timed_latency, "
         # A prompt's first attempt is hop 0; a reply is answered by its one successful attempt.
-        "count(*) FILTER (WHERE hop = 0) AS turns, count(*) FILTER (WHERE failure IS NULL) AS answered "
+        "count(*) FILTER (WHERE hop = 0) AS turns, count(*) FILTER (WHERE failure IS NULL) AS answered, "
+        # Each attempt was marked a retry or a fallback when it was recorded (see the migrations).
+        "count(*) FILTER (WHERE retry) AS retries, count(*) FILTER (WHERE fallback AND failure IS NULL) AS fallbacks "
         f"FROM attempts INDEXED BY {ATTEMPTS_BY_MODEL_ROUTE} {_where(where)} GROUP BY model_alias, route",
         params).fetchall()
 
@@ -231,20 +243,6 @@ def spend_by_day(cursor: Cursor, since: datetime | None, utc_offset_minutes: int
     return cursor.execute(f"SELECT {day} AS day, count(*) AS requests, total(cost_usd) AS cost_usd "
                           f"FROM attempts INDEXED BY {ATTEMPTS_BY_TIME} {_where(where)} GROUP BY day ORDER BY day",
                           (*shift, *params)).fetchall()
-
-
-def hops(cursor: Cursor, since: datetime | None) -> sqlite3.Row:
-    """Fallbacks and retries, from each reply's attempts grouped by model (one pass over the reply
-    index, already in that order):
-
-    - fallbacks: replies answered by a model not tried first for them (its first try was a later hop);
-    - retries: attempts on a model already tried for the same reply."""
-    where, params = _since(since)
-    return cursor.execute(
-        "SELECT count(*) FILTER (WHERE answered AND first_hop > 0) AS fallbacks, total(tries - 1) AS retries "
-        "FROM (SELECT count(*) AS tries, max(failure IS NULL) AS answered, min(hop) AS first_hop "
-        f"FROM attempts INDEXED BY {ATTEMPTS_BY_REPLY} {_where(['reply_message_id IS NOT NULL', *where])} "
-        "GROUP BY reply_message_id, model_alias)", params).fetchone()
 
 
 def percentiles(cursor: Cursor, column: str, since: datetime | None, model_alias: str | None, count: int,

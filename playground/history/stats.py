@@ -172,7 +172,6 @@ def compute(store: Store, since: datetime | None = None, baseline: ModelInfo | N
     # the groups (models × routes) are few next to the attempts.
     groups = store.read(queries.totals_by_model_route, since)
     day_groups = store.read(queries.spend_by_day, since, round(offset.total_seconds() / 60))
-    hops = store.read(queries.hops, since)
 
     models = _totals(groups, "model_alias")
     routes = _totals(groups, "route")
@@ -198,7 +197,8 @@ def compute(store: Store, since: datetime | None = None, baseline: ModelInfo | N
         since=since, turns=sum(r["turns"] for r in models.values()), requests=sum(m.requests for m in by_model),
         cancelled=sum(m.cancelled for m in by_model), errors=sum(m.errors for m in by_model),
         answered=int(sum(r["answered"] for r in models.values())),
-        fallbacks=hops["fallbacks"], retries=int(hops["retries"]),
+        fallbacks=int(sum(r["fallbacks"] for r in models.values())),
+        retries=int(sum(r["retries"] for r in models.values())),
         input_tokens=sum(m.input_tokens for m in by_model), output_tokens=sum(m.output_tokens for m in by_model),
         cost_usd=sum(m.cost_usd for m in by_model), unpriced_requests=sum(r["unpriced"] for r in models.values()),
         ttft=_percentiles(store, "ttft_ms", since, int(sum(r["timed_ttft"] for r in models.values()))),
@@ -220,7 +220,7 @@ def _percentiles(store: Store, column: str, since: datetime | None, count: int,
 
 
 _SUMMED = ("requests", "cancelled", "errors", "input_tokens", "output_tokens", "cost_usd", "unpriced", "ok_input",
-           "ok_output", "timed_ttft", "timed_latency", "turns", "answered")
+           "ok_output", "timed_ttft", "timed_latency", "turns", "answered", "retries", "fallbacks")
 
 
 def _totals(groups: list, key: str) -> dict[str, dict[str, float]]:

@@ -282,8 +282,6 @@ class Store:
             "retry_after_s": attempt.retry_after_s, "cached_input_tokens": attempt.cached_input_tokens,
             "cache_write_tokens": attempt.cache_write_tokens,
         }
-        columns = ", ".join(row)
-        marks = ", ".join("?" for _ in row)
         with self._write() as conn:
             incognito = conn.execute("SELECT incognito FROM messages WHERE id = ?", (prompt_message_id,)).fetchone()
             if incognito and incognito[0]:
@@ -294,7 +292,14 @@ class Store:
                 values = [value for column, value in row.items() if column != "decision"]
                 conn.execute(f"UPDATE attempts SET {assignments} WHERE id = ?", (*values, attempt_id))
                 return attempt_id
-            cursor = conn.execute(f"INSERT INTO attempts ({columns}) VALUES ({marks})", tuple(row.values()))
+            # What the stats count: a retry tries a model already tried for this reply; a fallback, a model
+            # other than the reply's first. Set once, when the row is made.
+            tried = [found[0] for found in conn.execute(
+                "SELECT model_alias FROM attempts WHERE reply_message_id = ? ORDER BY hop, id", (reply_message_id,))]
+            row["retry"] = int(attempt.model_alias in tried)
+            row["fallback"] = int(bool(tried) and tried[0] != attempt.model_alias)
+            cursor = conn.execute(f"INSERT INTO attempts ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})",
+                                  tuple(row.values()))
             return cursor.lastrowid
 
     def record_feedback(self, message_id: int, good: bool) -> None:
@@ -415,6 +420,10 @@ class Store:
         found = self.read(queries.summaries, ["c.id = ?"], [conversation_id], 1)
         return _summary(found[0]) if found else None
 
+    def conversations_by_prefix(self, prefix: str, limit: int = 2) -> list[str]:
+        """Up to `limit` ids that start with `prefix`, in id order: one is a unique match."""
+        return self.read(queries.conversations_by_prefix, prefix, limit) if prefix else []
+
     def conversations(self, wanted: HistoryFilter = EVERYTHING) -> list[ConversationSummary]:
         """The history list, most recently active first; a search matches titles, prompts and replies."""
         where, params = queries.list_filters(wanted.profile, wanted.since, wanted.until, wanted.model)
@@ -469,8 +478,9 @@ class Store:
                      tuple(json.loads(r["models"])), tuple(json.loads(r["reply_message_ids"])), r["route"],
                      r["category"], bool(r["blind"])) for r in self.read(queries.votes)]
 
-    def reply_costs(self, message_ids: list[int]) -> dict[int, tuple[float, float | None]]:
-        """message id → (cost of every attempt behind the reply, latency of its last attempt in seconds)."""
+    def reply_costs(self, message_ids: list[int]) -> dict[int, tuple[float | None, float | None]]:
+        """message id → (cost of every attempt behind the reply, None if any of theirs is unknown; latency
+        of its last attempt in seconds)."""
         if not message_ids:
             return {}
         return {row["reply_message_id"]: (row["cost_usd"], None if row["latency_ms"] is None

@@ -104,12 +104,13 @@ def bradley_terry(models: list[str], played: list[Game], tolerance: float = 1e-1
     return {m: (theta[i], math.sqrt(covariance[i, i])) for m, i in index.items()}
 
 
-def standings(votes: Iterable[Vote], replies: Mapping[int, tuple[float, float | None]],
+def standings(votes: Iterable[Vote], replies: Mapping[int, tuple[float | None, float | None]],
               category: str | None = None) -> list[Standing]:
-    """Best first. `replies` maps a reply's message id to (its cost, its latency in seconds)."""
+    """Best first. `replies` maps a reply's message id to (its cost, its latency in seconds); a model's
+    cost per win is unknown (None) when any of its replies' cost is unknown."""
     chosen = [v for v in votes if category is None or v.category == category]
     counts: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(("win", "loss", "tie", "all_bad"), 0))
-    spent: dict[str, float] = defaultdict(float)
+    spent: dict[str, float | None] = defaultdict(float)
     latencies: dict[str, list[float]] = defaultdict(list)
     for vote in chosen:
         for model, message_id in zip(vote.models, vote.reply_message_ids):
@@ -118,7 +119,7 @@ def standings(votes: Iterable[Vote], replies: Mapping[int, tuple[float, float | 
             else:
                 counts[model][vote.outcome.value] += 1
             cost, latency = replies.get(message_id, (0.0, None))
-            spent[model] += cost
+            spent[model] = None if cost is None or spent[model] is None else spent[model] + cost
             if latency is not None:
                 latencies[model].append(latency)
     models = sorted(counts)
@@ -129,7 +130,7 @@ def standings(votes: Iterable[Vote], replies: Mapping[int, tuple[float, float | 
         rating, margin = BASE_RATING + ELO_SCALE * theta, Z_95 * ELO_SCALE * error
         c = counts[model]
         table.append(Standing(model, rating, rating - margin, rating + margin, c["win"], c["loss"], c["tie"],
-                              c["all_bad"], spent[model] / c["win"] if c["win"] else None,
+                              c["all_bad"], spent[model] / c["win"] if c["win"] and spent[model] is not None else None,
                               statistics.median(latencies[model]) if latencies[model] else None))
     return sorted(table, key=lambda s: (-s.rating, s.model_alias))
 

@@ -251,7 +251,9 @@ class PlaygroundApp(App):
         from playground.tui.screens.history import HistoryScreen
 
         if self._back_to_chat(HistoryScreen):
-            self.push_screen(HistoryScreen(self.session.store), self._open_conversation)
+            if not self.is_screen_installed("history"):
+                self.install_screen(HistoryScreen(self.session.store), "history")  # kept: it reloads when shown
+            self.push_screen("history", self._open_conversation)
 
     def action_show_stats(self) -> None:
         from playground.tui.screens.stats import StatsScreen

@@ -31,7 +31,10 @@ class HistoryTable(DataTable):
 
 
 class HistoryScreen(Screen[str | None]):
-    """Dismissed with the id of the conversation to open, or None."""
+    """Dismissed with the id of the conversation to open, or None.
+
+    Built once and kept by the app (building and laying it out was most of the time to open it): each
+    time it is shown it reloads its list and filter choices, keeping the filters the user left."""
 
     CSS_PATH = "history.tcss"
     BINDINGS = [
@@ -55,6 +58,7 @@ class HistoryScreen(Screen[str | None]):
         super().__init__()
         self.store = store
         self._shown: dict[str, ConversationSummary] = {}
+        self._opened = True
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="history-filters"):
@@ -73,9 +77,19 @@ class HistoryScreen(Screen[str | None]):
         table.add_column("Models", key="models")
         table.add_column("Cost", key="cost")
         table.add_column("Match", key="match")
-        self.query_one("#history-search", Input).focus()
+
+    def on_screen_resume(self) -> None:
+        # The rows shown are from the last visit until the new list replaces them.
+        self.query_one("#history-status", Static).update(Text("loading…"))
+        if self._opened:  # from the chat, not back from a dialog of ours, which keeps the focus where it was
+            self.query_one("#history-search", Input).focus()
+        self._opened = False
         self._load_choices()
         self.reload()
+
+    def on_screen_suspend(self) -> None:
+        # Popped (the screen is off the stack), not covered by a dialog.
+        self._opened = self not in self.app.screen_stack
 
     def _filter(self) -> HistoryFilter:
         def chosen(selector: str) -> str | None:

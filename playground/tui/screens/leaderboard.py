@@ -35,7 +35,7 @@ class LeaderboardScreen(Screen):
     @dataclass
     class Loaded(Message):
         votes: list[Vote]
-        replies: dict[int, tuple[float, float | None]]
+        replies: dict[int, tuple[float | None, float | None]]
 
     def __init__(self, session: Session) -> None:
         super().__init__()
