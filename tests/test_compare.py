@@ -8,13 +8,13 @@ import os
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 
 import pytest
-from support.openai_server import OpenAIStubServer
-from support.profiles import stub_profile
 
 from playground.base.records import Outcome
 from playground.services.compare import CompareError
 from playground.services.events import ColumnDelta, ColumnEnded, ColumnProgress, CompareDone, CompareStarted, ReplyDone
 from playground.services.session import open_session
+from tests.support.openai_server import OpenAIStubServer
+from tests.support.profiles import stub_profile
 
 
 @pytest.fixture

@@ -9,11 +9,11 @@ os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 import json
 
 import pytest
-from support.openai_server import OpenAIStubServer
-from support.profiles import stub_profile
 
 from playground.cli.main import main
 from playground.history.store import Store
+from tests.support.openai_server import OpenAIStubServer
+from tests.support.profiles import stub_profile
 
 
 @pytest.fixture

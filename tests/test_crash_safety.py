@@ -9,9 +9,8 @@ import subprocess
 import sys
 import time
 
-from support.openai_server import OpenAIStubServer
-
 from playground.history.store import Store
+from tests.support.openai_server import OpenAIStubServer
 
 
 def test_sigkill_mid_stream_keeps_prompt_and_partial_reply(tmp_path):

@@ -11,12 +11,12 @@ import textwrap
 
 import pytest
 import yaml
-from support.openai_server import OpenAIStubServer
 
 from playground.base.paths import bundled_profiles_dir
 from playground.config.catalog import build_catalog
 from playground.config.profile import load_profile
 from playground.policy.export import PLACEHOLDER_KEY, ExportError, module_name, to_litellm, to_profile_yaml
+from tests.support.openai_server import OpenAIStubServer
 
 PLANTED = "sk-planted-secret-0123456789abcdef"
 BUNDLED = sorted(bundled_profiles_dir().glob("**/*.yaml"))

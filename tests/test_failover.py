@@ -5,10 +5,10 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-from support.openai_server import OpenAIStubServer
 
 from playground.services.events import AttemptStarted, ReplyDone
 from playground.services.session import open_session
+from tests.support.openai_server import OpenAIStubServer
 
 
 @pytest.fixture

@@ -14,13 +14,13 @@ import textwrap
 from datetime import UTC, datetime
 
 import pytest
-from support.openai_server import OpenAIStubServer
 
 from playground.base.dates import parse_since
 from playground.base.records import Attempt
 from playground.cli.main import main
 from playground.history.store import Store
 from playground.services.session import open_session
+from tests.support.openai_server import OpenAIStubServer
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import textwrap
 
-from support.openai_server import OpenAIStubServer
+from tests.support.openai_server import OpenAIStubServer
 
 PROMPTS = [
     {"id": "a", "prompt": "What is six times seven?", "check": "contains", "expected": "42"},

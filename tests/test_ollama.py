@@ -7,12 +7,11 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from support.openai_server import OpenAIStubServer
-
 from playground.providers import ollama
 from playground.services.doctor import Check, ollama_check
 from playground.services.events import ReplyDone
 from playground.services.session import open_session
+from tests.support.openai_server import OpenAIStubServer
 
 
 def test_discovery_finds_models_and_they_answer(tmp_path):

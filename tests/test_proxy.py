@@ -20,9 +20,6 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from support.helpers import guarded_env
-from support.openai_server import OpenAIStubServer
-from support.proxy import MASTER_KEY, MISSING, SKIP_REASON, proxies
 
 from playground.base import tokens
 from playground.base.paths import bundled_profiles_dir
@@ -35,6 +32,9 @@ from playground.router.rules import split_tags
 from playground.router.semantic import build_index
 from playground.services.events import AttemptStarted
 from playground.services.session import open_session
+from tests.support.helpers import guarded_env
+from tests.support.openai_server import OpenAIStubServer
+from tests.support.proxy import MASTER_KEY, MISSING, SKIP_REASON, proxies
 
 pytestmark = pytest.mark.skipif(bool(MISSING), reason=SKIP_REASON)
 

@@ -6,14 +6,14 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from support.openai_server import OpenAIStubServer
-from support.pilot import painted_text
-from support.pilot import wait_for as _wait_for
 
 from playground.services.session import open_session
 from playground.tui.app import PlaygroundApp
 from playground.tui.widgets.reply import ReplyView
 from playground.tui.widgets.status import StatusBar
+from tests.support.openai_server import OpenAIStubServer
+from tests.support.pilot import painted_text
+from tests.support.pilot import wait_for as _wait_for
 
 SIZE = (120, 40)
 

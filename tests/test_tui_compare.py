@@ -9,10 +9,6 @@ os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 import random
 
 import pytest
-from support.openai_server import OpenAIStubServer
-from support.pilot import painted_text
-from support.pilot import wait_for as _wait_for
-from support.profiles import stub_profile
 
 from playground.services.session import open_session
 from playground.tui.app import PlaygroundApp
@@ -21,6 +17,10 @@ from playground.tui.screens.leaderboard import LeaderboardScreen
 from playground.tui.screens.pick_models import ModelPicker
 from playground.tui.widgets.column import CompareColumn
 from playground.tui.widgets.reply import ReplyView
+from tests.support.openai_server import OpenAIStubServer
+from tests.support.pilot import painted_text
+from tests.support.pilot import wait_for as _wait_for
+from tests.support.profiles import stub_profile
 
 SIZE = (140, 40)
 SLOW_TEXT = " ".join(f"s{i}" for i in range(20))

@@ -11,8 +11,6 @@ import textwrap
 from datetime import UTC, datetime
 
 import pytest
-from support.openai_server import OpenAIStubServer
-from support.pilot import wait_for as _wait_for
 from textual.widgets import DataTable, Input, Static
 
 from playground.base.records import Attempt, Failure
@@ -22,6 +20,8 @@ from playground.tui.screens.chat import ChatScreen
 from playground.tui.screens.history import HistoryScreen
 from playground.tui.widgets.reply import PromptView, ReplyView, StoredReplyView
 from playground.tui.widgets.status import StatusBar
+from tests.support.openai_server import OpenAIStubServer
+from tests.support.pilot import wait_for as _wait_for
 
 SIZE = (140, 44)
 

@@ -7,9 +7,6 @@ import json
 
 import pytest
 import yaml
-from support.helpers import profile_data
-from support.openai_server import OpenAIStubServer
-from support.pilot import painted_text, wait_for
 
 from playground.base.paths import preferences_path
 from playground.services.session import open_session
@@ -20,6 +17,9 @@ from playground.tui.screens.settings import SettingsDialog
 from playground.tui.widgets.prompt_input import PromptInput
 from playground.tui.widgets.reply import ReplyView
 from playground.tui.widgets.status import StatusBar
+from tests.support.helpers import profile_data
+from tests.support.openai_server import OpenAIStubServer
+from tests.support.pilot import painted_text, wait_for
 
 SIZE = (120, 40)
 TWO_BLOCKS = "Two ways:\n\n```python\nprint('first')\n```\n\nor\n\n```bash\necho second\n```\n"
