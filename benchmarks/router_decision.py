@@ -4,7 +4,7 @@ Baselines: litellm.Router's deployment selection (`get_available_deployment`, si
 model group) and its offline complexity router (`ComplexityRouter.classify`, rule-based scoring).
 Target: a rules-only profile decides in p50 <= 100 µs.
 
-    .venv/bin/python benchmarks/router_decision.py [--n 2000]
+    .venv/bin/python -m benchmarks.router_decision [--n 2000]
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import time
 
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 
-from playground import tokens
+from playground.base import tokens
 from playground.base.paths import resolve_profile
 from playground.config.catalog import build_catalog
 from playground.config.profile import load_profile

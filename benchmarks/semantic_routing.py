@@ -3,7 +3,7 @@
 Baseline in the same run: LiteLLM's offline ComplexityRouter.classify on the same prompts.
 Target: p50 <= 15 ms for a 200-token prompt; accuracy >= 90% on clear-cut intents.
 
-    .venv/bin/python benchmarks/semantic_routing.py [--n 200]
+    .venv/bin/python -m benchmarks.semantic_routing [--n 200]
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 
-from playground import tokens
+from playground.base import tokens
 from playground.base.paths import resolve_profile
 from playground.config.catalog import build_catalog
 from playground.config.profile import load_profile
