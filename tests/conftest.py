@@ -74,6 +74,7 @@ def server(stub_server):
     stub_server.behaviours.clear()
     stub_server.hits.clear()
     stub_server.requests.clear()
+    stub_server.timings.clear()
     yield stub_server
     stub_server.behaviours.clear()
 

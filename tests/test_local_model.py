@@ -32,7 +32,7 @@ async def test_embedded_model_answers_offline_for_free(tmp_path):
         assert (final.model_alias, final.model, final.failure) == ("smollm2", "local/smollm2", None)
         assert not final.tokens_estimated  # llama.cpp's own counts
         assert final.input_tokens > 0 and final.output_tokens > 0
-        assert final.cost_usd == 0 and reply.cost_usd == 0 and done.conversation_cost == 0
+        assert final.cost_usd == 0 and reply.cost_usd == 0 and done.conversation_cost.usd == 0
         assert final.finish_reason in ("stop", "length")
         stored = session.store.messages(reply.conversation_id)
         assert [(m.role, m.status) for m in stored] == [("user", "complete"), ("assistant", "complete")]

@@ -156,7 +156,7 @@ async def test_each_failure_falls_back_and_every_attempt_is_stored(server, chat_
         ("user", PROMPT, "complete", None), ("assistant", BACKUP_TEXT, "complete", "backup")]
     # The answer's tokens are the provider's; the turn's cost is every attempt's.
     assert answered.input_tokens == STUB_INPUT_TOKENS and not answered.tokens_estimated
-    assert done.conversation_cost == pytest.approx(reply.cost_usd)
+    assert done.conversation_cost.usd == pytest.approx(reply.cost_usd)
     if failure is Failure.TIMEOUT:
         limit = sections["timeouts"].get("first_token") or sections["timeouts"]["idle"]
         assert limit * 0.8 < failed.latency_s < limit + (1.5 if partial else 1.0)
@@ -243,7 +243,8 @@ async def test_history_is_sent_on_the_next_turn(server, chat_for):
         {"role": "user", "content": "first question"}, {"role": "assistant", "content": "first answer"},
         {"role": "user", "content": "second question"}]
     assert second.reply.final.input_tokens == 6 + 7  # the stub counts every message's words
-    assert second.conversation_cost == 0  # no price known for openai/ok: nothing is made up
+    # No price known for openai/ok: nothing is made up, and it never becomes $0.
+    assert second.conversation_cost.usd is None and second.conversation_cost.unknown == 2
 
 
 # Cancellation ---------------------------------------------------------------------------------------------

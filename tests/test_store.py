@@ -11,9 +11,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from playground.base.records import Attempt, Failure
+from playground.base.records import Attempt, Cost, Failure
 from playground.history.migrations import MIGRATIONS
 from playground.history.store import Store, StoreError
+from playground.present.format import dollars
 
 
 def attempt(alias="m", *, hop=0, cost=0.001, failure=None, started_at=None, text="reply") -> Attempt:
@@ -102,15 +103,16 @@ def test_costs_per_conversation_and_today(tmp_path):
     two, p2 = store.start_turn(None, "b", "p")
     store.record_attempt(attempt(cost=0.25), one, p1, None, None)
     store.record_attempt(attempt(cost=0.5, hop=1), one, p1, None, None)
-    store.record_attempt(attempt(cost=None), one, p1, None, None)  # unknown price adds nothing
+    store.record_attempt(attempt(cost=None), one, p1, None, None)  # an unknown price stays unknown
     store.record_attempt(attempt(cost=1.0), two, p2, None, None)
     two_days_ago = (datetime.now(UTC) - timedelta(days=2)).timestamp()
     store.record_attempt(attempt(cost=8.0, started_at=two_days_ago), two, p2, None, None)
-    assert store.conversation_cost(one) == pytest.approx(0.75)
-    assert store.conversation_cost(two) == pytest.approx(9.0)
-    assert store.conversation_cost("nope") == 0
-    assert store.today_cost() == pytest.approx(1.75)
-    assert store.cost_since(datetime.now(UTC) - timedelta(days=3)) == pytest.approx(9.75)
+    assert store.conversation_cost(one) == Cost(pytest.approx(0.75), 1)
+    assert store.conversation_cost(one).usd is None and dollars(store.conversation_cost(one)) == "$0.7500 + unknown"
+    assert store.conversation_cost(two).usd == pytest.approx(9.0)
+    assert store.conversation_cost("nope") == Cost(0.0, 0)
+    assert store.today_cost() == Cost(pytest.approx(1.75), 1)
+    assert store.cost_since(datetime.now(UTC) - timedelta(days=3)) == Cost(pytest.approx(9.75), 1)
 
 
 def test_a_file_that_is_not_sqlite_is_refused_and_untouched(tmp_path):
@@ -183,7 +185,7 @@ def test_threads_share_one_store_and_each_have_their_own(tmp_path):
                 store.save_reply(reply, "part", "streaming", name)
                 store.record_attempt(attempt(name, cost=0.01), conversation, prompt_id, reply, None)
                 store.save_reply(reply, f"{name} done {i}", "complete")
-                assert store.conversation_cost(conversation) == pytest.approx(0.01)
+                assert store.conversation_cost(conversation).usd == pytest.approx(0.01)
         except BaseException as exc:  # reported by the main thread
             errors.append(exc)
 
@@ -198,5 +200,5 @@ def test_threads_share_one_store_and_each_have_their_own(tmp_path):
     rows = shared.db.execute("SELECT role, status, count(*) FROM messages GROUP BY role, status").fetchall()
     assert sorted(rows) == [("assistant", "complete", 160), ("user", "complete", 160)]
     assert shared.db.execute("SELECT count(*) FROM attempts").fetchone()[0] == 160
-    assert shared.today_cost() == pytest.approx(1.6)
+    assert shared.today_cost().usd == pytest.approx(1.6)
     assert sqlite3.connect(db).execute("PRAGMA integrity_check").fetchone() == ("ok",)

@@ -152,8 +152,9 @@ async def test_route_explanation_lists_every_candidate(tmp_path, stub):
         await _wait_for(pilot, lambda: reply.query_one(".reply-trace").region.height > 0)  # expanded, on screen
         trace = str(reply.query_one(".reply-trace").render())
         assert "route everything · stage default" in trace
-        # 8 request tokens at $1/Mtok plus 300 expected output tokens at $2/Mtok.
-        assert "✓ fast: $0.000608 est." in trace and "[price: profile]" in trace
+        # 7 request tokens ("hi", 3 per message, 3 to open the reply: OpenAI's layout) at $1/Mtok plus
+        # 300 expected output tokens at $2/Mtok.
+        assert "✓ fast: $0.000607 est." in trace and "[price: profile]" in trace
         assert "· spare:" in trace and "fallback #1" in trace
 
 

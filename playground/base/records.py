@@ -22,7 +22,32 @@ class Failure(StrEnum):
     EMPTY = "empty"
     CANCELLED = "cancelled"
     UNAVAILABLE = "unavailable"
+    INTERRUPTED = "interrupted"
+    """The process ended (killed, crashed) before the attempt did: what it had streamed is kept."""
     UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What several calls cost when some may have no known price: the priced part and how many
+    calls are unpriced. An unknown part is never counted as $0 (`usd` is None then)."""
+
+    known_usd: float = 0.0
+    unknown: int = 0
+
+    @property
+    def usd(self) -> float | None:
+        """The total, or None when any part is unknown (as JSON: null)."""
+        return None if self.unknown else self.known_usd
+
+    @classmethod
+    def of(cls, costs) -> Cost:
+        """From per-call costs, None meaning unpriced."""
+        costs = list(costs)
+        return cls(sum(c for c in costs if c is not None), sum(1 for c in costs if c is None))
+
+    def __add__(self, other: Cost) -> Cost:
+        return Cost(self.known_usd + other.known_usd, self.unknown + other.unknown)
 
 
 @dataclass
@@ -35,12 +60,20 @@ class Attempt:
     reason: str
     hop: int
     started_at: float
+    """When the request was sent (epoch seconds); TTFT and latency count from here."""
     text: str = ""
     ttft_s: float | None = None
     latency_s: float | None = None
+    setup_s: float | None = None
+    """Our side before the request left: loading LiteLLM, building the request and its client."""
     input_tokens: int | None = None
+    """Every prompt token, cached ones included."""
     output_tokens: int | None = None
     tokens_estimated: bool = False
+    cached_input_tokens: int | None = None
+    """Prompt tokens the provider read from its cache (billed at its cache-read rate)."""
+    cache_write_tokens: int | None = None
+    """Prompt tokens the provider wrote to its cache (billed at its cache-write rate)."""
     cost_usd: float | None = None
     price_source: str | None = None
     finish_reason: str | None = None
@@ -81,8 +114,13 @@ class Reply:
         return self.attempts[-1] if self.attempts else None
 
     @property
-    def cost_usd(self) -> float:
-        return sum(a.cost_usd or 0.0 for a in self.attempts)
+    def cost(self) -> Cost:
+        return Cost.of(a.cost_usd for a in self.attempts)
+
+    @property
+    def cost_usd(self) -> float | None:
+        """Every attempt's cost, failed hops included; None when any of them has no known price."""
+        return self.cost.usd
 
 
 class Outcome(StrEnum):

@@ -170,8 +170,11 @@ async def _run_ask(session, prompt, model, conversation, settings, as_json, expl
                     print_json({
                         "conversation_id": reply.conversation_id, "message_id": reply.message_id,
                         "status": reply.status, "text": reply.text, "model": final.model_alias if final else None,
-                        "cost_usd": reply.cost_usd, "conversation_cost_usd": event.conversation_cost,
-                        "day_cost_usd": event.day_cost,
+                        # Costs are null when any part has no known price; *_known_usd is the priced part.
+                        "cost_usd": reply.cost_usd, "cost_known_usd": reply.cost.known_usd,
+                        "conversation_cost_usd": event.conversation_cost.usd,
+                        "conversation_cost_known_usd": event.conversation_cost.known_usd,
+                        "day_cost_usd": event.day_cost.usd, "day_cost_known_usd": event.day_cost.known_usd,
                         "attempts": [a.to_dict() | {"text": None} for a in reply.attempts],
                     })
                 else:

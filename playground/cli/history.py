@@ -98,7 +98,7 @@ def _list(search: str) -> int:
             click.echo("no conversations" + (f" match {search!r}" if search else ""), err=True)
             return 0
         for summary in found:
-            click.echo(f"{local_time(summary.updated_at)}  {dollars(summary.cost_usd):>10}  {summary.id}  "
+            click.echo(f"{local_time(summary.updated_at)}  {dollars(summary.cost):>10}  {summary.id}  "
                        f"{conversation_title(summary)}  [{', '.join(summary.models) or 'no reply'}]")
             if summary.snippet:
                 click.echo(f"    … {one_line(summary.snippet, 120)}")

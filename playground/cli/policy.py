@@ -66,6 +66,7 @@ def evaluate(profile_file, data, more_profiles, as_json, plot, live, results, pe
 
 def _eval_live(profile_file, data: Path, more_profiles, as_json, results, per_provider, judge) -> int:
     from playground.base.errors import SourceError
+    from playground.present.format import dollars
     from playground.services.live_eval import read_prompts, run_live, summarise
 
     if more_profiles:
@@ -94,10 +95,10 @@ def _eval_live(profile_file, data: Path, more_profiles, as_json, results, per_pr
         return 0
     rate = "–" if summary["pass_rate"] is None else f"{summary['pass_rate']:.1%}"
     click.echo(f"{summary['prompts']} prompts · {summary['answered']} answered · passed {summary['passed']}/"
-               f"{summary['checked']} checked ({rate}) · ${summary['cost_usd']:.6f} · results in {results_path}")
+               f"{summary['checked']} checked ({rate}) · {dollars(summary['cost_usd'])} · results in {results_path}")
     for model, m in sorted(summary["by_model"].items()):
         click.echo(f"  {model:30} {m['prompts']:4} prompts  {m['passed']}/{m['checked']} passed  "
-                   f"${m['cost_usd']:.6f}")
+                   f"{dollars(m['cost_usd'])}")
     return 0
 
 

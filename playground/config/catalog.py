@@ -23,6 +23,10 @@ class ModelInfo:
     output_price: float | None
     price_source: str | None  # "profile", "litellm price map", or None when unknown
     context_window: int | None
+    cache_read_price: float | None = None
+    """Dollars per prompt token read from the provider's cache; None: billed as any input token."""
+    cache_write_price: float | None = None
+    """Dollars per prompt token written to the provider's cache; None: billed as any input token."""
 
     @property
     def is_local(self) -> bool:
@@ -32,10 +36,19 @@ class ModelInfo:
     def label(self) -> str:
         return self.spec.label or self.alias
 
-    def cost(self, input_tokens: int, output_tokens: int) -> float | None:
+    def cost(self, input_tokens: int, output_tokens: int, cache_read: int = 0, cache_write: int = 0) -> float | None:
+        """`input_tokens` counts every prompt token; `cache_read` and `cache_write` of them are billed at
+        the cache rates (as providers report them: OpenAI's cached_tokens, Anthropic's cache reads and
+        writes, Gemini's cached content, all normalised by LiteLLM)."""
         if self.input_price is None or self.output_price is None:
             return None
-        return input_tokens * self.input_price + output_tokens * self.output_price
+        read_price = self.input_price if self.cache_read_price is None else self.cache_read_price
+        write_price = self.input_price if self.cache_write_price is None else self.cache_write_price
+        plain = max(0, input_tokens - cache_read - cache_write)
+        total = (plain * self.input_price + cache_read * read_price + cache_write * write_price
+                 + output_tokens * self.output_price)
+        # Rounded to a millionth of a cent: float noise (8.999999999999999e-05) is not a figure.
+        return round(total, 12)
 
 
 @dataclass(frozen=True)
@@ -86,7 +99,12 @@ def describe(alias: str, spec: ModelSpec, env: Mapping[str, str], prices: PriceT
         input_price = output_price = None
         source = None
     window = spec.context_window or entry.get("max_input_tokens") or entry.get("max_tokens")
-    return ModelInfo(alias, spec, available, reason, input_price, output_price, source, window)
+    # The map's cache rates go with the map's prices only: a profile price is the whole price.
+    cache_read = entry.get("cache_read_input_token_cost") if spec.price is None else None
+    cache_write = entry.get("cache_creation_input_token_cost") if spec.price is None else None
+    return ModelInfo(alias, spec, available, reason, input_price, output_price, source, window,
+                     cache_read if isinstance(cache_read, (int, float)) else None,
+                     cache_write if isinstance(cache_write, (int, float)) else None)
 
 
 def build_catalog(profile: Profile, env: Mapping[str, str] | None = None,

@@ -144,6 +144,14 @@ def attempts_by(column: str) -> str:
     return f"attempts_by_{column}"
 
 
+def _add_measurements(db: sqlite_utils.Database) -> None:
+    # Set-up before the request left (not part of TTFT); a 429's Retry-After, so a later run honours
+    # it; cached input tokens read and written, priced at the cache rates.
+    for column, kind in (("setup_ms", float), ("retry_after_s", float), ("cached_input_tokens", int),
+                         ("cache_write_tokens", int)):
+        db["attempts"].add_column(column, kind)
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("create_v1", _create_v1),
     ("add_incognito", _add_incognito),
@@ -155,4 +163,5 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("index_for_whole_store_stats", _index_for_whole_store_stats),
     ("index_search_prefixes", _index_search_prefixes),
     ("index_attempts_by_reply_and_conversation", _index_attempts_by_reply_and_conversation),
+    ("add_measurements", _add_measurements),
 ]

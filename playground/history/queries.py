@@ -9,6 +9,7 @@ import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 
+from playground.base.records import Cost
 from playground.history.migrations import (
     ATTEMPTS_BY_MODEL_ROUTE,
     ATTEMPTS_BY_REPLY,
@@ -56,14 +57,18 @@ def final_attempts(cursor: Cursor, conversation_id: str) -> Rows:
                           "ORDER BY reply_message_id, hop, id", (conversation_id,)).fetchall()
 
 
-def conversation_cost(cursor: Cursor, conversation_id: str) -> float:
-    return cursor.execute("SELECT total(cost_usd) FROM attempts WHERE conversation_id = ?",
-                          (conversation_id,)).fetchone()[0]
+# A sum of costs keeps its unknown part: (priced total, how many calls had no known price).
+_COST = "total(cost_usd), count(*) - count(cost_usd)"
 
 
-def cost_since(cursor: Cursor, since: datetime) -> float:
-    return cursor.execute("SELECT total(cost_usd) FROM attempts WHERE started_at >= ?",
-                          (utc_text(since),)).fetchone()[0]
+def conversation_cost(cursor: Cursor, conversation_id: str) -> Cost:
+    return Cost(*cursor.execute(f"SELECT {_COST} FROM attempts WHERE conversation_id = ?",
+                                (conversation_id,)).fetchone())
+
+
+def cost_since(cursor: Cursor, since: datetime) -> Cost:
+    return Cost(*cursor.execute(f"SELECT {_COST} FROM attempts WHERE started_at >= ?",
+                                (utc_text(since),)).fetchone())
 
 
 def latest_conversation(cursor: Cursor) -> str | None:
@@ -83,8 +88,8 @@ def filter_choices(cursor: Cursor) -> tuple[list[str], list[str]]:
 
 def recent_attempts(cursor: Cursor, limit: int) -> Rows:
     return cursor.execute(
-        "SELECT model_alias, model, route, reason, hop, started_at, ttft_ms, latency_ms, output_tokens, failure "
-        "FROM attempts ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        "SELECT model_alias, model, route, reason, hop, started_at, ttft_ms, latency_ms, output_tokens, failure, "
+        "retry_after_s FROM attempts ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
 
 
 def feedback(cursor: Cursor, message_id: int) -> sqlite3.Row | None:
@@ -119,8 +124,9 @@ def summaries(cursor: Cursor, conditions: Sequence[str], params: Sequence, limit
         "ORDER BY c.updated_at DESC, c.rowid DESC LIMIT ?) "
         "SELECT page.*, (SELECT group_concat(model_alias, char(31)) FROM "
         "  (SELECT DISTINCT model_alias FROM attempts a WHERE a.conversation_id = page.id AND a.failure IS NULL)"
-        ") AS models, (SELECT total(cost_usd) FROM attempts a WHERE a.conversation_id = page.id) "
-        "AS cost_usd FROM page ORDER BY page.updated_at DESC, page.inserted DESC", (*params, limit)).fetchall()
+        ") AS models, (SELECT total(cost_usd) FROM attempts a WHERE a.conversation_id = page.id) AS cost_usd, "
+        "(SELECT count(*) - count(cost_usd) FROM attempts a WHERE a.conversation_id = page.id) AS unpriced "
+        "FROM page ORDER BY page.updated_at DESC, page.inserted DESC", (*params, limit)).fetchall()
 
 
 def list_filters(profile: str | None, since: datetime | None, until: datetime | None,
@@ -298,13 +304,15 @@ def votes_by_model(cursor: Cursor, since: datetime | None) -> Rows:
 
 def export_batch(cursor: Cursor, after_message_id: int, size: int) -> Rows:
     """Messages after the given id, in id order: a reply carries the metadata of the attempt that
-    produced it and the cost of every attempt (failed fallbacks included); a prompt has none."""
+    produced it and the cost of every attempt (failed fallbacks included, null when any had no known
+    price); a prompt has none."""
     return cursor.execute("""
 SELECT m.conversation_id, c.title AS conversation_title, c.profile, m.id AS message_id, m.role, m.status,
        m.created_at, m.incognito, m.content, m.model_alias, a.route,
        (SELECT count(*) FROM attempts x WHERE x.reply_message_id = m.id) AS attempts,
        a.input_tokens, a.output_tokens,
-       (SELECT sum(cost_usd) FROM attempts x WHERE x.reply_message_id = m.id) AS cost_usd,
+       (SELECT CASE WHEN count(*) = count(cost_usd) THEN sum(cost_usd) END FROM attempts x
+        WHERE x.reply_message_id = m.id) AS cost_usd,
        a.ttft_ms, a.latency_ms, a.failure
 FROM messages m
 JOIN conversations c ON c.id = m.conversation_id

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from playground.base.records import Cost
+
 LIST_LIMIT = 200
 
 
@@ -28,10 +30,16 @@ class ConversationSummary:
     created_at: str
     updated_at: str
     models: tuple[str, ...]
-    cost_usd: float
+    cost_usd: float | None
+    """None when any attempt had no known price; `cost` keeps the priced part."""
     incognito: bool
     snippet: str = ""
     """For a search: the matching passage of a prompt or reply, if the match was not in the title."""
+    cost_known_usd: float = 0.0
+
+    @property
+    def cost(self) -> Cost:
+        return Cost(self.cost_known_usd, 0 if self.cost_usd is not None else 1)
 
 
 @dataclass(frozen=True)

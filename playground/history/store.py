@@ -21,7 +21,7 @@ from typing import TypeVar
 
 import sqlite_utils
 
-from playground.base.records import Attempt, Failure, Outcome, TurnSettings, Vote
+from playground.base.records import Attempt, Cost, Failure, Outcome, TurnSettings, Vote
 from playground.history import queries
 from playground.history.migrations import MIGRATIONS
 from playground.history.records import ConversationSummary, HistoryFilter, StoredMessage
@@ -34,6 +34,9 @@ MMAP_BYTES = 1 << 30
 
 class StoreError(Exception):
     """The history database cannot be used; the message says which file and why."""
+
+
+INTERRUPTED_ERROR = "the process ended before the attempt finished"
 
 
 def _now() -> str:
@@ -59,14 +62,17 @@ def _attempt(row: sqlite3.Row) -> Attempt:
         input_tokens=row["input_tokens"], output_tokens=row["output_tokens"],
         tokens_estimated=bool(row["tokens_estimated"]), cost_usd=row["cost_usd"],
         price_source=row["price_source"], finish_reason=row["finish_reason"],
-        failure=Failure(row["failure"]) if row["failure"] else None, error=row["error"])
+        failure=Failure(row["failure"]) if row["failure"] else None, error=row["error"],
+        setup_s=None if row["setup_ms"] is None else row["setup_ms"] / 1000, retry_after_s=row["retry_after_s"],
+        cached_input_tokens=row["cached_input_tokens"], cache_write_tokens=row["cache_write_tokens"])
 
 
 def _summary(row: sqlite3.Row) -> ConversationSummary:
     return ConversationSummary(
         id=row["id"], title=row["title"] or "", profile=row["profile"], created_at=row["created_at"],
         updated_at=row["updated_at"], models=tuple(sorted(row["models"].split("\x1f"))) if row["models"] else (),
-        cost_usd=row["cost_usd"], incognito=bool(row["incognito"]))
+        cost_usd=None if row["unpriced"] else row["cost_usd"], incognito=bool(row["incognito"]),
+        cost_known_usd=row["cost_usd"])
 
 
 class Store:
@@ -226,8 +232,39 @@ class Store:
                          "model_alias = coalesce(?, model_alias), updated_at = ? WHERE id = ?",
                          (content, status, model_alias, _now(), message_id))
 
+    def start_attempt(self, attempt: Attempt, conversation_id: str, prompt_message_id: int,
+                      reply_message_id: int | None, decision: dict | None) -> int:
+        """The attempt's row as soon as it starts, marked interrupted until `record_attempt` finishes
+        it: a process killed mid-call still leaves a row. The reply is credited to this model now."""
+        pending = replace(attempt, failure=Failure.INTERRUPTED, error=INTERRUPTED_ERROR)
+        attempt_id = self.record_attempt(pending, conversation_id, prompt_message_id, reply_message_id, decision)
+        if reply_message_id is not None:
+            with self._write() as conn:
+                conn.execute("UPDATE messages SET model_alias = ? WHERE id = ? AND status = 'streaming'",
+                             (attempt.model_alias, reply_message_id))
+        return attempt_id
+
+    def finish_interrupted(self, older_than_s: float) -> int:
+        """Close what a killed process left open (replies still 'streaming' with no write for
+        `older_than_s`): its attempts keep the partial text as output, the replies become
+        'interrupted'. Returns how many replies were closed."""
+        cutoff = _iso(datetime.now(UTC).timestamp() - older_than_s)
+        with self._write() as conn:
+            stale = [row[0] for row in conn.execute(
+                "SELECT id FROM messages WHERE role = 'assistant' AND status = 'streaming' AND updated_at < ?",
+                (cutoff,))]
+            for message_id in stale:
+                conn.execute(
+                    "UPDATE attempts SET output = (SELECT content FROM messages WHERE id = ?) "
+                    "WHERE id = (SELECT max(id) FROM attempts WHERE reply_message_id = ?) AND failure = ?",
+                    (message_id, message_id, Failure.INTERRUPTED.value))
+                conn.execute("UPDATE messages SET status = 'interrupted', updated_at = ? WHERE id = ?",
+                             (_now(), message_id))
+        return len(stale)
+
     def record_attempt(self, attempt: Attempt, conversation_id: str, prompt_message_id: int,
-                       reply_message_id: int | None, decision: dict | None) -> int:
+                       reply_message_id: int | None, decision: dict | None, attempt_id: int | None = None) -> int:
+        """Insert the attempt's row, or complete the one `start_attempt` made (`attempt_id`)."""
         row = {
             "conversation_id": conversation_id, "prompt_message_id": prompt_message_id,
             "reply_message_id": reply_message_id, "hop": attempt.hop,
@@ -241,7 +278,9 @@ class Store:
             "tokens_estimated": int(attempt.tokens_estimated), "cost_usd": attempt.cost_usd,
             "price_source": attempt.price_source, "finish_reason": attempt.finish_reason,
             "failure": attempt.failure.value if attempt.failure else None, "error": attempt.error,
-            "output": attempt.text,
+            "output": attempt.text, "setup_ms": None if attempt.setup_s is None else attempt.setup_s * 1000,
+            "retry_after_s": attempt.retry_after_s, "cached_input_tokens": attempt.cached_input_tokens,
+            "cache_write_tokens": attempt.cache_write_tokens,
         }
         columns = ", ".join(row)
         marks = ", ".join("?" for _ in row)
@@ -250,6 +289,11 @@ class Store:
             if incognito and incognito[0]:
                 # Provider errors can quote the request, so they go with the text.
                 row["output"], row["error"] = "", None
+            if attempt_id is not None:
+                assignments = ", ".join(f"{column} = ?" for column in row if column != "decision")
+                values = [value for column, value in row.items() if column != "decision"]
+                conn.execute(f"UPDATE attempts SET {assignments} WHERE id = ?", (*values, attempt_id))
+                return attempt_id
             cursor = conn.execute(f"INSERT INTO attempts ({columns}) VALUES ({marks})", tuple(row.values()))
             return cursor.lastrowid
 
@@ -351,13 +395,13 @@ class Store:
         """The attempt that produced each reply (the last hop), keyed by the reply's message id."""
         return {row["reply_message_id"]: _attempt(row) for row in self.read(queries.final_attempts, conversation_id)}
 
-    def conversation_cost(self, conversation_id: str) -> float:
+    def conversation_cost(self, conversation_id: str) -> Cost:
         return self.read(queries.conversation_cost, conversation_id)
 
-    def cost_since(self, since: datetime) -> float:
+    def cost_since(self, since: datetime) -> Cost:
         return self.read(queries.cost_since, since)
 
-    def today_cost(self) -> float:
+    def today_cost(self) -> Cost:
         midnight = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
         return self.cost_since(midnight)
 
@@ -409,7 +453,7 @@ class Store:
                 datetime.fromisoformat(row["started_at"]).timestamp(),
                 ttft_s=None if ttft is None else ttft / 1000, latency_s=None if latency is None else latency / 1000,
                 output_tokens=row["output_tokens"], failure=Failure(failure) if failure in Failure._value2member_map_
-                else (Failure.UNKNOWN if failure else None)))
+                else (Failure.UNKNOWN if failure else None), retry_after_s=row["retry_after_s"]))
         return attempts
 
     def feedback(self, message_id: int) -> dict | None:

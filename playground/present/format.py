@@ -4,20 +4,30 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from playground.base.records import Attempt, LiveStats
+from playground.base.records import Attempt, Cost, LiveStats
 from playground.base.safetext import one_line
 from playground.config.catalog import ModelInfo
 from playground.history.stats import Stats
 from playground.history.store import ConversationSummary
 from playground.router.decide import Decision
 
+SMALLEST_SHOWN_USD = 0.000001
 
-def dollars(value: float | None) -> str:
+
+def dollars(value: float | Cost | None) -> str:
+    """Money in text, one way everywhere: "$0.0123", "$0.000045", "$?" when unknown, and for a sum
+    with unpriced parts "$0.0123 + unknown" (never "$0")."""
+    if isinstance(value, Cost):
+        if not value.unknown:
+            return dollars(value.known_usd)
+        return f"{dollars(value.known_usd)} + unknown" if value.known_usd else "$?"
     if value is None:
         return "$?"
     if value == 0:
         return "$0"
-    if value < 0.01:
+    if abs(value) < SMALLEST_SHOWN_USD:
+        return f"<${SMALLEST_SHOWN_USD:.6f}"
+    if abs(value) < 0.01:
         return f"${value:.6f}".rstrip("0")
     return f"${value:.4f}"
 
@@ -43,7 +53,10 @@ def _rate(tokens_per_s: float | None) -> str:
 def figures(attempt: Attempt) -> str:
     """tokens in/out · $cost · TTFT · total · tok/s"""
     est = " est." if attempt.tokens_estimated else ""
-    tokens = f"{attempt.input_tokens if attempt.input_tokens is not None else '?'} in / " \
+    cached = [f"{count} {label}" for count, label in ((attempt.cached_input_tokens, "cached"),
+                                                      (attempt.cache_write_tokens, "to cache")) if count]
+    tokens = f"{attempt.input_tokens if attempt.input_tokens is not None else '?'} in" \
+             f"{' (' + ', '.join(cached) + ')' if cached else ''} / " \
              f"{attempt.output_tokens if attempt.output_tokens is not None else '?'} out{est}"
     parts = [tokens, dollars(attempt.cost_usd), f"TTFT {seconds(attempt.ttft_s)}",
              f"total {seconds(attempt.latency_s)}", _rate(attempt.tokens_per_s)]
@@ -81,7 +94,10 @@ def decision_trace(decision: Decision) -> list[str]:
         mark = "✓" if c.alias == decision.model else ("✗" if c.dropped else "·")
         figures = [dollars(c.estimated_cost) + " est."]
         if c.expected_latency_s is not None:
-            figures.append(f"~{seconds(c.expected_latency_s)}")
+            replies = "reply" if c.latency_samples == 1 else "replies"
+            figures.append(f"~{seconds(c.expected_latency_s)} (from {c.latency_samples} measured {replies})")
+        else:
+            figures.append("latency unknown (no measured reply)")
         if c.error_rate:
             figures.append(f"errors {c.error_rate:.0%}")
         if c.score is not None:

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
+import contextvars
+import functools
 import gc
+import json
 import logging
 import os
 import threading
@@ -20,6 +24,69 @@ atexit.register(_local_model.close)
 
 LOCAL_PROVIDER = "local"
 DEFAULT_LOCAL_MAX_TOKENS = 512
+
+
+class SendClock:
+    """When the current attempt's HTTP request left: set by the shared client's request hook.
+
+    LiteLLM builds the request, its client and (the first time) imports a provider module before
+    anything is sent; timing from the call would count that set-up as the provider's latency.
+    """
+
+    __slots__ = ("received", "sent")
+
+    def __init__(self) -> None:
+        self.sent: float | None = None
+        self.received: float | None = None
+        """When the latest bytes of the response arrived: its last byte once the stream is read."""
+
+
+_send_clock: contextvars.ContextVar[SendClock | None] = contextvars.ContextVar("send_clock", default=None)
+
+
+def watch_send() -> SendClock:
+    """A clock for the request the current task is about to make; the hook runs in the same task."""
+    clock = SendClock()
+    _send_clock.set(clock)
+    return clock
+
+
+async def _note_sent(request) -> None:
+    clock = _send_clock.get()
+    if clock is not None and clock.sent is None:
+        clock.sent = time.perf_counter()
+
+
+@functools.cache
+def _timed_body_class() -> type:
+    import httpx
+
+    class TimedBody(httpx.AsyncByteStream):
+        """The response body as read off the socket, noting when each piece arrived. (A piece that
+        arrives while LiteLLM is busy on the event loop is noted when it asks for it: on one loop,
+        nothing can see it earlier.)"""
+
+        def __init__(self, body, clock: SendClock) -> None:
+            self.body = body
+            self.clock = clock
+
+        async def __aiter__(self):
+            async for piece in self.body:
+                self.clock.received = time.perf_counter()
+                yield piece
+
+        async def aclose(self) -> None:
+            await self.body.aclose()
+
+    return TimedBody
+
+
+async def _note_received(response) -> None:
+    # LiteLLM's end-of-stream work (assembling the response, costing it) runs after the last byte;
+    # the provider's latency ends with that byte.
+    clock = _send_clock.get()
+    if clock is not None:
+        response.stream = _timed_body_class()(response.stream, clock)
 
 
 def load() -> ModuleType:
@@ -47,12 +114,61 @@ def load() -> ModuleType:
             entry for entry in litellm.custom_provider_map if entry.get("provider") != LOCAL_PROVIDER
         ] + [{"provider": LOCAL_PROVIDER, "custom_handler": _make_local_handler(litellm)}]
         litellm.utils.custom_llm_setup()
+        _warm(litellm)
         # LiteLLM's import leaves millions of objects that live as long as the process. Every full garbage
         # collection walked them all (about 300 ms, a frozen UI, several times a minute while streaming);
         # frozen, they are skipped.
         gc.freeze()
         _litellm = litellm
         return litellm
+
+
+def _warm(litellm: ModuleType) -> None:
+    """Do now what LiteLLM would otherwise do inside the first call (lazy imports, pydantic schemas, its
+    tokenizer: 0.3-1 s cold), and share one HTTP client whose request hook tells the attempt when its
+    request was sent."""
+    from litellm.llms.openai.common_utils import BaseOpenAILLM
+
+    def rehearse() -> None:
+        with contextlib.suppress(Exception):  # a failed warm-up only leaves the first call slower
+            asyncio.run(_rehearse(litellm))
+
+    # On a thread of its own: the caller may be inside an event loop.
+    thread = threading.Thread(target=rehearse, name="litellm-warm-up", daemon=True)
+    thread.start()
+    thread.join()
+    client = BaseOpenAILLM.get_async_http_client()
+    if client is not None:
+        client.event_hooks["request"].append(_note_sent)
+        client.event_hooks["response"].append(_note_received)
+        litellm.aclient_session = client
+
+
+_REHEARSAL = b"".join(
+    b"data: " + json.dumps({"id": "warm", "object": "chat.completion.chunk", "created": 0, "model": "warm",
+                            **body}).encode() + b"\n\n"
+    for body in ({"choices": [{"index": 0, "delta": {"role": "assistant", "content": "ok"}, "finish_reason": None}]},
+                 {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
+                 {"choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}})
+) + b"data: [DONE]\n\n"
+
+
+async def _rehearse(litellm: ModuleType) -> None:
+    """One streamed call through LiteLLM's OpenAI path, answered in memory: no socket is opened."""
+    import httpx
+    import openai
+
+    class Canned(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=_REHEARSAL)
+
+    async with httpx.AsyncClient(transport=Canned()) as http:
+        client = openai.AsyncOpenAI(api_key="warm-up", base_url="http://warm-up.invalid/v1", http_client=http)
+        stream = await litellm.acompletion(model="openai/warm-up", messages=[{"role": "user", "content": "hi"}],
+                                           client=client, stream=True, stream_options={"include_usage": True},
+                                           max_retries=0)
+        async for _chunk in stream:
+            pass
 
 
 def is_loaded() -> bool:

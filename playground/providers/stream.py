@@ -17,6 +17,49 @@ from playground.providers import engine
 from playground.providers.failures import classify, retry_after
 
 
+class _Watchdog:
+    """The stream's time limits with one timer for the whole stream, not one per chunk: each chunk only
+    notes when the wait for it began. Only time spent waiting on the provider counts; the caller's
+    own time between chunks does not, and the task is cancelled only while it waits on the provider."""
+
+    __slots__ = ("at", "deadline", "expired", "handle", "limit", "loop", "since", "task", "waiting")
+
+    def __init__(self, total_s: float) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.task = asyncio.current_task()
+        self.deadline = self.loop.time() + total_s
+        self.expired = self.waiting = False
+        self.limit = total_s
+        self.since = self.loop.time()
+        self.at = self.deadline
+        self.handle = self.loop.call_at(self.at, self._check)
+
+    def wait(self, limit: float) -> None:
+        """Waiting on the provider from now, for at most `limit` seconds."""
+        self.since = self.loop.time()
+        self.limit = limit
+        self.waiting = True
+        if self.since + limit < self.at:  # a shorter limit than the timer's: only then is it moved
+            self._schedule(self.since + limit)
+
+    def _schedule(self, at: float) -> None:
+        self.handle.cancel()
+        self.at = at
+        self.handle = self.loop.call_at(at, self._check)
+
+    def _check(self) -> None:
+        due = min(self.deadline, self.since + self.limit) if self.waiting else self.deadline
+        now = self.loop.time()
+        if now >= due and (self.waiting or now >= self.deadline):
+            self.expired = True
+            self.task.cancel()
+        else:
+            self._schedule(max(due, now + 0.001))
+
+    def close(self) -> None:
+        self.handle.cancel()
+
+
 class AttemptStream:
     """Iterate to get the reply's text pieces; `attempt` holds the record, complete once iteration ends.
 
@@ -81,45 +124,69 @@ class AttemptStream:
 
     async def __aiter__(self) -> AsyncIterator[str]:
         # The first import takes seconds: never on the caller's event loop.
-        litellm = engine.load() if engine.is_loaded() else await asyncio.to_thread(engine.load)
         attempt = self.attempt
-        started = time.perf_counter()
-        deadline = started + self.timeouts.total
+        began_wall, began = time.time(), time.perf_counter()
+        litellm = engine.load() if engine.is_loaded() else await asyncio.to_thread(engine.load)
+        # Until the client's hook reports the request sent, time from the call (providers whose
+        # client LiteLLM does not share have no hook: their set-up counts as latency).
+        clock = engine.watch_send()
+        started = called = time.perf_counter()
         response = None
+
+        def sent() -> float:
+            nonlocal started
+            if clock.sent is not None and started == called:
+                started = clock.sent
+                attempt.setup_s = started - began
+                attempt.started_at = began_wall + attempt.setup_s
+            return started
+
+        attempt.setup_s = called - began
+        attempt.started_at = began_wall + attempt.setup_s
+        watchdog = _Watchdog(self.timeouts.total)
         try:
-            async with asyncio.timeout(min(self.timeouts.first_token, self.timeouts.total)):
+            try:
+                watchdog.wait(self.timeouts.first_token)
                 response = self._response = await litellm.acompletion(**self._call_args())
-            iterator = response.__aiter__()
-            while True:
-                limit = self.timeouts.first_token if attempt.ttft_s is None else self.timeouts.idle
-                remaining = deadline - time.perf_counter()
-                if remaining <= 0:
-                    raise TimeoutError
-                try:
-                    # asyncio.timeout, unlike wait_for, creates no task per chunk: this loop is the hot path.
-                    async with asyncio.timeout(min(limit, remaining)):
+                sent()
+                iterator = response.__aiter__()
+                while True:
+                    # One timer for the stream (see _Watchdog): this loop is the hot path.
+                    watchdog.wait(self.timeouts.first_token if attempt.ttft_s is None else self.timeouts.idle)
+                    try:
                         chunk = await iterator.__anext__()
-                except StopAsyncIteration:
-                    break
-                if not chunk.choices:
-                    continue
-                text = chunk.choices[0].delta.content
-                if text:
-                    text = clean(text)
-                    if attempt.ttft_s is None:
-                        attempt.ttft_s = time.perf_counter() - started
-                    self._pieces.append(text)
-                    yield text
-            attempt.latency_s = time.perf_counter() - started
+                    except StopAsyncIteration:
+                        break
+                    finally:
+                        watchdog.waiting = False
+                    if not chunk.choices:
+                        continue
+                    text = chunk.choices[0].delta.content
+                    if text:
+                        text = clean(text)
+                        if attempt.ttft_s is None:
+                            # The bytes that carried it, when the client reports them: LiteLLM's own work on
+                            # the chunk is ours, not the provider's.
+                            attempt.ttft_s = (clock.received or time.perf_counter()) - started
+                        self._pieces.append(text)
+                        yield text
+            except asyncio.CancelledError:
+                if not watchdog.expired:
+                    raise
+                self._uncancel()
+                raise TimeoutError from None
+            finally:
+                watchdog.close()
+            attempt.latency_s = (clock.received or time.perf_counter()) - sent()
             self._finish()
         except asyncio.CancelledError:
-            attempt.latency_s = time.perf_counter() - started
+            attempt.latency_s = time.perf_counter() - sent()
             attempt.failure = Failure.CANCELLED
             attempt.error = "cancelled by the user"
             self._account()
             raise
         except Exception as exc:  # every provider failure becomes a record, never a crash
-            attempt.latency_s = time.perf_counter() - started
+            attempt.latency_s = time.perf_counter() - sent()
             failure, status = classify(exc)
             attempt.failure = failure
             attempt.retry_after_s = retry_after(exc)
@@ -139,6 +206,13 @@ class AttemptStream:
                 # Closing a broken stream can fail; the record is already complete.
                 with contextlib.suppress(Exception):
                     await asyncio.shield(response.aclose())
+
+    @staticmethod
+    def _uncancel() -> None:
+        """Our own watchdog cancelled the task: take that back, so the caller is not cancelled too."""
+        task = asyncio.current_task()
+        if task is not None:
+            task.uncancel()
 
     def _finish(self) -> None:
         attempt = self.attempt
@@ -171,8 +245,14 @@ class AttemptStream:
         if usage is not None and attempt.failure is None:
             attempt.input_tokens = usage.prompt_tokens
             attempt.output_tokens = usage.completion_tokens
+            details = getattr(usage, "prompt_tokens_details", None)
+            attempt.cached_input_tokens = getattr(details, "cached_tokens", None) or \
+                getattr(usage, "cache_read_input_tokens", None)
+            attempt.cache_write_tokens = getattr(usage, "cache_creation_input_tokens", None) or \
+                getattr(details, "cache_creation_tokens", None)
         else:
-            attempt.input_tokens = tokens.count_messages(self.messages)
+            attempt.input_tokens = tokens.count_messages(self.messages, tokens.template_for(self.info.spec.model))
             attempt.output_tokens = tokens.count_text(text) if text else 0
             attempt.tokens_estimated = True
-        attempt.cost_usd = self.info.cost(attempt.input_tokens or 0, attempt.output_tokens or 0)
+        attempt.cost_usd = self.info.cost(attempt.input_tokens or 0, attempt.output_tokens or 0,
+                                          attempt.cached_input_tokens or 0, attempt.cache_write_tokens or 0)

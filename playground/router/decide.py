@@ -49,6 +49,8 @@ class Candidate:
     score: float | None = None
     price_source: str | None = None
     dropped: bool = False
+    latency_samples: int = 0
+    """Measured replies behind `expected_latency_s` (none: unknown)."""
 
 
 @dataclass(frozen=True)
@@ -171,7 +173,7 @@ def decide(request: RouteRequest, profile: Profile, catalog: Catalog, *,
         est = estimate(info, tokens, output, health.get(forced))
         return Decision("manual", "manual", "", forced, (), request.prompt_tokens,
                         (Candidate(forced, True, est.cost, "chosen by you", est.latency_s, est.error_rate,
-                                   price_source=info.price_source),), tier="")
+                                   price_source=info.price_source, latency_samples=est.samples),), tier="")
 
     facts = rules.PromptFacts(request.prompt, request.prompt_tokens, tokens, request.tags)
     similarities: dict[str, float] = {}
@@ -184,7 +186,8 @@ def decide(request: RouteRequest, profile: Profile, catalog: Catalog, *,
         est = estimate(info, tokens, output, health.get(info.alias))
         if problem := _unfit(info, tokens, health.get(info.alias), now):
             dropped[info.alias] = Candidate(info.alias, info.available, est.cost, problem, est.latency_s,
-                                            est.error_rate, price_source=info.price_source, dropped=True)
+                                            est.error_rate, price_source=info.price_source, dropped=True,
+                                            latency_samples=est.samples)
         else:
             viable.append(est)
     ranked = order(viable, route.select, profile.selection, rng or random.Random())
@@ -200,7 +203,7 @@ def decide(request: RouteRequest, profile: Profile, catalog: Catalog, *,
         est = estimate(info, tokens, output, health.get(alias))
         if problem := _unfit(info, tokens, health.get(alias), now):
             dropped[alias] = Candidate(alias, info.available, est.cost, problem, est.latency_s, est.error_rate,
-                                       price_source=info.price_source, dropped=True)
+                                       price_source=info.price_source, dropped=True, latency_samples=est.samples)
         else:
             chain.append(est)
     if not chain:
@@ -220,7 +223,7 @@ def decide(request: RouteRequest, profile: Profile, catalog: Catalog, *,
         else:
             note = f"fallback #{position}"
         candidates.append(Candidate(alias, True, est.cost, note, est.latency_s, est.error_rate, est.score,
-                                    est.info.price_source))
+                                    est.info.price_source, latency_samples=est.samples))
     candidates.extend(dropped.values())
     return Decision(route.name, route.stage, why, chain[0].info.alias, tuple(e.info.alias for e in chain[1:]),
                     request.prompt_tokens, tuple(candidates), tier_name, score, threshold, tuple(skipped),

@@ -17,12 +17,14 @@ class Estimate:
     latency_s: float | None
     error_rate: float
     score: float | None = None
+    samples: int = 0
+    """Measured replies behind `latency_s`."""
 
 
 def estimate(info: ModelInfo, input_tokens: int, output_tokens: int, health: ModelHealth | None) -> Estimate:
     health = health or ModelHealth()
     return Estimate(info, info.cost(input_tokens, output_tokens), health.expected_latency(output_tokens),
-                    health.error_rate)
+                    health.error_rate, samples=health.samples)
 
 
 def _normalised(values: list[float | None]) -> list[float]:
@@ -48,6 +50,6 @@ def order(estimates: list[Estimate], policy: str, weights: Selection, rng: rando
     costs = _normalised([e.cost for e in estimates])
     latencies = _normalised([e.latency_s for e in estimates])
     scored = [Estimate(e.info, e.cost, e.latency_s, e.error_rate,
-                       weights.cost * c + weights.latency * lat + weights.health * e.error_rate)
+                       weights.cost * c + weights.latency * lat + weights.health * e.error_rate, e.samples)
               for e, c, lat in zip(estimates, costs, latencies)]
     return sorted(scored, key=lambda e: e.score)

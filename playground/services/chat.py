@@ -96,6 +96,7 @@ class ChatService:
         secrets = environment_secrets(self.state.profile.key_envs())
         attempts: list[Attempt] = []
         stream: AttemptStream | None = None
+        row: asyncio.Future | None = None
         hop = 0
         try:
             for _position, alias in enumerate((decision.model, *decision.fallbacks)):
@@ -111,6 +112,10 @@ class ChatService:
                     stream = AttemptStream(self.state.catalog[alias], messages, route=decision.route, reason=reason,
                                            hop=hop, timeouts=self.state.profile.timeouts, secrets=secrets,
                                            temperature=settings.temperature)
+                    # Written while the request goes out, not before it: the row is for a crash's sake.
+                    row = asyncio.ensure_future(asyncio.to_thread(
+                        self.store.start_attempt, stream.attempt, conversation_id, prompt_id, reply_id,
+                        decision.to_dict() if hop == 0 else None))
                     flushed = time.monotonic()
                     async for piece in stream:
                         yield TextDelta(piece)
@@ -122,8 +127,10 @@ class ChatService:
                     stream = None
                     attempts.append(attempt)
                     self.state.health.record(attempt)
+                    attempt_id = await row
+                    row = None
                     await asyncio.to_thread(self.store.record_attempt, attempt, conversation_id, prompt_id,
-                                            reply_id, decision.to_dict() if hop == 0 else None)
+                                            reply_id, None, attempt_id)
                     yield AttemptEnded(attempt)
                     hop += 1
                     if attempt.ok or tries >= self._retries_for(attempt.failure):
@@ -140,8 +147,16 @@ class ChatService:
             if stream is not None:
                 attempt = stream.cancelled()
                 attempts.append(attempt)
-                self.store.record_attempt(attempt, conversation_id, prompt_id, reply_id,
-                                          decision.to_dict() if attempt.hop == 0 else None)
+                def finish(started: asyncio.Future) -> None:
+                    if not started.cancelled() and started.exception() is None:
+                        self.store.record_attempt(attempt, conversation_id, prompt_id, reply_id, None,
+                                                  started.result())
+
+                if row is not None and not row.done():
+                    # Its insert is still on its thread (cancelled right at the start): finish it once written.
+                    row.add_done_callback(finish)
+                elif row is not None:
+                    finish(row)
             last = attempts[-1] if attempts else None
             self.store.save_reply(reply_id, last.text if last else "", "cancelled",
                                   last.model_alias if last else None)

@@ -128,6 +128,9 @@ class CompareService:
         stream = AttemptStream(info, messages, route=comparison.route, hop=0, timeouts=self.state.profile.timeouts,
                                reason=f"compared with {', '.join(m for m in comparison.models if m != info.alias)}",
                                secrets=secrets)
+        row = asyncio.ensure_future(asyncio.to_thread(
+            self.store.start_attempt, stream.attempt, comparison.conversation_id, comparison.prompt_message_id,
+            column.message_id, None))
         started = time.perf_counter()
         shown = flushed = started
         output_tokens = 0
@@ -148,17 +151,23 @@ class CompareService:
                                                 info.alias)
                         flushed = time.perf_counter()
         except asyncio.CancelledError:
-            self._record(comparison, column, stream.cancelled(), "cancelled")
+            attempt = stream.cancelled()
+            if row.done():
+                self._record(comparison, column, attempt, "cancelled", row.result())
+            else:  # its insert is still on its thread: finish the row once written
+                row.add_done_callback(lambda started: started.cancelled() or started.exception() or self._record(
+                    comparison, column, attempt, "cancelled", started.result()))
             raise
         attempt = stream.attempt
         status = "compared" if attempt.ok else "failed"
-        await asyncio.to_thread(self._record, comparison, column, attempt, status)
+        await asyncio.to_thread(self._record, comparison, column, attempt, status, await row)
         queue.put_nowait(ColumnEnded(index, attempt, status))
 
-    def _record(self, comparison: Comparison, column: Column, attempt: Attempt, status: str) -> None:
+    def _record(self, comparison: Comparison, column: Column, attempt: Attempt, status: str,
+                attempt_id: int) -> None:
         # A finished reply is 'compared', not 'complete': it joins the conversation only if chosen.
         self.store.record_attempt(attempt, comparison.conversation_id, comparison.prompt_message_id,
-                                  column.message_id, None)
+                                  column.message_id, None, attempt_id)
         self.store.save_reply(column.message_id, attempt.text, status, attempt.model_alias)
         column.attempt, column.status = attempt, status
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from playground.base.records import Attempt, Comparison, LiveStats, Reply
+from playground.base.records import Attempt, Comparison, Cost, LiveStats, Reply
 from playground.router import Decision
 
 FLUSH_INTERVAL_S = 0.5
@@ -46,8 +46,8 @@ class AttemptEnded:
 @dataclass(frozen=True)
 class ReplyDone:
     reply: Reply
-    conversation_cost: float
-    day_cost: float
+    conversation_cost: Cost
+    day_cost: Cost
 
 
 @dataclass(frozen=True)

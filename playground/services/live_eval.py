@@ -16,6 +16,7 @@ from pathlib import Path
 from playground.base import tokens
 from playground.base.errors import SourceError
 from playground.base.jsonl import read_objects
+from playground.base.records import Cost
 from playground.router import NoModelAvailable, RouteRequest, decide
 from playground.services.events import ReplyDone, TurnFailed
 from playground.services.session import Session
@@ -40,7 +41,8 @@ class LiveResult:
     model: str | None
     route: str | None
     passed: bool | None
-    cost_usd: float
+    cost_usd: float | None
+    """None when a call behind it had no known price."""
     latency_s: float | None
     conversation_id: str | None
     detail: str = ""
@@ -99,7 +101,12 @@ def done_ids(results: Path) -> set[str]:
     return found
 
 
-async def _judge(session: Session, judge: str, item: LivePrompt, answer: str) -> tuple[bool | None, float]:
+def _plus(a: float | None, b: float | None) -> float | None:
+    """A sum that stays unknown when a part is."""
+    return None if a is None or b is None else a + b
+
+
+async def _judge(session: Session, judge: str, item: LivePrompt, answer: str) -> tuple[bool | None, float | None]:
     prompt = JUDGE_PROMPT.format(prompt=item.prompt, answer=answer, criterion=item.expected)
     async for event in session.chat.send(prompt, model=judge):
         if isinstance(event, ReplyDone):
@@ -147,7 +154,7 @@ async def run_live(session: Session, prompts: list[LivePrompt], results: Path, *
                         result.passed = check_answer(item, reply.text)
                         if item.check == "judge" and judge:
                             result.passed, judge_cost = await _judge(session, judge, item, reply.text)
-                            result.cost_usd += judge_cost
+                            result.cost_usd = _plus(result.cost_usd, judge_cost)
         async with lock:
             with results.open("a") as handle:
                 handle.write(json.dumps(asdict(result)) + "\n")
@@ -172,11 +179,11 @@ def summarise(results: list[LiveResult]) -> dict:
     for r in results:
         m = by_model.setdefault(r.model or "(none)", {"prompts": 0, "passed": 0, "checked": 0, "cost_usd": 0.0})
         m["prompts"] += 1
-        m["cost_usd"] += r.cost_usd
+        m["cost_usd"] = _plus(m["cost_usd"], r.cost_usd)
         if r.passed is not None:
             m["checked"] += 1
             m["passed"] += int(r.passed)
     return {"prompts": len(results), "answered": sum(r.status == "complete" for r in results),
             "checked": len(checked), "passed": sum(bool(r.passed) for r in checked),
             "pass_rate": (sum(bool(r.passed) for r in checked) / len(checked)) if checked else None,
-            "cost_usd": sum(r.cost_usd for r in results), "by_model": by_model}
+            "cost_usd": Cost.of(r.cost_usd for r in results).usd, "by_model": by_model}

@@ -15,6 +15,8 @@ from playground.services.chat import ChatService
 from playground.services.compare import CompareService
 from playground.services.routing_state import RoutingState
 
+INTERRUPTED_GRACE_S = 60.0
+
 
 @dataclass
 class Session:
@@ -90,6 +92,8 @@ def open_session(profile: str | None = None, db: str | Path | None = None, incog
     path = resolve_profile(profile)
     loaded = load_profile(path)
     store = Store(Path(db) if db else default_db_path())
+    # Replies a killed process left 'streaming': closed once no live process could still be writing them.
+    store.finish_interrupted(older_than_s=loaded.timeouts.total + INTERRUPTED_GRACE_S)
     prices = load_prices()
     state = RoutingState.new(loaded, build_catalog(loaded, prices=prices))
     return Session(path, state, store, ChatService(state, store), CompareService(state, store, incognito=incognito),

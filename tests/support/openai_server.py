@@ -1,7 +1,8 @@
 """A scripted OpenAI-compatible HTTP server on 127.0.0.1 for provider, UI and benchmark tests.
 
 Each request's `model` field picks a Behaviour, so one server can be healthy, slow, rate-limited
-and broken at once. Every request is counted per model so tests can assert on retries.
+and broken at once. Every request is counted per model so tests can assert on retries, and timed
+(`server.timings`) so tests can hold the app's TTFT and latency against the server's own clock.
 """
 
 from __future__ import annotations
@@ -37,6 +38,31 @@ class Behaviour:
     preamble: list[str] = field(default_factory=list)
     # "length": the model ran out of tokens (max_tokens) before it finished.
     finish_reason: str = "stop"
+    # Extra fields of the final usage object (prompt_tokens_details, cache_read_input_tokens...).
+    usage_extra: dict = field(default_factory=dict)
+    # Replaces the usage's prompt_tokens (a server that counts its chat template).
+    prompt_tokens: int | None = None
+
+
+@dataclass
+class Timing:
+    """One request as the server saw it, on its own perf_counter clock (seconds)."""
+
+    model: str
+    arrived: float
+    """When its connection was accepted (each streamed response closes its connection)."""
+    first_byte: float | None = None
+    """When the first chunk carrying text was written (what a client's TTFT should measure)."""
+    last_byte: float | None = None
+    """When the last byte of the response was written."""
+
+    @property
+    def ttft_s(self) -> float | None:
+        return None if self.first_byte is None else self.first_byte - self.arrived
+
+    @property
+    def latency_s(self) -> float | None:
+        return None if self.last_byte is None else self.last_byte - self.arrived
 
 
 class OpenAIStubServer:
@@ -48,8 +74,9 @@ class OpenAIStubServer:
         self.requests: list[dict] = []
         self.auth: list[str] = []
         """The Authorization header of each request, to check which key was sent."""
+        self.timings: list[Timing] = []
         self._stop = threading.Event()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._httpd = _TimedHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
@@ -90,9 +117,12 @@ class OpenAIStubServer:
                     self._send_json(404, {"error": {"message": "not found"}})
 
             def do_POST(self) -> None:
+                self.timing = Timing("", self.server.accepted.pop(self.client_address, time.perf_counter()))
                 length = int(self.headers.get("Content-Length", 0))
                 request = json.loads(self.rfile.read(length) or b"{}")
                 model = request.get("model", "")
+                self.timing.model = model
+                server.timings.append(self.timing)
                 server.hits[model] += 1
                 server.requests.append(request)
                 server.auth.append(self.headers.get("Authorization", ""))
@@ -129,6 +159,9 @@ class OpenAIStubServer:
                     self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(payload)
+                self.wfile.flush()
+                if getattr(self, "timing", None) is not None:
+                    self.timing.last_byte = time.perf_counter()
 
             def _send_json(self, status: int, data: dict) -> None:
                 self._send_raw(status, json.dumps(data), "application/json", {})
@@ -182,16 +215,19 @@ class OpenAIStubServer:
                             return
                         delta = {"content": piece} if index else {"role": "assistant", "content": piece}
                         self._event({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
+                        if self.timing.first_byte is None:
+                            self.timing.first_byte = time.perf_counter()
                     if behaviour.cut_after is not None and behaviour.cut_after >= len(pieces):
                         return
                     end = {"index": 0, "delta": {}, "finish_reason": behaviour.finish_reason}
                     self._event({**base, "choices": [end]})
                     if behaviour.send_usage:
-                        prompt_tokens = _prompt_tokens(request)
+                        prompt_tokens = behaviour.prompt_tokens or _prompt_tokens(request)
                         usage = {"prompt_tokens": prompt_tokens, "completion_tokens": len(words),
-                                 "total_tokens": prompt_tokens + len(words)}
+                                 "total_tokens": prompt_tokens + len(words), **behaviour.usage_extra}
                         self._event({**base, "choices": [], "usage": usage})
                     self._write("data: [DONE]\n\n")
+                    self.timing.last_byte = time.perf_counter()
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 
@@ -203,6 +239,20 @@ class OpenAIStubServer:
                 self.wfile.flush()
 
         return Handler
+
+
+class _TimedHTTPServer(ThreadingHTTPServer):
+    """Notes when each connection was accepted, before a thread is started for it: on a busy machine
+    the thread can start milliseconds later, and that wait is the server's, not the client's."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.accepted: dict[tuple, float] = {}
+
+    def get_request(self):
+        connection, address = super().get_request()
+        self.accepted[address] = time.perf_counter()
+        return connection, address
 
 
 def _prompt_tokens(request: dict) -> int:

@@ -574,7 +574,7 @@ class ChatScreen(Screen):
         # Incognito is a choice for the next turns, not a property of the conversation: a reopened
         # conversation starts as this run does (earlier incognito turns stay textless in history).
         self._set_incognito(self.session.incognito)
-        self.query_one(StatusBar).conversation_cost = message.summary.cost_usd
+        self.query_one(StatusBar).conversation_cost = message.summary.cost
         transcript = self.query_one("#transcript", VerticalScroll)
         await transcript.remove_children()
         shown = []

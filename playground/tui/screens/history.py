@@ -120,7 +120,7 @@ class HistoryScreen(Screen[str | None]):
                 Text(conversation_title(summary, 60), style="italic" if not summary.title else ""),
                 Text(local_time(summary.updated_at)),
                 Text(", ".join(summary.models) or "–"),
-                Text(dollars(summary.cost_usd), justify="right"),
+                Text(dollars(summary.cost), justify="right"),
                 Text(one_line(summary.snippet, 60), style="dim"),
                 key=summary.id)
         if selected in self._shown:
