@@ -10,11 +10,11 @@ import sys
 import time
 
 import pytest
-from support.helpers import write_profile
-from support.openai_server import OpenAIStubServer
 
 from playground.history.store import Store
 from playground.services.session import open_session
+from tests.support.helpers import write_profile
+from tests.support.openai_server import OpenAIStubServer
 
 
 def _kill_while(server_api_base: str, db, model: str, until) -> None:
