@@ -63,26 +63,33 @@ def no_network(monkeypatch):
 
 @pytest.fixture(scope="session")
 def stub_server():
-    """One loopback server for the whole run; `server` resets it for each test."""
+    """One loopback server per test process (under pytest-xdist each worker is a process with its own
+    server on its own free port); `server` resets it for each test. A module-scoped fixture that scripts
+    behaviours once cannot share it (`server` clears them): such modules start their own and say why."""
     with OpenAIStubServer() as stub:
         yield stub
 
 
+def _reset(stub: OpenAIStubServer) -> None:
+    stub.behaviours.clear()
+    stub.hits.clear()
+    stub.requests.clear()
+    stub.auth.clear()
+    stub.timings.clear()
+
+
 @pytest.fixture
 def server(stub_server):
-    """The shared stub server with no scripted behaviours and zeroed hit counts."""
-    stub_server.behaviours.clear()
-    stub_server.hits.clear()
-    stub_server.requests.clear()
-    stub_server.timings.clear()
+    """The shared stub server with no scripted behaviours and nothing recorded."""
+    _reset(stub_server)
     yield stub_server
-    stub_server.behaviours.clear()
+    _reset(stub_server)
 
 
 @pytest.fixture
 def make_profile(tmp_path, server):
     """`make_profile(["first", "backup"], timeouts={"idle": 0.5})` → path of a profile on the stub server
-    (see support.helpers.profile_data for the defaults)."""
+    (see tests.support.helpers.profile_data for the defaults)."""
 
     def make(models, **kwargs) -> Path:
         return write_profile(tmp_path, server.api_base, models, **kwargs)

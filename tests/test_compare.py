@@ -13,14 +13,12 @@ from playground.base.records import Outcome
 from playground.services.compare import CompareError
 from playground.services.events import ColumnDelta, ColumnEnded, ColumnProgress, CompareDone, CompareStarted, ReplyDone
 from playground.services.session import open_session
-from tests.support.openai_server import OpenAIStubServer
 from tests.support.profiles import stub_profile
 
 
 @pytest.fixture
-def stub():
-    with OpenAIStubServer() as server:
-        yield server
+def stub(server):
+    return server
 
 
 @pytest.fixture

@@ -17,11 +17,10 @@ from tests.support.profiles import stub_profile
 
 
 @pytest.fixture
-def stub():
-    with OpenAIStubServer() as server:
-        server.script("fast", text="Paris is the capital of France.")
-        server.script("broken", status=500)
-        yield server
+def stub(server):
+    server.script("fast", text="Paris is the capital of France.")
+    server.script("broken", status=500)
+    return server
 
 
 @pytest.fixture
@@ -78,6 +77,7 @@ def test_a_profile_error_is_one_line(tmp_path, capsys):
 
 
 def test_each_model_can_have_its_own_server(tmp_path, capsys):
+    # Two servers on purpose: the test is that each model reaches its own api_base.
     with OpenAIStubServer() as one, OpenAIStubServer() as two:
         one.script("alpha", text="from one")
         two.script("beta", text="from two")

@@ -8,13 +8,11 @@ import pytest
 
 from playground.services.events import AttemptStarted, ReplyDone
 from playground.services.session import open_session
-from tests.support.openai_server import OpenAIStubServer
 
 
 @pytest.fixture
-def stub():
-    with OpenAIStubServer() as server:
-        yield server
+def stub(server):
+    return server
 
 
 def session_for(tmp_path, api_base: str, chain: list[str], retries: str = "", cooldown: str = ""):

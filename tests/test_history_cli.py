@@ -20,7 +20,6 @@ from playground.base.records import Attempt
 from playground.cli.main import main
 from playground.history.store import Store
 from playground.services.session import open_session
-from tests.support.openai_server import OpenAIStubServer
 
 
 @pytest.fixture
@@ -137,10 +136,9 @@ def test_purge_asks_first(capsys, db, monkeypatch):
 # Incognito, end to end through LiteLLM and the local test server --------------------------------
 
 @pytest.fixture
-def stub():
-    with OpenAIStubServer() as server:
-        server.script("fast", text="the private reply", words_per_chunk=1)
-        yield server
+def stub(server):
+    server.script("fast", text="the private reply", words_per_chunk=1)
+    return server
 
 
 def _profile(tmp_path, api_base: str) -> str:

@@ -11,7 +11,6 @@ from playground.services.session import open_session
 from playground.tui.app import PlaygroundApp
 from playground.tui.widgets.reply import ReplyView
 from playground.tui.widgets.status import StatusBar
-from tests.support.openai_server import OpenAIStubServer
 from tests.support.pilot import painted_text
 from tests.support.pilot import wait_for as _wait_for
 
@@ -19,9 +18,8 @@ SIZE = (120, 40)
 
 
 @pytest.fixture
-def stub():
-    with OpenAIStubServer() as server:
-        yield server
+def stub(server):
+    return server
 
 
 def _profile(tmp_path, api_base: str, chain: list[str]) -> str:

@@ -17,7 +17,6 @@ from playground.tui.screens.leaderboard import LeaderboardScreen
 from playground.tui.screens.pick_models import ModelPicker
 from playground.tui.widgets.column import CompareColumn
 from playground.tui.widgets.reply import ReplyView
-from tests.support.openai_server import OpenAIStubServer
 from tests.support.pilot import painted_text
 from tests.support.pilot import wait_for as _wait_for
 from tests.support.profiles import stub_profile
@@ -27,12 +26,11 @@ SLOW_TEXT = " ".join(f"s{i}" for i in range(20))
 
 
 @pytest.fixture
-def stub():
-    with OpenAIStubServer() as server:
-        server.script("slow", text=SLOW_TEXT, chunk_delay=0.03)
-        server.script("broken", status=500)
-        server.script("endless", text=" ".join(f"e{i}" for i in range(1000)), chunk_delay=0.02)
-        yield server
+def stub(server):
+    server.script("slow", text=SLOW_TEXT, chunk_delay=0.03)
+    server.script("broken", status=500)
+    server.script("endless", text=" ".join(f"e{i}" for i in range(1000)), chunk_delay=0.02)
+    return server
 
 
 @pytest.fixture

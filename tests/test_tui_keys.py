@@ -18,7 +18,6 @@ from playground.tui.widgets.prompt_input import PromptInput
 from playground.tui.widgets.reply import ReplyView
 from playground.tui.widgets.status import StatusBar
 from tests.support.helpers import profile_data
-from tests.support.openai_server import OpenAIStubServer
 from tests.support.pilot import painted_text, wait_for
 
 SIZE = (120, 40)
@@ -26,11 +25,10 @@ TWO_BLOCKS = "Two ways:\n\n```python\nprint('first')\n```\n\nor\n\n```bash\necho
 
 
 @pytest.fixture
-def stub():
-    with OpenAIStubServer() as server:
-        server.script("a", text=TWO_BLOCKS, words_per_chunk=4)
-        server.script("b", text="Answer from b", words_per_chunk=4)
-        yield server
+def stub(server):
+    server.script("a", text=TWO_BLOCKS, words_per_chunk=4)
+    server.script("b", text="Answer from b", words_per_chunk=4)
+    return server
 
 
 def _app(tmp_path, stub, name: str = "keys") -> PlaygroundApp:
