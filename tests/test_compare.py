@@ -13,7 +13,7 @@ from playground.base.records import Outcome
 from playground.services.compare import CompareError
 from playground.services.events import ColumnDelta, ColumnEnded, ColumnProgress, CompareDone, CompareStarted, ReplyDone
 from playground.services.session import open_session
-from tests.support.profiles import stub_profile
+from tests.support.helpers import compare_profile
 
 
 @pytest.fixture
@@ -27,7 +27,7 @@ def session(tmp_path, stub):
     stub.script("slow", text=" ".join(f"s{i}" for i in range(30)), chunk_delay=0.03)
     stub.script("broken", status=500)
     stub.script("endless", text=" ".join(f"e{i}" for i in range(500)), chunk_delay=0.02)
-    opened = open_session(stub_profile(tmp_path, stub.api_base, ["fast", "slow", "broken", "endless"]),
+    opened = open_session(compare_profile(tmp_path, stub.api_base, ["fast", "slow", "broken", "endless"]),
                           tmp_path / "h.db")
     yield opened
     opened.store.close()

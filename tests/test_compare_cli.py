@@ -12,8 +12,8 @@ import pytest
 
 from playground.cli.main import main
 from playground.history.store import Store
+from tests.support.helpers import compare_profile
 from tests.support.openai_server import OpenAIStubServer
-from tests.support.profiles import stub_profile
 
 
 @pytest.fixture
@@ -25,7 +25,7 @@ def stub(server):
 
 @pytest.fixture
 def args(tmp_path, stub):
-    return ["--profile", stub_profile(tmp_path, stub.api_base, ["fast", "broken"]), "--db", str(tmp_path / "h.db")]
+    return ["--profile", compare_profile(tmp_path, stub.api_base, ["fast", "broken"]), "--db", str(tmp_path / "h.db")]
 
 
 def test_table_lists_each_model_and_the_comparison_is_recorded(args, tmp_path, capsys):

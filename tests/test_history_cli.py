@@ -10,7 +10,6 @@ import asyncio
 import csv
 import io
 import json
-import textwrap
 from datetime import UTC, datetime
 
 import pytest
@@ -20,6 +19,7 @@ from playground.base.records import Attempt
 from playground.cli.main import main
 from playground.history.store import Store
 from playground.services.session import open_session
+from tests.support.helpers import STUB_PRICE, write_profile
 
 
 @pytest.fixture
@@ -142,22 +142,8 @@ def stub(server):
 
 
 def _profile(tmp_path, api_base: str) -> str:
-    path = tmp_path / "profile.yaml"
-    path.write_text(textwrap.dedent(f"""\
-        version: 1
-        name: private
-        models:
-          fast:
-            model: openai/fast
-            api_base: {api_base}
-            price: {{input_per_mtok: 1.0, output_per_mtok: 2.0}}
-        tiers:
-          main: [fast]
-        routes:
-          - name: everything
-            tier: main
-        """))
-    return str(path)
+    return str(write_profile(tmp_path, api_base, ["fast"], name="private", price=STUB_PRICE, retries=None,
+                             timeouts=None, routes=[{"name": "everything", "tier": "main"}]))
 
 
 def test_ask_incognito_stores_metadata_but_no_text(capsys, tmp_path, stub):

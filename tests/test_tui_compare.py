@@ -17,9 +17,9 @@ from playground.tui.screens.leaderboard import LeaderboardScreen
 from playground.tui.screens.pick_models import ModelPicker
 from playground.tui.widgets.column import CompareColumn
 from playground.tui.widgets.reply import ReplyView
+from tests.support.helpers import compare_profile
 from tests.support.pilot import painted_text
 from tests.support.pilot import wait_for as _wait_for
-from tests.support.profiles import stub_profile
 
 SIZE = (140, 40)
 SLOW_TEXT = " ".join(f"s{i}" for i in range(20))
@@ -35,7 +35,7 @@ def stub(server):
 
 @pytest.fixture
 def session(tmp_path, stub):
-    opened = open_session(stub_profile(tmp_path, stub.api_base, ["slow", "broken", "endless"]), tmp_path / "h.db")
+    opened = open_session(compare_profile(tmp_path, stub.api_base, ["slow", "broken", "endless"]), tmp_path / "h.db")
     yield opened
     opened.store.close()
 
