@@ -38,6 +38,9 @@ async def _collect(events) -> list:
 
 
 async def test_columns_stream_concurrently_and_a_failure_stays_in_its_column(session, stub):
+    # 4.5 s of slow stream (0.9 s in the fixture): under load, LiteLLM's error path for the 500 alone
+    # took longer than 0.9 s, so the slow column finished first although nothing waited for anything.
+    stub.script("slow", text=" ".join(f"s{i}" for i in range(30)), chunk_delay=0.15)
     events = await _collect(session.compare.run("hello there", ["slow", "broken"]))
     assert isinstance(events[0], CompareStarted) and isinstance(events[-1], CompareDone)
     ended = {e.column: e for e in events if isinstance(e, ColumnEnded)}

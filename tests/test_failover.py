@@ -25,7 +25,7 @@ def session_for(tmp_path, api_base: str, chain: list[str], retries: str = "", co
         tiers: {{main: [{first}]}}
         routes: [{{name: all, tier: main}}]
         fallbacks: [{rest}]
-        timeouts: {{first_token: 3, idle: 3, total: 10}}
+        timeouts: {{first_token: 30, idle: 30, total: 60}}  # see PATIENT_TIMEOUTS in tests.support.helpers
         {retries}
         {cooldown}
         """).format(models=models, first=chain[0], rest=", ".join(chain[1:]), retries=retries, cooldown=cooldown))

@@ -39,7 +39,7 @@ def _profile(tmp_path, api_base: str, chain: list[str]) -> str:
           - name: everything
             tier: main
         fallbacks: [{rest}]
-        timeouts: {{first_token: 5, idle: 5, total: 20}}
+        timeouts: {{first_token: 30, idle: 30, total: 60}}
         """).format(models=models, first=chain[0], rest=", ".join(chain[1:])))
     return str(path)
 

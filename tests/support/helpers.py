@@ -16,6 +16,11 @@ NETGUARD_DIR = Path(__file__).resolve().parent / "netguard"
 NO_RETRIES = {"rate_limited": 0, "server_error": 0, "timeout": 0, "connection": 0, "stream_cut": 0}
 
 
+PATIENT_TIMEOUTS = {"first_token": 30, "idle": 30, "total": 60}
+"""For tests that are not about time limits. The first-token limit also covers LiteLLM's first call in a
+process (client set-up, seconds on a loaded 2-core machine under pytest -n auto), so a short one made
+tests time out, retry or fall back only under load. Tests about timeouts set their own, well below."""
+
 STUB_PRICE = {"input_per_mtok": 1.0, "output_per_mtok": 2.0}
 """$1/$2 per Mtok: with the stub server's usage (prompt words + 7 in, reply words out) costs are exact."""
 
@@ -26,7 +31,7 @@ def profile_data(api_base: str | None, models, *, tiers=None, routes=None, fallb
 
     `models` is a list of behaviour names (alias = behaviour name) or {alias: spec overrides}. By
     default the first model is the only tier member, the others are the fallbacks in order, nothing is
-    retried (so the server's hit counts are exact) and the timeouts are short. A dict given for a
+    retried (so the server's hit counts are exact) and the timeouts are PATIENT_TIMEOUTS. A dict given for a
     section that has defaults (retries, timeouts) is merged into them; None leaves a section out (the
     product's default). `price` is given to every model that has none; api_base None leaves it out.
     """
@@ -45,7 +50,7 @@ def profile_data(api_base: str | None, models, *, tiers=None, routes=None, fallb
         "routes": routes if routes is not None else [{"name": "all", "tier": "main"}],
         "fallbacks": fallbacks if fallbacks is not None else aliases[1:],
         "retries": dict(NO_RETRIES),
-        "timeouts": {"first_token": 5, "idle": 5, "total": 20},
+        "timeouts": dict(PATIENT_TIMEOUTS),
     }
     for key, value in sections.items():
         if value is None:
@@ -68,8 +73,7 @@ def compare_profile(directory: Path, api_base: str, models: list[str]) -> str:
     return str(write_profile(directory, api_base, models, name="compare-test", price=STUB_PRICE,
                              tiers={"main": list(models)}, fallbacks=[], retries=None,
                              routes=[{"name": "code", "when": {"code": True}, "tier": "main"},
-                                     {"name": "everything", "tier": "main"}],
-                             timeouts={"total": 30}))
+                                     {"name": "everything", "tier": "main"}]))
 
 
 def guarded_env(netlog: Path | None = None, **extra: str) -> dict[str, str]:
