@@ -11,7 +11,15 @@ import pytest
 
 from playground.base.records import Outcome
 from playground.services.compare import CompareError
-from playground.services.events import ColumnDelta, ColumnEnded, ColumnProgress, CompareDone, CompareStarted, ReplyDone
+from playground.services.events import (
+    ColumnDelta,
+    ColumnEnded,
+    ColumnProgress,
+    ColumnWaiting,
+    CompareDone,
+    CompareStarted,
+    ReplyDone,
+)
 from playground.services.session import open_session
 from tests.support.helpers import compare_profile
 
@@ -138,9 +146,50 @@ async def test_feedback_marks_a_reply_with_its_model_and_route(session):
 
 @pytest.mark.parametrize("models, message", [
     (["fast"], "compare needs 2 to 6 models, got 1"),
-    (["fast", "fast"], "each model can be compared once per prompt"),
+    (["fast", "fast"], "fast is given twice"),
     (["fast", "nope"], "unknown model 'nope' (not in profile 'compare-test')"),
 ])
 def test_bad_model_lists_are_refused_before_anything_is_saved(session, models, message):
     with pytest.raises(CompareError, match=message.replace("(", r"\(").replace(")", r"\)")):
         session.compare.check(models)
+
+
+async def test_one_model_twice_as_variants_sends_each_its_own_settings(session, stub):
+    models = ["fast", "fast@temperature=1.2,max_tokens=7,system=Answer in French."]
+    events = await _collect(session.compare.run("hello there", models))
+    comparison = events[-1].comparison
+    assert comparison.models == ("fast", "fast@temperature=1.2,max_tokens=7,system=Answer in French.")
+    sent = sorted(stub.requests, key=lambda r: "temperature" in r)
+    assert "temperature" not in sent[0] and "max_tokens" not in sent[0]
+    assert sent[0]["messages"][0]["role"] == "user"
+    assert (sent[1]["temperature"], sent[1]["max_tokens"]) == (1.2, 7)
+    assert sent[1]["messages"][0] == {"role": "system", "content": "Answer in French."}
+    assert all(c.attempt.ok and c.attempt.model_alias == "fast" for c in comparison.columns)
+    assert "temperature=1.2" in comparison.columns[1].attempt.reason
+    vote = session.compare.vote(comparison, Outcome.WIN, 1)
+    assert vote.winner_model_alias == models[1] and vote.models == tuple(models)
+
+
+@pytest.mark.parametrize(("models", "says"), [
+    (["fast", "fast@temperature=1", "fast@temperature=1"],
+     r"fast@temperature=1 is given twice: .* e\.g\. fast@temperature=1\.2$"),
+    (["fast", "fast@temperature=9"], "temperature must be a number"),
+    (["fast", "nope@temperature=1"], "unknown model 'nope'"),
+])
+def test_a_bad_variant_is_refused_before_anything_is_saved(session, models, says):
+    with pytest.raises(CompareError, match=says):
+        session.compare.check(models)
+
+
+async def test_variants_of_one_local_server_model_take_turns_and_report_their_wait_apart(session, stub):
+    # The test server is on loopback: one local model, whose columns must not share its cores.
+    events = await _collect(session.compare.run("hello there", ["slow", "slow@temperature=1", "fast"]))
+    first, second, other = events[-1].comparison.columns
+    assert all(c.attempt.ok for c in (first, second, other)) and first.waited_s == 0 == other.waited_s
+    assert second.attempt.started_at >= first.attempt.started_at + first.attempt.latency_s - 0.05
+    assert second.waited_s >= first.attempt.latency_s * 0.9
+    assert second.attempt.ttft_s < first.attempt.latency_s  # its own TTFT, without the wait
+    assert any(isinstance(e, ColumnWaiting) and (e.column, e.behind) == (1, 0) for e in events)
+    assert [e.waited_s for e in events if isinstance(e, ColumnEnded) and e.column == 1] == [second.waited_s]
+    # Another model on the same server does not queue.
+    assert other.attempt.started_at < first.attempt.started_at + first.attempt.latency_s

@@ -60,7 +60,8 @@ def test_json_is_one_valid_object(args, capsys):
     (["compare", "hi", "-m", "fast"], "playground: error: compare needs 2 to 6 models, got 1\n"),
     (["compare", " ", "-m", "fast", "-m", "broken"], "playground: error: the prompt is empty\n"),
     (["compare", "hi", "-m", "fast", "-m", "fast"],
-     "playground: error: each model can be compared once per prompt\n"),
+     "playground: error: fast is given twice: to compare a model with itself, give one other settings, "
+     "e.g. fast@temperature=1.2\n"),
 ])
 def test_errors_are_one_line_with_exit_status_2(args, capsys, argv, message):
     assert main([*argv, *args]) == 2
@@ -113,3 +114,26 @@ def test_api_base_serves_the_models_that_name_no_server_and_never_labels_the_emb
     # Other @ suffixes (variants) stay with the name, wherever the server is written.
     assert split_server("smollm2@temperature=1.2") == ("smollm2@temperature=1.2", None)
     assert split_server("m@https://h/v1@temperature=1.2") == ("m@temperature=1.2", "https://h/v1")
+
+
+def test_one_model_twice_as_variants_with_the_wait_shown_apart(args, stub, capsys):
+    code = main(["compare", "hi", "-m", "fast", "-m", "fast@temperature=1.2,system=Be terse.", "--json", *args])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert [c["variant"] for c in data["columns"]] == ["fast", "fast@temperature=1.2,system=Be terse."]
+    first, second = data["columns"]
+    # The test server is on loopback, so one model's variants take turns: the second waited for the first.
+    assert first["waited_s"] == 0 and second["waited_s"] >= first["latency_s"] * 0.9
+    assert {r.get("temperature") for r in stub.requests} == {None, 1.2}
+    code = main(["compare", "hi", "-m", "fast", "-m", "fast@temperature=1.2", *args])
+    header, *rows = capsys.readouterr().out.splitlines()
+    assert header.split()[:6] == ["model", "status", "tokens", "in/out", "cost", "wait"]
+    assert rows[0].split()[4] == "–" and rows[1].startswith("fast@temperature=1.2  compared")
+
+
+@pytest.mark.parametrize("model, message", [("fast@temp=1", "unknown setting 'temp'"),
+                                            ("fast@temperature=5", "temperature must be a number from 0 to 2")])
+def test_a_bad_variant_is_a_one_line_error(args, capsys, model, message):
+    code = main(["compare", "hi", "-m", "fast", "-m", model, *args])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 import pytest
 
 from playground.base.dates import parse_since
-from playground.base.records import Attempt
+from playground.base.records import Attempt, Failure
 from playground.cli.main import main
 from playground.history.store import Store
 from playground.services.session import open_session
@@ -193,6 +193,21 @@ def test_csv_cells_that_a_spreadsheet_would_run_open_as_text(capsys, tmp_path):
     assert [row["content"] for row in table] == ["'=1+1", "'=HYPERLINK(\"http://evil.example\",\"click\")"]
     _, out, _ = _run(capsys, "export-history", "--db", str(tmp_path / "h.db"), "--format", "jsonl")
     assert [json.loads(line)["content"] for line in out.splitlines()][1].startswith("=HYPERLINK")
+
+
+def test_history_shows_a_partial_reply_instead_of_no_reply(capsys, tmp_path):
+    store = Store(tmp_path / "p.db")
+    conversation, prompt_id = store.start_turn(None, "write a long poem", "default")
+    reply_id = store.start_reply(conversation)
+    attempt = Attempt("cheap", "openai/cheap", "default", "default route", 0, 1.7e9, text="Roses are",
+                      failure=Failure.CANCELLED, error="cancelled by the user", latency_s=0.5)
+    store.record_attempt(attempt, conversation, prompt_id, reply_id, None)
+    store.save_reply(reply_id, "Roses are", "cancelled", "cheap")
+    store.start_turn(None, "never answered", "default")
+    store.close()
+    _code, out, _ = _run(capsys, "history", "--db", str(tmp_path / "p.db"))
+    lines = {line.split("  ")[-2]: line.split("  ")[-1] for line in out.splitlines()}
+    assert lines == {"write a long poem": "[partial reply, cancelled: cheap]", "never answered": "[no reply]"}
 
 
 def test_list_options_before_search_are_kept(capsys, db):

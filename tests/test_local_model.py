@@ -41,6 +41,27 @@ async def test_embedded_model_answers_offline_for_free(tmp_path):
         session.store.close()
 
 
+@pytest.mark.skipif(PROBLEM is not None, reason=f"embedded model not runnable here: {PROBLEM}")
+async def test_two_variants_of_the_embedded_model_take_turns_and_report_their_wait_apart(tmp_path):
+    from playground.services.events import ColumnEnded, ColumnWaiting
+
+    session = open_session("local-only", tmp_path / "h.db")
+    try:
+        models = ["smollm2@max_tokens=12", "smollm2@max_tokens=12,temperature=1.2"]
+        events = [event async for event in session.compare.run("Name three colours.", models)]
+        first, second = events[-1].comparison.columns
+        assert first.attempt.ok and second.attempt.ok and first.waited_s == 0
+        # The second request was sent only once the first had ended: its TTFT is its own, its wait apart.
+        first_end = first.attempt.started_at + first.attempt.latency_s
+        assert second.attempt.started_at >= first_end - 0.05
+        assert second.waited_s >= first.attempt.latency_s * 0.9
+        assert second.attempt.ttft_s < second.waited_s + first.attempt.latency_s
+        assert any(isinstance(e, ColumnWaiting) and (e.column, e.behind) == (1, 0) for e in events)
+        assert [e.waited_s for e in events if isinstance(e, ColumnEnded) and e.column == 1] == [second.waited_s]
+    finally:
+        session.store.close()
+
+
 def test_threads_leave_a_core_free_and_follow_the_environment():
     cores = local_model.physical_cores()
     assert 1 <= cores <= (os.cpu_count() or 1)

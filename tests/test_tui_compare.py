@@ -9,6 +9,8 @@ os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 import random
 
 import pytest
+from textual.geometry import Region
+from textual.widgets import SelectionList
 
 from playground.services.session import open_session
 from playground.tui.app import PlaygroundApp
@@ -66,7 +68,7 @@ async def test_compare_a_slow_and_a_failing_model_vote_and_see_the_leaderboard_c
         # F5 re-asks the last prompt; the picker offers the route's candidates, already selected.
         await pilot.press("f5")
         await _wait_for(pilot, lambda: isinstance(app.screen, ModelPicker))
-        assert app.screen.query_one("#models").selected == ["slow", "broken", "endless"]
+        assert app.screen.query_one("#picker-models").selected == ["slow", "broken", "endless"]
         await pilot.press("down", "down", "space")  # leave out `endless`
         await pilot.press("ctrl+s")
         await _wait_for(pilot, lambda: isinstance(app.screen, CompareScreen))
@@ -171,3 +173,44 @@ async def test_model_text_in_a_column_is_never_markup(session, stub):
         await _wait_for(pilot, lambda: screen._finished)
         assert app.is_running
         await _wait_for(pilot, lambda: "[bold]x[/bold] [@click=app.quit]y[/]" in painted_text(screen._columns[0].body))
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_the_f5_picker_lists_its_models_on_top_of_the_chat(session, size):
+    # The chat's stylesheet is loaded first; no rule of it may hide a widget of another screen.
+    app = PlaygroundApp(session, load_engine=False)
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("f5")
+        await _wait_for(pilot, lambda: isinstance(app.screen, ModelPicker))
+        await pilot.pause()
+        listing = app.screen.query_one(SelectionList)
+        assert listing.display and listing.size.height >= 3
+        shown = "\n".join(strip.text for strip in listing.render_lines(Region(0, 0, *listing.outer_size)))
+        assert all(alias in shown for alias in ("slow", "broken", "endless"))
+
+
+async def test_a_variant_typed_in_the_picker_compares_one_model_with_itself(session):
+    app = PlaygroundApp(session, load_engine=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f5")
+        await _wait_for(pilot, lambda: isinstance(app.screen, ModelPicker))
+        picker = app.screen
+        await pilot.click("#picker-filter")
+        await pilot.press(*"slow@temp=1", "enter")
+        assert "unknown setting 'temp'" in _shown(picker, "#picker-note")
+        await pilot.press(*["backspace"] * 6, *"temperature=1", "enter")
+        listing = picker.query_one(SelectionList)
+        await _wait_for(pilot, lambda: listing.option_count == 4)
+        assert listing.selected == ["slow", "broken", "endless", "slow@temperature=1"]
+        assert listing.highlighted == 3  # on the variant just added
+        await pilot.press("up", "space", "up", "space", "ctrl+s")  # untick endless and broken
+        await _wait_for(pilot, lambda: isinstance(app.screen, CompareScreen))
+        compare = app.screen
+        assert compare.models == ["slow", "slow@temperature=1"]
+        await pilot.press(*"hi", "enter")
+        await _wait_for(pilot, lambda: compare._finished)
+        first, second = compare._columns
+        assert "slow@temperature=1" in _shown(second, ".column-label")
+        assert first.text == second.text == SLOW_TEXT
+        assert "waited" not in _shown(first, ".column-live")
+        assert "TTFT" in _shown(second, ".column-live") and "for its turn" in _shown(second, ".column-live")

@@ -202,3 +202,46 @@ async def test_incognito_toggle_stores_no_text_for_the_conversation(tmp_path):
         assert summary.incognito and summary.title == "" and summary.cost_usd > 0
         assert {m.content for m in session.store.messages(summary.id)} == {""}
         session.store.close()
+
+
+async def test_the_search_box_has_room_at_80x24(session):
+    async with PlaygroundApp(session, load_engine=False).run_test(size=(80, 24)) as pilot:
+        screen = await _open_history(pilot)
+        search = screen.query_one("#history-search", Input)
+        assert search.size.width >= 24  # was 4 cells: three 24-cell filters took the rest
+        assert all(select.size.width >= 10 for select in screen.query("#history-filters Select"))
+
+
+@pytest.mark.parametrize(("cost", "says"), [(None, "Nothing recorded in this window yet"),
+                                            (0.0, "1 request in this window cost $0")])
+async def test_stats_with_nothing_spent_say_what_fills_the_plots(tmp_path, cost, says):
+    session = open_session(_profile(tmp_path), tmp_path / "h.db")
+    if cost is not None:
+        _turn(session.store, "a free question", "a free answer", "cheap", cost)
+    try:
+        async with PlaygroundApp(session, load_engine=False).run_test(size=(80, 24)) as pilot:
+            await pilot.press("f4")
+            await _wait_for(pilot, lambda: "prompts" in str(pilot.app.screen.query_one("#stats-summary").render()))
+            screen = pilot.app.screen
+            note = screen.query_one("#stats-plots-empty", Static)
+            assert note.display and says in str(note.render()) and "F5" in str(note.render())
+            assert not screen.query_one("#stats-plots").display
+    finally:
+        session.store.close()
+
+
+async def test_stats_plots_show_when_something_was_spent(session):
+    async with PlaygroundApp(session, load_engine=False).run_test(size=SIZE) as pilot:
+        await pilot.press("f4")
+        await _wait_for(pilot, lambda: "prompts" in str(pilot.app.screen.query_one("#stats-summary").render()))
+        screen = pilot.app.screen
+        assert screen.query_one("#stats-plots").display and not screen.query_one("#stats-plots-empty").display
+
+
+async def test_an_empty_leaderboard_says_how_to_vote(session):
+    async with PlaygroundApp(session, load_engine=False).run_test(size=(80, 24)) as pilot:
+        await pilot.press("f8")
+        await _wait_for(pilot, lambda: "0 votes" in str(pilot.app.screen.query_one("#board-title").render()))
+        note = str(pilot.app.screen.query_one("#board-note").render())
+        assert "No votes yet" in note and "F5" in note and "@temperature" in note
+        assert not pilot.app.screen.query_one("#board").display

@@ -201,7 +201,7 @@ async def test_the_compare_picker_filters_as_you_type_and_keeps_what_was_ticked(
         await wait_for(pilot, lambda: isinstance(app.screen, ModelPicker))
         await pilot.click("#picker-filter")
         await pilot.press("b")
-        options = app.screen.query_one("#models")
+        options = app.screen.query_one("#picker-models")
         await wait_for(pilot, lambda: [o.value for o in options._options] == ["b"])
         await pilot.press("enter", "space", "ctrl+s")  # to the list, tick b, compare
         await wait_for(pilot, lambda: picked)

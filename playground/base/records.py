@@ -182,8 +182,16 @@ class Column:
 
     model_alias: str
     message_id: int
+    variant: str = ""
+    """The model with the settings it was asked with (`smollm2@temperature=1.2`); empty: the alias alone."""
     attempt: Attempt | None = None
     status: str = "streaming"  # compared | failed | cancelled once ended
+    waited_s: float = 0.0
+    """Queued behind another column on the same one-at-a-time model before its request was sent."""
+
+    @property
+    def label(self) -> str:
+        return self.variant or self.model_alias
 
 
 @dataclass
@@ -199,4 +207,5 @@ class Comparison:
 
     @property
     def models(self) -> tuple[str, ...]:
-        return tuple(c.model_alias for c in self.columns)
+        """What was compared: variants of one model count as different contenders."""
+        return tuple(c.label for c in self.columns)

@@ -241,16 +241,18 @@ async def _run_compare(session, prompt: str, models: list[str], conversation: st
         print_json({
             "conversation_id": comparison.conversation_id, "prompt_message_id": comparison.prompt_message_id,
             "route": comparison.route, "category": comparison.category,
-            "columns": [{"message_id": c.message_id, "status": c.status} | a.to_dict() for c, a in columns],
+            "columns": [{"message_id": c.message_id, "status": c.status, "variant": c.label, "waited_s": c.waited_s}
+                        | a.to_dict() for c, a in columns],
         })
     else:
-        rows = [("model", "status", "tokens in/out", "cost", "TTFT", "total", "answer")]
+        rows = [("model", "status", "tokens in/out", "cost", "wait", "TTFT", "total", "answer")]
         for c, a in columns:
             tokens = f"{a.input_tokens if a.input_tokens is not None else '?'}/" \
                      f"{a.output_tokens if a.output_tokens is not None else '?'}{' est.' if a.tokens_estimated else ''}"
             answer = one_line(a.text, 60) if a.ok else one_line(f"✗ {a.failure}: {a.error}", 60)
-            rows.append((c.model_alias, c.status, tokens, dollars(a.cost_usd), seconds(a.ttft_s),
-                         seconds(a.latency_s), answer))
+            # The wait is the queue for a one-at-a-time local model; TTFT and total start when the request is sent.
+            rows.append((c.label, c.status, tokens, dollars(a.cost_usd), seconds(c.waited_s) if c.waited_s else "–",
+                         seconds(a.ttft_s), seconds(a.latency_s), answer))
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
         for row in rows:
             click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1])

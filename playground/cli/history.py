@@ -80,6 +80,15 @@ def purge(yes: bool) -> int:
     return 0
 
 
+def _unfinished(store, conversation_id: str) -> str:
+    """For a conversation no model finished answering: whether a partial reply is kept, and whose."""
+    partial = [m for m in store.messages(conversation_id) if m.role == "assistant" and m.content]
+    if not partial:
+        return "no reply"
+    last = partial[-1]
+    return f"partial reply, {last.status}" + (f": {last.model_alias}" if last.model_alias else "")
+
+
 def _list(search: str) -> int:
     from playground.base.safetext import one_line
     from playground.history.store import HistoryFilter
@@ -98,8 +107,9 @@ def _list(search: str) -> int:
             click.echo("no conversations" + (f" match {search!r}" if search else ""), err=True)
             return 0
         for summary in found:
+            replied = ", ".join(summary.models) or _unfinished(store, summary.id)
             click.echo(f"{local_time(summary.updated_at)}  {dollars(summary.cost):>10}  {summary.id}  "
-                       f"{conversation_title(summary)}  [{', '.join(summary.models) or 'no reply'}]")
+                       f"{conversation_title(summary)}  [{replied}]")
             if summary.snippet:
                 click.echo(f"    … {one_line(summary.snippet, 120)}")
     return 0

@@ -68,13 +68,13 @@ class ModelSpec(_Strict):
 
     @model_validator(mode="after")
     def _key_goes_home(self) -> ModelSpec:
-        if self.key_env and self.api_base and not self.allow_key_to_api_base and not _is_loopback(self.api_base):
+        if self.key_env and self.api_base and not self.allow_key_to_api_base and not is_loopback(self.api_base):
             raise ValueError(f"would send ${self.key_env} to {self.api_base}; if that server is meant to receive "
                              f"it, add `allow_key_to_api_base: true`")
         return self
 
 
-def _is_loopback(url: str) -> bool:
+def is_loopback(url: str) -> bool:
     host = re.sub(r"^[a-z]+://", "", url).split("/")[0].rsplit(":", 1)[0].strip("[]")
     return host in ("localhost", "::1") or host.startswith("127.")
 

@@ -126,6 +126,27 @@ def milliseconds(value: float | None) -> str:
     return seconds(None if value is None else value / 1000)
 
 
+def empty_spend_note(stats: Stats) -> str | None:
+    """Why the spend plots would be empty, and what fills them; None when there is spend to plot."""
+    if any(day.cost_usd for day in stats.by_day):
+        return None
+    if not stats.requests:
+        return ("Nothing recorded in this window yet. Ask something in the chat (Esc goes back) or compare "
+                "models with F5; spend per day and per model are plotted here. A longer window may show more.")
+    counted = f"{stats.requests} request{'s' if stats.requests != 1 else ''}"
+    return (f"No spend to plot: {counted} in this window cost $0 (local models are free, "
+            "and unpriced ones count as $0). Spend appears once a priced model answers: set its key in the "
+            "environment (e.g. OPENAI_API_KEY), then ask it or compare it with F5.")
+
+
+def empty_board_note(category: str | None) -> str:
+    """What to do for the leaderboard to have anything to rank."""
+    where = f" in category {category} (c shows the next)" if category else ""
+    return (f"No votes yet{where}. Press F5 in the chat to put one prompt to 2–6 models, then vote: 1–6 picks "
+            "the winner, t a tie, b all bad. Without an API key, compare one model with itself: type "
+            "smollm2@temperature=1.2 in the picker to add a variant.")
+
+
 def stats_summary(stats: Stats) -> list[str]:
     """The headline figures: volume and spend, reliability and latency, savings."""
     lines = [

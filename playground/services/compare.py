@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import aclosing
@@ -10,7 +12,8 @@ from contextlib import aclosing
 from playground.base import tokens
 from playground.base.records import Attempt, Column, Comparison, LiveStats, Outcome, Vote
 from playground.base.safetext import environment_secrets
-from playground.config.catalog import ModelInfo
+from playground.config.catalog import LOCAL_PREFIX, ModelInfo
+from playground.config.profile import is_loopback
 from playground.history.store import Store
 from playground.providers.stream import AttemptStream
 from playground.router import NoModelAvailable, RouteRequest, decide, route_for
@@ -19,16 +22,27 @@ from playground.services.events import (
     ColumnDelta,
     ColumnEnded,
     ColumnProgress,
+    ColumnWaiting,
     CompareDone,
     CompareEvent,
     CompareStarted,
     EmptyPrompt,
 )
 from playground.services.routing_state import RoutingState
+from playground.services.variants import Variant, VariantError, parse_variant
 
 MIN_MODELS, MAX_MODELS = 2, 6
 PROGRESS_INTERVAL_S = 0.1
 """Live lines change at most ten times a second per column: often enough to read, cheap to draw."""
+
+
+def _one_at_a_time(info: ModelInfo) -> str | None:
+    """What serves this model on this machine: the embedded llama.cpp, or a server on loopback."""
+    if info.spec.model.startswith(LOCAL_PREFIX):
+        return LOCAL_PREFIX
+    if info.spec.api_base and is_loopback(info.spec.api_base):
+        return f"{info.spec.api_base} {info.spec.model}"
+    return None
 
 
 class CompareError(ValueError):
@@ -45,20 +59,31 @@ class CompareService:
         """Comparisons keep no text (prompt, title, replies), only their figures: `playground --incognito`,
         or a comparison opened from an incognito chat (the chat sets this before opening it)."""
 
-    def check(self, models: Sequence[str]) -> list[ModelInfo]:
+    def check(self, models: Sequence[str]) -> list[tuple[Variant, ModelInfo]]:
+        """Each of `models` is a variant (`alias` or `alias@temperature=1.2`, see parse_variant)."""
         if not MIN_MODELS <= len(models) <= MAX_MODELS:
             raise CompareError(f"compare needs {MIN_MODELS} to {MAX_MODELS} models, got {len(models)}")
-        if len(set(models)) != len(models):
-            raise CompareError("each model can be compared once per prompt")
-        infos = []
-        for alias in models:
+        try:
+            variants = [parse_variant(text) for text in models]
+        except VariantError as exc:
+            raise CompareError(str(exc)) from None
+        labels = [v.label for v in variants]
+        if repeated := next((v for v in variants if labels.count(v.label) > 1), None):
+            raise CompareError(f"{repeated.label} is given twice: to compare a model with itself, give one "
+                               f"other settings, e.g. {repeated.target}@temperature=1.2")
+        checked = []
+        for variant in variants:
+            alias = variant.target
             if alias not in self.state.catalog:
                 raise CompareError(f"unknown model {alias!r} (not in profile {self.state.profile.name!r})")
             info = self.state.catalog[alias]
             if not info.available:
                 raise CompareError(f"{alias} is unavailable: {info.unavailable_reason}")
-            infos.append(info)
-        return infos
+            if variant.max_tokens is not None:
+                info = dataclasses.replace(info, spec=info.spec.model_copy(update={"max_output_tokens":
+                                                                                   variant.max_tokens}))
+            checked.append((variant, info))
+        return checked
 
     def suggest(self, prompt: str, limit: int = 3) -> list[str]:
         """The models the router would try for this prompt, best first: its route's top candidates."""
@@ -84,7 +109,7 @@ class CompareService:
     async def run(self, prompt: str, models: Sequence[str], conversation_id: str | None = None,
                   prompt_message_id: int | None = None) -> AsyncIterator[CompareEvent]:
         """Compare `models` on `prompt`; pass `prompt_message_id` (and its conversation) to re-ask a saved prompt."""
-        infos = self.check(models)
+        checked = self.check(models)
         if not prompt.strip():
             raise EmptyPrompt("the prompt is empty")
         incognito = self.incognito
@@ -94,8 +119,8 @@ class CompareService:
         messages = await asyncio.to_thread(self._context, conversation_id, prompt_message_id, prompt)
         prompt_tokens = await asyncio.to_thread(tokens.count_messages, messages)
         route, _ = route_for(RouteRequest(prompt, prompt_tokens), self.state.profile, self.state.catalog)
-        columns = [Column(info.alias, await asyncio.to_thread(self.store.start_reply, conversation_id, incognito))
-                   for info in infos]
+        columns = [Column(info.alias, await asyncio.to_thread(self.store.start_reply, conversation_id, incognito),
+                          variant.label) for variant, info in checked]
         # No classifier yet: the route a prompt takes is its category.
         comparison = Comparison(conversation_id, prompt_message_id, prompt, route.name, route.name, columns)
         yield CompareStarted(comparison)
@@ -103,8 +128,15 @@ class CompareService:
         queue: asyncio.Queue = asyncio.Queue()
         secrets = environment_secrets(self.state.profile.key_envs())
         tasks = set()
-        for index, info in enumerate(infos):
-            task = asyncio.create_task(self._column(comparison, index, info, messages, prompt_tokens, secrets, queue))
+        last: dict[str, tuple[int, asyncio.Event]] = {}
+        for index, (variant, info) in enumerate(checked):
+            # Columns on one local model queue, each behind the one before: run together, they would share
+            # its cores (or wait inside it) and every column's TTFT and tok/s would be the queue's.
+            done, behind = asyncio.Event(), None
+            if (server := _one_at_a_time(info)) is not None:
+                behind, last[server] = last.get(server), (index, done)
+            task = asyncio.create_task(self._column(comparison, index, variant, info, messages, prompt_tokens,
+                                                    secrets, queue, behind, done))
             # A finished task joins the queue after its last event, so the loop below knows when all are done.
             task.add_done_callback(queue.put_nowait)
             tasks.add(task)
@@ -122,12 +154,50 @@ class CompareService:
             await asyncio.gather(*tasks, return_exceptions=True)
         yield CompareDone(comparison)
 
-    async def _column(self, comparison: Comparison, index: int, info: ModelInfo, messages: list[dict],
-                      prompt_tokens: int, secrets: list[str], queue: asyncio.Queue) -> None:
+    async def _column(self, comparison: Comparison, index: int, variant: Variant, info: ModelInfo,
+                      messages: list[dict], prompt_tokens: int, secrets: list[str], queue: asyncio.Queue,
+                      behind: tuple[int, asyncio.Event] | None, done: asyncio.Event) -> None:
+        try:
+            await self._stream_column(comparison, index, variant, info, messages, prompt_tokens, secrets, queue,
+                                      behind)
+        finally:
+            done.set()
+
+    async def _wait(self, index: int, behind: tuple[int, asyncio.Event], queue: asyncio.Queue) -> float:
+        """Wait for the column ahead on the same model to end; returns the seconds waited."""
+        ahead, ended = behind
+        started = time.perf_counter()
+        while not ended.is_set():
+            queue.put_nowait(ColumnWaiting(index, ahead, time.perf_counter() - started))
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(PROGRESS_INTERVAL_S * 5):
+                    await ended.wait()
+        return time.perf_counter() - started
+
+    async def _stream_column(self, comparison: Comparison, index: int, variant: Variant, info: ModelInfo,
+                             messages: list[dict], prompt_tokens: int, secrets: list[str], queue: asyncio.Queue,
+                             behind: tuple[int, asyncio.Event] | None) -> None:
         column = comparison.columns[index]
-        stream = AttemptStream(info, messages, route=comparison.route, hop=0, timeouts=self.state.profile.timeouts,
-                               reason=f"compared with {', '.join(m for m in comparison.models if m != info.alias)}",
-                               secrets=secrets)
+        others = ", ".join(label for label in comparison.models if label != column.label)
+        if variant.system is not None:
+            messages = [{"role": "system", "content": variant.system}, *messages]
+
+        def open_stream() -> AttemptStream:
+            # Opened once the model is free, so the attempt's TTFT is the model's own, not the queue's.
+            return AttemptStream(info, messages, route=comparison.route, hop=0,
+                                 timeouts=self.state.profile.timeouts, temperature=variant.temperature,
+                                 reason=" · ".join(filter(None, [variant.settings, f"compared with {others}"])),
+                                 secrets=secrets)
+
+        if behind is not None:
+            try:
+                column.waited_s = await self._wait(index, behind, queue)
+            except asyncio.CancelledError:
+                attempt = open_stream().cancelled()
+                self._record(comparison, column, attempt, "cancelled", self.store.start_attempt(
+                    attempt, comparison.conversation_id, comparison.prompt_message_id, column.message_id, None))
+                raise
+        stream = open_stream()
         row = asyncio.ensure_future(asyncio.to_thread(
             self.store.start_attempt, stream.attempt, comparison.conversation_id, comparison.prompt_message_id,
             column.message_id, None))
@@ -161,7 +231,7 @@ class CompareService:
         attempt = stream.attempt
         status = "compared" if attempt.ok else "failed"
         await asyncio.to_thread(self._record, comparison, column, attempt, status, await row)
-        queue.put_nowait(ColumnEnded(index, attempt, status))
+        queue.put_nowait(ColumnEnded(index, attempt, status, column.waited_s))
 
     def _record(self, comparison: Comparison, column: Column, attempt: Attempt, status: str,
                 attempt_id: int) -> None:
@@ -176,7 +246,7 @@ class CompareService:
         if (outcome is Outcome.WIN) != (winner is not None):
             raise ValueError("a win needs a winner, a tie or 'all bad' has none")
         vote = Vote(comparison.conversation_id, comparison.prompt_message_id, outcome,
-                    comparison.columns[winner].model_alias if winner is not None else None, comparison.models,
+                    comparison.columns[winner].label if winner is not None else None, comparison.models,
                     tuple(c.message_id for c in comparison.columns), comparison.route, comparison.category, blind)
         self.store.record_vote(vote)
         return vote
@@ -185,5 +255,5 @@ class CompareService:
         """Make this column's reply the conversation's answer to the prompt."""
         chosen = comparison.columns[column]
         if chosen.status != "compared":
-            raise CompareError(f"{chosen.model_alias} has no finished reply to continue with")
+            raise CompareError(f"{chosen.label} has no finished reply to continue with")
         self.store.choose_reply(comparison.prompt_message_id, chosen.message_id)

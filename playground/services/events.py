@@ -81,10 +81,22 @@ class ColumnProgress:
 
 
 @dataclass(frozen=True)
+class ColumnWaiting:
+    """The column queues for a model that answers one request at a time (the embedded one)."""
+
+    column: int
+    behind: int
+    """The column that runs first."""
+    waited_s: float
+
+
+@dataclass(frozen=True)
 class ColumnEnded:
     column: int
     attempt: Attempt
     status: str
+    waited_s: float = 0.0
+    """Time spent queued before the request was sent; the attempt's TTFT does not include it."""
 
 
 @dataclass(frozen=True)
@@ -92,4 +104,4 @@ class CompareDone:
     comparison: Comparison
 
 
-CompareEvent = CompareStarted | ColumnDelta | ColumnProgress | ColumnEnded | CompareDone
+CompareEvent = CompareStarted | ColumnDelta | ColumnProgress | ColumnWaiting | ColumnEnded | CompareDone

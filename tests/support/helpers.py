@@ -68,12 +68,13 @@ def write_profile(directory: Path, api_base: str | None, models, filename: str =
     return path
 
 
-def compare_profile(directory: Path, api_base: str, models: list[str]) -> str:
-    """Every model in one tier at STUB_PRICE, a `code` and an `everything` route, product retries."""
-    return str(write_profile(directory, api_base, models, name="compare-test", price=STUB_PRICE,
-                             tiers={"main": list(models)}, fallbacks=[], retries=None,
-                             routes=[{"name": "code", "when": {"code": True}, "tier": "main"},
-                                     {"name": "everything", "tier": "main"}]))
+def compare_profile(directory: Path, api_base: str, models: list[str], **sections) -> str:
+    """Every model in one tier at STUB_PRICE, a `code` and an `everything` route, product retries;
+    `sections` as for profile_data."""
+    defaults = {"name": "compare-test", "price": STUB_PRICE, "tiers": {"main": list(models)}, "fallbacks": [],
+                "retries": None, "routes": [{"name": "code", "when": {"code": True}, "tier": "main"},
+                                            {"name": "everything", "tier": "main"}]}
+    return str(write_profile(directory, api_base, models, **(defaults | sections)))
 
 
 def guarded_env(netlog: Path | None = None, **extra: str) -> dict[str, str]:

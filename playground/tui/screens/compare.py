@@ -18,7 +18,14 @@ from textual.worker import Worker, WorkerState
 from playground.base.records import Comparison, Outcome, Vote
 from playground.base.safetext import one_line, redact
 from playground.services.compare import MAX_MODELS
-from playground.services.events import ColumnDelta, ColumnEnded, ColumnProgress, CompareDone, CompareStarted
+from playground.services.events import (
+    ColumnDelta,
+    ColumnEnded,
+    ColumnProgress,
+    ColumnWaiting,
+    CompareDone,
+    CompareStarted,
+)
 from playground.services.session import Session
 from playground.tui.collect import streaming
 from playground.tui.messages import CompareProgress
@@ -174,8 +181,10 @@ class CompareScreen(Screen[Continued | None]):
             self._columns[event.column].append(event.text)
         elif isinstance(event, ColumnProgress):
             self._columns[event.column].progress(event.live)
+        elif isinstance(event, ColumnWaiting):
+            self._columns[event.column].waiting(f"column {self._order.index(event.behind) + 1}", event.waited_s)
         elif isinstance(event, ColumnEnded):
-            self._columns[event.column].finished(event.attempt, event.status)
+            self._columns[event.column].finished(event.attempt, event.status, event.waited_s)
         elif isinstance(event, CompareStarted):
             self._comparison = event.comparison
             self.conversation_id = event.comparison.conversation_id

@@ -13,11 +13,15 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from playground.base.records import Vote
-from playground.present.format import dollars, seconds
+from playground.present.format import dollars, empty_board_note, seconds
 from playground.services.leaderboard import categories, standings
 from playground.services.session import Session
 
 COLUMNS = ("model", "rating", "95% interval", "wins", "losses", "ties", "all bad", "cost / win", "median latency")
+
+
+RATING_NOTE = ("Bradley–Terry ratings (Elo scale, 1000 = even); a tie or 'all bad' counts as a draw between every "
+               "pair compared.")
 
 
 class LeaderboardScreen(Screen):
@@ -42,8 +46,7 @@ class LeaderboardScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Static(Text("loading votes…"), id="board-title", markup=False)
         yield DataTable(id="board", cursor_type="row", zebra_stripes=True)
-        yield Static(Text("Bradley–Terry ratings (Elo scale, 1000 = even); a tie or 'all bad' counts as a draw "
-                          "between every pair compared."), id="board-note", markup=False)
+        yield Static(Text(RATING_NOTE), id="board-note", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -73,7 +76,9 @@ class LeaderboardScreen(Screen):
         shown = [v for v in votes if self.category is None or v.category == self.category]
         title = f"Leaderboard · {self.category or 'all categories'} · {len(shown)} votes"
         self.query_one("#board-title", Static).update(Text(title, style="bold"))
+        self.query_one("#board-note", Static).update(Text(RATING_NOTE if shown else empty_board_note(self.category)))
         table = self.query_one(DataTable)
+        table.display = bool(shown)
         table.clear()
         for row in standings(votes, self._loaded.replies, self.category):
             table.add_row(Text(row.model_alias), f"{row.rating:.0f}", f"{row.low:.0f}–{row.high:.0f}",

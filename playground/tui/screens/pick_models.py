@@ -1,4 +1,5 @@
-"""A modal to pick the models to compare: every available model, the route's top candidates preselected."""
+"""A modal to pick the models to compare: every available model, the route's top candidates preselected;
+typing `alias@temperature=1.2` adds a variant, so one local model can be compared with itself."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, SelectionList, Static
 from textual.widgets.selection_list import Selection
 
-from playground.config.catalog import Catalog
+from playground.config.catalog import Catalog, ModelInfo
 from playground.present.format import model_detail
 from playground.services.compare import MAX_MODELS, MIN_MODELS
+from playground.services.variants import VariantError, parse_variant
 
 
 class ModelPicker(ModalScreen[list[str] | None]):
@@ -27,23 +29,34 @@ class ModelPicker(ModalScreen[list[str] | None]):
         super().__init__()
         self.catalog = catalog
         self.selected = selected
-        self._chosen = {alias for alias in selected if catalog[alias].available}
+        # The catalog's models, then variants (an alias with its own settings) picked before or typed here.
+        self._entries = [*catalog.models,
+                         *[s for s in selected if s not in catalog and self._info(s) is not None]]
+        self._chosen = {entry for entry in selected if (info := self._info(entry)) is not None and info.available}
         self._filling = False
+
+    def _info(self, entry: str) -> ModelInfo | None:
+        try:
+            target = parse_variant(entry).target
+        except VariantError:
+            return None
+        return self.catalog.models.get(target)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="picker"):
-            yield Static(Text(f"Pick {MIN_MODELS}–{MAX_MODELS} models · type to filter · Tab to the list · "
-                              "Space toggles · Ctrl+S compares"), markup=False)
-            yield Input(placeholder="filter models", id="picker-filter")
-            yield SelectionList[str](*[self._option(alias) for alias in self.catalog.models], id="models")
+            yield Static(Text(f"Pick {MIN_MODELS}–{MAX_MODELS} models · type to filter · Space toggles · "
+                              "Ctrl+S compares · model@temperature=1.2 + Enter adds a variant"), markup=False)
+            yield Input(placeholder="filter, or add a variant: smollm2@temperature=1.2", id="picker-filter")
+            yield SelectionList[str](*[self._option(entry) for entry in self._entries], id="picker-models")
             yield Static(Text(""), id="picker-note", markup=False)
             with Horizontal(id="picker-buttons"):
                 yield Button("Compare", id="confirm", variant="primary")
                 yield Button("Cancel", id="cancel")
 
-    def _option(self, alias: str) -> Selection[str]:
-        info = self.catalog[alias]
-        return Selection(Text(f"{alias} · {model_detail(info)}"), alias, alias in self._chosen,
+    def _option(self, entry: str) -> Selection[str]:
+        info = self._info(entry)
+        assert info is not None  # entries are checked when added
+        return Selection(Text(f"{entry} · {model_detail(info)}"), entry, entry in self._chosen,
                          disabled=not info.available)
 
     def on_mount(self) -> None:
@@ -51,20 +64,53 @@ class ModelPicker(ModalScreen[list[str] | None]):
 
     @on(Input.Changed, "#picker-filter")
     def _filter(self, event: Input.Changed) -> None:
-        words = event.value.lower().split()
+        self._fill(event.value)
+
+    def _fill(self, query: str) -> None:
+        words = query.partition("@")[0].lower().split()  # a variant being typed filters by its model
         options = self.query_one(SelectionList)
         self._filling = True  # rebuilding the list must not read as the user unticking models
         options.clear_options()
-        options.add_options([self._option(alias) for alias in self.catalog.models
-                             if all(word in f"{alias} {model_detail(self.catalog[alias])}".lower() for word in words)])
+        options.add_options([self._option(entry) for entry in self._entries
+                             if all(word in f"{entry} {model_detail(self._info(entry))}".lower() for word in words)])
         self._filling = False
 
     @on(Input.Submitted, "#picker-filter")
-    def _to_list(self) -> None:
+    def _to_list(self, event: Input.Submitted) -> None:
         options = self.query_one(SelectionList)
-        if options.option_count:
+        if "@" in event.value:
+            added = self._add_variant(event.value)
+            if added is None:
+                return
+            options.highlighted = added
+        elif options.option_count:
             options.highlighted = 0
         options.focus()
+
+    def _add_variant(self, text: str) -> int | None:
+        """Tick the variant, listed after the models; returns its place in the list, None if refused."""
+        note = self.query_one("#picker-note", Static)
+        try:
+            variant = parse_variant(text)
+        except VariantError as exc:
+            note.update(Text(str(exc)))
+            return None
+        info = self._info(variant.label)
+        if info is None or variant.api_base:
+            note.update(Text(f"{variant.target}: not a model of this profile"))
+            return None
+        if not info.available:
+            note.update(Text(f"{variant.target} is unavailable: {info.unavailable_reason}"))
+            return None
+        if variant.label not in self._entries:
+            self._entries.append(variant.label)
+        self._chosen.add(variant.label)
+        note.update(Text(""))
+        filter_box = self.query_one(Input)
+        with filter_box.prevent(Input.Changed):
+            filter_box.value = ""
+        self._fill("")
+        return self._entries.index(variant.label)
 
     @on(SelectionList.SelectionToggled)
     def _toggled(self, event: SelectionList.SelectionToggled) -> None:
@@ -78,7 +124,7 @@ class ModelPicker(ModalScreen[list[str] | None]):
             self.query_one("#picker-note", Static).update(
                 Text(f"{len(chosen)} selected: pick {MIN_MODELS} to {MAX_MODELS}"))
             return
-        self.dismiss([alias for alias in self.catalog.models if alias in chosen])
+        self.dismiss([entry for entry in self._entries if entry in chosen])
 
     @on(Button.Pressed, "#cancel")
     def _cancel(self) -> None:

@@ -19,7 +19,7 @@ from playground.base.dates import parse_since
 from playground.base.safetext import one_line
 from playground.config.catalog import ModelInfo
 from playground.history.stats import Stats, compute
-from playground.present.format import dollars, milliseconds, percent, stats_summary
+from playground.present.format import dollars, empty_spend_note, milliseconds, percent, stats_summary
 from playground.services.session import Session
 
 WINDOWS = [("Last 7 days", "7d"), ("Last 30 days", "30d"), ("All time", "all")]
@@ -55,6 +55,7 @@ class StatsScreen(Screen):
                          value=priced[0].alias if priced else Select.NULL, id="stats-baseline")
         with VerticalScroll(id="stats-body"):
             yield Static(Text("loading…"), id="stats-summary", markup=False)
+            yield Static(Text(""), id="stats-plots-empty", markup=False)
             with Horizontal(id="stats-plots"):
                 yield PlotextPlot(id="spend-by-day")
                 yield PlotextPlot(id="spend-by-model")
@@ -90,6 +91,11 @@ class StatsScreen(Screen):
     def _loaded(self, message: Loaded) -> None:
         stats = message.stats
         self.query_one("#stats-summary", Static).update(Text("\n".join(stats_summary(stats))))
+        # Two empty $0 charts say nothing: a sentence says why they are empty and how to fill them.
+        note = empty_spend_note(stats)
+        self.query_one("#stats-plots-empty", Static).update(Text(note or ""))
+        self.query_one("#stats-plots-empty").display = note is not None
+        self.query_one("#stats-plots").display = note is None
         self._plot_days(stats)
         self._plot_models(stats)
         models = self.query_one("#stats-models", DataTable)

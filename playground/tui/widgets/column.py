@@ -8,7 +8,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from playground.base.records import Attempt, LiveStats
-from playground.present.format import figures, live_line
+from playground.present.format import figures, live_line, seconds
 from playground.tui.widgets.markdown_view import MarkdownView
 
 
@@ -16,10 +16,12 @@ class CompareColumn(VerticalScroll):
     """Scrolls on its own, so one long answer does not push the others out of view."""
 
     def __init__(self, model_alias: str) -> None:
+        """`model_alias` is what was compared: an alias, or a variant such as `smollm2@temperature=1.2`."""
         super().__init__()
         self.model_alias = model_alias
         self.text = ""
         self.ended = False
+        self.waited_s = 0.0
 
     def compose(self) -> ComposeResult:
         yield Static(Text(self.model_alias), classes="column-label", markup=False)
@@ -41,12 +43,24 @@ class CompareColumn(VerticalScroll):
         self.text += piece
         self.body.append(piece)
 
-    def progress(self, live: LiveStats) -> None:
-        self.query_one(".column-live", Static).update(Text(live_line(live)))
+    def _live(self, text: str) -> None:
+        # The queue's wait is the local model's turn-taking, not this model's speed: shown apart from TTFT.
+        waited = f" · waited {seconds(self.waited_s)} for its turn" if self.waited_s else ""
+        self.query_one(".column-live", Static).update(Text(text + waited))
 
-    def finished(self, attempt: Attempt, status: str) -> None:
+    def waiting(self, behind: str, waited_s: float) -> None:
+        self.waited_s = waited_s
+        self.query_one(".column-live", Static).update(
+            Text(f"queued: one local model answers one column at a time; {behind} goes first · "
+                 f"waiting {seconds(waited_s)}"))
+
+    def progress(self, live: LiveStats) -> None:
+        self._live(live_line(live))
+
+    def finished(self, attempt: Attempt, status: str, waited_s: float = 0.0) -> None:
         self.ended = True
-        self.query_one(".column-live", Static).update(Text(figures(attempt)))
+        self.waited_s = waited_s
+        self._live(figures(attempt))
         if attempt.ok:
             self._state("done")
         else:
