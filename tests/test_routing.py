@@ -11,6 +11,7 @@ from playground.base.records import Attempt, Failure
 from playground.config.catalog import build_catalog
 from playground.config.profile import Condition, Cooldown, Profile, load_profile
 from playground.router import NoModelAvailable, RouteRequest, decide
+from playground.router.decide import SemanticScores
 from playground.router.health import HealthTracker
 from playground.router.rules import PromptFacts, has_code, matches, split_tags
 
@@ -125,15 +126,26 @@ def test_nothing_available_is_refused_with_each_reason(tmp_path):
 
 
 class FixedSemantic:
-    """A real matcher with canned similarities: the router's contract is only `scores(text)`."""
+    """A real matcher with canned similarities: the router's contract is `match(text)`, the thresholds in
+    force and the margin that is enough on its own."""
 
-    def __init__(self, answers: dict[str, dict[str, float]]) -> None:
+    def __init__(self, answers: dict[str, dict[str, float]], thresholds: dict[str, float] | None = None,
+                 margin: float = 0.5, generic: dict[str, float] | None = None) -> None:
         self.answers = answers
         self.asked: list[str] = []
+        self._thresholds = thresholds or {"translate": 0.6, "reason": 0.6}
+        self._margin = margin
+        self.generic = generic or {}
 
-    def scores(self, text):
+    def match(self, text):
         self.asked.append(text)
-        return self.answers.get(text, {"translate": 0.1, "reason": 0.2})
+        return SemanticScores(self.answers.get(text, {"translate": 0.1, "reason": 0.2}), self.generic.get(text))
+
+    def thresholds(self):
+        return self._thresholds
+
+    def margin(self):
+        return self._margin
 
 
 SEMANTIC = """
@@ -153,12 +165,31 @@ def test_semantic_routes_compete_as_a_group(tmp_path):
     matcher = FixedSemantic({"show that n is prime": {"translate": 0.65, "reason": 0.71}})
     decision = decide(RouteRequest("show that n is prime", 5, 5), profile, catalog, semantic=matcher)
     assert (decision.route, decision.stage, decision.model) == ("reason", "semantic", "strong")
-    assert decision.score == 0.71 and decision.match == "similarity 0.71 ≥ 0.60"
+    assert decision.score == 0.71 and decision.match == "similarity 0.71 ≥ 0.60, 0.06 ahead of translate"
+    assert (decision.runner_up, round(decision.margin, 2)) == ("translate", 0.06)
     assert matcher.asked == ["show that n is prime"]  # asked once for both semantic routes
 
     decision = decide(RouteRequest("hi", 2, 2), profile, catalog, semantic=matcher)
-    assert decision.route == "rest" and "semantic: no route similar enough" in decision.skipped
+    assert decision.route == "rest"
+    assert "semantic: no route similar enough (best reason 0.20 < 0.60, 0.10 ahead of translate)" in decision.skipped
     assert decision.similarities == {"translate": 0.1, "reason": 0.2}
+
+
+def test_a_lower_threshold_never_lets_a_less_similar_route_win(tmp_path):
+    profile = profile_from(tmp_path, SEMANTIC)
+    catalog = build_catalog(profile, env={})
+    # reason clears its low threshold, translate (more similar) misses its high one: the old rule chose reason.
+    matcher = FixedSemantic({"p": {"translate": 0.55, "reason": 0.5}}, {"translate": 0.7, "reason": 0.3})
+    decision = decide(RouteRequest("p", 1, 1), profile, catalog, semantic=matcher)
+    assert decision.route == "rest"
+
+
+def test_a_clear_lead_over_the_runner_up_is_enough(tmp_path):
+    profile = profile_from(tmp_path, SEMANTIC)
+    catalog = build_catalog(profile, env={})
+    matcher = FixedSemantic({"p": {"translate": 0.45, "reason": 0.1}}, margin=0.3)
+    decision = decide(RouteRequest("p", 1, 1), profile, catalog, semantic=matcher)
+    assert (decision.route, decision.match) == ("translate", "similarity 0.45, 0.35 ahead of reason (≥ 0.30)")
 
 
 def test_semantic_routes_are_skipped_until_the_index_is_built(tmp_path):
@@ -271,3 +302,15 @@ def test_cooling_model_is_dropped_with_its_reason(tmp_path):
     assert decision.model == "cheap-a"
     cooling = next(c for c in decision.candidates if c.alias == "cheap-b")
     assert cooling.dropped and cooling.note.startswith("cooling down 20 s more: rate limited (429)")
+
+
+def test_a_prompt_more_like_generic_text_than_any_route_falls_through(tmp_path):
+    profile = profile_from(tmp_path, SEMANTIC)
+    catalog = build_catalog(profile, env={})
+    matcher = FixedSemantic({"p": {"translate": 0.65, "reason": 0.1}, "q": {"translate": 0.65, "reason": 0.1}},
+                            margin=0.1, generic={"p": 0.8, "q": 0.7})
+    decision = decide(RouteRequest("p", 1, 1), profile, catalog, semantic=matcher)
+    assert decision.route == "rest"
+    assert "semantic: more like generic text (0.80) than like any route (best translate 0.65)" in decision.skipped
+    # Less than the margin closer to generic text: the route still wins.
+    assert decide(RouteRequest("q", 1, 1), profile, catalog, semantic=matcher).route == "translate"

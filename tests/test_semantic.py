@@ -15,9 +15,11 @@ from playground.config.catalog import build_catalog
 from playground.config.profile import load_profile
 from playground.router import RouteRequest, decide
 from playground.router.embeddings import EmbeddingCache, EmbeddingError, MiniLMEncoder, minilm_path
-from playground.router.semantic import SemanticIndex, build_index
+from playground.router.semantic import SemanticIndex, build_index, out_of_domain
 
 INTENTS = Path(__file__).parent.parent / "benchmarks" / "data" / "intents.jsonl"
+KEYS = {"OPENAI_API_KEY": "sk-test", "GEMINI_API_KEY": "test", "ANTHROPIC_API_KEY": "test"}
+"""Routing only, no call: keys make every tier usable whether or not the local model runs on this CPU."""
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +70,8 @@ def test_utterances_are_embedded_once_then_read_from_the_cache(tmp_path, encoder
     counting = Counting(encoder)
     cache = EmbeddingCache(tmp_path / "e.db")
     first = SemanticIndex(profile.semantic_routes, counting, cache)
-    utterances = sum(len(r.semantic.utterances) for r in profile.semantic_routes)
+    # The utterances and the generic text the thresholds are fitted against.
+    utterances = sum(len(r.semantic.utterances) for r in profile.semantic_routes) + len(out_of_domain())
     assert counting.texts == utterances
     second = SemanticIndex(profile.semantic_routes, counting, EmbeddingCache(tmp_path / "e.db"))
     assert counting.texts == utterances  # nothing new was embedded
@@ -78,7 +81,7 @@ def test_utterances_are_embedded_once_then_read_from_the_cache(tmp_path, encoder
 
 def test_semantic_routing_accuracy_on_labelled_intents(tmp_path):
     profile = load_profile(resolve_profile("semantic"))
-    catalog = build_catalog(profile, env={})
+    catalog = build_catalog(profile, env=KEYS)
     index = build_index(profile, EmbeddingCache(tmp_path / "e.db"))
     rows = [json.loads(line) for line in INTENTS.open()]
     correct = 0
@@ -89,7 +92,8 @@ def test_semantic_routing_accuracy_on_labelled_intents(tmp_path):
     assert correct / len(rows) >= 0.9
 
 
-def test_the_chat_routes_semantically_once_the_index_is_built(tmp_path):
+def test_the_chat_routes_semantically_once_the_index_is_built(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     from playground.services.session import open_session
 
     session = open_session("semantic", tmp_path / "h.db")
@@ -116,3 +120,75 @@ def test_a_litellm_embedding_model_gets_its_key_per_call_and_is_normalised(tmp_p
         server.script("broken", status=500)
         with pytest.raises(EmbeddingError, match=r"openai/broken: embedding failed"):
             LiteLLMEncoder("openai/broken", api_base=server.api_base, key_env="EMBED_KEY").encode(["x"])
+
+
+def test_fitted_thresholds_sit_between_generic_text_and_the_routes_own_utterances(tmp_path):
+    profile = load_profile(resolve_profile("semantic"))
+    assert all(r.semantic.threshold is None for r in profile.semantic_routes)
+    index = build_index(profile, EmbeddingCache(tmp_path / "e.db"))
+    calibration = index.calibration
+    assert calibration.fitted == {r.name for r in profile.semantic_routes}
+    for name, threshold in calibration.thresholds.items():
+        assert threshold <= calibration.own_low[name] and threshold <= calibration.out_of_domain[name]
+        assert calibration.own[name] > calibration.out_of_domain[name] - 0.1
+    assert 0 < calibration.margin < 0.5
+    catalog = build_catalog(profile, env=KEYS)
+    for prompt, route in [("The bus stop moved across the street last week.", "default"),
+                          ("Could you put this letter into Spanish for me?", "translation")]:
+        n = count_text(prompt)
+        assert decide(RouteRequest(prompt, n, n), profile, catalog, semantic=index).route == route, prompt
+
+
+MATERIAL = ("Minutes of the planning meeting. The quarterly figures were presented region by region, the team grew "
+            "by four people, and the car park will be resurfaced in spring.\n\n")
+
+
+class Recording:
+    """Wraps the real encoder to record the longest text that reaches the model."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.name, self.longest = inner, inner.name, 0
+
+    def encode(self, texts):
+        self.longest = max(self.longest, *(len(t) for t in texts))
+        return self.inner.encode(texts)
+
+
+def test_a_request_inside_a_long_prompt_is_found_and_only_views_are_embedded(tmp_path, encoder):
+    from playground.router.semantic import VIEW_CHARS
+
+    profile = load_profile(resolve_profile("semantic"))
+    catalog = build_catalog(profile, env=KEYS)
+    recording = Recording(encoder)
+    index = SemanticIndex(profile.semantic_routes, recording, EmbeddingCache(tmp_path / "e.db"))
+    recording.longest = 0
+    question = "How do I fix the KeyError my Python dictionary lookup throws in this loop?"
+    for prompt in (MATERIAL * 80 + question + "\n\nThanks in advance!", question + "\n\n" + MATERIAL * 80):
+        n = count_text(prompt)
+        assert n > 2000
+        decision = decide(RouteRequest(prompt, n, n), profile, catalog, semantic=index)
+        assert decision.route == "code", decision.similarities
+    assert recording.longest <= VIEW_CHARS  # a 2,000-token prompt reaches the encoder as short views
+
+
+def test_the_encoder_never_tokenises_a_whole_long_text():
+    from playground.router import embeddings
+
+    text = "a" * 100_000 + "Translate all of the above into German."
+    clipped = embeddings._clip(text)
+    assert len(clipped) == 2 * embeddings._CLIP_CHARS + 1 and clipped.endswith("into German.")
+
+
+def test_prefetching_a_file_of_prompts_batches_the_encodes_and_keeps_the_answers(tmp_path, encoder):
+    profile = load_profile(resolve_profile("semantic"))
+    prompts = ["Translate this into Italian please", MATERIAL * 30 + "Summarise the notes above.", "hi!"]
+    plain = SemanticIndex(profile.semantic_routes, encoder, EmbeddingCache(tmp_path / "e.db"))
+    expected = [plain.match(p) for p in prompts]
+    counting = Counting(encoder)
+    index = SemanticIndex(profile.semantic_routes, counting, EmbeddingCache(tmp_path / "e.db"))
+    index.prefetch(prompts)
+    embedded = counting.texts
+    found = [index.match(p) for p in prompts]
+    assert counting.texts == embedded  # match() read every view from the prefetched batch
+    for got, want in zip(found, expected):
+        assert got.similarities == pytest.approx(want.similarities, abs=1e-4)

@@ -51,6 +51,7 @@ def check(files: tuple[str, ...]) -> int:
             failed += 1
         else:
             click.echo(f"{path}: ok ({loaded.name}: {len(loaded.models)} models, {len(loaded.routes)} routes)")
+            _semantic_warnings(path, loaded)
     return 1 if failed else 0
 
 
@@ -82,3 +83,19 @@ def show() -> int:
     table = price_list.load_prices()
     click.echo(f"{len(table.entries):,} models priced; source: {table.source}; cache: {price_list.cache_path()}")
     return 0
+
+
+def _semantic_warnings(path, loaded) -> None:
+    """A warning per semantic route whose set threshold its own utterances rarely reach; not a failure."""
+    if not loaded.semantic_routes:
+        return
+    from playground.router.embeddings import EmbeddingError
+    from playground.services.route_preview import threshold_warnings
+
+    try:
+        warnings = threshold_warnings(loaded)
+    except EmbeddingError as exc:
+        click.echo(f"{path}: note: semantic thresholds not checked: {exc}", err=True)
+        return
+    for warning in warnings:
+        click.echo(f"{path}: warning: {warning}", err=True)

@@ -15,7 +15,7 @@ import sys
 import click
 
 from playground import __version__
-from playground.cli import chat, checks, history, policy
+from playground.cli import chat, checks, history, policy, route
 from playground.cli.common import Failed, db_option, incognito_option, option, profile_option
 
 
@@ -51,7 +51,8 @@ def _run_tui() -> int:
 
 
 COMMANDS = [chat.ask, chat.compare, history.history, history.stats, history.export_history, policy.evaluate,
-            policy.tune, policy.export, policy.import_, checks.doctor, checks.profile, checks.prices]
+            policy.tune, policy.export, policy.import_, checks.doctor, checks.profile, checks.prices,
+            route.route]
 for command in COMMANDS:
     cli.add_command(command)
 

@@ -122,8 +122,10 @@ class SemanticSpec(_Strict):
     """Match prompts similar to example utterances."""
 
     utterances: tuple[str, ...] = Field(min_length=1)
-    threshold: float = Field(default=0.5, ge=-1, le=1)
-    """Cosine similarity (top-k mean) a prompt needs to take this route."""
+    threshold: float | None = Field(default=None, ge=-1, le=1)
+    """Cosine similarity (top-k mean) a prompt needs to take this route when it is the most similar one.
+    Left out, it is fitted when the index is built: above what generic text reaches, below what the
+    route's own utterances reach (leave-one-out). A less similar route never wins over a more similar one."""
     top_k: int = Field(default=3, ge=1)
 
 

@@ -35,7 +35,7 @@ def dollars(value: float | Cost | None) -> str:
 def model_detail(info: ModelInfo) -> str:
     """What to know when picking a model: its input price, or why it cannot be used."""
     if not info.available:
-        return info.unavailable_reason
+        return info.unavailable_reason or "unavailable"
     price = info.cost(1_000_000, 0)
     return f"{dollars(price)}/Mtok in" if price is not None else "price unknown"
 

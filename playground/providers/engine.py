@@ -141,7 +141,7 @@ def _warm(litellm: ModuleType) -> None:
     if client is not None:
         client.event_hooks["request"].append(_note_sent)
         client.event_hooks["response"].append(_note_received)
-        litellm.aclient_session = client
+        litellm.aclient_session = client  # type: ignore[attr-defined]  # read by LiteLLM's OpenAI handler
 
 
 _REHEARSAL = b"".join(

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from playground.base import tokens
 from playground.base.records import Attempt, Failure
@@ -52,7 +52,8 @@ class _Watchdog:
         now = self.loop.time()
         if now >= due and (self.waiting or now >= self.deadline):
             self.expired = True
-            self.task.cancel()
+            if self.task is not None:
+                self.task.cancel()
         else:
             self._schedule(max(due, now + 0.001))
 
@@ -122,7 +123,7 @@ class AttemptStream:
             args["temperature"] = self.temperature
         return args
 
-    async def __aiter__(self) -> AsyncIterator[str]:
+    async def __aiter__(self) -> AsyncGenerator[str, None]:
         # The first import takes seconds: never on the caller's event loop.
         attempt = self.attempt
         began_wall, began = time.time(), time.perf_counter()

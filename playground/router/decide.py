@@ -33,9 +33,23 @@ class RouteRequest:
         return self.conversation_tokens if self.conversation_tokens is not None else self.prompt_tokens
 
 
+@dataclass(frozen=True)
+class SemanticScores:
+    similarities: dict[str, float]
+    """Similarity of the text to each semantic route (by name)."""
+    generic: float | None = None
+    """Its similarity, measured the same way, to generic text that asks for nothing in particular."""
+
+
 class SemanticMatcher(Protocol):
-    def scores(self, text: str) -> dict[str, float]:
-        """Similarity of the text to each semantic route (by name)."""
+    def match(self, text: str) -> SemanticScores:
+        """How similar the text is to each semantic route, and to generic text."""
+
+    def thresholds(self) -> dict[str, float]:
+        """The similarity each route needs when it is the most similar one (set or fitted)."""
+
+    def margin(self) -> float:
+        """A lead over the runner-up that is enough on its own, however low the similarity."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +84,10 @@ class Decision:
     """Routes considered before this one and why they did not match."""
     similarities: dict[str, float] = field(default_factory=dict)
     """Each semantic route's similarity to the prompt, when the semantic stage ran."""
+    runner_up: str | None = None
+    """The second most similar semantic route, when the semantic stage ran."""
+    margin: float | None = None
+    """The most similar route's lead over the runner-up."""
 
     @property
     def reason(self) -> str:
@@ -123,15 +141,28 @@ def _pick_route(request: RouteRequest, profile: Profile, catalog: Catalog, facts
                 continue
             if semantic_done:
                 continue
-            # Semantic routes compete as a group: the most similar route above its threshold wins.
+            # Semantic routes compete as a group: only the most similar route can win (a lower threshold
+            # elsewhere never lets a less similar route through); it wins if similar enough or far enough
+            # ahead of the runner-up, else the prompt is unlike every route and falls through.
             semantic_done = True
-            similarities.update(semantic.scores(request.prompt))
-            passing = [r for r in profile.semantic_routes if similarities.get(r.name, -1.0) >= r.semantic.threshold]
-            if passing:
-                best = max(passing, key=lambda r: similarities[r.name])
-                score, threshold = similarities[best.name], best.semantic.threshold
-                return best, best.tier, f"similarity {score:.2f} ≥ {threshold:.2f}", score, threshold, skipped
-            skipped.append("semantic: no route similar enough")
+            found = semantic.match(request.prompt)
+            similarities.update(found.similarities)
+            ranked = sorted(profile.semantic_routes, key=lambda r: similarities.get(r.name, -1.0), reverse=True)
+            best = ranked[0]
+            score = similarities.get(best.name, -1.0)
+            threshold = semantic.thresholds().get(best.name, 1.0)
+            lead = score - similarities.get(ranked[1].name, -1.0) if len(ranked) > 1 else None
+            ahead = f", {lead:.2f} ahead of {ranked[1].name}" if lead is not None else ""
+            if found.generic is not None and found.generic - score >= semantic.margin():
+                skipped.append(f"semantic: more like generic text ({found.generic:.2f}) than like any route "
+                               f"(best {best.name} {score:.2f})")
+                continue
+            if score >= threshold:
+                return best, best.tier, f"similarity {score:.2f} ≥ {threshold:.2f}{ahead}", score, threshold, skipped
+            if lead is not None and lead >= semantic.margin():
+                return best, best.tier, f"similarity {score:.2f}{ahead} (≥ {semantic.margin():.2f})", score, \
+                    threshold, skipped
+            skipped.append(f"semantic: no route similar enough (best {best.name} {score:.2f} < {threshold:.2f}{ahead})")
         elif stage == "learned":
             spec = route.learned
             gap = None
@@ -225,6 +256,10 @@ def decide(request: RouteRequest, profile: Profile, catalog: Catalog, *,
         candidates.append(Candidate(alias, True, est.cost, note, est.latency_s, est.error_rate, est.score,
                                     est.info.price_source, latency_samples=est.samples))
     candidates.extend(dropped.values())
+    runner_up = margin = None
+    if len(similarities) > 1:
+        first, second = sorted(similarities.items(), key=lambda item: item[1], reverse=True)[:2]
+        runner_up, margin = second[0], first[1] - second[1]
     return Decision(route.name, route.stage, why, chain[0].info.alias, tuple(e.info.alias for e in chain[1:]),
                     request.prompt_tokens, tuple(candidates), tier_name, score, threshold, tuple(skipped),
-                    similarities)
+                    similarities, runner_up, margin)

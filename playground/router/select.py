@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 
@@ -52,4 +53,4 @@ def order(estimates: list[Estimate], policy: str, weights: Selection, rng: rando
     scored = [Estimate(e.info, e.cost, e.latency_s, e.error_rate,
                        weights.cost * c + weights.latency * lat + weights.health * e.error_rate, e.samples)
               for e, c, lat in zip(estimates, costs, latencies)]
-    return sorted(scored, key=lambda e: e.score)
+    return sorted(scored, key=lambda e: e.score if e.score is not None else math.inf)

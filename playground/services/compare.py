@@ -116,6 +116,7 @@ class CompareService:
         if prompt_message_id is None:
             conversation_id, prompt_message_id = await asyncio.to_thread(
                 self.store.start_turn, conversation_id, prompt, self.state.profile.name, incognito)
+        assert conversation_id is not None and prompt_message_id is not None, "re-asked within its conversation"
         messages = await asyncio.to_thread(self._context, conversation_id, prompt_message_id, prompt)
         prompt_tokens = await asyncio.to_thread(tokens.count_messages, messages)
         route, _ = route_for(RouteRequest(prompt, prompt_tokens), self.state.profile, self.state.catalog)
@@ -225,8 +226,11 @@ class CompareService:
             if row.done():
                 self._record(comparison, column, attempt, "cancelled", row.result())
             else:  # its insert is still on its thread: finish the row once written
-                row.add_done_callback(lambda started: started.cancelled() or started.exception() or self._record(
-                    comparison, column, attempt, "cancelled", started.result()))
+                def finish(inserted: asyncio.Future[int]) -> None:
+                    if not inserted.cancelled() and inserted.exception() is None:
+                        self._record(comparison, column, attempt, "cancelled", inserted.result())
+
+                row.add_done_callback(finish)
             raise
         attempt = stream.attempt
         status = "compared" if attempt.ok else "failed"

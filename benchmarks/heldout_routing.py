@@ -1,0 +1,157 @@
+"""Semantic routing on held-out public prompts: MT-Bench's 80 first turns, 8 categories.
+
+The routes (data/mtbench_routes.yaml) were written from the category names only, with no threshold, so
+nothing was chosen on these prompts. Baselines in the same run: the most similar route with no threshold,
+the nearest utterance by TF-IDF, and the old fixed threshold 0.5. Also: the same prompts buried at the end
+of ~2,000 tokens of material with a sentence after them, and decide() time at 200 and 16k tokens.
+
+    .venv/bin/python -m benchmarks.heldout_routing [--n 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import statistics
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+
+from playground.base.tokens import count_text
+from playground.config.catalog import build_catalog
+from playground.config.profile import load_profile
+from playground.router import RouteRequest, decide, route_for
+from playground.router.embeddings import EmbeddingCache
+from playground.router.semantic import build_index
+
+DATA = Path(__file__).parent / "data"
+QUESTIONS = DATA / "heldout" / "mt_bench_questions.jsonl"
+MATERIAL = ("Minutes of the planning meeting. Attendance was good and the room was booked for two hours. The "
+            "quarterly figures were presented region by region, with small changes in every market; the team "
+            "grew by four people and two moved offices. Facilities reported the heating repair is finished and "
+            "the car park will be resurfaced in spring. The next meeting is on the first Monday of the month.\n\n")
+CLOSING = "\n\nThanks a lot, I appreciate it."
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+", text.lower())
+
+
+class TfIdfNearest:
+    """The baseline: the route of the utterance with the highest TF-IDF cosine."""
+
+    def __init__(self, utterances: list[tuple[str, str]]) -> None:
+        self.labels = [route for route, _ in utterances]
+        docs = [Counter(_words(text)) for _, text in utterances]
+        df = Counter(w for d in docs for w in d)
+        self.idf = {w: math.log((1 + len(docs)) / (1 + n)) + 1 for w, n in df.items()}
+        self.vectors = [self._vector(d) for d in docs]
+
+    def _vector(self, counts: Counter) -> dict[str, float]:
+        v = {w: c * self.idf.get(w, 0.0) for w, c in counts.items()}
+        norm = math.sqrt(sum(x * x for x in v.values())) or 1.0
+        return {w: x / norm for w, x in v.items()}
+
+    def route(self, text: str) -> str:
+        q = self._vector(Counter(_words(text)))
+        sims = [sum(x * v.get(w, 0.0) for w, x in q.items()) for v in self.vectors]
+        return self.labels[max(range(len(sims)), key=sims.__getitem__)]
+
+
+def _p50_ms(fn, n: int) -> float:
+    for _ in range(3):
+        fn()
+    samples = []
+    for _ in range(n):
+        t = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - t)
+    return statistics.median(samples) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=50, help="timed decisions per prompt length")
+    args = parser.parse_args()
+    profile = load_profile(DATA / "mtbench_routes.yaml")
+    catalog = build_catalog(profile, env={})
+    index = build_index(profile, EmbeddingCache(Path(tempfile.mkdtemp()) / "e.db"))
+    rows = [json.loads(line) for line in QUESTIONS.open()]
+    tfidf = TfIdfNearest([(r.name, u) for r in profile.semantic_routes for u in r.semantic.utterances])
+
+    def route(prompt: str):
+        n = count_text(prompt)
+        return decide(RouteRequest(prompt, n, n), profile, catalog, semantic=index, now=0.0)
+
+    hits = Counter()
+    for row in rows:
+        prompt, truth = row["turns"][0], row["category"]
+        d = route(prompt)
+        best = max(d.similarities, key=d.similarities.get)
+        hits["calibrated"] += d.route == truth
+        hits["fell through"] += d.route == "none"
+        hits["best, no threshold"] += best == truth
+        hits["threshold 0.5"] += best == truth and d.similarities[best] >= 0.5
+        hits["tf-idf nearest"] += tfidf.route(prompt) == truth
+        long = MATERIAL * 30 + prompt + CLOSING
+        hits["long, calibrated"] += route(long).route == truth
+    total = len(rows)
+    print(f"MT-Bench first turns ({total}, 8 categories), held out; routes written from category names, "
+          f"thresholds fitted (data/mtbench_routes.yaml)")
+    for name in ("calibrated", "best, no threshold", "tf-idf nearest", "threshold 0.5", "long, calibrated"):
+        print(f"  {name:<22} top-1 {hits[name] / total:6.1%}  ({hits[name]}/{total})")
+    print(f"  fell through to the default: {hits['fell through']}/{total}")
+    print(f"  long ÷ short: {hits['long, calibrated'] / max(hits['calibrated'], 1):.2f} "
+          f"(~{count_text(MATERIAL * 30)} tokens of material before each prompt, a closing sentence after)")
+
+    # The shipped default profile on the same prompts: does each reach the tier its category needs?
+    default = load_profile(Path(__file__).parent.parent / "playground" / "profiles" / "default.yaml")
+    default_catalog = build_catalog(default, env={})
+    default_index = build_index(default, EmbeddingCache(Path(tempfile.mkdtemp()) / "e.db"))
+    strong_needed = {"coding", "math", "reasoning"}
+    tiers = Counter()
+    for row in rows:
+        n = count_text(row["turns"][0])
+        request = RouteRequest(row["turns"][0], n, n)
+        got = route_for(request, default, default_catalog, default_index)[0]
+        tiers[row["category"], got.tier == ("strong" if row["category"] in strong_needed else "cheap")] += 1
+    right = sum(n for (_, ok), n in tiers.items() if ok)
+    print(f"default profile, right tier (strong for coding/math/reasoning, cheap for the rest): {right}/{total}; "
+          + ", ".join(f"{c} {tiers[c, True]}/10" for c in sorted({c for c, _ in tiers})))
+
+    # Non-English: ten prompts in five languages and the same prompts in English, on the semantic profile.
+    semantic = load_profile(Path(__file__).parent.parent / "playground" / "profiles" / "semantic.yaml")
+    semantic_catalog = build_catalog(semantic, env={})
+    semantic_index = build_index(semantic, EmbeddingCache(Path(tempfile.mkdtemp()) / "e.db"))
+    pairs = [json.loads(line) for line in (DATA / "heldout" / "multilingual.jsonl").open()]
+    languages = Counter()
+    for pair in pairs:
+        for key in ("prompt", "english"):
+            n = count_text(pair[key])
+            got = route_for(RouteRequest(pair[key], n, n), semantic, semantic_catalog, semantic_index)[0]
+            languages[key] += got.name == pair["intent"]
+    print(f"semantic profile, non-English: {languages['prompt']}/{len(pairs)} (fr, de, es, zh, ja); the same prompts "
+          f"in English: {languages['english']}/{len(pairs)}; ratio "
+          f"{languages['prompt'] / max(languages['english'], 1):.2f}")
+
+    short = (MATERIAL * 3)[:1000] + "Summarise the notes above in three bullet points."
+    long = MATERIAL * 220 + "Summarise the notes above in three bullet points."
+    floor = _p50_ms(lambda: index.encoder.encode([short]), args.n)
+    print(f"one MiniLM encode of a 64-wordpiece text (the floor, same run): p50 {floor:.1f} ms")
+    for text in (short, long):
+        n = count_text(text)
+        request = RouteRequest(text, n, n)
+        ms = _p50_ms(lambda request=request: decide(request, profile, catalog, semantic=index, now=0.0), args.n)
+        base = _p50_ms(lambda request=request: decide(request, profile, catalog, now=0.0), args.n)
+        print(f"decide() with the semantic stage, {n:,}-token prompt: p50 {ms:.1f} ms "
+              f"= {ms / floor:.2f}× the floor (same profile without its index: {base:.2f} ms)")
+
+
+if __name__ == "__main__":
+    main()
