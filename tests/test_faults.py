@@ -33,6 +33,7 @@ FAULTS = {
 
 @pytest.fixture(scope="module")
 def server():
+    # Its own server: scripted once for the module; the shared one is reset (cleared) before each test.
     with OpenAIStubServer() as stub:
         for name, (behaviour, _) in FAULTS.items():
             stub.script(name, behaviour)

@@ -123,6 +123,8 @@ def dropper():
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, dropper):
     folder = tmp_path_factory.mktemp("proxy")
+    # Its own server: the proxy processes are started once per module with these behaviours, and the
+    # shared server's per-test reset would clear them.
     with OpenAIStubServer() as stub:
         for name in MODELS:
             stub.script(name, text=f"answered by {name}")
