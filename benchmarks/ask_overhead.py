@@ -7,7 +7,7 @@
 
 The stub server runs in a child process so its threads do not share a GIL with the client being timed.
 
-    .venv/bin/python benchmarks/ask_overhead.py [--n 30] [--runs 5] [--words 200]
+    .venv/bin/python -m benchmarks.ask_overhead [--n 30] [--runs 5] [--words 200]
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 
 import argparse
 import asyncio
+import contextlib
 import json
 import math
 import multiprocessing
@@ -29,13 +30,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.support.openai_server import OpenAIStubServer
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT))
-
-import contextlib
-
-from support.openai_server import OpenAIStubServer  # noqa: E402
 
 MODEL = "openai/bench"
 PROMPT = "hello"

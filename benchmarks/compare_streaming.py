@@ -6,7 +6,7 @@ Reports, per screen: display lag (a piece's arrival from the provider until the 
 key-press latency while streaming (a key event posted until its binding runs), and the process's CPU
 time per 1,000 tokens rendered. The test server runs in a subprocess, so its CPU is not counted.
 
-    .venv/bin/python benchmarks/compare_streaming.py [--seconds 20] [--rate 300]
+    .venv/bin/python -m benchmarks.compare_streaming [--seconds 20] [--rate 300]
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from pathlib import Path
 
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 from textual import events  # noqa: E402
 from textual.binding import Binding  # noqa: E402
@@ -44,17 +43,16 @@ COLUMNS = 4
 WORDS_PER_CHUNK = 2
 KEY_PROBE_EVERY_S = 0.25
 
-SERVER = """
+SERVER = f"""
 import sys, time
-sys.path.insert(0, sys.argv[1])
-from support.openai_server import OpenAIStubServer
-text, delay = open(sys.argv[2]).read(), float(sys.argv[3])
+from tests.support.openai_server import OpenAIStubServer
+text, delay = open(sys.argv[1]).read(), float(sys.argv[2])
 with OpenAIStubServer() as server:
     for name in ["bench0", "bench1", "bench2", "bench3", "chat"]:
-        server.script(name, text=text, words_per_chunk=%d, chunk_delay=delay)
+        server.script(name, text=text, words_per_chunk={WORDS_PER_CHUNK}, chunk_delay=delay)
     print(server.api_base, flush=True)
     sys.stdin.read()
-""" % WORDS_PER_CHUNK
+"""
 
 
 def markdown_text(words: int) -> str:
@@ -252,9 +250,9 @@ def main() -> None:
     text = markdown_text(int(words_per_s * args.seconds))
     folder = Path(tempfile.mkdtemp(prefix="pg-stream-bench-"))
     (folder / "text.md").write_text(text)
-    server = subprocess.Popen([sys.executable, "-c", SERVER, str(ROOT / "tests"), str(folder / "text.md"),
+    server = subprocess.Popen([sys.executable, "-c", SERVER, str(folder / "text.md"),
                                str(WORDS_PER_CHUNK / words_per_s)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              text=True)
+                              text=True, cwd=ROOT)  # cwd: the child imports tests.support
     try:
         api_base = server.stdout.readline().strip()
         profile = profile_yaml(folder, api_base)

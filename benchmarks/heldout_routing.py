@@ -5,7 +5,7 @@ nothing was chosen on these prompts. Baselines in the same run: the most similar
 the nearest utterance by TF-IDF, and the old fixed threshold 0.5. Also: the same prompts buried at the end
 of ~2,000 tokens of material with a sentence after them, and decide() time at 200 and 16k tokens.
 
-    .venv/bin/python benchmarks/heldout_routing.py [--n 50]
+    .venv/bin/python -m benchmarks.heldout_routing [--n 50]
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ history and stats screens depend on, and the app's first paint with an empty and
 Targets: every search class p95 <= 50 ms (each class reported on its own), stats data <= 200 ms,
 history screen open <= 300 ms (p50 and p95), and a first paint that does not grow with the history.
 
-    .venv/bin/python benchmarks/history_scale.py [--db PATH] [--runs 5]
+    .venv/bin/python -m benchmarks.history_scale [--db PATH] [--runs 5]
 """
 
 from __future__ import annotations
@@ -20,11 +20,9 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 
-from startup import time_to_marker
-
+from benchmarks.startup import time_to_marker
 from playground.history.store import HistoryFilter, Store
 
 CONVERSATIONS = 50_000
@@ -51,7 +49,6 @@ def generate(path: Path, seed: int = 7) -> None:
 
     Store(path).close()  # the schema, through the migrations
     store = Store(path)
-    conn = store.db.conn
     start = datetime(2025, 1, 1, tzinfo=UTC)
     conversations, messages, attempts = [], [], []
     message_id = turn_count = 0
@@ -97,8 +94,8 @@ def generate(path: Path, seed: int = 7) -> None:
                          "model_alias, model, route, reason, started_at, ttft_ms, latency_ms, input_tokens, "
                          "output_tokens, cost_usd, failure, output) VALUES "
                          "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", attempts)
-    conn.execute("ANALYZE")
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.execute("ANALYZE")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     store.close()
 
 
@@ -220,7 +217,7 @@ def main() -> None:
                PLAYGROUND_HOME=str(work))
     paint = {}
     for name, path in (("empty store", empty), ("big store", db)):
-        def run():
+        def run(path=path):
             return time_to_marker([python, "-m", "playground", "--db", str(path)], b"Profile default", env)
         run()  # warm caches
         paint[name] = [run() * 1000 for _ in range(args.runs)]

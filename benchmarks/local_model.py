@@ -1,7 +1,7 @@
 """Embedded model speed: generation tokens/s with the old thread choice (one per logical CPU) and the new one
 (PLAYGROUND_LOCAL_THREADS, else physical cores minus one), on an idle machine and beside one busy process.
 
-    .venv/bin/python benchmarks/local_model.py [--runs 3] [--tokens 48] [--seconds 15]
+    .venv/bin/python -m benchmarks.local_model [--runs 3] [--tokens 48] [--seconds 15]
 
 Both models are loaded in this process and measured in alternation, so both see the same machine; the
 competing load is one `python -c 'while 1: pass'` at normal priority, as any other program would be.

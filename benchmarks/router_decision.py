@@ -4,7 +4,7 @@ Baselines: litellm.Router's deployment selection (`get_available_deployment`, si
 model group) and its offline complexity router (`ComplexityRouter.classify`, rule-based scoring).
 Target: a rules-only profile decides in p50 <= 100 µs.
 
-    .venv/bin/python benchmarks/router_decision.py [--n 2000]
+    .venv/bin/python -m benchmarks.router_decision [--n 2000]
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Baseline in the same run: LiteLLM's offline ComplexityRouter.classify on the same prompts.
 Target: p50 <= 15 ms for a 200-token prompt; accuracy >= 90% on clear-cut intents.
 
-    .venv/bin/python benchmarks/semantic_routing.py [--n 200]
+    .venv/bin/python -m benchmarks.semantic_routing [--n 200]
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ local model loaded, the first prompt can be sent at once). Baselines in the same
 Textual app (the floor any Textual TUI pays) and a bare `import litellm` (what the first paint would
 cost if LiteLLM were imported up front).
 
-    .venv/bin/python benchmarks/startup.py [--runs 10]
+    .venv/bin/python -m benchmarks.startup [--runs 10]
 """
 
 from __future__ import annotations

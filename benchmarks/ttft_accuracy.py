@@ -6,7 +6,7 @@ should match: (a) warm, one process, `AttemptStream` N times; (b) cold, `python 
 per request, where LiteLLM's import and first-call set-up must not count. The baseline is the same
 stream read by bare `litellm.acompletion`, timed naively from the call, in the same process.
 
-    .venv/bin/python benchmarks/ttft_accuracy.py [--n 30] [--cold 30] [--delay 0.1]
+    .venv/bin/python -m benchmarks.ttft_accuracy [--n 30] [--cold 30] [--delay 0.1]
 """
 
 from __future__ import annotations
@@ -23,17 +23,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from playground.config.catalog import ModelInfo
+from playground.config.profile import ModelSpec, Timeouts
+from playground.providers import engine
+from playground.providers.stream import AttemptStream
+from tests.support.openai_server import Behaviour
+from tests.support.server_process import ServerProcess
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT))
-
-from support.openai_server import Behaviour  # noqa: E402
-from support.server_process import ServerProcess  # noqa: E402
-
-from playground.config.catalog import ModelInfo  # noqa: E402
-from playground.config.profile import ModelSpec, Timeouts  # noqa: E402
-from playground.providers import engine  # noqa: E402
-from playground.providers.stream import AttemptStream  # noqa: E402
 
 TEXT = " ".join(f"word{i}" for i in range(20))
 

@@ -2,7 +2,7 @@
 (with a route explanation, history and stats), a comparison with a vote and the leaderboard against
 the scripted OpenAI-compatible test server (real HTTP through LiteLLM), and `playground eval` output.
 
-    .venv/bin/python scripts/screenshots.py
+    .venv/bin/python -m scripts.screenshots
 """
 
 from __future__ import annotations
@@ -23,14 +23,12 @@ from rich.text import Text
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "screenshots"
-sys.path.insert(0, str(ROOT / "tests"))
-
-from support.openai_server import OpenAIStubServer  # noqa: E402
-from support.pilot import wait_for  # noqa: E402
 
 from playground.services.session import open_session  # noqa: E402
 from playground.tui.app import PlaygroundApp  # noqa: E402
 from playground.tui.widgets.reply import ReplyView  # noqa: E402
+from tests.support.openai_server import OpenAIStubServer  # noqa: E402
+from tests.support.pilot import wait_for  # noqa: E402
 
 SIZE = (120, 36)
 PROMPTS = ["Give me three tips for writing a clear commit message.", "What is a haiku?"]
@@ -97,8 +95,14 @@ async def compare_screens(home: Path) -> list[Path]:
         profile.write_text(textwrap.dedent(f"""\
             name: compare-demo
             models:
-              concise: {{model: openai/concise, api_base: "{server.api_base}", price: {{input_per_mtok: 0.15, output_per_mtok: 0.6}}}}
-              verbose: {{model: openai/verbose, api_base: "{server.api_base}", price: {{input_per_mtok: 2.5, output_per_mtok: 10}}}}
+              concise:
+                model: openai/concise
+                api_base: "{server.api_base}"
+                price: {{input_per_mtok: 0.15, output_per_mtok: 0.6}}
+              verbose:
+                model: openai/verbose
+                api_base: "{server.api_base}"
+                price: {{input_per_mtok: 2.5, output_per_mtok: 10}}
             tiers: {{main: [concise, verbose]}}
             routes: [{{name: everything, tier: main}}]
             """))

@@ -4,7 +4,7 @@ It types a prompt (answered by the embedded model), opens history, stats, the le
 conversation settings and the pickers, and checks each screen for its landmarks and for tracebacks;
 exits 1 on any failure.
 
-    .venv/bin/python scripts/tmux_check.py
+    .venv/bin/python -m scripts.tmux_check
 """
 
 from __future__ import annotations

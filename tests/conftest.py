@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import socket
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,12 +11,9 @@ import pytest
 # Before anything imports litellm: otherwise it downloads its price map at import time.
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 
-TESTS_DIR = Path(__file__).resolve().parent
-if str(TESTS_DIR) not in sys.path:
-    sys.path.insert(0, str(TESTS_DIR))  # `from support.openai_server import ...` whatever the import mode
-
-from support.helpers import PROVIDER_KEYS, write_profile  # noqa: E402
-from support.openai_server import OpenAIStubServer  # noqa: E402
+from tests.support.helpers import PROVIDER_KEYS, write_profile
+from tests.support.netguard.loopback_guard import guards
+from tests.support.openai_server import OpenAIStubServer
 
 
 @pytest.fixture(autouse=True)
@@ -32,50 +28,31 @@ def isolated_home(tmp_path_factory, monkeypatch):
 
 # Network guard ------------------------------------------------------------------------------------
 
-_real_connect = socket.socket.connect
-_real_connect_ex = socket.socket.connect_ex
-_real_getaddrinfo = socket.getaddrinfo
 _outside: list[str] = []
 """Every non-loopback host a test tried to reach. Checked after each test, so the test fails even
 when the code under test swallows the guard's exception."""
 
 
-def _is_loopback(host) -> bool:
-    host = host.decode() if isinstance(host, bytes) else str(host)
-    return host in ("localhost", "::1", "ip6-localhost") or host.startswith("127.")
+def _refuse_connect(host: str) -> Exception:
+    _outside.append(host)
+    return AssertionError(f"test tried to reach {host}: tests may only use loopback")
 
 
-def _check(address) -> None:
-    host = address[0] if isinstance(address, tuple) else None  # AF_UNIX paths are local
-    if host is not None and not _is_loopback(host):
-        _outside.append(str(host))
-        raise AssertionError(f"test tried to reach {host}: tests may only use loopback")
+def _refuse_lookup(host: str) -> Exception:
+    _outside.append(host)
+    return socket.gaierror(socket.EAI_NONAME, f"test tried to resolve {host}: tests may only use loopback")
 
 
-def _loopback_only(self, address):
-    _check(address)
-    return _real_connect(self, address)
-
-
-def _loopback_only_ex(self, address):
-    _check(address)
-    return _real_connect_ex(self, address)
-
-
-def _resolve_loopback_only(host, *args, **kwargs):
-    if host is not None and not _is_loopback(host):
-        _outside.append(str(host))
-        raise socket.gaierror(socket.EAI_NONAME, f"test tried to resolve {host}: tests may only use loopback")
-    return _real_getaddrinfo(host, *args, **kwargs)
+_GUARDS = guards(_refuse_connect, _refuse_lookup)
 
 
 @pytest.fixture(autouse=True)
 def no_network(monkeypatch):
     """Yields the list of refused hosts (a test that provokes the guard on purpose clears it)."""
     _outside.clear()
-    monkeypatch.setattr(socket.socket, "connect", _loopback_only)
-    monkeypatch.setattr(socket.socket, "connect_ex", _loopback_only_ex)
-    monkeypatch.setattr(socket, "getaddrinfo", _resolve_loopback_only)
+    monkeypatch.setattr(socket.socket, "connect", _GUARDS["connect"])
+    monkeypatch.setattr(socket.socket, "connect_ex", _GUARDS["connect_ex"])
+    monkeypatch.setattr(socket, "getaddrinfo", _GUARDS["getaddrinfo"])
     yield _outside
     reached = sorted(set(_outside))
     _outside.clear()
@@ -86,26 +63,33 @@ def no_network(monkeypatch):
 
 @pytest.fixture(scope="session")
 def stub_server():
-    """One loopback server for the whole run; `server` resets it for each test."""
+    """One loopback server per test process (under pytest-xdist each worker is a process with its own
+    server on its own free port); `server` resets it for each test. A module-scoped fixture that scripts
+    behaviours once cannot share it (`server` clears them): such modules start their own and say why."""
     with OpenAIStubServer() as stub:
         yield stub
 
 
+def _reset(stub: OpenAIStubServer) -> None:
+    stub.behaviours.clear()
+    stub.hits.clear()
+    stub.requests.clear()
+    stub.auth.clear()
+    stub.timings.clear()
+
+
 @pytest.fixture
 def server(stub_server):
-    """The shared stub server with no scripted behaviours and zeroed hit counts."""
-    stub_server.behaviours.clear()
-    stub_server.hits.clear()
-    stub_server.requests.clear()
-    stub_server.timings.clear()
+    """The shared stub server with no scripted behaviours and nothing recorded."""
+    _reset(stub_server)
     yield stub_server
-    stub_server.behaviours.clear()
+    _reset(stub_server)
 
 
 @pytest.fixture
 def make_profile(tmp_path, server):
     """`make_profile(["first", "backup"], timeouts={"idle": 0.5})` → path of a profile on the stub server
-    (see support.helpers.profile_data for the defaults)."""
+    (see tests.support.helpers.profile_data for the defaults)."""
 
     def make(models, **kwargs) -> Path:
         return write_profile(tmp_path, server.api_base, models, **kwargs)

@@ -8,9 +8,9 @@ import subprocess
 import sys
 
 import pytest
-from support.helpers import guarded_env
 
 from playground.history.store import Store
+from tests.support.helpers import guarded_env
 
 PROMPT = "Supercalifragilisticexpialidocious antidisestablishmentarianism"
 

@@ -8,8 +8,6 @@ import os
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 
 import pytest
-from support.openai_server import OpenAIStubServer
-from support.profiles import stub_profile
 
 from playground.base.records import Outcome
 from playground.services.compare import CompareError
@@ -23,12 +21,12 @@ from playground.services.events import (
     ReplyDone,
 )
 from playground.services.session import open_session
+from tests.support.helpers import compare_profile
 
 
 @pytest.fixture
-def stub():
-    with OpenAIStubServer() as server:
-        yield server
+def stub(server):
+    return server
 
 
 @pytest.fixture
@@ -37,7 +35,7 @@ def session(tmp_path, stub):
     stub.script("slow", text=" ".join(f"s{i}" for i in range(30)), chunk_delay=0.03)
     stub.script("broken", status=500)
     stub.script("endless", text=" ".join(f"e{i}" for i in range(500)), chunk_delay=0.02)
-    opened = open_session(stub_profile(tmp_path, stub.api_base, ["fast", "slow", "broken", "endless"]),
+    opened = open_session(compare_profile(tmp_path, stub.api_base, ["fast", "slow", "broken", "endless"]),
                           tmp_path / "h.db")
     yield opened
     opened.store.close()
@@ -48,6 +46,9 @@ async def _collect(events) -> list:
 
 
 async def test_columns_stream_concurrently_and_a_failure_stays_in_its_column(session, stub):
+    # 4.5 s of slow stream (0.9 s in the fixture): under load, LiteLLM's error path for the 500 alone
+    # took longer than 0.9 s, so the slow column finished first although nothing waited for anything.
+    stub.script("slow", text=" ".join(f"s{i}" for i in range(30)), chunk_delay=0.15)
     events = await _collect(session.compare.run("hello there", ["slow", "broken"]))
     assert isinstance(events[0], CompareStarted) and isinstance(events[-1], CompareDone)
     ended = {e.column: e for e in events if isinstance(e, ColumnEnded)}

@@ -9,24 +9,23 @@ os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 import json
 
 import pytest
-from support.openai_server import OpenAIStubServer
-from support.profiles import stub_profile
 
 from playground.cli.main import main
 from playground.history.store import Store
+from tests.support.helpers import compare_profile
+from tests.support.openai_server import OpenAIStubServer
 
 
 @pytest.fixture
-def stub():
-    with OpenAIStubServer() as server:
-        server.script("fast", text="Paris is the capital of France.")
-        server.script("broken", status=500)
-        yield server
+def stub(server):
+    server.script("fast", text="Paris is the capital of France.")
+    server.script("broken", status=500)
+    return server
 
 
 @pytest.fixture
 def args(tmp_path, stub):
-    return ["--profile", stub_profile(tmp_path, stub.api_base, ["fast", "broken"]), "--db", str(tmp_path / "h.db")]
+    return ["--profile", compare_profile(tmp_path, stub.api_base, ["fast", "broken"]), "--db", str(tmp_path / "h.db")]
 
 
 def test_table_lists_each_model_and_the_comparison_is_recorded(args, tmp_path, capsys):
@@ -79,6 +78,7 @@ def test_a_profile_error_is_one_line(tmp_path, capsys):
 
 
 def test_each_model_can_have_its_own_server(tmp_path, capsys):
+    # Two servers on purpose: the test is that each model reaches its own api_base.
     with OpenAIStubServer() as one, OpenAIStubServer() as two:
         one.script("alpha", text="from one")
         two.script("beta", text="from two")

@@ -9,26 +9,23 @@ import subprocess
 import sys
 import time
 
-from support.openai_server import OpenAIStubServer
-
 from playground.history.store import Store
 
 
-def test_sigkill_mid_stream_keeps_prompt_and_partial_reply(tmp_path):
+def test_sigkill_mid_stream_keeps_prompt_and_partial_reply(server, tmp_path):
     db = tmp_path / "h.db"
-    with OpenAIStubServer() as server:
-        server.script("slow", text=" ".join(f"word{i}" for i in range(400)), chunk_delay=0.02)
-        process = subprocess.Popen(
-            [sys.executable, "-m", "playground", "ask", "tell me a long story", "--db", str(db),
-             "--model", "slow", "--api-base", server.api_base],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        seen = b""
-        deadline = time.monotonic() + 60
-        while b"word60 " not in seen and time.monotonic() < deadline:
-            seen += os.read(process.stdout.fileno(), 4096)
-        time.sleep(0.7)  # past one flush interval after the text we saw
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=10)
+    server.script("slow", text=" ".join(f"word{i}" for i in range(400)), chunk_delay=0.02)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "playground", "ask", "tell me a long story", "--db", str(db),
+         "--model", "slow", "--api-base", server.api_base],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    seen = b""
+    deadline = time.monotonic() + 60
+    while b"word60 " not in seen and time.monotonic() < deadline:
+        seen += os.read(process.stdout.fileno(), 4096)
+    time.sleep(0.7)  # past one flush interval after the text we saw
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=10)
     assert b"word60 " in seen
 
     assert sqlite3.connect(db).execute("PRAGMA integrity_check").fetchone() == ("ok",)

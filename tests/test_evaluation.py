@@ -20,6 +20,7 @@ from playground.policy.export import module_name, to_litellm, to_profile_yaml
 from playground.policy.replay import load_replay
 from playground.policy.tune import tune
 from playground.router import RouteRequest, decide
+from tests.support import helpers
 
 # Four prompts; recorded costs keep the arithmetic exact. Strong is right on 1, 2, 4; weak on 1, 3.
 ROWS = [
@@ -40,14 +41,13 @@ def write_data(path, rows=ROWS):
 
 
 def write_profile(path, routes: str):
-    path.write_text(textwrap.dedent("""\
-        name: tiny
-        models:
-          S: {model: openai/s, price: {input_per_mtok: 10, output_per_mtok: 10}}
-          W: {model: openai/w, price: {input_per_mtok: 1, output_per_mtok: 1}}
-        tiers: {strong: [S], weak: [W]}
-        """) + textwrap.dedent(routes))
-    return load_profile(path)
+    """A strong (S) and a weak (W) model, no provider; `routes` is the YAML of the routes section."""
+    models = {"S": {"model": "openai/s", "price": {"input_per_mtok": 10, "output_per_mtok": 10}},
+              "W": {"model": "openai/w", "price": {"input_per_mtok": 1, "output_per_mtok": 1}}}
+    return load_profile(helpers.write_profile(path.parent, None, models, filename=path.name, name="tiny",
+                                              tiers={"strong": ["S"], "weak": ["W"]}, fallbacks=[],
+                                              routes=yaml.safe_load(textwrap.dedent(routes))["routes"],
+                                              retries=None, timeouts=None))
 
 
 def test_single_models_oracle_and_a_fixed_policy(tmp_path):

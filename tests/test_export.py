@@ -11,7 +11,6 @@ import textwrap
 
 import pytest
 import yaml
-from support.openai_server import OpenAIStubServer
 
 from playground.base.paths import bundled_profiles_dir
 from playground.config.catalog import build_catalog
@@ -43,42 +42,41 @@ def profile_at(tmp_path, api_base: str):
     return path
 
 
-async def test_export_loads_into_litellm_router_and_falls_back(tmp_path, monkeypatch):
+async def test_export_loads_into_litellm_router_and_falls_back(server, tmp_path, monkeypatch):
     import litellm
 
     monkeypatch.setenv("TEST_EXPORT_KEY", PLANTED)
-    with OpenAIStubServer() as server:
-        server.script("broken", status=500)
-        server.script("good", text="served by the exported config")
-        server.script("keyless", text="no key needed")
-        profile = load_profile(profile_at(tmp_path, server.api_base))
-        export = to_litellm(profile, build_catalog(profile))
-        text = export.to_yaml()
-        assert PLANTED not in text and "os.environ/TEST_EXPORT_KEY" in text
-        assert "model: exported" in text and "LITELLM_MASTER_KEY" in text  # how to call it, how to start it
+    server.script("broken", status=500)
+    server.script("good", text="served by the exported config")
+    server.script("keyless", text="no key needed")
+    profile = load_profile(profile_at(tmp_path, server.api_base))
+    export = to_litellm(profile, build_catalog(profile))
+    text = export.to_yaml()
+    assert PLANTED not in text and "os.environ/TEST_EXPORT_KEY" in text
+    assert "model: exported" in text and "LITELLM_MASTER_KEY" in text  # how to call it, how to start it
 
-        config = yaml.safe_load(text)
-        settings = config["router_settings"]
-        assert settings["fallbacks"] == [{"broken": ["good"]}, {"keyless": ["good"]}, {"tier-main": ["good"]}]
-        assert (settings["allowed_fails"], settings["cooldown_time"], settings["num_retries"]) == (2, 15.0, 2)
-        # The first-token timeout bounds a stream's start; a refused connection is retried as the profile says.
-        assert (settings["timeout"], settings["stream_timeout"]) == (20.0, 7.0)
-        policy = settings["retry_policy"]
-        assert (policy["InternalServerErrorRetries"], policy["RateLimitErrorRetries"], policy["DefaultRetries"]) \
-            == (0, 2, 1)
-        assert any("timeouts.idle (5 s)" in line for line in export.unmapped)
-        assert settings["routing_strategy"] == "cost-based-routing"
-        params = {d["model_name"]: d["litellm_params"] for d in config["model_list"]}
-        assert (params["broken"]["input_cost_per_token"], params["broken"]["output_cost_per_token"]) == (1e-6, 2e-6)
-        assert params["keyless"]["api_key"] == PLACEHOLDER_KEY  # LiteLLM: api_base without a key → Missing credentials
-        assert config["litellm_settings"]["callbacks"] == "playground_routing_exported.proxy_handler"
+    config = yaml.safe_load(text)
+    settings = config["router_settings"]
+    assert settings["fallbacks"] == [{"broken": ["good"]}, {"keyless": ["good"]}, {"tier-main": ["good"]}]
+    assert (settings["allowed_fails"], settings["cooldown_time"], settings["num_retries"]) == (2, 15.0, 2)
+    # The first-token timeout bounds a stream's start; a refused connection is retried as the profile says.
+    assert (settings["timeout"], settings["stream_timeout"]) == (20.0, 7.0)
+    policy = settings["retry_policy"]
+    assert (policy["InternalServerErrorRetries"], policy["RateLimitErrorRetries"], policy["DefaultRetries"]) \
+        == (0, 2, 1)
+    assert any("timeouts.idle (5 s)" in line for line in export.unmapped)
+    assert settings["routing_strategy"] == "cost-based-routing"
+    params = {d["model_name"]: d["litellm_params"] for d in config["model_list"]}
+    assert (params["broken"]["input_cost_per_token"], params["broken"]["output_cost_per_token"]) == (1e-6, 2e-6)
+    assert params["keyless"]["api_key"] == PLACEHOLDER_KEY  # LiteLLM: api_base without a key → Missing credentials
+    assert config["litellm_settings"]["callbacks"] == "playground_routing_exported.proxy_handler"
 
-        router = litellm.Router(model_list=config["model_list"], **settings)
-        response = await router.acompletion(model="tier-main", messages=[{"role": "user", "content": "hi"}])
-        assert response.choices[0].message.content == "served by the exported config"
-        assert server.hits["broken"] == 1 and server.hits["good"] == 1  # no retries on 500, then fallback
-        response = await router.acompletion(model="keyless", messages=[{"role": "user", "content": "hi"}])
-        assert response.choices[0].message.content == "no key needed"
+    router = litellm.Router(model_list=config["model_list"], **settings)
+    response = await router.acompletion(model="tier-main", messages=[{"role": "user", "content": "hi"}])
+    assert response.choices[0].message.content == "served by the exported config"
+    assert server.hits["broken"] == 1 and server.hits["good"] == 1  # no retries on 500, then fallback
+    response = await router.acompletion(model="keyless", messages=[{"role": "user", "content": "hi"}])
+    assert response.choices[0].message.content == "no key needed"
 
 
 @pytest.mark.parametrize("path", BUNDLED, ids=lambda p: p.stem)

@@ -5,16 +5,14 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-from support.openai_server import OpenAIStubServer
 
 from playground.services.events import AttemptStarted, ReplyDone
 from playground.services.session import open_session
 
 
 @pytest.fixture
-def stub():
-    with OpenAIStubServer() as server:
-        yield server
+def stub(server):
+    return server
 
 
 def session_for(tmp_path, api_base: str, chain: list[str], retries: str = "", cooldown: str = ""):
@@ -27,7 +25,7 @@ def session_for(tmp_path, api_base: str, chain: list[str], retries: str = "", co
         tiers: {{main: [{first}]}}
         routes: [{{name: all, tier: main}}]
         fallbacks: [{rest}]
-        timeouts: {{first_token: 3, idle: 3, total: 10}}
+        timeouts: {{first_token: 30, idle: 30, total: 60}}  # see PATIENT_TIMEOUTS in tests.support.helpers
         {retries}
         {cooldown}
         """).format(models=models, first=chain[0], rest=", ".join(chain[1:]), retries=retries, cooldown=cooldown))

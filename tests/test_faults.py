@@ -9,11 +9,11 @@ import sys
 import textwrap
 
 import pytest
-from support.openai_server import Behaviour, OpenAIStubServer
 
 from playground.history.store import Store
 from playground.services.events import ReplyDone, TurnFailed
 from playground.services.session import open_session
+from tests.support.openai_server import Behaviour, OpenAIStubServer
 
 PLANTED = "sk-planted-4f3a9c2b7d1e8f6a5b4c3d2e1f0a9b8c"
 
@@ -33,6 +33,7 @@ FAULTS = {
 
 @pytest.fixture(scope="module")
 def server():
+    # Its own server: scripted once for the module; the shared one is reset (cleared) before each test.
     with OpenAIStubServer() as stub:
         for name, (behaviour, _) in FAULTS.items():
             stub.script(name, behaviour)

@@ -10,17 +10,16 @@ import asyncio
 import csv
 import io
 import json
-import textwrap
 from datetime import UTC, datetime
 
 import pytest
-from support.openai_server import OpenAIStubServer
 
 from playground.base.dates import parse_since
 from playground.base.records import Attempt, Failure
 from playground.cli.main import main
 from playground.history.store import Store
 from playground.services.session import open_session
+from tests.support.helpers import STUB_PRICE, write_profile
 
 
 @pytest.fixture
@@ -137,29 +136,14 @@ def test_purge_asks_first(capsys, db, monkeypatch):
 # Incognito, end to end through LiteLLM and the local test server --------------------------------
 
 @pytest.fixture
-def stub():
-    with OpenAIStubServer() as server:
-        server.script("fast", text="the private reply", words_per_chunk=1)
-        yield server
+def stub(server):
+    server.script("fast", text="the private reply", words_per_chunk=1)
+    return server
 
 
 def _profile(tmp_path, api_base: str) -> str:
-    path = tmp_path / "profile.yaml"
-    path.write_text(textwrap.dedent(f"""\
-        version: 1
-        name: private
-        models:
-          fast:
-            model: openai/fast
-            api_base: {api_base}
-            price: {{input_per_mtok: 1.0, output_per_mtok: 2.0}}
-        tiers:
-          main: [fast]
-        routes:
-          - name: everything
-            tier: main
-        """))
-    return str(path)
+    return str(write_profile(tmp_path, api_base, ["fast"], name="private", price=STUB_PRICE, retries=None,
+                             timeouts=None, routes=[{"name": "everything", "tier": "main"}]))
 
 
 def test_ask_incognito_stores_metadata_but_no_text(capsys, tmp_path, stub):

@@ -10,11 +10,10 @@ import sys
 import time
 
 import pytest
-from support.helpers import write_profile
-from support.openai_server import OpenAIStubServer
 
 from playground.history.store import Store
 from playground.services.session import open_session
+from tests.support.helpers import write_profile
 
 
 def _kill_while(server_api_base: str, db, model: str, until) -> None:
@@ -32,22 +31,21 @@ def _kill_while(server_api_base: str, db, model: str, until) -> None:
 
 
 @pytest.mark.parametrize("phase", ["before the first byte", "mid-stream"])
-def test_a_killed_call_leaves_an_attempt_finished_on_the_next_start(tmp_path, phase):
+def test_a_killed_call_leaves_an_attempt_finished_on_the_next_start(server, tmp_path, phase):
     db = tmp_path / "h.db"
-    with OpenAIStubServer() as server:
-        if phase == "mid-stream":
-            server.script("slow", text=" ".join(f"word{i}" for i in range(400)), chunk_delay=0.02)
-            seen = bytearray()
+    if phase == "mid-stream":
+        server.script("slow", text=" ".join(f"word{i}" for i in range(400)), chunk_delay=0.02)
+        seen = bytearray()
 
-            def until(process) -> bool:
-                seen.extend(os.read(process.stdout.fileno(), 4096))
-                return b"word60 " in seen
-        else:
-            server.script("slow", hang=True)
+        def until(process) -> bool:
+            seen.extend(os.read(process.stdout.fileno(), 4096))
+            return b"word60 " in seen
+    else:
+        server.script("slow", hang=True)
 
-            def until(process) -> bool:
-                return server.hits["slow"] > 0
-        _kill_while(server.api_base, db, "slow", until)
+        def until(process) -> bool:
+            return server.hits["slow"] > 0
+    _kill_while(server.api_base, db, "slow", until)
     store = Store(db)
     try:
         conversation = store.latest_conversation()

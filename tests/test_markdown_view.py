@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import random
 
-from support.pilot import painted_text
 from textual.app import App, ComposeResult
 
 from playground.tui.widgets.markdown_view import REDRAW_EVERY_S, SEAL_AFTER_CHARS, MarkdownView
+from tests.support.pilot import painted_text
 
 
 def _document(sections: int) -> str:

@@ -7,7 +7,8 @@ import subprocess
 import sys
 
 import pytest
-from support.helpers import guarded_env
+
+from tests.support.helpers import guarded_env
 
 TEST_NET = "192.0.2.1"  # TEST-NET-1: never routed; refused here before any packet is sent
 

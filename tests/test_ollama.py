@@ -7,36 +7,33 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from support.openai_server import OpenAIStubServer
-
 from playground.providers import ollama
 from playground.services.doctor import Check, ollama_check
 from playground.services.events import ReplyDone
 from playground.services.session import open_session
 
 
-def test_discovery_finds_models_and_they_answer(tmp_path):
-    with OpenAIStubServer() as server:
-        server.script("llama3.2:1b", text="hi from ollama")
-        root = server.api_base.removesuffix("/v1")
-        found = ollama.discover(root)
-        assert list(found) == ["ollama:llama3.2:1b"]
-        spec = found["ollama:llama3.2:1b"]
-        assert spec.model == "openai/llama3.2:1b" and spec.api_base == server.api_base
-        assert "local" in spec.tags and spec.key_env is None
+def test_discovery_finds_models_and_they_answer(server, tmp_path):
+    server.script("llama3.2:1b", text="hi from ollama")
+    root = server.api_base.removesuffix("/v1")
+    found = ollama.discover(root)
+    assert list(found) == ["ollama:llama3.2:1b"]
+    spec = found["ollama:llama3.2:1b"]
+    assert spec.model == "openai/llama3.2:1b" and spec.api_base == server.api_base
+    assert "local" in spec.tags and spec.key_env is None
 
-        session = open_session("local-only", tmp_path / "h.db")
-        assert session.refresh_local_models(root) == 1
-        assert session.catalog["ollama:llama3.2:1b"].available
+    session = open_session("local-only", tmp_path / "h.db")
+    assert session.refresh_local_models(root) == 1
+    assert session.catalog["ollama:llama3.2:1b"].available
 
-        async def run():
-            async for event in session.chat.send("hello", model="ollama:llama3.2:1b"):
-                if isinstance(event, ReplyDone):
-                    return event.reply
+    async def run():
+        async for event in session.chat.send("hello", model="ollama:llama3.2:1b"):
+            if isinstance(event, ReplyDone):
+                return event.reply
 
-        reply = asyncio.run(run())
-        assert reply.status == "complete" and reply.text == "hi from ollama"
-        assert reply.final.cost_usd == 0
+    reply = asyncio.run(run())
+    assert reply.status == "complete" and reply.text == "hi from ollama"
+    assert reply.final.cost_usd == 0
 
 
 def test_no_server_means_no_models():
@@ -81,10 +78,10 @@ def test_doctor_says_what_answers_when_it_is_not_ollama():
     assert f"--model qwen2.5-0.5b --api-base {base}/v1" in check.fix
 
 
-def test_doctor_counts_ollama_models_and_says_when_nothing_answers():
-    with OpenAIStubServer() as server:  # it answers /api/tags as Ollama does
-        server.script("llama3.2:1b")
-        root = server.api_base.removesuffix("/v1")
-        assert ollama_check(ollama.probe(root)) == Check("ollama", True, f"1 models at {root}")
+def test_doctor_counts_ollama_models_and_says_when_nothing_answers(server):
+    # The stub server answers /api/tags as Ollama does.
+    server.script("llama3.2:1b")
+    root = server.api_base.removesuffix("/v1")
+    assert ollama_check(ollama.probe(root)) == Check("ollama", True, f"1 models at {root}")
     nothing = ollama_check(ollama.probe("http://127.0.0.1:9"))
     assert (nothing.ok, nothing.detail) == (True, "no server at http://127.0.0.1:9 (optional)")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from support.helpers import profile_data
 
 from playground.base import tokens
 from playground.base.records import Failure
@@ -17,6 +16,7 @@ from playground.providers.stream import AttemptStream
 from playground.services.chat import ChatService
 from playground.services.events import AttemptEnded, AttemptStarted, ReplyDone, Routed, TextDelta, TurnStarted
 from playground.services.routing_state import RoutingState
+from tests.support.helpers import profile_data
 
 # Long words: the stub counts 1 token a word (+7), tiktoken many, so the two counts differ.
 PROMPT = "Supercalifragilisticexpialidocious antidisestablishmentarianism floccinaucinihilipilification"

@@ -20,9 +20,6 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from support.helpers import guarded_env
-from support.openai_server import OpenAIStubServer
-from support.proxy import MASTER_KEY, MISSING, SKIP_REASON, proxies
 
 from playground.base import tokens
 from playground.base.paths import bundled_profiles_dir
@@ -35,6 +32,9 @@ from playground.router.rules import split_tags
 from playground.router.semantic import build_index
 from playground.services.events import AttemptStarted
 from playground.services.session import open_session
+from tests.support.helpers import guarded_env
+from tests.support.openai_server import OpenAIStubServer
+from tests.support.proxy import MASTER_KEY, MISSING, SKIP_REASON, proxies
 
 pytestmark = pytest.mark.skipif(bool(MISSING), reason=SKIP_REASON)
 
@@ -123,6 +123,8 @@ def dropper():
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, dropper):
     folder = tmp_path_factory.mktemp("proxy")
+    # Its own server: the proxy processes are started once per module with these behaviours, and the
+    # shared server's per-test reset would clear them.
     with OpenAIStubServer() as stub:
         for name in MODELS:
             stub.script(name, text=f"answered by {name}")

@@ -12,12 +12,12 @@ import time
 
 import pytest
 import yaml
-from support.openai_server import OpenAIStubServer
-from support.proxy import MISSING, SKIP_REASON, free_port, proxies
 
 from playground.config.catalog import build_catalog
 from playground.config.profile import load_profile
 from playground.policy.export import to_litellm, write_export
+from tests.support.openai_server import OpenAIStubServer
+from tests.support.proxy import MISSING, SKIP_REASON, free_port, proxies
 
 pytestmark = [pytest.mark.skipif(bool(MISSING), reason=SKIP_REASON),
               pytest.mark.skipif(shutil.which("redis-server") is None,

@@ -8,9 +8,9 @@ import subprocess
 import sys
 
 import pytest
-from support.helpers import guarded_env
 
 from playground.cli.main import main
+from tests.support.helpers import guarded_env
 
 
 def test_a_coding_request_in_words_takes_the_code_tier_of_the_default_profile(capsys, monkeypatch):

@@ -106,9 +106,8 @@ def test_the_chat_routes_semantically_once_the_index_is_built(tmp_path, monkeypa
 
 
 def test_a_litellm_embedding_model_gets_its_key_per_call_and_is_normalised(tmp_path, monkeypatch):
-    from support.openai_server import OpenAIStubServer
-
     from playground.router.embeddings import LiteLLMEncoder
+    from tests.support.openai_server import OpenAIStubServer
 
     monkeypatch.setenv("EMBED_KEY", "sk-embedding-test-key-123456")
     with OpenAIStubServer() as server:

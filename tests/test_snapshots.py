@@ -19,9 +19,6 @@ import types
 from pathlib import Path
 
 import pytest
-from support.openai_server import OpenAIStubServer
-from support.pilot import wait_for
-from support.profiles import stub_profile
 from textual.widgets import Collapsible, Input, TextArea
 from textual.widgets._footer import FooterKey
 
@@ -32,6 +29,8 @@ from playground.tui.screens.compare import CompareScreen
 from playground.tui.screens.history import HistoryScreen
 from playground.tui.screens.leaderboard import LeaderboardScreen
 from playground.tui.screens.pick_models import ModelPicker
+from tests.support.helpers import compare_profile
+from tests.support.pilot import wait_for
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
 ANSWER = "Otters hold hands while they sleep.\n\n- so they do not drift apart\n- in rafts of many"
@@ -58,20 +57,18 @@ def steady(monkeypatch):
 
 
 @pytest.fixture
-def stub():
-    with OpenAIStubServer() as server:
-        for name in ("fast", "careful"):
-            server.script(name, text=ANSWER)
-        server.script("broken", status=500)
-        yield server
+def stub(server):
+    for name in ("fast", "careful"):
+        server.script(name, text=ANSWER)
+    server.script("broken", status=500)
+    return server
 
 
 @pytest.fixture
 def session(tmp_path, stub):
-    profile = Path(stub_profile(tmp_path, stub.api_base, ["fast", "careful", "broken"]))
     # Generous limits: on a loaded machine a first token can take seconds, and a fallback would change the picture.
-    profile.write_text(profile.read_text().replace("first_token: 5, idle: 5, total: 30",
-                                                   "first_token: 120, idle: 120, total: 300"))
+    profile = Path(compare_profile(tmp_path, stub.api_base, ["fast", "careful", "broken"],
+                                   timeouts={"first_token": 120, "idle": 120, "total": 300}))
     opened = open_session(str(profile), tmp_path / "h.db")
     yield opened
     opened.store.close()

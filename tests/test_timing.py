@@ -11,14 +11,14 @@ import subprocess
 import sys
 
 import pytest
-from support.helpers import guarded_env
-from support.openai_server import Behaviour
-from support.server_process import ServerProcess
 
 from playground.config.catalog import ModelInfo
 from playground.config.profile import ModelSpec, Timeouts
 from playground.providers import engine
 from playground.providers.stream import AttemptStream
+from tests.support.helpers import guarded_env
+from tests.support.openai_server import Behaviour
+from tests.support.server_process import ServerProcess
 
 TOLERANCE_S = 0.030
 FIRST_BYTE_S = 0.10

@@ -16,7 +16,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-from support.helpers import guarded_env, write_profile
+
+from tests.support.helpers import guarded_env, write_profile
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None,
                                 reason="tmux is not installed (Debian: apt-get install tmux); "

@@ -6,22 +6,20 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from support.openai_server import OpenAIStubServer
-from support.pilot import painted_text
-from support.pilot import wait_for as _wait_for
 
 from playground.services.session import open_session
 from playground.tui.app import PlaygroundApp
 from playground.tui.widgets.reply import ReplyView
 from playground.tui.widgets.status import StatusBar
+from tests.support.pilot import painted_text
+from tests.support.pilot import wait_for as _wait_for
 
 SIZE = (120, 40)
 
 
 @pytest.fixture
-def stub():
-    with OpenAIStubServer() as server:
-        yield server
+def stub(server):
+    return server
 
 
 def _profile(tmp_path, api_base: str, chain: list[str]) -> str:
@@ -41,7 +39,7 @@ def _profile(tmp_path, api_base: str, chain: list[str]) -> str:
           - name: everything
             tier: main
         fallbacks: [{rest}]
-        timeouts: {{first_token: 5, idle: 5, total: 20}}
+        timeouts: {{first_token: 30, idle: 30, total: 60}}
         """).format(models=models, first=chain[0], rest=", ".join(chain[1:])))
     return str(path)
 

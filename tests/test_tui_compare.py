@@ -9,10 +9,6 @@ os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 import random
 
 import pytest
-from support.openai_server import OpenAIStubServer
-from support.pilot import painted_text
-from support.pilot import wait_for as _wait_for
-from support.profiles import stub_profile
 from textual.geometry import Region
 from textual.widgets import SelectionList
 
@@ -23,23 +19,25 @@ from playground.tui.screens.leaderboard import LeaderboardScreen
 from playground.tui.screens.pick_models import ModelPicker
 from playground.tui.widgets.column import CompareColumn
 from playground.tui.widgets.reply import ReplyView
+from tests.support.helpers import compare_profile
+from tests.support.pilot import painted_text
+from tests.support.pilot import wait_for as _wait_for
 
 SIZE = (140, 40)
 SLOW_TEXT = " ".join(f"s{i}" for i in range(20))
 
 
 @pytest.fixture
-def stub():
-    with OpenAIStubServer() as server:
-        server.script("slow", text=SLOW_TEXT, chunk_delay=0.03)
-        server.script("broken", status=500)
-        server.script("endless", text=" ".join(f"e{i}" for i in range(1000)), chunk_delay=0.02)
-        yield server
+def stub(server):
+    server.script("slow", text=SLOW_TEXT, chunk_delay=0.03)
+    server.script("broken", status=500)
+    server.script("endless", text=" ".join(f"e{i}" for i in range(1000)), chunk_delay=0.02)
+    return server
 
 
 @pytest.fixture
 def session(tmp_path, stub):
-    opened = open_session(stub_profile(tmp_path, stub.api_base, ["slow", "broken", "endless"]), tmp_path / "h.db")
+    opened = open_session(compare_profile(tmp_path, stub.api_base, ["slow", "broken", "endless"]), tmp_path / "h.db")
     yield opened
     opened.store.close()
 

@@ -7,12 +7,9 @@ import os
 
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 
-import textwrap
 from datetime import UTC, datetime
 
 import pytest
-from support.openai_server import OpenAIStubServer
-from support.pilot import wait_for as _wait_for
 from textual.widgets import DataTable, Input, Static
 
 from playground.base.records import Attempt, Failure
@@ -22,31 +19,18 @@ from playground.tui.screens.chat import ChatScreen
 from playground.tui.screens.history import HistoryScreen
 from playground.tui.widgets.reply import PromptView, ReplyView, StoredReplyView
 from playground.tui.widgets.status import StatusBar
+from tests.support.helpers import STUB_PRICE, write_profile
+from tests.support.openai_server import OpenAIStubServer
+from tests.support.pilot import wait_for as _wait_for
 
 SIZE = (140, 44)
 
 
 def _profile(tmp_path, api_base: str = "http://127.0.0.1:9/v1") -> str:
-    path = tmp_path / "profile.yaml"
-    path.write_text(textwrap.dedent(f"""\
-        version: 1
-        name: ui-test
-        models:
-          cheap:
-            model: openai/cheap
-            api_base: {api_base}
-            price: {{input_per_mtok: 1.0, output_per_mtok: 2.0}}
-          strong:
-            model: openai/strong
-            api_base: {api_base}
-            price: {{input_per_mtok: 10.0, output_per_mtok: 30.0}}
-        tiers:
-          main: [cheap]
-        routes:
-          - name: everything
-            tier: main
-        """))
-    return str(path)
+    strong = {"price": {"input_per_mtok": 10.0, "output_per_mtok": 30.0}}
+    return str(write_profile(tmp_path, api_base, {"cheap": {"price": STUB_PRICE}, "strong": strong},
+                             name="ui-test", fallbacks=[], retries=None, timeouts=None,
+                             routes=[{"name": "everything", "tier": "main"}]))
 
 
 def _turn(store, prompt: str, reply: str, alias: str, cost: float, conversation: str | None = None,

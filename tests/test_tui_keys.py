@@ -7,9 +7,6 @@ import json
 
 import pytest
 import yaml
-from support.helpers import profile_data
-from support.openai_server import OpenAIStubServer
-from support.pilot import painted_text, wait_for
 
 from playground.base.paths import preferences_path
 from playground.services.session import open_session
@@ -20,17 +17,18 @@ from playground.tui.screens.settings import SettingsDialog
 from playground.tui.widgets.prompt_input import PromptInput
 from playground.tui.widgets.reply import ReplyView
 from playground.tui.widgets.status import StatusBar
+from tests.support.helpers import profile_data
+from tests.support.pilot import painted_text, wait_for
 
 SIZE = (120, 40)
 TWO_BLOCKS = "Two ways:\n\n```python\nprint('first')\n```\n\nor\n\n```bash\necho second\n```\n"
 
 
 @pytest.fixture
-def stub():
-    with OpenAIStubServer() as server:
-        server.script("a", text=TWO_BLOCKS, words_per_chunk=4)
-        server.script("b", text="Answer from b", words_per_chunk=4)
-        yield server
+def stub(server):
+    server.script("a", text=TWO_BLOCKS, words_per_chunk=4)
+    server.script("b", text="Answer from b", words_per_chunk=4)
+    return server
 
 
 def _app(tmp_path, stub, name: str = "keys") -> PlaygroundApp:
@@ -128,10 +126,11 @@ async def test_settings_send_a_system_prompt_and_temperature_and_refuse_a_bad_on
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: isinstance(app.screen, SettingsDialog))
         await pilot.press(*"Answer in French.", "tab", *"hot", "enter")
-        await pilot.pause()
         dialog = app.screen
-        assert isinstance(dialog, SettingsDialog)  # not saved
-        assert "temperature must be a number" in painted_text(dialog.query_one("#settings-error"))
+        # Wait for the refusal to be painted (one pause was not always enough under load).
+        error = dialog.query_one("#settings-error")
+        await wait_for(pilot, lambda: "temperature must be a number" in painted_text(error))
+        assert app.screen is dialog and isinstance(dialog, SettingsDialog)  # not saved
         await pilot.press("backspace", "backspace", "backspace", *"0.3", "enter")
         await wait_for(pilot, lambda: not isinstance(app.screen, SettingsDialog))
         assert "temperature 0.3" in str(app.screen.query_one(StatusBar).render())
@@ -140,8 +139,7 @@ async def test_settings_send_a_system_prompt_and_temperature_and_refuse_a_bad_on
         assert request["messages"][0] == {"role": "system", "content": "Answer in French."}
         assert request["temperature"] == 0.3
         await pilot.press("ctrl+n")  # a new conversation starts with none
-        await pilot.pause()
-        assert "temperature" not in str(app.screen.query_one(StatusBar).render())
+        await wait_for(pilot, lambda: "temperature" not in str(app.screen.query_one(StatusBar).render()))
 
 
 async def test_the_profile_picker_switches_routing_profile(tmp_path, stub, monkeypatch):

@@ -11,8 +11,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-from support.helpers import write_profile
-from support.pilot import painted_text, wait_for
 from textual.containers import VerticalScroll
 
 from playground.providers import engine
@@ -26,6 +24,8 @@ from playground.tui.widgets.markdown_view import MarkdownView
 from playground.tui.widgets.prompt_input import PromptInput
 from playground.tui.widgets.reply import ReplyView, StoredReplyView
 from playground.tui.widgets.status import StatusBar
+from tests.support.helpers import write_profile
+from tests.support.pilot import painted_text, wait_for
 
 SMALL = (80, 24)
 

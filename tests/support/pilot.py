@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 
-async def wait_for(pilot, condition, timeout: float = 10.0) -> None:
-    """Poll `condition` every 50 ms of app time; fail the test if it never holds."""
+async def wait_for(pilot, condition, timeout: float = 60.0) -> None:
+    """Poll `condition` every 50 ms of app time; fail the test if it never holds.
+
+    A deadline, not a measurement: it returns as soon as the condition holds. 60 s because an app that
+    loads LiteLLM (load_engine) imports it in a worker first, which alone took over 10 s on a loaded
+    2-core machine under pytest -n auto."""
     for _ in range(int(timeout / 0.05)):
         if condition():
             return

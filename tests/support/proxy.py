@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-from support.helpers import guarded_env
+
+from tests.support.helpers import guarded_env
 
 MASTER_KEY = "sk-proxy-test-master"
 PROXY_DEPS = ("fastapi", "uvicorn", "backoff", "apscheduler", "orjson", "multipart")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 
-from support.openai_server import Behaviour, OpenAIStubServer
+from tests.support.openai_server import Behaviour, OpenAIStubServer
 
 
 def _serve(behaviours: dict[str, Behaviour], conn) -> None:
