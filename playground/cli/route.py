@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from playground.cli.common import db_option, fail, opened_session, profile_option
+from playground.cli.common import db_option, fail, opened_session, profile_option, read_prompt
 
 
 @click.command(short_help="Show the routing decision for prompts without calling a model.")
@@ -24,7 +24,7 @@ def route(prompt: str | None, file: str | None, as_json: bool) -> int:
     from playground.router.embeddings import EmbeddingError
     from playground.services.route_preview import PromptCase, check_expected, read_cases, route_prompts, score
 
-    if (prompt is None) == (file is None):
+    if prompt is not None and file is not None:
         fail("give a prompt or --file, not both")
     if file:
         try:
@@ -32,10 +32,7 @@ def route(prompt: str | None, file: str | None, as_json: bool) -> int:
         except SourceError as exc:
             fail(str(exc))
     else:
-        text = click.get_text_stream("stdin").read() if prompt == "-" else prompt
-        if not text or not text.strip():
-            fail("the prompt is empty")
-        cases = [PromptCase(text)]
+        cases = [PromptCase(read_prompt(prompt))]
     with opened_session() as session:
         try:
             check_expected(session, cases)

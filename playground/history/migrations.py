@@ -170,7 +170,7 @@ def _add_measurements(db: sqlite_utils.Database) -> None:
     # it; cached input tokens read and written, priced at the cache rates.
     for column, kind in (("setup_ms", float), ("retry_after_s", float), ("cached_input_tokens", int),
                          ("cache_write_tokens", int)):
-        db["attempts"].add_column(column, kind)
+        db.table("attempts").add_column(column, kind)
 
 
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [

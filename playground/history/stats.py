@@ -179,7 +179,7 @@ def compute(store: Store, since: datetime | None = None, baseline: ModelInfo | N
     votes = {row["model"]: Votes(row["shown"], row["wins"], row["ties"], row["all_bad"])
              for row in store.read(queries.votes_by_model, since)}
     by_model = [ModelStats(
-        model_alias=alias, requests=row["requests"], cancelled=row["cancelled"], errors=row["errors"],
+        model_alias=alias, requests=int(row["requests"]), cancelled=int(row["cancelled"]), errors=int(row["errors"]),
         input_tokens=int(row["input_tokens"]), output_tokens=int(row["output_tokens"]), cost_usd=row["cost_usd"],
         ttft=_percentiles(store, "ttft_ms", since, int(row["timed_ttft"]), alias),
         latency=_percentiles(store, "latency_ms", since, int(row["timed_latency"]), alias),
@@ -194,18 +194,18 @@ def compute(store: Store, since: datetime | None = None, baseline: ModelInfo | N
             savings = Savings(baseline.alias, sum(r["cost_usd"] for r in models.values()), baseline_usd)
 
     return Stats(
-        since=since, turns=sum(r["turns"] for r in models.values()), requests=sum(m.requests for m in by_model),
+        since=since, turns=int(sum(r["turns"] for r in models.values())), requests=sum(m.requests for m in by_model),
         cancelled=sum(m.cancelled for m in by_model), errors=sum(m.errors for m in by_model),
         answered=int(sum(r["answered"] for r in models.values())),
         fallbacks=int(sum(r["fallbacks"] for r in models.values())),
         retries=int(sum(r["retries"] for r in models.values())),
         input_tokens=sum(m.input_tokens for m in by_model), output_tokens=sum(m.output_tokens for m in by_model),
-        cost_usd=sum(m.cost_usd for m in by_model), unpriced_requests=sum(r["unpriced"] for r in models.values()),
+        cost_usd=sum(m.cost_usd for m in by_model), unpriced_requests=int(sum(r["unpriced"] for r in models.values())),
         ttft=_percentiles(store, "ttft_ms", since, int(sum(r["timed_ttft"] for r in models.values()))),
         latency=_percentiles(store, "latency_ms", since, int(sum(r["timed_latency"] for r in models.values()))),
         by_day=[DaySpend(row["day"], row["requests"], row["cost_usd"]) for row in day_groups],
         by_model=by_model,
-        by_route=[RouteStats(route, row["turns"], row["cost_usd"], route_outcomes.get(route, Outcomes()))
+        by_route=[RouteStats(route, int(row["turns"]), row["cost_usd"], route_outcomes.get(route, Outcomes()))
                   for route, row in sorted(routes.items(), key=lambda item: (-item[1]["cost_usd"], item[0] or ""))],
         savings=savings,
     )

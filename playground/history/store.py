@@ -43,6 +43,12 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
+def _row_id(cursor: sqlite3.Cursor) -> int:
+    """The id an INSERT just gave its row (sqlite3 types it Optional for statements that insert nothing)."""
+    assert cursor.lastrowid is not None
+    return cursor.lastrowid
+
+
 def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")
 
@@ -214,7 +220,7 @@ class Store:
                 "INSERT INTO messages (conversation_id, role, content, status, created_at, updated_at, incognito) "
                 "VALUES (?, 'user', ?, 'complete', ?, ?, ?)",
                 (conversation_id, "" if incognito else prompt, now, now, int(incognito)))
-            return conversation_id, cursor.lastrowid
+            return conversation_id, _row_id(cursor)
 
     def start_reply(self, conversation_id: str, incognito: bool = False) -> int:
         now = _now()
@@ -222,7 +228,7 @@ class Store:
             cursor = conn.execute(
                 "INSERT INTO messages (conversation_id, role, content, status, created_at, updated_at, incognito) "
                 "VALUES (?, 'assistant', '', 'streaming', ?, ?, ?)", (conversation_id, now, now, int(incognito)))
-            return cursor.lastrowid
+            return _row_id(cursor)
 
     def save_reply(self, message_id: int, content: str, status: str, model_alias: str | None = None) -> None:
         """Called while streaming (status 'streaming') so a crash keeps the partial text, and at the end.
@@ -300,7 +306,7 @@ class Store:
             row["fallback"] = int(bool(tried) and tried[0] != attempt.model_alias)
             cursor = conn.execute(f"INSERT INTO attempts ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})",
                                   tuple(row.values()))
-            return cursor.lastrowid
+            return _row_id(cursor)
 
     def record_feedback(self, message_id: int, good: bool) -> None:
         """The user's verdict on a reply; a second verdict on the same reply replaces the first."""
@@ -323,7 +329,7 @@ class Store:
                 (_now(), vote.conversation_id, vote.prompt_message_id, vote.outcome.value, vote.winner_model_alias,
                  json.dumps(list(vote.models)), json.dumps(list(vote.reply_message_ids)), vote.route,
                  vote.category, int(vote.blind)))
-            return cursor.lastrowid
+            return _row_id(cursor)
 
     def choose_reply(self, prompt_message_id: int, message_id: int) -> None:
         """Make one reply the prompt's answer in the conversation; its other finished replies become

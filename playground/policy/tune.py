@@ -156,7 +156,7 @@ def tune(profile: Profile, items: list[ReplayItem], *, target_quality: float = 0
     catalog = replay_catalog(profile)
     route = next((r for r in profile.routes if r.learned), None)
     default = profile.routes[-1]
-    cheap_tier = route.learned.cheap_tier if route else default.tier
+    cheap_tier = route.learned.cheap_tier if route and route.learned else default.tier
     pricer = Pricer(items)
     # Which model each tier would answer with: route every prompt once through each tier alone.
     tier_profile = {name: profile.model_copy(update={"routes": (Route(name="t", tier=name),)})
@@ -178,29 +178,30 @@ def tune(profile: Profile, items: list[ReplayItem], *, target_quality: float = 0
     expected_output = max(1, outputs[len(outputs) // 2]) if outputs else max(1, min(pricer.median_output.values(),
                                                                                     default=1))
     profile = profile.model_copy(update={"expected_output_tokens": expected_output})
-    usable, cheap_q, strong_q, cheap_c, strong_c, gaps = [], [], [], [], [], []
+    usable: list[ReplayItem] = []
+    columns: dict[str, list[float]] = {k: [] for k in ("cheap_q", "strong_q", "cheap_c", "strong_c", "gaps")}
     cheap_model = strong_model = ""
     for item in items:
         picks = {}
         for tier in (cheap_tier, strong_tier):
             decision = decide(RouteRequest(item.prompt, 1, 1), tier_profile[tier], catalog, now=0.0)
             picks[tier] = next((a for a in (decision.model, *decision.fallbacks) if a in item.outcomes), None)
-        if picks[cheap_tier] is None or picks[strong_tier] is None:
+        cheap_pick, strong_pick = picks[cheap_tier], picks[strong_tier]
+        if cheap_pick is None or strong_pick is None:
             continue
-        cheap_model, strong_model = picks[cheap_tier], picks[strong_tier]
+        cheap_model, strong_model = cheap_pick, strong_pick
         usable.append(item)
-        cheap_q.append(item.outcomes[cheap_model].score)
-        strong_q.append(item.outcomes[strong_model].score)
-        cheap_c.append(pricer.cost(item, cheap_model, catalog[cheap_model]))
-        strong_c.append(pricer.cost(item, strong_model, catalog[strong_model]))
+        columns["cheap_q"].append(item.outcomes[cheap_model].score)
+        columns["strong_q"].append(item.outcomes[strong_model].score)
+        columns["cheap_c"].append(pricer.cost(item, cheap_model, catalog[cheap_model]))
+        columns["strong_c"].append(pricer.cost(item, strong_model, catalog[strong_model]))
         request_tokens = pricer.prompt_tokens(item) + 7
-        gaps.append((tier_cost(catalog, profile, strong_tier, request_tokens) or 0.0)
-                    - (tier_cost(catalog, profile, cheap_tier, request_tokens) or 0.0))
+        columns["gaps"].append((tier_cost(catalog, profile, strong_tier, request_tokens) or 0.0)
+                               - (tier_cost(catalog, profile, cheap_tier, request_tokens) or 0.0))
     if len(usable) < folds * 4:
         raise EvalError(f"only {len(usable)} prompts have outcomes for both tiers ({cheap_tier}, {strong_tier}); "
                         f"tuning needs at least {folds * 4}")
-    cheap_q, strong_q = np.array(cheap_q), np.array(strong_q)
-    cheap_c, strong_c, gaps = np.array(cheap_c), np.array(strong_c), np.array(gaps)
+    cheap_q, strong_q, cheap_c, strong_c, gaps = (np.array(columns[k]) for k in columns)
     data = _design(usable, pricer, buckets)
     target = target_quality * strong_q.mean()
 

@@ -131,6 +131,7 @@ def _pick_route(request: RouteRequest, profile: Profile, catalog: Catalog, facts
     for route in profile.routes:
         stage = route.stage
         if stage == "rules":
+            assert route.when is not None  # a route's stage is named by the section it has
             ok, why = rules.matches(route.when, facts)
             if ok:
                 return route, route.tier, ", ".join(why), None, None, skipped
@@ -165,6 +166,7 @@ def _pick_route(request: RouteRequest, profile: Profile, catalog: Catalog, facts
             skipped.append(f"semantic: no route similar enough (best {best.name} {score:.2f} < {threshold:.2f}{ahead})")
         elif stage == "learned":
             spec = route.learned
+            assert spec is not None
             gap = None
             if spec.cost_scale is not None:
                 strong_cost = tier_cost(catalog, profile, route.tier, request.request_tokens)

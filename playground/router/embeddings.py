@@ -9,7 +9,7 @@ import os
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -78,8 +78,8 @@ class MiniLMEncoder:
     def __init__(self, model_path: Path | None = None, threads: int | None = None) -> None:
         self.model_path = model_path
         self.threads = threads or min(2, os.cpu_count() or 1)
-        self._session = None
-        self._tokenizer = None
+        self._session: Any = None  # onnxruntime.InferenceSession, loaded on first use
+        self._tokenizer: Any = None  # tokenizers.Tokenizer
         self._lock = threading.Lock()
 
     def _load(self) -> None:

@@ -119,7 +119,8 @@ def standings(votes: Iterable[Vote], replies: Mapping[int, tuple[float | None, f
             else:
                 counts[model][vote.outcome.value] += 1
             cost, latency = replies.get(message_id, (0.0, None))
-            spent[model] = None if cost is None or spent[model] is None else spent[model] + cost
+            so_far = spent[model]
+            spent[model] = None if cost is None or so_far is None else so_far + cost
             if latency is not None:
                 latencies[model].append(latency)
     models = sorted(counts)
@@ -130,9 +131,13 @@ def standings(votes: Iterable[Vote], replies: Mapping[int, tuple[float | None, f
         rating, margin = BASE_RATING + ELO_SCALE * theta, Z_95 * ELO_SCALE * error
         c = counts[model]
         table.append(Standing(model, rating, rating - margin, rating + margin, c["win"], c["loss"], c["tie"],
-                              c["all_bad"], spent[model] / c["win"] if c["win"] and spent[model] is not None else None,
+                              c["all_bad"], _per_win(spent[model], c["win"]),
                               statistics.median(latencies[model]) if latencies[model] else None))
     return sorted(table, key=lambda s: (-s.rating, s.model_alias))
+
+
+def _per_win(spent: float | None, wins: int) -> float | None:
+    return spent / wins if wins and spent is not None else None
 
 
 def categories(votes: Iterable[Vote]) -> list[str]:
