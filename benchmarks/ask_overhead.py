@@ -19,10 +19,8 @@ os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 
 import argparse
 import asyncio
-import contextlib
 import json
 import math
-import multiprocessing
 import statistics
 import subprocess
 import sys
@@ -30,7 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.support.openai_server import OpenAIStubServer
+from tests.support.openai_server import Behaviour
+from tests.support.server_process import ServerProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,36 +53,6 @@ async def main():
 asyncio.run(main())
 """
 IMPORT_ONLY = 'import os; os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"; import litellm'
-
-
-# The server ------------------------------------------------------------------------------------------
-
-def _serve(text: str, words_per_chunk: int, conn) -> None:
-    with OpenAIStubServer() as server:
-        server.script("bench", text=text, words_per_chunk=words_per_chunk)
-        conn.send(server.api_base)
-        conn.recv()  # anything (or EOF) means stop
-
-
-class ServerProcess:
-    def __init__(self, text: str, words_per_chunk: int) -> None:
-        # fork: the child needs nothing but the stub server (litellm is not imported yet at this point).
-        ctx = multiprocessing.get_context("fork")
-        self._conn, child = ctx.Pipe()
-        self._process = ctx.Process(target=_serve, args=(text, words_per_chunk, child), daemon=True)
-
-    def __enter__(self) -> str:
-        self._process.start()
-        if not self._conn.poll(30):
-            raise RuntimeError("the stub server did not start")
-        return self._conn.recv()
-
-    def __exit__(self, *exc) -> None:
-        with contextlib.suppress(OSError):
-            self._conn.send("stop")
-        self._process.join(5)
-        if self._process.is_alive():
-            self._process.terminate()
 
 
 # Figures ---------------------------------------------------------------------------------------------
@@ -238,7 +207,9 @@ def main() -> None:
     args = parser.parse_args()
     text = " ".join(f"word{i}" for i in range(args.words))
     began = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="pg-bench-") as tmp, ServerProcess(text, args.words_per_chunk) as api:
+    bench = Behaviour(text=text, words_per_chunk=args.words_per_chunk)
+    with tempfile.TemporaryDirectory(prefix="pg-bench-") as tmp, ServerProcess({MODEL.split("/")[-1]: bench}) as server:
+        api = server.api_base
         home = Path(tmp)
         chunks = math.ceil(args.words / args.words_per_chunk)
         print(f"stub server {api}: model {MODEL!r} streams {args.words} words in {chunks} chunks, no delay")
