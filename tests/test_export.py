@@ -116,12 +116,12 @@ def test_every_bundled_profile_exports_a_config_litellm_loads(path):
 
 
 def test_cli_writes_private_files_and_says_what_changed(tmp_path):
-    out = tmp_path / "config.yaml"
+    out = tmp_path / "proxy" / "config.yaml"  # a folder that does not exist yet is created
     result = subprocess.run([sys.executable, "-m", "playground", "export", "default", "-o", str(out)],
                             capture_output=True, text=True, timeout=60,
                             env={**os.environ, "OPENAI_API_KEY": PLANTED})
     assert result.returncode == 0, result.stderr
-    written = [out, tmp_path / "playground_routing_default.py", tmp_path / "playground_routing_default.yaml"]
+    written = [out, out.parent / "playground_routing_default.py", out.parent / "playground_routing_default.yaml"]
     for path in written:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
         assert PLANTED not in path.read_text()

@@ -140,6 +140,20 @@ def test_prompt_typed_before_ready_is_answered_and_quit_restores_terminal(termin
     _assert_restored(term)
 
 
+def test_a_prompt_typed_the_instant_the_app_starts_is_kept_and_answered(terminal, tmp_path, server):
+    """Typed before the first paint, while the terminal is still in cooked mode (Enter arrives as a line feed)."""
+    server.script("stub", text="Hello from the loopback server.")
+    profile = write_profile(tmp_path, server.api_base, ["stub"])
+    term = terminal(80, 24)
+    term.start([str(PLAYGROUND), "--profile", str(profile)], _app_env(tmp_path / "home"))
+    term.type("Say hello")
+    term.keys("Enter")
+    shown = term.wait_for("Hello from the loopback server.", 60)
+    assert "Say hello" in shown
+    term.keys("C-q")
+    _assert_restored(term)
+
+
 @pytest.mark.parametrize(("width", "height"), SIZES[:1])
 def test_quit_while_loading_restores_terminal(terminal, tmp_path, server, width, height):
     profile = write_profile(tmp_path, server.api_base, ["stub"])

@@ -69,7 +69,7 @@ async def test_compare_a_slow_and_a_failing_model_vote_and_see_the_leaderboard_c
         await pilot.press("f5")
         await _wait_for(pilot, lambda: isinstance(app.screen, ModelPicker))
         assert app.screen.query_one("#picker-models").selected == ["slow", "broken", "endless"]
-        await pilot.press("down", "down", "space")  # leave out `endless`
+        await pilot.press("tab", "down", "down", "space")  # to the list; leave out `endless`
         await pilot.press("ctrl+s")
         await _wait_for(pilot, lambda: isinstance(app.screen, CompareScreen))
         compare = app.screen
@@ -195,7 +195,8 @@ async def test_a_variant_typed_in_the_picker_compares_one_model_with_itself(sess
         await pilot.press("f5")
         await _wait_for(pilot, lambda: isinstance(app.screen, ModelPicker))
         picker = app.screen
-        await pilot.click("#picker-filter")
+        await pilot.pause()
+        assert app.focused is picker.query_one("#picker-filter")  # typing filters at once, as the dialog says
         await pilot.press(*"slow@temp=1", "enter")
         assert "unknown setting 'temp'" in _shown(picker, "#picker-note")
         await pilot.press(*["backspace"] * 6, *"temperature=1", "enter")

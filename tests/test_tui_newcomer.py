@@ -226,10 +226,19 @@ TAKEN_BY_THE_TERMINAL = {"ctrl+b": "tmux's prefix", "f11": "full screen in most 
 MENU_KEYS = {"f1", "f10"}  # GNOME Terminal and others open their own menus: another key must do the same
 
 
-def test_no_chat_key_is_taken_by_tmux_or_the_terminal_and_f1_f10_have_a_second_key():
+def test_no_key_is_taken_by_tmux_or_the_terminal_and_f1_f10_have_a_second_key():
+    from playground.tui.screens.compare import CompareScreen
+    from playground.tui.screens.dialogs import Confirm, TextPrompt
     from playground.tui.screens.help import HelpScreen
+    from playground.tui.screens.history import HistoryScreen
+    from playground.tui.screens.leaderboard import LeaderboardScreen
+    from playground.tui.screens.pick_models import ModelPicker
+    from playground.tui.screens.pick_one import PickOne
+    from playground.tui.screens.settings import SettingsDialog
+    from playground.tui.screens.stats import StatsScreen
 
-    for owner in (PlaygroundApp, ChatScreen, HelpScreen, ReplyView):
+    for owner in (PlaygroundApp, ChatScreen, HelpScreen, ReplyView, CompareScreen, HistoryScreen, StatsScreen,
+                  LeaderboardScreen, ModelPicker, PickOne, SettingsDialog, Confirm, TextPrompt):
         for binding in owner.BINDINGS:
             keys = set(binding.key.split(","))
             assert not keys & set(TAKEN_BY_THE_TERMINAL), f"{owner.__name__}: {binding.key} → {binding.action}"

@@ -166,7 +166,7 @@ def tune(profile_file, data, use_history, target_quality, folds, seed, output, a
                    f"latency {weights['latency']} · health {weights['health']}; preferences: "
                    + (", ".join(f"{route}: {', '.join(models)}"
                                 for route, models in history_report["preferences"].items())
-                      or "none yet (vote in compare, or mark replies with Ctrl+G/Ctrl+B)"))
+                      or "none yet (vote in compare, or mark replies with Ctrl+G/Ctrl+F)"))
     if report is None:
         click.echo(f"wrote {output}")
         return 0
@@ -225,6 +225,7 @@ def export(profile_file, form, output, local_url) -> int:
         sys.stdout.write(text)
         return 0
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
         if exported:
             written = write_export(exported, target)
         else:

@@ -55,6 +55,8 @@ class PlaygroundApp(App):
         self._profile_stamp = self._stamp()
         self.startup_error = ""
         self._last_input = time.monotonic()
+        self._early_input: list[events.Key | events.Paste] | None = [] if session is None else None
+        """What the terminal delivered before the first screen had a prompt box: typed as soon as it has one."""
         self.engine: EngineReady | EngineFailed | None = None
         """None while LiteLLM loads; prompts sent before then wait for it."""
         self.engine_signal: Signal[EngineReady | EngineFailed] = Signal(self, "engine")
@@ -122,7 +124,22 @@ class PlaygroundApp(App):
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, (events.Key, events.MouseDown, events.Paste)):
             self._last_input = time.monotonic()
+        if self._early_input is not None and isinstance(event, (events.Key, events.Paste)):
+            self._early_input.append(event)
+            return
         await super().on_event(event)
+
+    def release_early_input(self) -> None:
+        """Replay keys and pastes that arrived before the starting screen's prompt box had focus."""
+        early, self._early_input = self._early_input or [], None
+        for event in early:
+            if isinstance(event, events.Paste):
+                self.post_message(events.Paste(event.text))
+            elif event.key in ("ctrl+j", "newline"):
+                # Typed while the terminal was still in cooked mode, Enter arrives as a line feed.
+                self.post_message(events.Key("enter", "\r"))
+            else:
+                self.post_message(events.Key(event.key, event.character))
 
     @work(thread=True, group="preferences", exit_on_error=False)
     def _remember_theme(self, name: str) -> None:

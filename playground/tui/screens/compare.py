@@ -53,7 +53,7 @@ class CompareScreen(Screen[Continued | None]):
         *[Binding(str(n), f"vote_win({n - 1})", show=False) for n in range(2, MAX_MODELS + 1)],
         Binding("t", "vote('tie')", "Tie", id="compare.tie"),
         Binding("b", "vote('all_bad')", "All bad", id="compare.all_bad"),
-        Binding("ctrl+b", "toggle_blind", "Blind", id="compare.blind"),
+        Binding("f6", "toggle_blind", "Blind", id="compare.blind"),  # not Ctrl+B: tmux's prefix
         Binding("enter", "continue_chat", "Continue with winner", id="compare.continue"),
         Binding("f3", "pick_models", "Models", id="compare.models"),
         Binding("slash", "focus_prompt", "New prompt", id="compare.prompt"),

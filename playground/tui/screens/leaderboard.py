@@ -74,7 +74,7 @@ class LeaderboardScreen(Screen):
     def _show(self) -> None:
         votes = self._loaded.votes
         shown = [v for v in votes if self.category is None or v.category == self.category]
-        title = f"Leaderboard · {self.category or 'all categories'} · {len(shown)} votes"
+        title = f"Leaderboard · {self.category or 'all categories'} · {len(shown)} vote{'' if len(shown) == 1 else 's'}"
         self.query_one("#board-title", Static).update(Text(title, style="bold"))
         self.query_one("#board-note", Static).update(Text(RATING_NOTE if shown else empty_board_note(self.category)))
         table = self.query_one(DataTable)

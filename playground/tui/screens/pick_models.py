@@ -60,7 +60,8 @@ class ModelPicker(ModalScreen[list[str] | None]):
                          disabled=not info.available)
 
     def on_mount(self) -> None:
-        self.query_one(SelectionList).focus()
+        # Typing filters (or adds a variant) at once, as the dialog says; Tab reaches the list.
+        self.query_one("#picker-filter", Input).focus()
 
     @on(Input.Changed, "#picker-filter")
     def _filter(self, event: Input.Changed) -> None:

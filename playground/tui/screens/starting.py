@@ -41,6 +41,9 @@ class StartingScreen(Screen):
 
     def on_mount(self) -> None:
         self.query_one(PromptInput).focus()
+        release = getattr(self.app, "release_early_input", None)
+        if release is not None:
+            self.call_after_refresh(release)
 
     def on_prompt_input_submitted(self, message: PromptInput.Submitted) -> None:
         self.submitted.append(message.text)
