@@ -215,3 +215,14 @@ def test_a_reader_that_goes_away_ends_listings_quietly(home, netlog, command, ro
     store.close()
     result = _to_a_closed_pipe(*command, home=home, netlog=netlog)
     assert (result.returncode, result.stderr) == (1, "")
+
+
+def test_an_unknown_profile_name_lists_the_bundled_ones_before_any_screen_opens(tmp_path):
+    env = guarded_env()
+    env["PLAYGROUND_HOME"] = str(tmp_path)
+    for argv in (["--profile", "nope"], ["ask", "--profile", "nope", "hi"]):
+        result = subprocess.run([sys.executable, "-m", "playground", *argv], capture_output=True, text=True,
+                                timeout=60, env=env, stdin=subprocess.DEVNULL)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.startswith("playground: error: no profile named 'nope': bundled ones are ")
+        assert "default" in result.stderr and "\x1b[?1049h" not in result.stdout  # no alternate screen

@@ -37,6 +37,15 @@ def resolve_profile(name_or_path: str | None) -> Path:
     return bundled_profiles_dir() / f"{name_or_path}.yaml"
 
 
+def missing_profile(path: Path) -> str | None:
+    """A one-line error when `path` names a bundled profile that does not exist, listing those that do."""
+    bundled = bundled_profiles_dir()
+    if path.exists() or path.parent != bundled:
+        return None
+    names = ", ".join(sorted(p.stem for p in bundled.glob("*.yaml")))
+    return f"no profile named {path.stem!r}: bundled ones are {names}; or give the path of a YAML file"
+
+
 def known_profiles(current: Path | None = None) -> list[Path]:
     """Profiles to offer in a picker: the bundled ones, the user's (data dir), the working directory's."""
     found: dict[Path, None] = {}

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from playground.base.errors import SourceError
+from playground.base.paths import missing_profile
 from playground.base.yamlsource import YamlDocument, load_yaml
 
 ProfileError = SourceError
@@ -326,6 +327,8 @@ class Profile(_Strict):
 
 
 def load_profile(path: Path) -> Profile:
+    if (problem := missing_profile(path)) is not None:
+        raise ProfileError(problem)
     document = load_yaml(path)
     if not isinstance(document.data, dict):
         raise ProfileError(f"{path}:1:1: a profile is a mapping with `name`, `models`, `tiers` and `routes`")

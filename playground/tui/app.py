@@ -296,14 +296,18 @@ class PlaygroundApp(App):
 
 
 def run_tui(profile: str | None = None, db: str | None = None, incognito: bool = False) -> int:
-    from playground.base.paths import resolve_profile
+    from playground.base.paths import missing_profile, resolve_profile
 
     def opener() -> Session:
         from playground.services.session import open_session
 
         return open_session(profile, db, incognito=incognito)
 
-    app = PlaygroundApp(opener=opener, profile_name=_profile_name(resolve_profile(profile)))
+    path = resolve_profile(profile)
+    if (problem := missing_profile(path)) is not None:  # before the screen opens, not after
+        print(f"playground: error: {problem}", file=sys.stderr)
+        return 2
+    app = PlaygroundApp(opener=opener, profile_name=_profile_name(path))
     try:
         app.run()
     finally:
