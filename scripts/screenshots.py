@@ -167,11 +167,12 @@ def eval_screen(home: Path) -> Path:
     return path
 
 
-def to_png(svg: Path) -> None:
+def to_png(svg: Path) -> bool:
     if shutil.which("rsvg-convert") is None:
         print("rsvg-convert not found (Debian: librsvg2-bin); PNG skipped", file=sys.stderr)
-        return
+        return False
     subprocess.run(["rsvg-convert", "-b", "#0c0c0c", str(svg), "-o", str(svg.with_suffix(".png"))], check=True)
+    return True
 
 
 def main() -> None:
@@ -181,8 +182,7 @@ def main() -> None:
         shots += asyncio.run(compare_screens(Path(home)))
         shots.append(eval_screen(Path(home)))
     for svg in shots:
-        to_png(svg)
-        print(f"wrote {svg.relative_to(ROOT)} and its PNG")
+        print(f"wrote {svg.relative_to(ROOT)}" + (" and its PNG" if to_png(svg) else ""))
 
 
 if __name__ == "__main__":
