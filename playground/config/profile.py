@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from playground.base.errors import SourceError
 from playground.base.paths import missing_profile
 from playground.base.yamlsource import YamlDocument, load_yaml
+from playground.config.escalation import Escalation, unknown_step
 
 ProfileError = SourceError
 
@@ -189,6 +190,8 @@ class Route(_Strict):
     """How to pick among the tier's available models: cheapest estimated cost, the tier's order
     (strongest first), lowest expected latency, the profile's `selection` weights, or a weighted
     random share by each model's `weight`."""
+    escalate: Escalation | None = None
+    """Check each answer; when a check fails, ask the next tier or model (see config.escalation)."""
 
     @model_validator(mode="after")
     def _one_stage(self) -> Route:
@@ -288,6 +291,8 @@ class Profile(_Strict):
             for j, alias in enumerate(route.prefer):
                 if alias not in self.models:
                     raise ReferenceProblem(f"unknown model {alias!r} (models: {known})", "routes", i, "prefer", j)
+            if route.escalate and (problem := unknown_step(route.escalate, set(self.tiers), set(self.models))):
+                raise ReferenceProblem(problem[0], "routes", i, "escalate", *problem[1])
             if route.name in seen:
                 raise ReferenceProblem(f"route name {route.name!r} is used twice", "routes", i, "name")
             seen.add(route.name)

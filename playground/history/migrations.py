@@ -173,6 +173,19 @@ def _add_measurements(db: sqlite_utils.Database) -> None:
         db.table("attempts").add_column(column, kind)
 
 
+def _add_escalation(db: sqlite_utils.Database) -> None:
+    # A cascade's stage and its checks' verdict on each answer, and which calls graded an answer (a judge)
+    # rather than gave one; the totals' index carries them so the escalation rates need no row reads.
+    db.table("attempts").add_column("stage", int, not_null_default=0)
+    for column in ("verdict", "check_detail", "purpose"):
+        db.table("attempts").add_column(column, str)
+    db.execute(f"DROP INDEX {ATTEMPTS_BY_MODEL_ROUTE}")
+    db.table("attempts").create_index(
+        ["model_alias", "route", "started_at", "failure", "hop", "cost_usd", "input_tokens", "output_tokens",
+         "ttft_ms", "latency_ms", "retry", "fallback", "stage", "verdict", "purpose"],
+        index_name=ATTEMPTS_BY_MODEL_ROUTE)
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("create_v1", _create_v1),
     ("add_incognito", _add_incognito),
@@ -186,4 +199,5 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("index_attempts_by_reply_and_conversation", _index_attempts_by_reply_and_conversation),
     ("add_measurements", _add_measurements),
     ("mark_retries_and_fallbacks", _mark_retries_and_fallbacks),
+    ("add_escalation", _add_escalation),
 ]

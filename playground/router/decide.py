@@ -104,7 +104,7 @@ class NoModelAvailable(Exception):
     """No model can take this request; the message says why for each candidate."""
 
 
-def _unfit(info: ModelInfo, tokens: int, health: ModelHealth | None, now: float) -> str | None:
+def unfit(info: ModelInfo, tokens: int, health: ModelHealth | None, now: float) -> str | None:
     if not info.available:
         return f"unavailable: {info.unavailable_reason}"
     if info.context_window and tokens > info.context_window:
@@ -201,7 +201,7 @@ def decide(request: RouteRequest, profile: Profile, catalog: Catalog, *,
     output = profile.expected_output_tokens
     if forced is not None:
         info = catalog[forced]
-        if problem := _unfit(info, tokens, None, now):
+        if problem := unfit(info, tokens, None, now):
             raise NoModelAvailable(f"{forced} cannot take this request: {problem}")
         est = estimate(info, tokens, output, health.get(forced))
         return Decision("manual", "manual", "", forced, (), request.prompt_tokens,
@@ -217,7 +217,7 @@ def decide(request: RouteRequest, profile: Profile, catalog: Catalog, *,
     viable: list[Estimate] = []
     for info in tier:
         est = estimate(info, tokens, output, health.get(info.alias))
-        if problem := _unfit(info, tokens, health.get(info.alias), now):
+        if problem := unfit(info, tokens, health.get(info.alias), now):
             dropped[info.alias] = Candidate(info.alias, info.available, est.cost, problem, est.latency_s,
                                             est.error_rate, price_source=info.price_source, dropped=True,
                                             latency_samples=est.samples)
@@ -234,7 +234,7 @@ def decide(request: RouteRequest, profile: Profile, catalog: Catalog, *,
             continue
         info = catalog[alias]
         est = estimate(info, tokens, output, health.get(alias))
-        if problem := _unfit(info, tokens, health.get(alias), now):
+        if problem := unfit(info, tokens, health.get(alias), now):
             dropped[alias] = Candidate(alias, info.available, est.cost, problem, est.latency_s, est.error_rate,
                                        price_source=info.price_source, dropped=True, latency_samples=est.samples)
         else:
