@@ -1,0 +1,181 @@
+"""Cascades (a route's `escalate:`): the cheap model answers, its answer is checked, and on failure the next
+tier is asked; over real HTTP against the test server, recorded in history."""
+
+from __future__ import annotations
+
+import pytest
+
+from playground.config.profile import ProfileError, load_profile
+from playground.services.events import AttemptStarted, Checked, ReplyDone
+from playground.services.session import open_session
+from tests.support.helpers import STUB_PRICE, write_profile
+
+CHEAP, STRONG = "cheap-model", "strong-model"
+
+
+def cascade_profile(tmp_path, api_base, escalate: dict, *, models=None, **sections):
+    models = models or {CHEAP: {"price": {"input_per_mtok": 0.1, "output_per_mtok": 0.2}}, STRONG: {}}
+    return write_profile(tmp_path, api_base, models, price=STUB_PRICE, tiers={"cheap": [CHEAP], "strong": [STRONG]},
+                         routes=[{"name": "answers", "tier": "cheap", "escalate": {"to": ["strong"], **escalate}}],
+                         fallbacks=[], **sections)
+
+
+async def turn(session, prompt="give me the settings as JSON", **kwargs):
+    events = [e async for e in session.chat.send(prompt, **kwargs)]
+    return events, next(e.reply for e in events if isinstance(e, ReplyDone))
+
+
+async def test_a_passing_cheap_answer_stands_and_the_strong_model_is_never_asked(tmp_path, server):
+    server.script(CHEAP, text='{"theme": "dark"}')
+    server.script(STRONG, text='{"theme": "light"}')
+    session = open_session(str(cascade_profile(tmp_path, server.api_base, {"json": True})), tmp_path / "h.db")
+    events, reply = await turn(session)
+    assert reply.text == '{"theme": "dark"}' and reply.final.model_alias == CHEAP
+    assert server.hits[STRONG] == 0
+    checked = [e for e in events if isinstance(e, Checked)]
+    assert [(c.verdict.passed, c.next_model) for c in checked] == [(True, None)]
+    rows = session.store.attempts(reply.conversation_id)
+    assert [(r["model_alias"], r["stage"], r["verdict"]) for r in rows] == [(CHEAP, 0, "pass")]
+    assert not reply.escalated
+
+
+async def test_a_failing_cheap_answer_is_replaced_by_the_next_tier_and_both_are_paid_for(tmp_path, server):
+    server.script(CHEAP, text="Sure! The theme is dark.")
+    server.script(STRONG, text='{"theme": "dark"}')
+    session = open_session(str(cascade_profile(tmp_path, server.api_base, {"json": True})), tmp_path / "h.db")
+    events, reply = await turn(session)
+    assert reply.status == "complete" and reply.text == '{"theme": "dark"}' and reply.final.model_alias == STRONG
+    checked = [e for e in events if isinstance(e, Checked)]
+    assert checked[0].verdict.failed == "json" and checked[0].next_model == STRONG
+    assert checked[1].verdict.passed
+    starts = [e for e in events if isinstance(e, AttemptStarted)]
+    assert starts[1].model_alias == STRONG and starts[1].reason.startswith(f"escalated: {CHEAP}'s answer failed json")
+    rows = session.store.attempts(reply.conversation_id)
+    assert [(r["model_alias"], r["stage"], r["verdict"], r["fallback"]) for r in rows] == \
+        [(CHEAP, 0, "fail", 0), (STRONG, 1, "pass", 0)]
+    assert rows[0]["output"] == "Sure! The theme is dark."  # the replaced answer is kept in history
+    assert rows[0]["check_detail"].startswith("json: not JSON")
+    # Both answers are paid for: the reply's cost is the sum, and neither part is unknown.
+    assert reply.cost.unknown == 0 and reply.cost.known_usd == pytest.approx(sum(r["cost_usd"] for r in rows))
+    assert all(r["cost_usd"] > 0 for r in rows)
+    # The conversation's context is the final answer only.
+    assert [m.content for m in session.store.messages(reply.conversation_id)][-1] == '{"theme": "dark"}'
+
+
+async def test_escalation_sends_the_next_tier_the_same_conversation(tmp_path, server):
+    server.script(CHEAP, text="I'm sorry, but I can't help with that.")
+    server.script(STRONG, text="Here is how to rotate the logs: use logrotate.")
+    session = open_session(str(cascade_profile(tmp_path, server.api_base, {"refusal": True})), tmp_path / "h.db")
+    _, reply = await turn(session, "how do I rotate logs?")
+    assert reply.final.model_alias == STRONG
+    cheap_request, strong_request = server.requests
+    assert cheap_request["messages"] == strong_request["messages"] == [{"role": "user",
+                                                                        "content": "how do I rotate logs?"}]
+
+
+async def test_a_json_schema_a_regex_and_length_bounds_are_checked(tmp_path, server):
+    schema = {"type": "object", "required": ["theme"], "properties": {"theme": {"enum": ["dark", "light"]}}}
+    server.script(CHEAP, text='{"theme": "purple"}')
+    server.script(STRONG, text='```json\n{"theme": "dark"}\n```')
+    session = open_session(str(cascade_profile(tmp_path, server.api_base, {"json": schema, "regex": "dark",
+                                                                            "max_chars": 100})), tmp_path / "h.db")
+    events, reply = await turn(session)
+    first = next(e for e in events if isinstance(e, Checked))
+    assert first.verdict.failed == "json" and "schema at theme" in first.verdict.detail
+    assert reply.final.model_alias == STRONG and reply.final.check_detail == "passed json, regex, length"
+
+
+async def test_when_every_tier_fails_the_check_the_last_answer_stands_and_says_so(tmp_path, server):
+    server.script(CHEAP, text="no json here")
+    server.script(STRONG, text="none here either")
+    session = open_session(str(cascade_profile(tmp_path, server.api_base, {"json": True})), tmp_path / "h.db")
+    events, reply = await turn(session)
+    checked = [e for e in events if isinstance(e, Checked)]
+    assert [(c.verdict.passed, c.next_model) for c in checked] == [(False, STRONG), (False, None)]
+    assert reply.status == "complete" and reply.text == "none here either"
+
+
+async def test_an_escalation_that_cannot_answer_keeps_the_cheap_answer(tmp_path, server):
+    server.script(CHEAP, text="plain words")
+    server.script(STRONG, status=500)
+    session = open_session(str(cascade_profile(tmp_path, server.api_base, {"json": True})), tmp_path / "h.db")
+    _, reply = await turn(session)
+    assert reply.status == "complete" and reply.text == "plain words" and reply.final.model_alias == CHEAP
+    assert [a.model_alias for a in reply.attempts] == [CHEAP, STRONG] and not reply.attempts[-1].ok
+
+
+async def test_stated_confidence_asks_for_it_and_escalates_below_the_bar(tmp_path, server):
+    server.script(CHEAP, text="Paris, probably. Confidence: 40%")
+    server.script(STRONG, text="Paris. Confidence: 95%")
+    session = open_session(str(cascade_profile(tmp_path, server.api_base, {"confidence": 0.7})), tmp_path / "h.db")
+    events, reply = await turn(session, "capital of France?")
+    first = next(e for e in events if isinstance(e, Checked))
+    assert first.verdict.failed == "confidence" and first.verdict.detail == "stated 40% < 70%"
+    assert reply.final.model_alias == STRONG
+    # Every stage is asked the same thing, the request to state a confidence included.
+    assert server.requests[0]["messages"] == server.requests[1]["messages"]
+    assert "Confidence: N%" in server.requests[0]["messages"][0]["content"]
+
+
+async def test_token_logprobs_are_requested_and_a_doubtful_answer_escalates(tmp_path, server):
+    server.script(CHEAP, text="maybe forty two", logprobs=[-2.5, -3.0])
+    server.script(STRONG, text="forty two", logprobs=[-0.05])
+    session = open_session(str(cascade_profile(tmp_path, server.api_base, {"logprob": -1.0})), tmp_path / "h.db")
+    events, reply = await turn(session, "what is six times seven?")
+    assert server.requests[0]["logprobs"] is True
+    first = next(e for e in events if isinstance(e, Checked))
+    assert first.verdict.failed == "logprob" and "-2.67 < -1.00" in first.verdict.detail
+    assert reply.final.model_alias == STRONG and reply.final.check_detail == "passed logprob"
+
+
+async def test_without_logprobs_from_the_provider_the_logprob_check_does_not_run(tmp_path, server):
+    server.script(CHEAP, text="forty two")
+    session = open_session(str(cascade_profile(tmp_path, server.api_base, {"logprob": -1.0})), tmp_path / "h.db")
+    _, reply = await turn(session)
+    assert reply.final.model_alias == CHEAP and reply.final.verdict == "pass" and server.hits[STRONG] == 0
+
+
+async def test_the_judge_is_a_profile_model_whose_call_is_recorded_and_paid_for(tmp_path, server):
+    server.script(CHEAP, text="The answer is 41.")
+    server.script(STRONG, text="The answer is 42.")
+    server.script("judge-model", text="FAIL")
+    models = {CHEAP: {}, STRONG: {}, "judge-model": {}}
+    path = cascade_profile(tmp_path, server.api_base, {"judge": {"model": "judge-model", "criterion": "says 42"}},
+                           models=models)
+    session = open_session(str(path), tmp_path / "h.db")
+    events, reply = await turn(session, "six times seven?")
+    first = next(e for e in events if isinstance(e, Checked))
+    assert first.verdict.failed == "judge" and len(first.judged) == 1
+    judge_request = next(r for r in server.requests if r["model"] == "judge-model")
+    assert "six times seven?" in judge_request["messages"][0]["content"] and "says 42" in \
+        judge_request["messages"][0]["content"]
+    rows = session.store.attempts(reply.conversation_id)
+    judges = [r for r in rows if r["purpose"] == "judge"]
+    assert len(judges) == 2 and all(r["reply_message_id"] is None for r in judges)
+    # The judge's calls are part of what the reply cost.
+    assert reply.cost.known_usd == pytest.approx(sum(r["cost_usd"] for r in rows))
+    assert len(reply.judged) == 2
+
+
+async def test_a_model_chosen_by_hand_is_not_escalated(tmp_path, server):
+    server.script(CHEAP, text="not json")
+    session = open_session(str(cascade_profile(tmp_path, server.api_base, {"json": True})), tmp_path / "h.db")
+    events, reply = await turn(session, model=CHEAP)
+    assert not any(isinstance(e, Checked) for e in events) and server.hits[STRONG] == 0
+
+
+@pytest.mark.parametrize(("escalate", "message"), [
+    ({"to": ["nowhere"], "json": True}, "routes.0.escalate.to.0: 'nowhere' is neither a tier nor a model"),
+    ({"to": ["strong"]}, "escalate needs at least one check"),
+    ({"to": ["strong"], "json": {"type": "objekt"}}, "routes.0.escalate.json: not a valid JSON Schema"),
+    ({"to": ["strong"], "judge": "nobody"}, "routes.0.escalate.judge.model: unknown model 'nobody'"),
+    ({"to": ["strong"], "regex": "("}, "invalid regular expression"),
+    ({"to": ["strong"], "min_chars": 10, "max_chars": 5}, "min_chars 10 is above max_chars 5"),
+])
+def test_a_bad_escalate_section_is_one_line_with_file_and_line(tmp_path, escalate, message):
+    path = write_profile(tmp_path, "http://127.0.0.1:9/v1", [CHEAP, STRONG], tiers={"cheap": [CHEAP], "strong": [STRONG]},
+                         routes=[{"name": "answers", "tier": "cheap", "escalate": escalate}])
+    with pytest.raises(ProfileError) as caught:
+        load_profile(path)
+    assert str(caught.value).startswith(f"{path}:") and message in str(caught.value)
+    assert "\n" not in str(caught.value)
