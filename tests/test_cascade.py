@@ -3,12 +3,16 @@ tier is asked; over real HTTP against the test server, recorded in history."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import pytest
 
 from playground.config.profile import ProfileError, load_profile
 from playground.services.events import AttemptStarted, Checked, ReplyDone
 from playground.services.session import open_session
-from tests.support.helpers import STUB_PRICE, write_profile
+from tests.support.helpers import STUB_PRICE, guarded_env, write_profile
 
 CHEAP, STRONG = "cheap-model", "strong-model"
 
@@ -179,3 +183,62 @@ def test_a_bad_escalate_section_is_one_line_with_file_and_line(tmp_path, escalat
         load_profile(path)
     assert str(caught.value).startswith(f"{path}:") and message in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+def _ask(*args: str, home, profile) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "playground", "ask", *args, "--profile", str(profile)],
+                          capture_output=True, text=True, timeout=60, env=guarded_env(PLAYGROUND_HOME=str(home)))
+
+
+def test_ask_prints_only_the_answer_that_stands_and_says_why_it_escalated(tmp_path, server):
+    server.script(CHEAP, text="I cannot help with that request.")
+    server.script(STRONG, text="Use logrotate.")
+    profile = cascade_profile(tmp_path, server.api_base, {"refusal": True})
+    result = _ask("how do I rotate logs?", home=tmp_path / "home", profile=profile)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "Use logrotate.\n"  # into a pipe, the refused answer is never written
+    err = result.stderr.splitlines()
+    assert err[0].startswith(f"⤴ {CHEAP}'s answer failed refusal: the model declined to answer ($0.0000")
+    assert err[0].endswith(f"asking {STRONG}")
+    assert err[1].startswith(f"{STRONG} · escalated: {CHEAP}'s answer failed refusal")
+    assert err[2].startswith(f"⤴ escalated: {CHEAP} ✗ refusal: the model declined to answer $0.0000")
+    assert f"→ {STRONG} ✓ $0.0000" in err[2] and " · total $0.0000" in err[2]
+
+
+def test_ask_json_lists_every_attempt_with_its_stage_and_verdict(tmp_path, server):
+    server.script(CHEAP, text='{"ok": true}')
+    profile = cascade_profile(tmp_path, server.api_base, {"json": True})
+    result = _ask("settings?", "--json", home=tmp_path / "home", profile=profile)
+    out = json.loads(result.stdout)
+    assert out["escalated"] is False and out["model"] == CHEAP
+    assert [(a["stage"], a["verdict"], a["check_detail"]) for a in out["attempts"]] == [(0, "pass", "passed json")]
+
+
+async def test_the_chat_shows_the_cheap_answer_replaced_why_and_what_both_cost(tmp_path, server):
+    from playground.tui.app import PlaygroundApp
+    from playground.tui.widgets.reply import ReplyView
+    from tests.support.pilot import painted_text, wait_for
+
+    server.script(CHEAP, text="Not JSON, sorry.")
+    server.script(STRONG, text='{"theme": "dark"}')
+    session = open_session(str(cascade_profile(tmp_path, server.api_base, {"json": True})), tmp_path / "h.db")
+    async with PlaygroundApp(session).run_test(size=(120, 40)) as pilot:
+        await pilot.click("#prompt")
+        await pilot.press(*"settings as json", "enter")
+        await wait_for(pilot, lambda: bool(pilot.app.screen.query(ReplyView)))
+        reply = pilot.app.screen.query(ReplyView).last()
+        await wait_for(pilot, lambda: "TTFT" in str(reply.query_one(".reply-meta").render()))
+        await wait_for(pilot, lambda: reply.text and reply.body.shown_chars == len(reply.text))
+        assert reply.text == '{"theme": "dark"}'  # the cheap answer was replaced
+        rows = [str(row.render()) for row in reply.query(".escalation-row")]
+        assert len(rows) == 1 and rows[0].startswith(f"⤴ {CHEAP}'s answer failed json: not JSON")
+        assert rows[0].endswith(f"asking {STRONG}")
+        head = str(reply.query_one(".reply-head").render())
+        assert head.startswith(f"→ {STRONG} · escalated: {CHEAP}'s answer failed json")
+        meta = str(reply.query_one(".reply-meta").render())
+        assert f"⤴ escalated: {CHEAP} ✗ json: not JSON" in meta and f"→ {STRONG} ✓ $" in meta and "total $" in meta
+        painted = painted_text(reply)
+        assert "Not JSON, sorry." not in painted and '{"theme": "dark"}' in painted
+        await pilot.click(".reply-why CollapsibleTitle")
+        await wait_for(pilot, lambda: reply.query_one(".reply-trace").region.height > 0)
+        assert "⤴ escalated:" in str(reply.query_one(".reply-trace").render())

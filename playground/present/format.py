@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from playground.base.records import Attempt, Cost, LiveStats
+from playground.base.records import Attempt, Cost, LiveStats, Reply
 from playground.base.safetext import one_line
 from playground.config.catalog import ModelInfo
 from playground.history.stats import Stats
@@ -72,6 +72,28 @@ def live_line(live: LiveStats) -> str:
     """The figures of a reply still streaming; its token count is local, hence "est."."""
     return " · ".join([f"{live.output_tokens} out est.", dollars(live.cost_usd), f"TTFT {seconds(live.ttft_s)}",
                        f"total {seconds(live.elapsed_s)}", _rate(live.tokens_per_s)])
+
+
+def escalation_line(attempt: Attempt, reason: str, next_model: str | None) -> str:
+    """An answer that failed its cascade's checks: why, what it cost, and who answers instead."""
+    then = f"asking {next_model}" if next_model else "no tier left to ask: this answer stands"
+    return f"⤴ {attempt.model_alias}'s answer failed {reason} ({dollars(attempt.cost_usd)}); {then}"
+
+
+def cascade_summary(reply: Reply) -> str | None:
+    """How a cascaded reply came about: each checked answer with its verdict and cost, and the total (judge
+    calls included); None when no check ran."""
+    checked = [a for a in reply.attempts if a.verdict is not None]
+    if not checked:
+        return None
+    steps = [f"{a.model_alias} {'✓' if a.verdict == 'pass' else '✗ ' + (a.check_detail or 'failed')} "
+             f"{dollars(a.cost_usd)}" for a in checked]
+    judge = f" (judge {dollars(Cost.of(a.cost_usd for a in reply.judged))})" if reply.judged else ""
+    total = f"total {dollars(reply.cost)}{judge}"
+    if not reply.escalated and checked[-1].verdict == "pass":
+        return f"✓ {checked[-1].check_detail} · {total}"
+    head = "⤴ escalated" if reply.escalated else "✗ failed its checks"
+    return f"{head}: {' → '.join(steps)} · {total}"
 
 
 def failure_line(attempt: Attempt) -> str:

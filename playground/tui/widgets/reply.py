@@ -13,7 +13,7 @@ from textual.widgets import Collapsible, Static
 
 from playground.base.records import Attempt, Reply
 from playground.history.store import StoredMessage
-from playground.present.format import decision_trace, failure_line, figures
+from playground.present.format import cascade_summary, decision_trace, escalation_line, failure_line, figures
 from playground.router import Decision
 from playground.router.decide import Candidate
 from playground.tui.widgets.markdown_view import MarkdownView
@@ -51,6 +51,7 @@ class ReplyView(Vertical):
         self._head = "routing…"
         self._sent_at: float | None = None
         """When the request left, while no text has come back: the head counts the seconds."""
+        self._trace: list[str] = []
 
     def compose(self) -> ComposeResult:
         yield Static(Text("routing…"), classes="reply-head", markup=False)
@@ -86,7 +87,8 @@ class ReplyView(Vertical):
 
     def show_decision(self, decision: Decision) -> None:
         self.set_head(f"→ {decision.model} · {decision.reason}")
-        self.query_one(".reply-trace", Static).update(Text("\n".join(decision_trace(decision))))
+        self._trace = decision_trace(decision)
+        self.query_one(".reply-trace", Static).update(Text("\n".join(self._trace)))
 
     def attempt_started(self, model_alias: str, hop: int, reason: str) -> None:
         if hop:
@@ -107,6 +109,12 @@ class ReplyView(Vertical):
             row = Static(Text(failure_line(attempt)), classes="failure-row", markup=False)
             await self.query_one(".reply-failures", Vertical).mount(row)
 
+    async def checked(self, attempt: Attempt, reason: str, next_model: str | None) -> None:
+        """A cascade's check failed this answer: it is replaced by the next model's (kept in history)."""
+        row = Static(Text(escalation_line(attempt, reason, next_model)), classes="failure-row escalation-row",
+                     markup=False)
+        await self.query_one(".reply-failures", Vertical).mount(row)
+
     def finished(self, reply: Reply) -> None:
         self.message_id = reply.message_id
         self._sent_at = None
@@ -114,9 +122,12 @@ class ReplyView(Vertical):
         if final is None:
             return
         meta = self.query_one(".reply-meta", Static)
+        cascade = cascade_summary(reply)
+        if cascade:
+            self.query_one(".reply-trace", Static).update(Text("\n".join([*self._trace, cascade])))
         if reply.status == "complete":
             # The model and the route are in the head line already: the metadata line holds the figures.
-            self._meta = meta_text(final)
+            self._meta = meta_text(final) + (f"\n{cascade}" if cascade else "")
             self.set_class(final.finish_reason == "length", "-cut")
         else:
             self._meta = f"{reply.status}: every model failed; the partial reply is kept in history"
