@@ -164,7 +164,7 @@ async def test_the_judge_is_a_profile_model_whose_call_is_recorded_and_paid_for(
 async def test_a_model_chosen_by_hand_is_not_escalated(tmp_path, server):
     server.script(CHEAP, text="not json")
     session = open_session(str(cascade_profile(tmp_path, server.api_base, {"json": True})), tmp_path / "h.db")
-    events, reply = await turn(session, model=CHEAP)
+    events, _ = await turn(session, model=CHEAP)
     assert not any(isinstance(e, Checked) for e in events) and server.hits[STRONG] == 0
 
 
@@ -177,8 +177,8 @@ async def test_a_model_chosen_by_hand_is_not_escalated(tmp_path, server):
     ({"to": ["strong"], "min_chars": 10, "max_chars": 5}, "min_chars 10 is above max_chars 5"),
 ])
 def test_a_bad_escalate_section_is_one_line_with_file_and_line(tmp_path, escalate, message):
-    path = write_profile(tmp_path, "http://127.0.0.1:9/v1", [CHEAP, STRONG], tiers={"cheap": [CHEAP], "strong": [STRONG]},
-                         routes=[{"name": "answers", "tier": "cheap", "escalate": escalate}])
+    path = write_profile(tmp_path, "http://127.0.0.1:9/v1", [CHEAP, STRONG],
+                         tiers={"cheap": [CHEAP], "strong": [STRONG]}, routes=[{"name": "answers", "tier": "cheap", "escalate": escalate}])
     with pytest.raises(ProfileError) as caught:
         load_profile(path)
     assert str(caught.value).startswith(f"{path}:") and message in str(caught.value)
