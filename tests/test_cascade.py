@@ -178,7 +178,8 @@ async def test_a_model_chosen_by_hand_is_not_escalated(tmp_path, server):
 ])
 def test_a_bad_escalate_section_is_one_line_with_file_and_line(tmp_path, escalate, message):
     path = write_profile(tmp_path, "http://127.0.0.1:9/v1", [CHEAP, STRONG],
-                         tiers={"cheap": [CHEAP], "strong": [STRONG]}, routes=[{"name": "answers", "tier": "cheap", "escalate": escalate}])
+                         tiers={"cheap": [CHEAP], "strong": [STRONG]},
+                         routes=[{"name": "answers", "tier": "cheap", "escalate": escalate}])
     with pytest.raises(ProfileError) as caught:
         load_profile(path)
     assert str(caught.value).startswith(f"{path}:") and message in str(caught.value)
