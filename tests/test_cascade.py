@@ -243,3 +243,53 @@ async def test_the_chat_shows_the_cheap_answer_replaced_why_and_what_both_cost(t
         await pilot.click(".reply-why CollapsibleTitle")
         await wait_for(pilot, lambda: reply.query_one(".reply-trace").region.height > 0)
         assert "⤴ escalated:" in str(reply.query_one(".reply-trace").render())
+
+
+async def test_stats_give_the_escalation_rate_and_cost_per_successful_task(tmp_path, server):
+    from playground.cli.history import render_stats
+    from playground.history.stats import compute
+
+    server.script(CHEAP, text="maybe")  # fails the regex: escalated
+    server.script(STRONG, text="answer: 42")
+    session = open_session(str(cascade_profile(tmp_path, server.api_base, {"regex": "answer: \\d+"})),
+                           tmp_path / "h.db")
+    replies = [(await turn(session, f"question {i}"))[1] for i in range(2)]
+    server.script(CHEAP, text="answer: 7")  # passes: kept
+    replies.append((await turn(session, "question 2"))[1])
+    stats = compute(session.store)
+    assert stats.turns == 3 and stats.fallbacks == 0  # an escalation is neither a new turn nor a fallback
+    (route,) = stats.by_route
+    assert (route.escalations.checked, route.escalations.failed) == (3, 2)
+    cost = sum(r.cost.known_usd for r in replies)
+    assert route.outcomes.judged == 3 and route.outcomes.successes == 3
+    assert route.outcomes.cost_per_success == pytest.approx(cost / 3)
+    models = {m.model_alias: m for m in stats.by_model}
+    assert (models[CHEAP].escalations.checked, models[CHEAP].escalations.failed) == (3, 2)
+    assert (models[STRONG].escalations.checked, models[STRONG].escalations.failed) == (2, 0)
+    # A task is credited to the model whose answer stood, at the cost of every call behind it.
+    assert models[STRONG].outcomes.cost_per_success == pytest.approx((replies[0].cost.known_usd +
+                                                                      replies[1].cost.known_usd) / 2)
+    assert models[CHEAP].outcomes.cost_per_success == pytest.approx(replies[2].cost.known_usd)
+    text = render_stats(stats)
+    assert "cascades: 2 of 3 first answers failed their checks and were escalated (66.7%)" in text
+    route_line = next(line for line in text.splitlines() if line.strip().startswith("answers"))
+    assert "66.7%" in route_line
+
+
+async def test_an_unpriced_call_makes_the_cost_per_success_unknown_not_lower(tmp_path, server):
+    from playground.history.stats import compute
+    from playground.present.format import per_success
+
+    server.script(CHEAP, text="nope")
+    server.script(STRONG, text="answer: 1")
+    # The strong model has no price (none in the profile, unknown to LiteLLM's map).
+    path = write_profile(tmp_path, server.api_base, {CHEAP: {"price": STUB_PRICE}, STRONG: {}},
+                         tiers={"cheap": [CHEAP], "strong": [STRONG]}, fallbacks=[],
+                         routes=[{"name": "answers", "tier": "cheap",
+                                  "escalate": {"to": ["strong"], "regex": "answer"}}])
+    session = open_session(str(path), tmp_path / "h.db")
+    _, reply = await turn(session, "q")
+    assert reply.cost.unknown == 1 and reply.cost.known_usd > 0
+    (route,) = compute(session.store).by_route
+    assert route.outcomes.successes == 1 and route.outcomes.unpriced == 1
+    assert route.outcomes.cost_per_success is None and per_success(route.outcomes).endswith(" + unknown")

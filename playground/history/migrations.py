@@ -154,6 +154,7 @@ def _mark_retries_and_fallbacks(db: sqlite_utils.Database) -> None:
 ATTEMPTS_BY_TIME = "attempts_for_stats"
 ATTEMPTS_BY_MODEL_ROUTE = "attempts_by_model_route"
 ATTEMPTS_BY_REPLY = "attempts_by_reply"
+ATTEMPTS_CHECKED = "attempts_checked"
 SEARCH_PREFIXES = (3, 4, 5, 6)
 
 
@@ -184,6 +185,9 @@ def _add_escalation(db: sqlite_utils.Database) -> None:
         ["model_alias", "route", "started_at", "failure", "hop", "cost_usd", "input_tokens", "output_tokens",
          "ttft_ms", "latency_ms", "retry", "fallback", "stage", "verdict", "purpose"],
         index_name=ATTEMPTS_BY_MODEL_ROUTE)
+    # Cost per successful task reads the checked answers only: a partial index, empty without cascades.
+    db.execute(f"CREATE INDEX {ATTEMPTS_CHECKED} ON attempts (reply_message_id, id, started_at) "
+               "WHERE verdict IS NOT NULL")
 
 
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [

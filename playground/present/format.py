@@ -7,7 +7,7 @@ from datetime import datetime
 from playground.base.records import Attempt, Cost, LiveStats, Reply
 from playground.base.safetext import one_line
 from playground.config.catalog import ModelInfo
-from playground.history.stats import Stats
+from playground.history.stats import Escalations, Outcomes, Stats
 from playground.history.store import ConversationSummary
 from playground.router.decide import Decision
 
@@ -148,6 +148,17 @@ def milliseconds(value: float | None) -> str:
     return seconds(None if value is None else value / 1000)
 
 
+def escalated(escalations: Escalations) -> str:
+    """The share of checked answers a cascade escalated from, "–" where none was checked."""
+    return "–" if escalations.rate is None else percent(escalations.rate)
+
+
+def per_success(outcomes: Outcomes) -> str:
+    """Cost per successful task, "$x + unknown" when a call behind it had no known price, "–" without a success."""
+    found = outcomes.per_success
+    return "–" if found is None else dollars(found)
+
+
 def empty_spend_note(stats: Stats) -> str | None:
     """Why the spend plots would be empty, and what fills them; None when there is spend to plot."""
     if any(day.cost_usd for day in stats.by_day):
@@ -185,6 +196,11 @@ def stats_summary(stats: Stats) -> list[str]:
     if votes.shown:
         lines.append(f"votes: {votes.wins} wins, {votes.ties} ties, {votes.all_bad} all bad "
                      f"over {votes.shown} model showings")
+    checked = sum(r.escalations.checked for r in stats.by_route)
+    if checked:
+        failed = sum(r.escalations.failed for r in stats.by_route)
+        lines.append(f"cascades: {failed} of {checked} first answers failed their checks and were escalated "
+                     f"({percent(failed / checked)})")
     if stats.savings:
         saved = stats.savings
         verb = "saved" if saved.saved_usd >= 0 else "cost an extra"

@@ -19,7 +19,7 @@ from playground.base.dates import parse_since
 from playground.base.safetext import one_line
 from playground.config.catalog import ModelInfo
 from playground.history.stats import Stats, compute
-from playground.present.format import dollars, empty_spend_note, milliseconds, percent, stats_summary
+from playground.present.format import dollars, empty_spend_note, milliseconds, per_success, percent, stats_summary
 from playground.services.session import Session
 
 WINDOWS = [("Last 7 days", "7d"), ("Last 30 days", "30d"), ("All time", "all")]
@@ -106,14 +106,13 @@ class StatsScreen(Screen):
                 dollars(m.cost_usd), milliseconds(m.ttft.p50_ms), milliseconds(m.ttft.p95_ms),
                 milliseconds(m.latency.p50_ms), milliseconds(m.latency.p95_ms),
                 f"{m.votes.wins}/{m.votes.shown}" if m.votes.shown else "–",
-                dollars(m.outcomes.cost_per_success) if m.outcomes.successes else "–", key=m.model_alias)
+                per_success(m.outcomes), key=m.model_alias)
         routes = self.query_one("#stats-routes", DataTable)
         routes.clear()
         for r in stats.by_route:
             routes.add_row(Text(r.route or "–"), r.turns, dollars(r.cost_usd), r.outcomes.judged,
                            r.outcomes.successes,
-                           dollars(r.outcomes.cost_per_success) if r.outcomes.successes else "–",
-                           key=r.route or "–")
+                           per_success(r.outcomes), key=r.route or "–")
 
     def _plot_days(self, stats: Stats) -> None:
         widget = self.query_one("#spend-by-day", PlotextPlot)
