@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+import yaml
 
 from playground.config.profile import ProfileError, load_profile
 from playground.services.events import AttemptStarted, Checked, ReplyDone
@@ -293,3 +295,77 @@ async def test_an_unpriced_call_makes_the_cost_per_success_unknown_not_lower(tmp
     (route,) = compute(session.store).by_route
     assert route.outcomes.successes == 1 and route.outcomes.unpriced == 1
     assert route.outcomes.cost_per_success is None and per_success(route.outcomes).endswith(" + unknown")
+
+
+REPLAY = Path(__file__).resolve().parent.parent / "playground" / "data" / "replay" / "mmlu-sample.jsonl"
+WEAK, STRONG_REPLAY = "mixtral-8x7b-instruct", "gpt-4-1106-preview"
+
+
+def replay_profile(tmp_path, escalate: dict) -> Path:
+    path = tmp_path / "cascade.yaml"
+    path.write_text(yaml.safe_dump({
+        "name": "replay-cascade",
+        "models": {STRONG_REPLAY: {"model": "openai/gpt-4-1106-preview", "price": {"input_per_mtok": 10,
+                                                                                  "output_per_mtok": 30}},
+                   WEAK: {"model": "together_ai/mistralai/Mixtral-8x7B-Instruct-v0.1",
+                          "price": {"input_per_mtok": 0.6, "output_per_mtok": 0.6}}},
+        "tiers": {"strong": [STRONG_REPLAY], "weak": [WEAK]},
+        "routes": [{"name": "everything", "tier": "weak", "escalate": {"to": ["strong"], **escalate}}],
+    }))
+    return path
+
+
+def test_replay_refuses_a_cascade_without_the_checks_accuracy(tmp_path):
+    from playground.policy.evaluation import EvalError, evaluate
+    from playground.policy.replay import load_replay
+
+    with pytest.raises(EvalError, match="give the checks' accuracy"):
+        evaluate(load_profile(replay_profile(tmp_path, {"refusal": True})), load_replay(REPLAY))
+
+
+@pytest.mark.parametrize("accuracy", [1.0, 0.0, 0.8])
+def test_replay_simulates_checks_of_the_given_accuracy_and_prices_both_answers(tmp_path, accuracy):
+    from playground.policy.evaluation import CORRECT, evaluate
+    from playground.policy.replay import load_replay
+
+    items = load_replay(REPLAY)
+    report = evaluate(load_profile(replay_profile(tmp_path, {"refusal": True})), items, check_accuracy=accuracy,
+                      seed=3)
+    cascade = report.cascade
+    weak_right = sum(item.outcomes[WEAK].score >= CORRECT for item in items)
+    if accuracy == 1.0:  # a perfect check escalates exactly the weak model's wrong answers
+        assert cascade.escalated == len(items) - weak_right and cascade.wrong_kept == 0
+    elif accuracy == 0.0:  # an always-wrong check escalates exactly its right ones
+        assert cascade.escalated == weak_right and cascade.right_escalated == weak_right
+    else:
+        assert cascade.wrong_kept > 0 and cascade.right_escalated > 0
+        again = evaluate(load_profile(replay_profile(tmp_path, {"refusal": True})), items, check_accuracy=accuracy,
+                         seed=3)
+        assert again.cascade == cascade  # seeded
+    weak, strong = report.baselines[WEAK].total, report.baselines[STRONG_REPLAY].total
+    # The cascade pays for the weak answer every time and the strong one on escalation, in the same run as
+    # the single-model baselines.
+    assert weak.cost < report.router.total.cost <= weak.cost + strong.cost
+    assert report.router.total.strong == cascade.escalated
+    assert cascade.calls == len(items) + cascade.escalated and cascade.judge_usd == 0
+
+
+def test_replay_counts_what_the_judge_costs(tmp_path):
+    from playground.policy.evaluation import evaluate
+    from playground.policy.replay import load_replay
+
+    items = load_replay(REPLAY)
+    plain = evaluate(load_profile(replay_profile(tmp_path, {"refusal": True})), items, check_accuracy=0.9)
+    judged = evaluate(load_profile(replay_profile(tmp_path, {"judge": STRONG_REPLAY})), items, check_accuracy=0.9)
+    assert judged.cascade.judge_usd > 0
+    assert judged.router.total.cost == pytest.approx(plain.router.total.cost + judged.cascade.judge_usd)
+
+
+def test_eval_cli_reports_the_cascade_next_to_the_baselines(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "playground", "eval", str(replay_profile(tmp_path, {
+        "refusal": True})), str(REPLAY), "--check-accuracy", "0.9"], capture_output=True, text=True, timeout=60,
+        env=guarded_env(PLAYGROUND_HOME=str(tmp_path / "home")))
+    assert result.returncode == 0, result.stderr
+    assert "replay-cascade (profile)" in result.stdout and f"{WEAK} alone" in result.stdout
+    assert "replay-cascade: cascades on 399 prompts · " in result.stdout and "simulated checks 90% accurate" in \
+        result.stdout

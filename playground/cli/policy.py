@@ -24,8 +24,13 @@ from playground.cli.common import db_option, fail, opened_session, print_json, p
 @click.option("--per-provider", type=int, default=2, show_default=True,
               help="with --live: concurrent calls per provider")
 @click.option("--judge", metavar="ALIAS", help="with --live: the model that grades `judge` checks")
+@click.option("--check-accuracy", type=click.FloatRange(0, 1), metavar="P",
+              help="for a profile that escalates: how often its checks' verdict agrees with the data's correctness "
+                   "label (score ≥ 0.5), e.g. 0.9, or the figure `eval --live` measured")
+@click.option("--seed", type=int, default=0, show_default=True, help="seeds the simulated checks of --check-accuracy")
 @db_option
-def evaluate(profile_file, data, more_profiles, as_json, plot, live, results, per_provider, judge) -> int:
+def evaluate(profile_file, data, more_profiles, as_json, plot, live, results, per_provider, judge, check_accuracy,
+             seed) -> int:
     """Replay recorded outcomes through profiles: quality, cost, metrics.
 
     PROFILE is a profile name or YAML file, DATA.jsonl replay data (one prompt with per-model outcomes a
@@ -46,7 +51,8 @@ def evaluate(profile_file, data, more_profiles, as_json, plot, live, results, pe
         reports = []
         for profile in profiles:
             index = build_index(profile)
-            reports.append(evaluate(profile, items, semantic=index, progress=progress(f"routing with {profile.name}")))
+            reports.append(evaluate(profile, items, semantic=index, progress=progress(f"routing with {profile.name}"),
+                                    check_accuracy=check_accuracy, seed=seed))
     except (ProfileError, EvalError, EmbeddingError) as exc:
         fail(str(exc))
     if plot:
