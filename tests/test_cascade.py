@@ -369,3 +369,27 @@ def test_eval_cli_reports_the_cascade_next_to_the_baselines(tmp_path):
     assert "replay-cascade (profile)" in result.stdout and f"{WEAK} alone" in result.stdout
     assert "replay-cascade: cascades on 399 prompts · " in result.stdout and "simulated checks 90% accurate" in \
         result.stdout
+
+
+def test_live_eval_runs_cascades_and_measures_the_checks_accuracy(tmp_path, server):
+    server.script(CHEAP, text="it is 42, not JSON")
+    server.script(STRONG, text='{"answer": 42}')
+    profile = cascade_profile(tmp_path, server.api_base, {"json": True})
+    prompts = tmp_path / "prompts.jsonl"
+    # The cheap answer fails the cascade's JSON check both times; by the prompts' own checks it was right for
+    # the first prompt (the check was wrong to escalate) and wrong for the second (right to).
+    prompts.write_text(json.dumps({"id": "a", "prompt": "six times seven?", "check": "contains", "expected": "42"})
+                       + "\n" + json.dumps({"id": "b", "prompt": "say nope", "check": "contains",
+                                            "expected": "nope"}) + "\n")
+    result = subprocess.run([sys.executable, "-m", "playground", "--db", str(tmp_path / "h.db"), "eval", str(profile),
+                             str(prompts), "--live", "--json"], capture_output=True, text=True, timeout=120,
+                            env=guarded_env(PLAYGROUND_HOME=str(tmp_path / "home")))
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["cascaded"] == 2 and summary["escalated"] == 2
+    assert summary["check_accuracy"] == 0.5 and summary["check_accuracy_n"] == 2
+    assert summary["by_model"][STRONG]["prompts"] == 2
+    assert server.hits == {CHEAP: 2, STRONG: 2}
+    rows = [json.loads(line) for line in (tmp_path / "prompts.results.jsonl").read_text().splitlines()]
+    assert {(r["id"], r["first_correct"], r["first_verdict"], r["escalated"]) for r in rows} == \
+        {("a", True, False, True), ("b", False, False, True)}

@@ -102,6 +102,11 @@ def _eval_live(profile_file, data: Path, more_profiles, as_json, results, per_pr
     rate = "–" if summary["pass_rate"] is None else f"{summary['pass_rate']:.1%}"
     click.echo(f"{summary['prompts']} prompts · {summary['answered']} answered · passed {summary['passed']}/"
                f"{summary['checked']} checked ({rate}) · {dollars(summary['cost_usd'])} · results in {results_path}")
+    if summary["cascaded"]:
+        accuracy = "–" if summary["check_accuracy"] is None else f"{summary['check_accuracy']:.1%}"
+        click.echo(f"cascades: {summary['escalated']} of {summary['cascaded']} escalated · the checks agreed with the "
+                   f"prompts' own checks on {accuracy} of {summary['check_accuracy_n']} first answers "
+                   f"(replay with --check-accuracy)")
     for model, m in sorted(summary["by_model"].items()):
         click.echo(f"  {model:30} {m['prompts']:4} prompts  {m['passed']}/{m['checked']} passed  "
                    f"{dollars(m['cost_usd'])}")
