@@ -393,3 +393,34 @@ def test_live_eval_runs_cascades_and_measures_the_checks_accuracy(tmp_path, serv
     rows = [json.loads(line) for line in (tmp_path / "prompts.results.jsonl").read_text().splitlines()]
     assert {(r["id"], r["first_correct"], r["first_verdict"], r["escalated"]) for r in rows} == \
         {("a", True, False, True), ("b", False, False, True)}
+
+
+@pytest.mark.parametrize(("text", "refused"), [
+    ("I'm sorry, but I can't help with that.", True),
+    ("I cannot assist with this request.", True),
+    ("Sorry, I can't do that.", True),
+    ("As an AI, I have no opinions.", True),
+    ("I can't stress enough how useful logrotate is.", False),
+    ("Here is the answer. I'm sorry it took long; I cannot wait to hear back.", False),
+])
+def test_refusal_detection_looks_at_how_the_answer_opens(text, refused):
+    from playground.router.checks import is_refusal
+
+    assert is_refusal(text) is refused
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("Paris.\nConfidence: 80%", 0.8), ("confidence 0.35", 0.35), ("Confidence: 7/10", 0.7),
+    ("Confidence: 90", 0.9), ("Confidence: 20%. On reflection, confidence: 60%", 0.6), ("no figure", None),
+])
+def test_stated_confidence_reads_the_last_one_the_answer_gives(text, value):
+    from playground.router.checks import stated_confidence
+
+    assert stated_confidence(text) == (pytest.approx(value) if value is not None else None)
+
+
+def test_judge_verdicts_are_read_strictly():
+    from playground.router.checks import judge_verdict, unfenced
+
+    assert judge_verdict("PASS") is True and judge_verdict("**FAIL**") is False and judge_verdict("Maybe") is None
+    assert unfenced('```json\n{"a": 1}\n```') == '{"a": 1}' and unfenced("plain") == "plain"
