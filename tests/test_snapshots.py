@@ -165,6 +165,28 @@ def test_chat_with_a_routed_reply_and_why_open(snap_compare, session, size):
     assert snap_compare(_app(session), terminal_size=size, run_before=ask)
 
 
+def test_chat_with_an_escalated_reply(snap_compare, tmp_path, stub):
+    """The cheap answer failed the route's JSON check: the escalation row, the stronger model's answer, both costs."""
+    stub.script("careful", text='{"otters": "hold hands while they sleep"}')
+    profile = compare_profile(tmp_path, stub.api_base, ["fast", "careful"], tiers={"cheap": ["fast"],
+                              "strong": ["careful"]}, timeouts={"first_token": 120, "idle": 120, "total": 300},
+                              routes=[{"name": "everything", "tier": "cheap",
+                                       "escalate": {"to": ["strong"], "json": True}}])
+    session = open_session(profile, tmp_path / "cascade.db")
+
+    async def ask(pilot):
+        await pilot.press(*"otters as json", "enter")
+        await wait_for(pilot, lambda: "TTFT" in str(pilot.app.screen.query_one(".reply-meta").render()), 40)
+        await _settle(pilot)
+        pilot.app.screen.query_one("#transcript").scroll_end(animate=False)
+        await _settle(pilot)
+
+    try:
+        assert snap_compare(_app(session), terminal_size=(120, 40), run_before=ask)
+    finally:
+        session.store.close()
+
+
 @pytest.mark.parametrize("size", SIZES)
 def test_settings_dialog(snap_compare, session, size):
     assert snap_compare(_app(session), terminal_size=size, run_before=_keys("ctrl+s"))

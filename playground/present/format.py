@@ -86,7 +86,8 @@ def cascade_summary(reply: Reply) -> str | None:
     checked = [a for a in reply.attempts if a.verdict is not None]
     if not checked:
         return None
-    steps = [f"{a.model_alias} {'✓' if a.verdict == 'pass' else '✗ ' + (a.check_detail or 'failed')} "
+    # The failed check by name only: the escalation row above the answer gives its detail.
+    steps = [f"{a.model_alias} {'✓' if a.verdict == 'pass' else '✗ ' + (a.check_detail or 'failed').split(':')[0]} "
              f"{dollars(a.cost_usd)}" for a in checked]
     judge = f" (judge {dollars(Cost.of(a.cost_usd for a in reply.judged))})" if reply.judged else ""
     total = f"total {dollars(reply.cost)}{judge}"

@@ -53,8 +53,8 @@ def json_problem(text: str, schema: dict[str, Any] | None = None) -> str | None:
     """Why the answer is not JSON (satisfying `schema`, when given); None when it is."""
     try:
         value = json.loads(unfenced(text))
-    except ValueError as exc:
-        return f"not JSON ({exc})"
+    except json.JSONDecodeError as exc:
+        return f"not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
     if schema:
         import jsonschema
 
