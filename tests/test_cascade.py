@@ -424,3 +424,17 @@ def test_judge_verdicts_are_read_strictly():
 
     assert judge_verdict("PASS") is True and judge_verdict("**FAIL**") is False and judge_verdict("Maybe") is None
     assert unfenced('```json\n{"a": 1}\n```') == '{"a": 1}' and unfenced("plain") == "plain"
+
+
+async def test_an_incognito_cascade_stores_which_check_failed_but_no_text(tmp_path, server):
+    schema = {"type": "object", "properties": {"theme": {"enum": ["dark"]}}}
+    server.script(CHEAP, text='{"theme": "my secret colour"}')
+    server.script(STRONG, text='{"theme": "dark"}')
+    session = open_session(str(cascade_profile(tmp_path, server.api_base, {"json": schema})), tmp_path / "h.db")
+    events, reply = await turn(session, incognito=True)
+    assert "my secret colour" in next(e for e in events if isinstance(e, Checked)).verdict.detail  # shown, once
+    rows = session.store.attempts(reply.conversation_id)
+    assert [(r["verdict"], r["check_detail"], r["output"]) for r in rows] == [("fail", "json", ""),
+                                                                             ("pass", "passed json", "")]
+    files = [session.store.path, session.store.path.with_name("h.db-wal")]
+    assert not any(b"secret" in f.read_bytes() for f in files if f.exists())

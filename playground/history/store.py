@@ -313,10 +313,12 @@ class Store:
             return _row_id(cursor)
 
     def record_verdict(self, attempt_id: int, verdict: str, detail: str) -> None:
-        """A cascade's checks on an answer already recorded: pass or fail, and why."""
+        """A cascade's checks on an answer already recorded: pass or fail, and why. A detail can quote the
+        answer (a schema error names the value), so an incognito turn keeps only the check's name."""
         with self._write() as conn:
-            conn.execute("UPDATE attempts SET verdict = ?, check_detail = ? WHERE id = ?",
-                         (verdict, detail, attempt_id))
+            conn.execute("UPDATE attempts SET verdict = ?, check_detail = CASE WHEN (SELECT incognito FROM messages "
+                         "WHERE id = attempts.prompt_message_id) THEN ? ELSE ? END WHERE id = ?",
+                         (verdict, detail.split(":")[0], detail, attempt_id))
 
     def record_feedback(self, message_id: int, good: bool) -> None:
         """The user's verdict on a reply; a second verdict on the same reply replaces the first."""

@@ -124,7 +124,7 @@ class Cascade:
         passed = judge_verdict(graded.text) if graded.ok else None
         if passed is None:
             # A judge that could not grade is no evidence against the answer: it stands, and the record says why.
-            why = graded.error if not graded.ok else f"no PASS/FAIL in {graded.text[:40]!r}"
+            why = graded.error if not graded.ok else "neither PASS nor FAIL"
             return Verdict(True, None, "", ran[:-1] + (f"judge (no verdict: {why})",)), graded
         if passed:
             return Verdict(True, ran=ran), graded
