@@ -103,7 +103,8 @@ class Cascade:
             if chain:
                 self.stage += 1
                 self._next = chain
-                self._reason = f"escalated: {attempt.model_alias}'s answer failed {verdict.reason}"
+                # The check's name only: its detail can quote the answer, and the reason is stored even incognito.
+                self._reason = f"escalated: {attempt.model_alias}'s answer failed {verdict.failed}"
                 return chain[0]
         return None
 
