@@ -438,3 +438,22 @@ async def test_an_incognito_cascade_stores_which_check_failed_but_no_text(tmp_pa
                                                                              ("pass", "passed json", "")]
     files = [session.store.path, session.store.path.with_name("h.db-wal")]
     assert not any(b"secret" in f.read_bytes() for f in files if f.exists())
+
+
+async def test_a_cascaded_reply_reopened_from_history_says_how_it_stood(tmp_path, server):
+    from playground.tui.app import PlaygroundApp
+    from playground.tui.widgets.reply import StoredReplyView
+    from tests.support.pilot import wait_for
+
+    server.script(CHEAP, text="plain words")
+    server.script(STRONG, text='{"a": 1}')
+    session = open_session(str(cascade_profile(tmp_path, server.api_base, {"json": True})), tmp_path / "h.db")
+    _, reply = await turn(session)
+    app = PlaygroundApp(session, load_engine=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.screen.open_conversation(reply.conversation_id)
+        await wait_for(pilot, lambda: bool(app.screen.query(StoredReplyView)))
+        view = app.screen.query(StoredReplyView).last()
+        assert str(view.query_one(".reply-head").render()).startswith(f"→ {STRONG} · escalated: {CHEAP}'s answer "
+                                                                      "failed json")
+        assert "⤴ escalated, passed json" in str(view.query_one(".reply-meta").render())

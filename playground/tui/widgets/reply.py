@@ -198,7 +198,10 @@ class StoredReplyView(ReplyView):
         else:
             note = STATUS_NOTES.get(message.status, f"{message.status}: this is the partial reply")
         meta = meta_text(attempt) if attempt and attempt.ok else ""
-        self._meta = " · ".join(part for part in (meta, note) if part)
+        # A cascade's answer says how it stood: the head already names the check that sent it up.
+        checks = f"{'⤴ escalated,' if attempt.stage else '✓' if attempt.verdict == 'pass' else '✗'} " \
+            f"{attempt.check_detail}" if attempt and attempt.verdict else ""
+        self._meta = " · ".join(part for part in (meta, checks, note) if part)
         yield Static(Text(with_mark(self._meta, self._good)), classes="reply-meta", markup=False)
         if self._decision:
             with Collapsible(title="why this model?", classes="reply-why"):
