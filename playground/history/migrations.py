@@ -176,18 +176,19 @@ def _add_measurements(db: sqlite_utils.Database) -> None:
 
 def _add_escalation(db: sqlite_utils.Database) -> None:
     # A cascade's stage and its checks' verdict on each answer, and which calls graded an answer (a judge)
-    # rather than gave one; the totals' index carries them so the escalation rates need no row reads.
+    # rather than gave one: the totals' index carries `purpose`, since a judge's call is neither a turn nor
+    # an answer.
     db.table("attempts").add_column("stage", int, not_null_default=0)
     for column in ("verdict", "check_detail", "purpose"):
         db.table("attempts").add_column(column, str)
     db.execute(f"DROP INDEX {ATTEMPTS_BY_MODEL_ROUTE}")
     db.table("attempts").create_index(
         ["model_alias", "route", "started_at", "failure", "hop", "cost_usd", "input_tokens", "output_tokens",
-         "ttft_ms", "latency_ms", "retry", "fallback", "stage", "verdict", "purpose"],
-        index_name=ATTEMPTS_BY_MODEL_ROUTE)
-    # Cost per successful task reads the checked answers only: a partial index, empty without cascades.
-    db.execute(f"CREATE INDEX {ATTEMPTS_CHECKED} ON attempts (reply_message_id, id, started_at) "
-               "WHERE verdict IS NOT NULL")
+         "ttft_ms", "latency_ms", "retry", "fallback", "purpose"], index_name=ATTEMPTS_BY_MODEL_ROUTE)
+    # The escalation rates and cost per successful task read the checked answers only: a partial index,
+    # empty without cascades.
+    db.execute(f"CREATE INDEX {ATTEMPTS_CHECKED} ON attempts (reply_message_id, id, started_at, model_alias, route, "
+               "stage, verdict, purpose) WHERE verdict IS NOT NULL")
 
 
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [

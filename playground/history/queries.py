@@ -233,14 +233,22 @@ def totals_by_model_route(cursor: Cursor, since: datetime | None) -> Rows:
         "count(*) FILTER (WHERE hop = 0 AND purpose IS NULL) AS turns, "
         "count(*) FILTER (WHERE failure IS NULL AND purpose IS NULL) AS answered, "
         # Each attempt was marked a retry or a fallback when it was recorded (see the migrations).
-        "count(*) FILTER (WHERE retry) AS retries, count(*) FILTER (WHERE fallback AND failure IS NULL) AS fallbacks, "
-        # A cascade's checks: answers checked and failed (the model was escalated from), and of those the
-        # route's own first answers (the share of its tasks the first tier could not finish).
-        "count(verdict) FILTER (WHERE purpose IS NULL) AS checked, "
-        "count(*) FILTER (WHERE verdict = 'fail' AND purpose IS NULL) AS check_failed, "
-        "count(verdict) FILTER (WHERE stage = 0 AND purpose IS NULL) AS first_checked, "
-        "count(*) FILTER (WHERE verdict = 'fail' AND stage = 0 AND purpose IS NULL) AS escalated "
+        "count(*) FILTER (WHERE retry) AS retries, count(*) FILTER (WHERE fallback AND failure IS NULL) AS fallbacks "
         f"FROM attempts INDEXED BY {ATTEMPTS_BY_MODEL_ROUTE} {_where(where)} GROUP BY model_alias, route",
+        params).fetchall()
+
+
+def escalations_by_model_route(cursor: Cursor, since: datetime | None) -> Rows:
+    """A cascade's checks per (model, route): answers checked and failed (the model was escalated from), and of
+    those the route's own first answers (the share of its tasks the first tier could not finish). Read through
+    the index of checked answers, so a history without cascades costs nothing here."""
+    where, params = _since(since)
+    return cursor.execute(
+        "SELECT model_alias, route, count(*) AS checked, count(*) FILTER (WHERE verdict = 'fail') AS check_failed, "
+        "count(*) FILTER (WHERE stage = 0) AS first_checked, "
+        "count(*) FILTER (WHERE verdict = 'fail' AND stage = 0) AS escalated "
+        f"FROM attempts INDEXED BY {ATTEMPTS_CHECKED} "
+        f"{_where(['verdict IS NOT NULL', 'purpose IS NULL', *where])} GROUP BY model_alias, route",
         params).fetchall()
 
 

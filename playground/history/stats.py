@@ -199,10 +199,13 @@ def compute(store: Store, since: datetime | None = None, baseline: ModelInfo | N
     # One pass over a covering index, grouped finely enough for every per-model and per-route figure;
     # the groups (models × routes) are few next to the attempts.
     groups = store.read(queries.totals_by_model_route, since)
+    checks = store.read(queries.escalations_by_model_route, since)
     day_groups = store.read(queries.spend_by_day, since, round(offset.total_seconds() / 60))
 
     models = _totals(groups, "model_alias")
     routes = _totals(groups, "route")
+    model_checks = _totals(checks, "model_alias", _CHECKED)
+    route_checks = _totals(checks, "route", _CHECKED)
     model_outcomes, route_outcomes = _outcomes(store, since)
     votes = {row["model"]: Votes(row["shown"], row["wins"], row["ties"], row["all_bad"])
              for row in store.read(queries.votes_by_model, since)}
@@ -212,7 +215,7 @@ def compute(store: Store, since: datetime | None = None, baseline: ModelInfo | N
         ttft=_percentiles(store, "ttft_ms", since, int(row["timed_ttft"]), alias),
         latency=_percentiles(store, "latency_ms", since, int(row["timed_latency"]), alias),
         votes=votes.get(alias, Votes()), outcomes=model_outcomes.get(alias, Outcomes()),
-        escalations=Escalations(int(row["checked"]), int(row["check_failed"])),
+        escalations=Escalations(*_escalations(model_checks.get(alias), "checked", "check_failed")),
     ) for alias, row in sorted(models.items(), key=lambda item: (-item[1]["cost_usd"], item[0]))]
 
     savings = None
@@ -235,7 +238,7 @@ def compute(store: Store, since: datetime | None = None, baseline: ModelInfo | N
         by_day=[DaySpend(row["day"], row["requests"], row["cost_usd"]) for row in day_groups],
         by_model=by_model,
         by_route=[RouteStats(route, int(row["turns"]), row["cost_usd"], route_outcomes.get(route, Outcomes()),
-                             Escalations(int(row["first_checked"]), int(row["escalated"])))
+                             Escalations(*_escalations(route_checks.get(route), "first_checked", "escalated")))
                   for route, row in sorted(routes.items(), key=lambda item: (-item[1]["cost_usd"], item[0] or ""))],
         savings=savings,
     )
@@ -250,17 +253,21 @@ def _percentiles(store: Store, column: str, since: datetime | None, count: int,
 
 
 _SUMMED = ("requests", "cancelled", "errors", "input_tokens", "output_tokens", "cost_usd", "unpriced", "ok_input",
-           "ok_output", "timed_ttft", "timed_latency", "turns", "answered", "retries", "fallbacks", "checked",
-           "check_failed", "first_checked", "escalated")
+           "ok_output", "timed_ttft", "timed_latency", "turns", "answered", "retries", "fallbacks")
+_CHECKED = ("checked", "check_failed", "first_checked", "escalated")
 
 
-def _totals(groups: list, key: str) -> dict[str, dict[str, float]]:
-    totals: dict[str, dict[str, float]] = defaultdict(lambda: dict.fromkeys(_SUMMED, 0))
+def _totals(groups: list, key: str, summed: tuple[str, ...] = _SUMMED) -> dict[str, dict[str, float]]:
+    totals: dict[str, dict[str, float]] = defaultdict(lambda: dict.fromkeys(summed, 0))
     for row in groups:
         into = totals[row[key]]
-        for name in _SUMMED:
+        for name in summed:
             into[name] += row[name]
     return dict(totals)
+
+
+def _escalations(row: dict[str, float] | None, checked: str, failed: str) -> tuple[int, int]:
+    return (int(row[checked]), int(row[failed])) if row else (0, 0)
 
 
 def _outcomes(store: Store, since: datetime | None) -> tuple[dict[str, Outcomes], dict[str, Outcomes]]:
