@@ -295,6 +295,11 @@ async def test_an_unpriced_call_makes_the_cost_per_success_unknown_not_lower(tmp
     (route,) = compute(session.store).by_route
     assert route.outcomes.successes == 1 and route.outcomes.unpriced == 1
     assert route.outcomes.cost_per_success is None and per_success(route.outcomes).endswith(" + unknown")
+    from playground.history.stats import to_dict
+
+    as_json = to_dict(compute(session.store))["by_route"][0]
+    assert as_json["outcomes"]["cost_per_success"] is None and as_json["outcomes"]["unpriced"] == 1
+    assert as_json["outcomes"]["per_success"]["usd"] is None and as_json["escalations"]["rate"] == 1.0
 
 
 REPLAY = Path(__file__).resolve().parent.parent / "playground" / "data" / "replay" / "mmlu-sample.jsonl"
