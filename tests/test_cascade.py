@@ -277,6 +277,20 @@ async def test_stats_give_the_escalation_rate_and_cost_per_successful_task(tmp_p
     route_line = next(line for line in text.splitlines() if line.strip().startswith("answers"))
     assert "66.7%" in route_line
 
+    from textual.widgets import DataTable
+
+    from playground.tui.app import PlaygroundApp
+    from playground.tui.screens.stats import ROUTE_COLUMNS
+    from tests.support.pilot import wait_for
+
+    app = PlaygroundApp(session, load_engine=False)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.press("f4")
+        await wait_for(pilot, lambda: bool(app.screen.query("#stats-routes")) and
+                       app.screen.query_one("#stats-routes", DataTable).row_count == 1)
+        row = [str(cell) for cell in app.screen.query_one("#stats-routes", DataTable).get_row_at(0)]
+        assert row[ROUTE_COLUMNS.index("Escalated")] == "66.7%" and row[ROUTE_COLUMNS.index("Succeeded")] == "3"
+
 
 async def test_an_unpriced_call_makes_the_cost_per_success_unknown_not_lower(tmp_path, server):
     from playground.history.stats import compute
