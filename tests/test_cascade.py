@@ -476,3 +476,31 @@ async def test_a_cascaded_reply_reopened_from_history_says_how_it_stood(tmp_path
         assert str(view.query_one(".reply-head").render()).startswith(f"→ {STRONG} · escalated: {CHEAP}'s answer "
                                                                       "failed json")
         assert "⤴ escalated, passed json" in str(view.query_one(".reply-meta").render())
+
+
+def test_ask_in_a_terminal_streams_the_cheap_answer_then_says_it_was_replaced(tmp_path, server):
+    import os
+    import pty
+
+    server.script(CHEAP, text="I'm sorry, but I can't help with that.")
+    server.script(STRONG, text="Use logrotate.")
+    profile = cascade_profile(tmp_path, server.api_base, {"refusal": True})
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: `ask` with a terminal as its output, as a user runs it
+        os.execve(sys.executable, [sys.executable, "-m", "playground", "ask", "rotate logs?", "--profile",
+                                   str(profile)], guarded_env(PLAYGROUND_HOME=str(tmp_path / "home")))
+    out = b""
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    lines = out.decode().splitlines()
+    assert lines[0] == "I'm sorry, but I can't help with that." and lines[2] == "Use logrotate."
+    assert lines[1].startswith(f"⤴ {CHEAP}'s answer failed refusal: the model declined to answer ($0.0000")
+    assert lines[1].endswith(f"); asking {STRONG}")
