@@ -158,9 +158,13 @@ async def test_the_judge_is_a_profile_model_whose_call_is_recorded_and_paid_for(
     rows = session.store.attempts(reply.conversation_id)
     judges = [r for r in rows if r["purpose"] == "judge"]
     assert len(judges) == 2 and all(r["reply_message_id"] is None for r in judges)
-    # The judge's calls are part of what the reply cost.
+    # The judge's calls are part of what the reply cost, here and in the history export.
     assert reply.cost.known_usd == pytest.approx(sum(r["cost_usd"] for r in rows))
     assert len(reply.judged) == 2
+    from playground.history.export import rows as exported
+
+    (answer,) = [r for r in exported(session.store) if r["role"] == "assistant"]
+    assert answer["cost_usd"] == pytest.approx(reply.cost.known_usd)
 
 
 async def test_a_model_chosen_by_hand_is_not_escalated(tmp_path, server):

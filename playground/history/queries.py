@@ -348,15 +348,16 @@ def votes_by_model(cursor: Cursor, since: datetime | None) -> Rows:
 
 def export_batch(cursor: Cursor, after_message_id: int, size: int) -> Rows:
     """Messages after the given id, in id order: a reply carries the metadata of the attempt that
-    produced it and the cost of every attempt (failed fallbacks included, null when any had no known
-    price); a prompt has none."""
+    produced it and the cost of every attempt (failed fallbacks, escalations and a cascade's judge
+    included, null when any had no known price); a prompt has none."""
     return cursor.execute("""
 SELECT m.conversation_id, c.title AS conversation_title, c.profile, m.id AS message_id, m.role, m.status,
        m.created_at, m.incognito, m.content, m.model_alias, a.route,
        (SELECT count(*) FROM attempts x WHERE x.reply_message_id = m.id) AS attempts,
        a.input_tokens, a.output_tokens,
        (SELECT CASE WHEN count(*) = count(cost_usd) THEN sum(cost_usd) END FROM attempts x
-        WHERE x.reply_message_id = m.id) AS cost_usd,
+        WHERE x.reply_message_id = m.id OR (x.purpose = 'judge' AND x.prompt_message_id = a.prompt_message_id))
+       AS cost_usd,
        a.ttft_ms, a.latency_ms, a.failure
 FROM messages m
 JOIN conversations c ON c.id = m.conversation_id
