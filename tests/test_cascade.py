@@ -394,6 +394,25 @@ def test_eval_cli_reports_the_cascade_next_to_the_baselines(tmp_path):
         result.stdout
 
 
+def test_checks_can_be_more_accurate_on_right_answers_than_on_wrong_ones(tmp_path):
+    from playground.policy.evaluation import CORRECT, CheckAccuracy, evaluate
+    from playground.policy.replay import load_replay
+
+    items = load_replay(REPLAY)
+    profile = load_profile(replay_profile(tmp_path, {"refusal": True}))
+    # Passes every right answer, fails no wrong one: nothing is ever escalated.
+    lenient = evaluate(profile, items, check_accuracy=CheckAccuracy.parse("1:0"))
+    assert lenient.cascade.escalated == 0
+    assert lenient.cascade.wrong_kept == sum(item.outcomes[WEAK].score < CORRECT for item in items)
+    assert str(CheckAccuracy.parse("0.95:0.7")) == "passing 95% of right answers, failing 70% of wrong ones"
+    with pytest.raises(ValueError, match="P_RIGHT:P_WRONG"):
+        CheckAccuracy.parse("1.5")
+    result = subprocess.run([sys.executable, "-m", "playground", "eval", str(replay_profile(tmp_path, {
+        "refusal": True})), str(REPLAY), "--check-accuracy", "0.9:2"], capture_output=True, text=True, timeout=60,
+        env=guarded_env(PLAYGROUND_HOME=str(tmp_path / "home")))
+    assert result.returncode == 2 and "Invalid value for '--check-accuracy'" in result.stderr
+
+
 def test_live_eval_runs_cascades_and_measures_the_checks_accuracy(tmp_path, server):
     server.script(CHEAP, text="it is 42, not JSON")
     server.script(STRONG, text='{"answer": 42}')
@@ -410,12 +429,20 @@ def test_live_eval_runs_cascades_and_measures_the_checks_accuracy(tmp_path, serv
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["cascaded"] == 2 and summary["escalated"] == 2
-    assert summary["check_accuracy"] == 0.5 and summary["check_accuracy_n"] == 2
+    # One right first answer, wrongly failed; one wrong one, rightly failed.
+    assert (summary["right_first"], summary["check_pass_right"]) == (1, 0.0)
+    assert (summary["wrong_first"], summary["check_fail_wrong"]) == (1, 1.0)
     assert summary["by_model"][STRONG]["prompts"] == 2
     assert server.hits == {CHEAP: 2, STRONG: 2}
     rows = [json.loads(line) for line in (tmp_path / "prompts.results.jsonl").read_text().splitlines()]
     assert {(r["id"], r["first_correct"], r["first_verdict"], r["escalated"]) for r in rows} == \
         {("a", True, False, True), ("b", False, False, True)}
+    # Run again (resumed: nothing left to call), as text: the figure to replay with.
+    again = subprocess.run([sys.executable, "-m", "playground", "--db", str(tmp_path / "h.db"), "eval", str(profile),
+                            str(prompts), "--live"], capture_output=True, text=True, timeout=120,
+                           env=guarded_env(PLAYGROUND_HOME=str(tmp_path / "home")))
+    assert "cascades: 2 of 2 escalated" in again.stdout and "--check-accuracy 0.00:1.00" in again.stdout
+    assert server.hits == {CHEAP: 2, STRONG: 2}
 
 
 @pytest.mark.parametrize(("text", "refused"), [

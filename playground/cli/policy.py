@@ -24,9 +24,10 @@ from playground.cli.common import db_option, fail, opened_session, print_json, p
 @click.option("--per-provider", type=int, default=2, show_default=True,
               help="with --live: concurrent calls per provider")
 @click.option("--judge", metavar="ALIAS", help="with --live: the model that grades `judge` checks")
-@click.option("--check-accuracy", type=click.FloatRange(0, 1), metavar="P",
-              help="for a profile that escalates: how often its checks' verdict agrees with the data's correctness "
-                   "label (score ≥ 0.5), e.g. 0.9, or the figure `eval --live` measured")
+@click.option("--check-accuracy", metavar="P[:Q]", callback=lambda _ctx, _param, value: _accuracy(value),
+              help="for a profile that escalates: how often its checks agree with the data's correctness label "
+                   "(score ≥ 0.5): P on right and wrong answers alike, or P on right ones and Q on wrong ones "
+                   "(e.g. 0.9 or 0.95:0.7; `eval --live` measures both)")
 @click.option("--seed", type=int, default=0, show_default=True, help="seeds the simulated checks of --check-accuracy")
 @db_option
 def evaluate(profile_file, data, more_profiles, as_json, plot, live, results, per_provider, judge, check_accuracy,
@@ -70,6 +71,17 @@ def evaluate(profile_file, data, more_profiles, as_json, plot, live, results, pe
     return 0
 
 
+def _accuracy(value: str | None):
+    from playground.policy.evaluation import CheckAccuracy
+
+    if value is None:
+        return None
+    try:
+        return CheckAccuracy.parse(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 def _eval_live(profile_file, data: Path, more_profiles, as_json, results, per_provider, judge) -> int:
     from playground.base.errors import SourceError
     from playground.present.format import dollars
@@ -103,10 +115,14 @@ def _eval_live(profile_file, data: Path, more_profiles, as_json, results, per_pr
     click.echo(f"{summary['prompts']} prompts · {summary['answered']} answered · passed {summary['passed']}/"
                f"{summary['checked']} checked ({rate}) · {dollars(summary['cost_usd'])} · results in {results_path}")
     if summary["cascaded"]:
-        accuracy = "–" if summary["check_accuracy"] is None else f"{summary['check_accuracy']:.1%}"
-        click.echo(f"cascades: {summary['escalated']} of {summary['cascaded']} escalated · the checks agreed with the "
-                   f"prompts' own checks on {accuracy} of {summary['check_accuracy_n']} first answers "
-                   f"(replay with --check-accuracy)")
+        def share(key: str) -> str:
+            return "–" if summary[key] is None else f"{summary[key]:.2f}"
+
+        click.echo(f"cascades: {summary['escalated']} of {summary['cascaded']} escalated · on the first answers, by "
+                   f"the prompts' own checks, the cascade's checks passed {share('check_pass_right')} of "
+                   f"{summary['right_first']} right ones and failed {share('check_fail_wrong')} of "
+                   f"{summary['wrong_first']} wrong ones (replay with --check-accuracy "
+                   f"{share('check_pass_right')}:{share('check_fail_wrong')})")
     for model, m in sorted(summary["by_model"].items()):
         click.echo(f"  {model:30} {m['prompts']:4} prompts  {m['passed']}/{m['checked']} passed  "
                    f"{dollars(m['cost_usd'])}")

@@ -126,12 +126,37 @@ class EvalReport:
                 if self.cascade else None}
 
 
+@dataclass(frozen=True)
+class CheckAccuracy:
+    """How often a simulated check gets an answer right: it passes a right answer (score ≥ CORRECT) with
+    probability `on_right` and fails a wrong one with probability `on_wrong`."""
+
+    on_right: float
+    on_wrong: float
+
+    @classmethod
+    def parse(cls, text: str) -> CheckAccuracy:
+        """`0.9` (as accurate on right and wrong answers) or `0.95:0.7` (on right, on wrong)."""
+        try:
+            values = [float(part) for part in text.split(":")]
+        except ValueError:
+            values = []
+        if len(values) not in (1, 2) or not all(0 <= v <= 1 for v in values):
+            raise ValueError(f"{text!r}: give P or P_RIGHT:P_WRONG, probabilities from 0 to 1 (e.g. 0.9 or 0.95:0.7)")
+        return cls(values[0], values[-1])
+
+    def __str__(self) -> str:
+        if self.on_right == self.on_wrong:
+            return f"{self.on_right:.0%} accurate"
+        return f"passing {self.on_right:.0%} of right answers, failing {self.on_wrong:.0%} of wrong ones"
+
+
 @dataclass
 class CascadeTally:
-    """A replay of cascades: the checks are simulated, right with probability `check_accuracy` against the
-    data's correctness label (score ≥ CORRECT), never the label itself."""
+    """A replay of cascades: the checks are simulated, agreeing with the data's correctness label
+    (score ≥ CORRECT) as often as `check_accuracy` says, never the label itself."""
 
-    check_accuracy: float
+    check_accuracy: CheckAccuracy
     seed: int
     prompts: int = 0
     """Prompts whose route escalates."""
@@ -166,7 +191,8 @@ class CascadeTally:
             self.judge_usd += judged
             self.calls += 1
             correct = score >= CORRECT
-            passed = correct if rng.random() < self.check_accuracy else not correct
+            agrees = rng.random() < (self.check_accuracy.on_right if correct else self.check_accuracy.on_wrong)
+            passed = correct if agrees else not correct
             following = None
             while not passed and steps and following is None:
                 chain, _ = step_chain(steps.pop(0), route, profile, catalog, tokens, exclude=asked)
@@ -231,9 +257,12 @@ def _with_threshold(profile: Profile, value: float) -> Profile:
 
 
 def evaluate(profile: Profile, items: list[ReplayItem], *, semantic=None, progress: Progress | None = None,
-             check_accuracy: float | None = None, seed: int = 0) -> EvalReport:
+             check_accuracy: CheckAccuracy | float | None = None, seed: int = 0) -> EvalReport:
     """`check_accuracy`: for a profile that escalates, how often a check's verdict agrees with the data's
-    correctness label (seeded by `seed`); required then, since the data cannot say what a real check would do."""
+    correctness label (seeded by `seed`); required then, since the data cannot say what a real check would do.
+    A float is as accurate on right and wrong answers."""
+    if isinstance(check_accuracy, (int, float)):
+        check_accuracy = CheckAccuracy(check_accuracy, check_accuracy)
     catalog = replay_catalog(profile)
     cascades = {r.name: r for r in profile.routes if r.escalate is not None}
     if cascades and check_accuracy is None:

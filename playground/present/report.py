@@ -31,7 +31,7 @@ def eval_text(reports: list[EvalReport], data_name: str) -> str:
         if (cascade := report.cascade) is not None:
             lines.append(f"  {report.profile}: cascades on {cascade.prompts:,} prompts · "
                          f"{_pct(cascade.escalation_rate)} escalated · {cascade.calls / max(cascade.prompts, 1):.2f} "
-                         f"answers paid per prompt · simulated checks {cascade.check_accuracy:.0%} accurate (seed "
+                         f"answers paid per prompt · simulated checks {cascade.check_accuracy} (seed "
                          f"{cascade.seed}): {cascade.wrong_kept} wrong answers kept, {cascade.right_escalated} right "
                          f"ones escalated" + (f" · judge calls {dollars(cascade.judge_usd)} (est.)"
                                               if cascade.judge_usd else ""))

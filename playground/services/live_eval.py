@@ -188,14 +188,16 @@ def summarise(results: list[LiveResult]) -> dict:
         if r.passed is not None:
             m["checked"] += 1
             m["passed"] += int(r.passed)
-    # How often a cascade's checks agreed with the prompts' own checks on the first answer: the accuracy to
-    # give replay evaluation (`eval --check-accuracy`), measured rather than assumed.
-    measured = [r for r in results if r.first_verdict is not None and r.first_correct is not None]
+    # How often a cascade's checks got the first answer right, by the prompts' own checks: passing right
+    # answers and failing wrong ones, the accuracy to give replay evaluation (`eval --check-accuracy`).
+    right = [r for r in results if r.first_verdict is not None and r.first_correct is True]
+    wrong = [r for r in results if r.first_verdict is not None and r.first_correct is False]
     cascaded = [r for r in results if r.first_verdict is not None]
     return {"prompts": len(results), "answered": sum(r.status == "complete" for r in results),
             "cascaded": len(cascaded), "escalated": sum(r.escalated for r in cascaded),
-            "check_accuracy": sum(r.first_verdict == r.first_correct for r in measured) / len(measured)
-            if measured else None, "check_accuracy_n": len(measured),
+            "right_first": len(right), "wrong_first": len(wrong),
+            "check_pass_right": sum(bool(r.first_verdict) for r in right) / len(right) if right else None,
+            "check_fail_wrong": sum(not r.first_verdict for r in wrong) / len(wrong) if wrong else None,
             "checked": len(checked), "passed": sum(bool(r.passed) for r in checked),
             "pass_rate": (sum(bool(r.passed) for r in checked) / len(checked)) if checked else None,
             "cost_usd": Cost.of(r.cost_usd for r in results).usd, "by_model": by_model}
