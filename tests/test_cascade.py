@@ -535,3 +535,18 @@ def test_ask_in_a_terminal_streams_the_cheap_answer_then_says_it_was_replaced(tm
     assert lines[0] == "I'm sorry, but I can't help with that." and lines[2] == "Use logrotate."
     assert lines[1].startswith(f"⤴ {CHEAP}'s answer failed refusal: the model declined to answer ($0.0000")
     assert lines[1].endswith(f"); asking {STRONG}")
+
+
+async def test_a_step_with_no_usable_model_is_passed_over_and_the_user_told_why(tmp_path, server):
+    from playground.present.format import escalation_line
+
+    server.script(CHEAP, text="not json")
+    models = {CHEAP: {}, STRONG: {"key_env": "STRONG_TEST_KEY"}}  # no such variable: unavailable
+    session = open_session(str(cascade_profile(tmp_path, server.api_base, {"json": True}, models=models)),
+                           tmp_path / "h.db")
+    events, reply = await turn(session)
+    (checked,) = [e for e in events if isinstance(e, Checked)]
+    assert checked.next_model is None and checked.skipped[0].startswith(f"strong: {STRONG}: unavailable")
+    line = escalation_line(checked)
+    assert "no tier left to ask: this answer stands (skipped strong: " in line and "STRONG_TEST_KEY" in line
+    assert reply.text == "not json" and server.hits[STRONG] == 0

@@ -178,7 +178,7 @@ async def _run_ask(session, prompt, model, conversation, settings, as_json, expl
                 if printed:
                     out.write("\n")
                     printed = False
-                click.echo(escalation_line(event.attempt, event.verdict.reason, event.next_model), err=True)
+                click.echo(escalation_line(event), err=True)
                 escalating = event.next_model is not None
             elif isinstance(event, AttemptEnded) and not event.attempt.ok and streaming:
                 if printed:

@@ -10,6 +10,7 @@ from playground.config.catalog import ModelInfo
 from playground.history.stats import Escalations, Outcomes, Stats
 from playground.history.store import ConversationSummary
 from playground.router.decide import Decision
+from playground.services.events import Checked
 
 SMALLEST_SHOWN_USD = 0.000001
 
@@ -74,10 +75,13 @@ def live_line(live: LiveStats) -> str:
                        f"total {seconds(live.elapsed_s)}", _rate(live.tokens_per_s)])
 
 
-def escalation_line(attempt: Attempt, reason: str, next_model: str | None) -> str:
-    """An answer that failed its cascade's checks: why, what it cost, and who answers instead."""
-    then = f"asking {next_model}" if next_model else "no tier left to ask: this answer stands"
-    return f"⤴ {attempt.model_alias}'s answer failed {reason} ({dollars(attempt.cost_usd)}); {then}"
+def escalation_line(checked: Checked) -> str:
+    """An answer that failed its cascade's checks: why, what it cost, and who answers instead (or why no one)."""
+    attempt = checked.attempt
+    skipped = f" (skipped {'; '.join(checked.skipped)})" if checked.skipped else ""
+    then = f"asking {checked.next_model}" if checked.next_model else "no tier left to ask: this answer stands"
+    return f"⤴ {attempt.model_alias}'s answer failed {checked.verdict.reason} ({dollars(attempt.cost_usd)}); " \
+           f"{then}{skipped}"
 
 
 def cascade_summary(reply: Reply) -> str | None:

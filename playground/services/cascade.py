@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 from playground.base.records import Attempt
 from playground.config.escalation import Escalation
+from playground.config.profile import Route
 from playground.history.store import Store
 from playground.providers.stream import AttemptStream
 from playground.router import Decision
@@ -21,9 +22,10 @@ from playground.services.routing_state import RoutingState
 class Cascade:
     """Iterate `aliases()` for the models to try; after each answer, `check()` says whether to go on."""
 
-    def __init__(self, state: RoutingState, spec: Escalation, decision: Decision, question: str, tokens: int,
-                 secrets: list[str], rng: random.Random) -> None:
+    def __init__(self, state: RoutingState, route: Route, spec: Escalation, decision: Decision, question: str,
+                 tokens: int, secrets: list[str], rng: random.Random) -> None:
         self.state = state
+        self.route = route
         self.spec = spec
         self.decision = decision
         self.question = question
@@ -43,7 +45,7 @@ class Cascade:
         route = next((r for r in state.profile.routes if r.name == decision.route), None)
         if route is None or route.escalate is None or decision.stage == "manual":
             return None
-        return cls(state, route.escalate, decision, question, tokens, secrets, rng)
+        return cls(state, route, route.escalate, decision, question, tokens, secrets, rng)
 
     @property
     def wants_logprobs(self) -> bool:
@@ -89,18 +91,21 @@ class Cascade:
             await asyncio.to_thread(store.record_attempt, judge_attempt, conversation_id, prompt_id, None, None)
         attempt.verdict, attempt.check_detail = ("pass" if verdict.passed else "fail"), verdict.reason
         await asyncio.to_thread(store.record_verdict, attempt_id, attempt.verdict, attempt.check_detail)
-        next_model = None if verdict.passed else self._line_up(attempt, verdict)
-        return Checked(attempt, verdict, next_model, tuple(judged))
+        skipped: list[str] = []
+        next_model = None if verdict.passed else self._line_up(attempt, verdict, skipped)
+        return Checked(attempt, verdict, next_model, tuple(judged), tuple(skipped))
 
-    def _line_up(self, attempt: Attempt, verdict: Verdict) -> str | None:
-        """The first model of the next stage that has one, or None: the cascade ends with this answer."""
-        route = next(r for r in self.state.profile.routes if r.name == self.decision.route)
+    def _line_up(self, attempt: Attempt, verdict: Verdict, skipped: list[str]) -> str | None:
+        """The first model of the next stage that has one, or None: the cascade ends with this answer. Steps
+        with no usable model are passed over, and `skipped` says why."""
         while self._steps:
             step = self._steps.pop(0)
-            chain, _ = step_chain(step, route, self.state.profile, self.state.catalog, self.tokens,
+            chain, dropped = step_chain(step, self.route, self.state.profile, self.state.catalog, self.tokens,
                                   exclude=self._asked, health=self.state.health.snapshot(),
                                   now=self.state.health.clock(), rng=self.rng)
-            if chain:
+            if not chain:
+                skipped.append(f"{step}: " + ("; ".join(dropped) or "no model not already asked"))
+            else:
                 self.stage += 1
                 self._next = chain
                 # The check's name only: its detail can quote the answer, and the reason is stored even incognito.

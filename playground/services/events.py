@@ -53,6 +53,8 @@ class Checked:
     next_model: str | None
     judged: tuple[Attempt, ...] = ()
     """The judge's call, when one graded the answer."""
+    skipped: tuple[str, ...] = ()
+    """Steps of the cascade passed over for want of a usable model, each with why."""
 
 
 @dataclass(frozen=True)

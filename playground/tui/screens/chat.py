@@ -311,7 +311,7 @@ class ChatScreen(Screen):
         elif isinstance(event, AttemptEnded):
             await reply.attempt_ended(event.attempt)
         elif isinstance(event, Checked) and not event.verdict.passed:
-            await reply.checked(event.attempt, event.verdict.reason, event.next_model)
+            await reply.checked(event)
         elif isinstance(event, ReplyDone):
             reply.finished(event.reply)
             status = self.query_one(StatusBar)

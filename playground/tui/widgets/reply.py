@@ -16,6 +16,7 @@ from playground.history.store import StoredMessage
 from playground.present.format import cascade_summary, decision_trace, escalation_line, failure_line, figures
 from playground.router import Decision
 from playground.router.decide import Candidate
+from playground.services.events import Checked
 from playground.tui.widgets.markdown_view import MarkdownView
 
 STATUS_NOTES = {
@@ -109,10 +110,9 @@ class ReplyView(Vertical):
             row = Static(Text(failure_line(attempt)), classes="failure-row", markup=False)
             await self.query_one(".reply-failures", Vertical).mount(row)
 
-    async def checked(self, attempt: Attempt, reason: str, next_model: str | None) -> None:
+    async def checked(self, checked: Checked) -> None:
         """A cascade's check failed this answer: it is replaced by the next model's (kept in history)."""
-        row = Static(Text(escalation_line(attempt, reason, next_model)), classes="failure-row escalation-row",
-                     markup=False)
+        row = Static(Text(escalation_line(checked)), classes="failure-row escalation-row", markup=False)
         await self.query_one(".reply-failures", Vertical).mount(row)
 
     def finished(self, reply: Reply) -> None:
