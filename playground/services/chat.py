@@ -86,7 +86,8 @@ class ChatService:
         request = RouteRequest(text, prompt_tokens, request_tokens, prompt_tags | tags)
         try:
             decision = decide(request, self.state.profile, self.state.catalog, health=self.state.health.snapshot(),
-                              semantic=self.state.semantic, forced=model, rng=self.rng, now=self.state.health.clock())
+                              semantic=self.state.semantic, forced=model, rng=self.rng, now=self.state.health.clock(),
+                              drift=self.state.monitor.drift(), budget=self.state.monitor.budget(self.state.profile))
         except NoModelAvailable as exc:
             yield TurnFailed(conversation_id, str(exc))
             return
@@ -175,7 +176,11 @@ class ChatService:
 
         def close_turn():
             self.store.save_reply(reply_id, text, status, author)
+            self.state.refresh_monitor(self.store, drift=False)  # the spend this turn added, for the next one
             return self.store.conversation_cost(conversation_id), self.store.today_cost()
 
         conversation_cost, day_cost = await asyncio.to_thread(close_turn)
         yield ReplyDone(Reply(conversation_id, reply_id, text, status, attempts), conversation_cost, day_cost)
+        # After the reply is out (a caller that stops reading at ReplyDone skips it): the drift figures
+        # with this turn's attempts, for the next decision.
+        await asyncio.to_thread(self.state.refresh_monitor, self.store)
