@@ -69,7 +69,23 @@ class Limit:
         who = "" if self.scope == PROFILE else f" on {self.scope}"
         unpriced = "" if not self.spent.unpriced else \
             f" (excludes {self.spent.unpriced} unpriced repl{'y' if self.spent.unpriced == 1 else 'ies'})"
-        return f"${self.spent.known_usd:.2f} of ${self.limit_usd:.2f} spent{who} {self.period}{unpriced}"
+        return f"{usd(self.spent.known_usd)} of {usd(self.limit_usd)} spent{who} {self.period}{unpriced}"
+
+    def left(self) -> str:
+        """"$0.42 left today"; "≤$0.42" when unpriced replies may have used some of it."""
+        if self.reached:
+            return f"budget reached {self.period}"
+        return f"{'≤' if self.spent.unpriced else ''}{usd(self.left_usd)} left {self.period}"
+
+
+def usd(value: float) -> str:
+    """Cents for a dollar or more; small sums keep up to four decimals ($0.0012), never "$0.00"."""
+    if value >= 1 or value == 0:
+        return f"${value:.2f}"
+    if value < 0.0001:
+        return "<$0.0001"
+    digits = f"{value:.4f}".rstrip("0")
+    return f"${digits}{'0' * max(0, 2 - len(digits.split('.')[1]))}"
 
 
 @dataclass(frozen=True)

@@ -91,6 +91,15 @@ class Signal:
                f"{_show(self.name, self.baseline)} before{edge}"
 
 
+    def short(self) -> str:
+        """"TTFT 0.52 s, was 0.48 s": the figure now and before, in a few words."""
+        if self.name in ("errors", "quality"):
+            what = "errors" if self.name == "errors" else "judged bad"
+            return f"{what} {self.recent:.0%}, was {self.baseline:.0%}"
+        label = "TTFT" if self.name == "ttft" else "speed"
+        return f"{label} {_show(self.name, self.recent)}, was {_show(self.name, self.baseline)}"
+
+
 def _show(name: str, value: float) -> str:
     return f"{value:.2f} s" if name == "ttft" else f"{value:.0f} tok/s"
 
