@@ -5,6 +5,7 @@ Pure: the spend comes from history (`history.queries.spend_by_model`), the limit
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -75,7 +76,9 @@ class Limit:
         """"$0.42 left today"; "≤$0.42" when unpriced replies may have used some of it."""
         if self.reached:
             return f"budget reached {self.period}"
-        return f"{'≤' if self.spent.unpriced else ''}{usd(self.left_usd)} left {self.period}"
+        # Rounded down: "$5.00 left" must not be shown when a fraction of a cent is already spent.
+        step = 100 if self.left_usd >= 1 else 10_000
+        return f"{'≤' if self.spent.unpriced else ''}{usd(math.floor(self.left_usd * step) / step)} left {self.period}"
 
 
 def usd(value: float) -> str:
