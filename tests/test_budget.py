@@ -11,6 +11,7 @@ import yaml
 
 from playground.config.profile import ProfileError, load_profile
 from playground.router.budget import Limit, Spend
+from playground.services.compare import CompareError
 from playground.services.doctor import run_checks
 from playground.services.events import ReplyDone, Routed, TurnFailed
 from playground.services.session import open_session
@@ -113,6 +114,8 @@ async def test_spend_near_the_limit_shifts_to_cheaper_models_and_past_it_refuses
     assert failed.startswith("budget reached: $") and "spent today; no free or local model can answer" in failed
     assert "\n" not in failed
     assert dict(server.hits) == hits  # nothing was sent
+    with pytest.raises(CompareError, match=r"^cheap: budget reached: \$.* spent today \(compare free or local"):
+        session.compare.check(["cheap", "pricey"])
 
     # `playground ask` on the same history: the same refusal, one line, a non-zero exit.
     result = subprocess.run([sys.executable, "-m", "playground", "ask", "one more?", "--profile", str(path),

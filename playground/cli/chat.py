@@ -214,6 +214,7 @@ def compare(prompt, models, api_base, conversation, latest, as_json) -> int:
     with opened_session() as session:
         conversation = conversation_to_continue(session.store, conversation, latest)
         session.refresh_local_models()
+        session.state.refresh_monitor(session.store, drift=False)  # the spend a budget limits
         try:
             aliases = [add_model(session, name, api_base) for name in models]
             session.compare.check(aliases)

@@ -76,9 +76,10 @@ class Limit:
         """"$0.42 left today"; "≤$0.42" when unpriced replies may have used some of it."""
         if self.reached:
             return f"budget reached {self.period}"
-        # Rounded down: "$5.00 left" must not be shown when a fraction of a cent is already spent.
+        # Rounded down ("$5.00 left" must not be shown when a fraction of a cent is spent), after float noise.
         step = 100 if self.left_usd >= 1 else 10_000
-        return f"{'≤' if self.spent.unpriced else ''}{usd(math.floor(self.left_usd * step) / step)} left {self.period}"
+        left = math.floor(round(self.left_usd * step, 6)) / step
+        return f"{'≤' if self.spent.unpriced else ''}{usd(left)} left {self.period}"
 
 
 def usd(value: float) -> str:

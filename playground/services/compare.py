@@ -79,6 +79,10 @@ class CompareService:
             info = self.state.catalog[alias]
             if not info.available:
                 raise CompareError(f"{alias} is unavailable: {info.unavailable_reason}")
+            limit = self.state.monitor.budget(self.state.profile).reached(alias)
+            if limit is not None and not (info.is_local or info.cost(1, 1) == 0):
+                raise CompareError(f"{alias}: budget reached: {limit.describe()} (compare free or local models, "
+                                   f"or raise `budget:` in the profile)")
             if variant.max_tokens is not None:
                 info = dataclasses.replace(info, spec=info.spec.model_copy(update={"max_output_tokens":
                                                                                    variant.max_tokens}))
@@ -154,6 +158,8 @@ class CompareService:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
         yield CompareDone(comparison)
+        # Its attempts count towards spend and drift, for the next routing decision.
+        await asyncio.to_thread(self.state.refresh_monitor, self.store)
 
     async def _column(self, comparison: Comparison, index: int, variant: Variant, info: ModelInfo,
                       messages: list[dict], prompt_tokens: int, secrets: list[str], queue: asyncio.Queue,
