@@ -118,9 +118,7 @@ async def test_spend_near_the_limit_shifts_to_cheaper_models_and_past_it_refuses
         session.compare.check(["cheap", "pricey"])
 
     # `playground ask` on the same history: the same refusal, one line, a non-zero exit.
-    result = subprocess.run([sys.executable, "-m", "playground", "ask", "one more?", "--profile", str(path),
-                             "--db", str(tmp_path / "h.db")], capture_output=True, text=True, timeout=120,
-                            env=guarded_env(PLAYGROUND_HOME=str(tmp_path / "home")))
+    result = ask_cli(tmp_path, path, "one more?")
     assert result.returncode == 1
     assert result.stderr.startswith("playground: error: budget reached: $") and result.stderr.count("\n") == 1
     assert dict(server.hits) == hits
@@ -128,6 +126,12 @@ async def test_spend_near_the_limit_shifts_to_cheaper_models_and_past_it_refuses
     checks = {c.name: c for c in run_checks(str(path), str(tmp_path / "h.db"))}
     assert not checks["budget"].ok and checks["budget"].optional
     assert "spent today" in checks["budget"].detail and "budget reached today" in checks["budget"].detail
+
+
+def ask_cli(tmp_path, profile, prompt: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "playground", "ask", prompt, "--profile", str(profile),
+                           "--db", str(tmp_path / "h.db")], capture_output=True, text=True, timeout=120,
+                          env=guarded_env(PLAYGROUND_HOME=str(tmp_path / "home")))
 
 
 async def test_unpriced_replies_are_counted_not_taken_as_free(tmp_path, server):
@@ -151,5 +155,7 @@ async def test_unpriced_replies_are_counted_not_taken_as_free(tmp_path, server):
     # The model's own limit counts only its own spend.
     (own,) = [limit for limit in status.limits if limit.scope == "cheap"]
     assert own.spent == Spend(pytest.approx(done.day_cost.known_usd), 0)
-    # An unpriced model is not free: past a limit it is refused like a priced one.
-    assert not session.catalog["mystery"].is_local
+    # `ask` says what is left after its reply; "≤" because unpriced replies may have used some of it.
+    result = ask_cli(tmp_path, path, "and now?")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines()[-1].endswith("today $0.6000 + unknown · ≤$99.40 left today")

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import random
+import time
 
+from playground.base.records import Outcome, Vote
+from playground.history import queries
+from playground.history.store import Store
 from playground.present.format import decision_trace
 from playground.router import drift
 from playground.router.drift import Judgement, Observation
+from playground.services.doctor import run_checks
 from playground.services.events import ReplyDone, Routed
 from playground.services.session import open_session
 from tests.support.helpers import STUB_PRICE
@@ -112,10 +117,12 @@ async def test_a_model_whose_ttft_degrades_mid_run_is_flagged_and_loses_traffic(
     server.script("fast", text="one two three four five", chunk_delay=0.01)
     server.script("other", text="one two three four five", chunk_delay=0.01)
     session = degrading_session(tmp_path, server.api_base)
-    for _ in range(drift.MIN_BASELINE + 2):
+    for _ in range(drift.MIN_BASELINE + drift.RECENT):
         decision, reply = await ask(session)
         assert decision.model == "fast" and reply.status == "complete"
     assert not session.state.monitor.drift()["fast"].flagged
+    steady = {c.name: c for c in run_checks(str(tmp_path / "p.yaml"), str(tmp_path / "h.db"))}["drift"]
+    assert steady.ok and steady.detail.startswith("steady: fast (errors 0%, was 0%, TTFT ")
 
     server.script("fast", text="one two three four five", chunk_delay=0.01, first_chunk_delay=0.6)
     chosen = []
@@ -148,3 +155,32 @@ async def test_a_model_that_starts_failing_is_flagged_for_its_errors(tmp_path, s
     assert "errors 100% of the last 10 vs 0% of 20 before" in found.summary()
     decision, reply = await ask(session)
     assert decision.model == "other" and reply.status == "complete"
+
+
+async def test_bad_marks_on_the_latest_replies_flag_quality(tmp_path, server):
+    server.script("fast", text="fine")
+    server.script("other", text="fine")
+    session = degrading_session(tmp_path, server.api_base)
+    replies = [(await ask(session))[1] for _ in range(25)]
+    for i, reply in enumerate(replies):
+        session.store.record_feedback(reply.message_id, good=i < 15)
+        time.sleep(0.002)  # marks are ordered by their time, kept to the millisecond
+    session.state.refresh_monitor(session.store)
+    found = session.state.monitor.drift()["fast"]
+    assert [s.name for s in found.findings] == ["quality"]
+    assert found.summary() == "judged bad 100% of the last 10 vs 0% of 15 before"
+    checks = {c.name: c for c in run_checks(str(tmp_path / "p.yaml"), str(tmp_path / "h.db"))}
+    flagged = checks["drift fast"]
+    assert not flagged.ok and flagged.optional and flagged.detail == found.summary()
+    assert "drift" not in checks  # no model with figures is steady: `other` has none
+
+
+def test_votes_judge_every_model_shown(tmp_path):
+    store = Store(tmp_path / "h.db")
+    conversation, prompt = store.start_turn(None, "which is better?", "p")
+    for outcome, winner in ((Outcome.WIN, "a"), (Outcome.TIE, None), (Outcome.ALL_BAD, None)):
+        store.record_vote(Vote(conversation, prompt, outcome, winner, ("a", "b"), (0, 0), "r", "r", False))
+        time.sleep(0.002)
+    rows = [(r["model"], bool(r["good"])) for r in store.read(queries.latest_judgements, 10)]
+    # Newest first per model; the tie says nothing about either.
+    assert rows == [("a", False), ("a", True), ("b", False), ("b", False)]
