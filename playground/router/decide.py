@@ -318,15 +318,17 @@ def decide(request: RouteRequest, profile: Profile, catalog: Catalog, *,
         runner_up, margin = second[0], first[1] - second[1]
     return Decision(route.name, route.stage, why, chain[0].info.alias, tuple(e.info.alias for e in chain[1:]),
                     request.prompt_tokens, tuple(candidates), tier_name, score, threshold, tuple(skipped),
-                    similarities, runner_up, margin, _budget_note(budget, route.select, stopped))
+                    similarities, runner_up, margin,
+                    _budget_note(budget, route.select, stopped, {e.info.alias for e in chain}))
 
 
-def _budget_note(budget: BudgetStatus | None, policy: str, stopped: list[str]) -> str:
+def _budget_note(budget: BudgetStatus | None, policy: str, stopped: list[str], aliases: set[str]) -> str:
     if budget is None:
         return ""
     if stopped:
         return stopped[0]
-    near = max(budget.limits, key=lambda limit: limit.pressure, default=None)
+    near = max((limit for alias in aliases for limit in budget.applying(alias)), key=lambda limit: limit.pressure,
+               default=None)
     if near is None or not near.pressure:
         return ""
     how = f"cost weight ×{1 + COST_BOOST * near.pressure:.1f}" if policy == "weighted" else "cheapest first"
