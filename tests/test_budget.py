@@ -124,8 +124,8 @@ async def test_spend_near_the_limit_shifts_to_cheaper_models_and_past_it_refuses
     assert dict(server.hits) == hits
 
     checks = {c.name: c for c in run_checks(str(path), str(tmp_path / "h.db"))}
-    assert not checks["budget"].ok and checks["budget"].optional
-    assert "spent today" in checks["budget"].detail and "budget reached today" in checks["budget"].detail
+    day = checks["budget today"]
+    assert not day.ok and day.optional and "spent today" in day.detail and "budget reached today" in day.detail
 
 
 def ask_cli(tmp_path, profile, prompt: str) -> subprocess.CompletedProcess:

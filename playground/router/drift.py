@@ -101,7 +101,9 @@ class Signal:
 
 
 def _show(name: str, value: float) -> str:
-    return f"{value:.2f} s" if name == "ttft" else f"{value:.0f} tok/s"
+    if name != "ttft":
+        return f"{value:.0f} tok/s"
+    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
 
 
 @dataclass(frozen=True)

@@ -121,7 +121,7 @@ def watch_checks(store: Store, profile: Profile, aliases: list[str]) -> list[Che
     checks = []
     if profile.budget is not None:
         for limit in budgets.assess(profile.budget, read_spend(store, profile)).limits:
-            name = "budget" if limit.scope == budgets.PROFILE else f"budget {limit.scope}"
+            name = " ".join(part for part in ("budget", limit.scope, limit.period) if part)
             fix = "" if not limit.reached else \
                 "only free or local models answer until it resets; raise `budget:` in the profile to spend more"
             checks.append(Check(name, not limit.reached, f"{limit.describe()} · {limit.left()}",
