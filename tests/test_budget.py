@@ -159,3 +159,23 @@ async def test_unpriced_replies_are_counted_not_taken_as_free(tmp_path, server):
     result = ask_cli(tmp_path, path, "and now?")
     assert result.returncode == 0, result.stderr
     assert result.stderr.splitlines()[-1].endswith("today $0.6000 + unknown · ≤$99.40 left today")
+
+
+def test_near_a_limit_policies_without_a_cost_weight_take_the_cheapest():
+    from playground.config.catalog import build_catalog
+    from playground.config.profile import Profile
+    from playground.router import RouteRequest, decide
+    from playground.router.budget import SpendSnapshot, assess
+
+    profile = Profile.model_validate({
+        "name": "pure", "models": {"strong": {"model": "openai/strong", "price": PRICEY},
+                                   "cheap": {"model": "openai/cheap", "price": CHEAP}},
+        "tiers": {"main": ["strong", "cheap"]}, "routes": [{"name": "all", "tier": "main", "select": "first"}],
+        "budget": {"daily_usd": 10}})
+    catalog = build_catalog(profile, env={})
+    request = RouteRequest("hi", 1, 1)
+    for spent, expected in ((7.9, "strong"), (8.5, "cheap")):
+        status = assess(profile.budget, SpendSnapshot(day={"strong": Spend(spent)}, month={"strong": Spend(spent)}))
+        decision = decide(request, profile, catalog, now=0.0, budget=status)
+        assert decision.model == expected
+    assert decision.budget == "85% of a limit used ($8.50 of $10.00 spent today): cheapest first"

@@ -186,3 +186,27 @@ def test_votes_judge_every_model_shown(tmp_path):
     rows = [(r["model"], bool(r["good"])) for r in store.read(queries.latest_judgements, 10)]
     # Newest first per model; the tie says nothing about either.
     assert rows == [("a", False), ("a", True), ("b", False), ("b", False)]
+
+
+def _profile(select: str, prefer: list[str]):
+    from playground.config.profile import Profile
+
+    return Profile.model_validate({
+        "name": "pure", "models": {m: {"model": f"openai/{m}", "price": STUB_PRICE} for m in ("a", "b")},
+        "tiers": {"main": ["a", "b"]}, "routes": [{"name": "all", "tier": "main", "select": select, "prefer": prefer}]})
+
+
+def test_a_drifted_model_loses_its_preference_and_its_place_under_every_policy():
+    from playground.config.catalog import build_catalog
+    from playground.router import RouteRequest, decide
+
+    flagged = drift.assess("a", series(steady(50) + [2.0] * 10), now=NOW)
+    request = RouteRequest("hi", 1, 1)
+    for select, prefer in (("weighted", ["a"]), ("first", []), ("balance", [])):
+        profile = _profile(select, prefer)
+        catalog = build_catalog(profile, env={})
+        assert decide(request, profile, catalog, now=0.0, rng=random.Random(3)).model == "a" or select == "balance"
+        decision = decide(request, profile, catalog, now=0.0, rng=random.Random(3), drift={"a": flagged})
+        assert decision.model == "b", select
+        (a,) = [c for c in decision.candidates if c.alias == "a"]
+        assert a.drift == flagged.summary() and not a.dropped  # still a fallback

@@ -264,8 +264,9 @@ def decide(request: RouteRequest, profile: Profile, catalog: Catalog, *,
     ranked = order(viable, route.select, profile.selection, rng or random.Random())
     if route.prefer:
         # Learned from votes and marks: preferred models first, in their order; the policy orders the rest.
+        # A drifted model loses its preference until it recovers: the votes were for the model it was.
         rank = {alias: i for i, alias in enumerate(route.prefer)}
-        ranked.sort(key=lambda e: rank.get(e.info.alias, len(rank)))
+        ranked.sort(key=lambda e: (bool(e.drift), rank.get(e.info.alias, len(rank))))
     chain: list[Estimate] = list(ranked)
     for alias in profile.fallbacks:
         if alias in dropped or any(e.info.alias == alias for e in chain):

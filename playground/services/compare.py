@@ -92,7 +92,8 @@ class CompareService:
     def suggest(self, prompt: str, limit: int = 3) -> list[str]:
         """The models the router would try for this prompt, best first: its route's top candidates."""
         try:
-            decision = decide(RouteRequest(prompt, tokens.count_text(prompt)), self.state.profile, self.state.catalog)
+            decision = decide(RouteRequest(prompt, tokens.count_text(prompt)), self.state.profile, self.state.catalog,
+                              drift=self.state.monitor.drift(), budget=self.state.monitor.budget(self.state.profile))
         except NoModelAvailable:
             return []
         return [decision.model, *decision.fallbacks][:limit]
