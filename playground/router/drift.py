@@ -11,8 +11,10 @@ attempts, or last QUALITY_RECENT judgements) with the *baseline* just before it 
   The recent *median* must cross that single-reply range (a conservative test: the median of several
   replies varies far less than one reply) and also move by at least MIN_CHANGE of the baseline (and
   TTFT by MIN_TTFT_RISE_S), so a very steady model (a MAD near zero) is not flagged for milliseconds.
-- Error rate and quality are proportions: a one-sided two-proportion z-test (pooled), at Z (1%), with
-  at least MIN_EVENTS bad outcomes in the recent window, so one unlucky error never flags a model.
+- Error rate and quality are proportions: a one-sided two-proportion test, Fisher's exact test at ALPHA,
+  with at least MIN_EVENTS bad outcomes in the recent window. Exact, because the counts are small: the
+  pooled z-test's normal approximation flagged a steady model with 5% errors on 0.6% of turns (three
+  errors in ten after a lucky baseline), Fisher's on 0.12% (`python -m benchmarks.drift_budget`).
 - Only worse counts (slower, more errors, worse judged): a model that got better needs no action.
 - Evidence goes stale: with no attempt for FRESH_S, findings lapse, so a model that lost its traffic
   through a flag is tried again later instead of being shunned for ever on old evidence.
@@ -40,8 +42,8 @@ MIN_CHANGE = 0.5
 """TTFT must rise by half, or speed fall by a third (1 / 1.5), of the baseline median, besides the MADs."""
 MIN_TTFT_RISE_S = 0.25
 """And TTFT must rise by at least this much: a wait a person notices, not scheduling noise."""
-Z = 2.326
-"""One-sided 1% critical value of the normal distribution."""
+ALPHA = 0.01
+"""One-sided significance of the proportion tests: they run after every turn, so false alarms add up."""
 MIN_EVENTS = 3
 FRESH_S = 24 * 3600.0
 DRIFT_PENALTY = 1.0
@@ -127,11 +129,14 @@ class ModelDrift:
 
 
 def _proportion_worse(bad_recent: int, n_recent: int, bad_base: int, n_base: int) -> bool:
-    pooled = (bad_recent + bad_base) / (n_recent + n_base)
-    if bad_recent < MIN_EVENTS or pooled in (0.0, 1.0):
+    if bad_recent < MIN_EVENTS or bad_recent / n_recent <= bad_base / n_base:
         return False
-    se = math.sqrt(pooled * (1 - pooled) * (1 / n_recent + 1 / n_base))
-    return (bad_recent / n_recent - bad_base / n_base) / se > Z
+    # Fisher's exact test, one-sided: with the bad outcomes of both windows pooled, the chance that the
+    # recent window drew at least this many of them (hypergeometric tail).
+    bad, total = bad_recent + bad_base, n_recent + n_base
+    tail = sum(math.comb(bad, k) * math.comb(total - bad, n_recent - k)
+               for k in range(bad_recent, min(bad, n_recent) + 1))
+    return tail / math.comb(total, n_recent) < ALPHA
 
 
 def _proportion(name: str, recent: Sequence[bool], base: Sequence[bool], minimum: int) -> Signal | None:
