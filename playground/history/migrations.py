@@ -173,6 +173,19 @@ def _add_measurements(db: sqlite_utils.Database) -> None:
         db.table("attempts").add_column(column, kind)
 
 
+def _add_assignments(db: sqlite_utils.Database) -> None:
+    # Which experiment arm each reply was assigned to (chosen before it was asked), so marks, votes and
+    # costs can be joined to arms. The arm's label keeps its settings (`fast@temperature=1.2`).
+    db.table("assignments").create({
+        "reply_message_id": int, "conversation_id": str, "prompt_message_id": int, "experiment": str, "arm": str,
+        "route": str, "profile": str, "created_at": str,
+    }, pk="reply_message_id", foreign_keys=[("reply_message_id", "messages", "id"),
+                                            ("conversation_id", "conversations", "id"),
+                                            ("prompt_message_id", "messages", "id")])
+    db.table("assignments").create_index(["experiment", "arm"])
+    db.table("assignments").create_index(["conversation_id"])
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("create_v1", _create_v1),
     ("add_incognito", _add_incognito),
@@ -186,4 +199,5 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("index_attempts_by_reply_and_conversation", _index_attempts_by_reply_and_conversation),
     ("add_measurements", _add_measurements),
     ("mark_retries_and_fallbacks", _mark_retries_and_fallbacks),
+    ("add_assignments", _add_assignments),
 ]

@@ -122,6 +122,26 @@ def reply_costs(cursor: Cursor, message_ids: Sequence[int]) -> Rows:
         tuple(message_ids)).fetchall()
 
 
+def experiment_replies(cursor: Cursor, experiment: str) -> Rows:
+    return cursor.execute(
+        "SELECT a.reply_message_id, a.arm, a.route, a.created_at, f.good, "
+        "(SELECT CASE WHEN count(*) = count(cost_usd) THEN total(cost_usd) END FROM attempts x "
+        " WHERE x.reply_message_id = a.reply_message_id) AS cost_usd "
+        "FROM assignments a LEFT JOIN feedback f ON f.message_id = a.reply_message_id "
+        "WHERE a.experiment = ? ORDER BY a.reply_message_id", (experiment,)).fetchall()
+
+
+def experiment_votes(cursor: Cursor, route: str, labels: Sequence[str], since: str) -> Rows:
+    """`models` and `reply_message_ids` are parallel lists: a label's reply sits at the same key."""
+    return cursor.execute(
+        "SELECT j.value AS label, v.outcome, v.winner_model_alias AS winner, "
+        "(SELECT CASE WHEN count(*) = count(cost_usd) THEN total(cost_usd) END FROM attempts x "
+        " WHERE x.reply_message_id = json_extract(v.reply_message_ids, '$[' || j.key || ']')) AS cost_usd "
+        "FROM votes v, json_each(v.models) j "
+        f"WHERE v.route = ? AND v.created_at >= ? AND j.value IN ({_marks(labels)}) ORDER BY v.id",
+        (route, since, *labels)).fetchall()
+
+
 # The history list and search --------------------------------------------------------------------
 
 def summaries(cursor: Cursor, conditions: Sequence[str], params: Sequence, limit: int) -> Rows:

@@ -321,6 +321,16 @@ class Store:
                          "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (message_id) DO UPDATE SET good = excluded.good, "
                          "created_at = excluded.created_at", (message_id, *found, int(good), _now()))
 
+    def record_assignment(self, reply_message_id: int, conversation_id: str, prompt_message_id: int,
+                          experiment: str, arm: str, route: str, profile: str) -> None:
+        """The experiment arm a reply was assigned to (before it was asked: a fallback's answer still counts
+        for the arm, as an A/B test counts by assignment)."""
+        with self._write() as conn:
+            conn.execute("INSERT INTO assignments (reply_message_id, conversation_id, prompt_message_id, experiment, "
+                         "arm, route, profile, created_at) VALUES (?,?,?,?,?,?,?,?)",
+                         (reply_message_id, conversation_id, prompt_message_id, experiment, arm, route, profile,
+                          _now()))
+
     def record_vote(self, vote: Vote) -> int:
         with self._write() as conn:
             cursor = conn.execute(
@@ -385,7 +395,7 @@ class Store:
 
     def _delete(self, conn: sqlite3.Connection, by_conversation: str, by_id: str, params: tuple) -> None:
         # Children first: foreign keys are enforced.
-        for table in ("feedback", "votes", "attempts", "messages"):
+        for table in ("feedback", "votes", "assignments", "attempts", "messages"):
             conn.execute(f"DELETE FROM {table} {by_conversation}", params)
         conn.execute(f"DELETE FROM conversations {by_id}", params)
 
@@ -483,6 +493,16 @@ class Store:
         return [Vote(r["conversation_id"], r["prompt_message_id"], Outcome(r["outcome"]), r["winner_model_alias"],
                      tuple(json.loads(r["models"])), tuple(json.loads(r["reply_message_ids"])), r["route"],
                      r["category"], bool(r["blind"])) for r in self.read(queries.votes)]
+
+    def experiment_replies(self, experiment: str) -> list[dict]:
+        """Every reply assigned to the experiment, oldest first: its arm, route, when, its good/bad mark
+        (None if unmarked) and its cost (None if any of its attempts had no known price)."""
+        return [dict(row) for row in self.read(queries.experiment_replies, experiment)]
+
+    def experiment_votes(self, route: str, labels: list[str], since: str) -> list[dict]:
+        """Compare votes on the route since `since` (stored UTC text), one row per compared label among
+        `labels`: the label, the vote's outcome and winner, and what that label's reply cost."""
+        return [dict(row) for row in self.read(queries.experiment_votes, route, labels, since)]
 
     def reply_costs(self, message_ids: list[int]) -> dict[int, tuple[float | None, float | None]]:
         """message id → (cost of every attempt behind the reply, None if any of theirs is unknown; latency

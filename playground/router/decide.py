@@ -14,6 +14,7 @@ from typing import Protocol
 from playground.config.catalog import Catalog, ModelInfo
 from playground.config.profile import Profile, Route
 from playground.router import rules
+from playground.router.experiment import Assignment, Tally, assign
 from playground.router.features import cheap_score
 from playground.router.health import ModelHealth
 from playground.router.select import Estimate, estimate, order
@@ -88,6 +89,12 @@ class Decision:
     """The second most similar semantic route, when the semantic stage ran."""
     margin: float | None = None
     """The most similar route's lead over the runner-up."""
+    experiment: str | None = None
+    """The route's experiment, when one of its arms answers first."""
+    arm: str | None = None
+    """That arm's label (`fast@temperature=1.2`): its settings go with its model's attempts."""
+    assigned: bool = False
+    """The reply counts towards the experiment (False once it is stopped and its winner answers)."""
 
     @property
     def reason(self) -> str:
@@ -193,8 +200,10 @@ def route_for(request: RouteRequest, profile: Profile, catalog: Catalog,
 
 def decide(request: RouteRequest, profile: Profile, catalog: Catalog, *,
            health: Mapping[str, ModelHealth] | None = None, semantic: SemanticMatcher | None = None,
-           forced: str | None = None, rng: random.Random | None = None, now: float | None = None) -> Decision:
-    """`now` is on the health tracker's clock (monotonic), for cooldowns."""
+           forced: str | None = None, rng: random.Random | None = None, now: float | None = None,
+           tallies: Mapping[str, Mapping[str, Tally]] | None = None) -> Decision:
+    """`now` is on the health tracker's clock (monotonic), for cooldowns; `tallies` are each experiment's
+    outcomes so far, by experiment name and arm label (for Thompson sampling)."""
     health = health or {}
     now = time.monotonic() if now is None else now
     tokens = request.request_tokens
@@ -212,6 +221,8 @@ def decide(request: RouteRequest, profile: Profile, catalog: Catalog, *,
     similarities: dict[str, float] = {}
     route, tier_name, why, score, threshold, skipped = _pick_route(request, profile, catalog, facts, semantic,
                                                                    similarities)
+    rng = rng or random.Random()
+    assignment = _assignment(route, catalog, tokens, health, now, tallies or {}, rng)
     tier = catalog.members(profile.tiers[tier_name])
     dropped: dict[str, Candidate] = {}
     viable: list[Estimate] = []
@@ -223,11 +234,16 @@ def decide(request: RouteRequest, profile: Profile, catalog: Catalog, *,
                                             latency_samples=est.samples)
         else:
             viable.append(est)
-    ranked = order(viable, route.select, profile.selection, rng or random.Random())
+    ranked = order(viable, route.select, profile.selection, rng)
     if route.prefer:
         # Learned from votes and marks: preferred models first, in their order; the policy orders the rest.
         rank = {alias: i for i, alias in enumerate(route.prefer)}
         ranked.sort(key=lambda e: rank.get(e.info.alias, len(rank)))
+    if assignment is not None:
+        # The arm's model answers first, wherever it sits in the tier; the tier's others remain its fallbacks.
+        arm_model = catalog[assignment.model]
+        ranked = [estimate(arm_model, tokens, output, health.get(arm_model.alias)),
+                  *(e for e in ranked if e.info.alias != assignment.model)]
     chain: list[Estimate] = list(ranked)
     for alias in profile.fallbacks:
         if alias in dropped or any(e.info.alias == alias for e in chain):
@@ -253,6 +269,8 @@ def decide(request: RouteRequest, profile: Profile, catalog: Catalog, *,
             note = f"{tier_name} tier, {policy}" if alias in in_tier else f"fallback (no {tier_name} model available)"
             if alias in route.prefer:
                 note = f"{tier_name} tier, preferred by your votes and marks"
+            if assignment is not None:
+                note = assignment.note
         else:
             note = f"fallback #{position}"
         candidates.append(Candidate(alias, True, est.cost, note, est.latency_s, est.error_rate, est.score,
@@ -264,4 +282,15 @@ def decide(request: RouteRequest, profile: Profile, catalog: Catalog, *,
         runner_up, margin = second[0], first[1] - second[1]
     return Decision(route.name, route.stage, why, chain[0].info.alias, tuple(e.info.alias for e in chain[1:]),
                     request.prompt_tokens, tuple(candidates), tier_name, score, threshold, tuple(skipped),
-                    similarities, runner_up, margin)
+                    similarities, runner_up, margin, assignment.experiment if assignment else None,
+                    assignment.arm if assignment else None, bool(assignment and assignment.assigned))
+
+
+def _assignment(route: Route, catalog: Catalog, tokens: int, health: Mapping[str, ModelHealth], now: float,
+                tallies: Mapping[str, Mapping[str, Tally]], rng: random.Random) -> Assignment | None:
+    """The route's experiment arm for this prompt, among arms whose model can take it now."""
+    if route.experiment is None:
+        return None
+    usable = {arm.model for arm in route.experiment.variants if arm.model in catalog
+              and _unfit(catalog[arm.model], tokens, health.get(arm.model), now) is None}
+    return assign(route.experiment, usable, tallies.get(route.experiment.name, {}), rng)

@@ -1,0 +1,73 @@
+"""95% confidence intervals and two-sided tests for proportions and for ratios of sums (cost per success)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+Z95 = 1.959963984540054
+"""The standard normal's 97.5th percentile: a two-sided 95% interval or test."""
+
+
+@dataclass(frozen=True)
+class Interval:
+    estimate: float
+    low: float
+    high: float
+
+
+def wilson(successes: int, n: int, z: float = Z95) -> Interval | None:
+    """Wilson score interval of a proportion (sound near 0 and 1, unlike estimate ± z·SE); None with no data."""
+    if n <= 0:
+        return None
+    p = successes / n
+    denominator = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denominator
+    half = z / denominator * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return Interval(p, max(0.0, centre - half), min(1.0, centre + half))
+
+
+def proportions_differ(s1: int, n1: int, s2: int, n2: int, z: float = Z95) -> float | None:
+    """The pooled two-proportion z statistic of p1 − p2, when |z| ≥ `z` (the rates differ at that level)."""
+    if n1 <= 0 or n2 <= 0:
+        return None
+    pooled = (s1 + s2) / (n1 + n2)
+    spread = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    if spread == 0:
+        return None
+    statistic = (s1 / n1 - s2 / n2) / spread
+    return statistic if abs(statistic) >= z else None
+
+
+@dataclass(frozen=True)
+class RatioEstimate:
+    """Σcost / Σsuccess over n observations, with its delta-method (normal approximation) standard error."""
+
+    ratio: float
+    se: float
+
+    def interval(self, z: float = Z95) -> Interval:
+        return Interval(self.ratio, max(0.0, self.ratio - z * self.se), self.ratio + z * self.se)
+
+
+def ratio_of_sums(costs: Sequence[float], successes: Sequence[int]) -> RatioEstimate | None:
+    """Cost per success R = Σc/Σs. Var(R) ≈ Σ(cᵢ − R·sᵢ)² / ((n − 1)·n·s̄²), the ratio estimator's
+    delta-method variance. None below two observations or with no success."""
+    n = len(costs)
+    total_successes = sum(successes)
+    if n < 2 or total_successes == 0:
+        return None
+    ratio = sum(costs) / total_successes
+    mean_successes = total_successes / n
+    residual = sum((c - ratio * s) ** 2 for c, s in zip(costs, successes)) / (n - 1)
+    return RatioEstimate(ratio, math.sqrt(residual / n) / mean_successes)
+
+
+def ratios_differ(a: RatioEstimate, b: RatioEstimate, z: float = Z95) -> float | None:
+    """The z statistic of a − b (independent samples), when |z| ≥ `z`."""
+    spread = math.hypot(a.se, b.se)
+    if spread == 0:
+        return None
+    statistic = (a.ratio - b.ratio) / spread
+    return statistic if abs(statistic) >= z else None

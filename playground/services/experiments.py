@@ -1,0 +1,248 @@
+"""Experiments: each arm's outcomes read from history, their confidence intervals, and stopping one.
+
+An outcome source turns history into observations (arm, success, cost) by name: `marks` joins good/bad
+marks to the replies assigned to each arm; `votes` reads compare votes on the route that named an arm.
+Register another source in OUTCOME_SOURCES and name it in playground.config.profile.SUCCESS_SOURCES.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from playground.base.intervals import (
+    Interval,
+    RatioEstimate,
+    proportions_differ,
+    ratio_of_sums,
+    ratios_differ,
+    wilson,
+)
+from playground.config.catalog import ModelInfo
+from playground.config.profile import Experiment, Profile, Route
+from playground.config.variants import parse_variant
+from playground.history.store import Store
+from playground.router.experiment import Tally
+
+
+@dataclass(frozen=True)
+class Observation:
+    arm: str
+    success: bool
+    cost_usd: float | None
+    """What the judged reply cost (every attempt behind it); None when unpriced."""
+
+
+OutcomeSource = Callable[[Store, Route, Experiment], list[Observation]]
+
+
+def _from_marks(store: Store, route: Route, experiment: Experiment) -> list[Observation]:
+    """Assigned replies with a good/bad mark (Ctrl+G / Ctrl+F in the chat); unmarked replies are not judged."""
+    return [Observation(row["arm"], bool(row["good"]), row["cost_usd"])
+            for row in store.experiment_replies(experiment.name) if row["good"] is not None]
+
+
+def _from_votes(store: Store, route: Route, experiment: Experiment) -> list[Observation]:
+    """Compare votes on the route that showed an arm (by its label), since the experiment's first assigned
+    reply: a win is a success, a loss or "all bad" a failure; a tie says nothing and is left out."""
+    replies = store.experiment_replies(experiment.name)
+    since = replies[0]["created_at"] if replies else ""
+    found = []
+    for row in store.experiment_votes(route.name, [arm.label for arm in experiment.variants], since):
+        if row["outcome"] != "tie":
+            found.append(Observation(row["label"], row["outcome"] == "win" and row["winner"] == row["label"],
+                                     row["cost_usd"]))
+    return found
+
+
+OUTCOME_SOURCES: dict[str, OutcomeSource] = {"marks": _from_marks, "votes": _from_votes}
+
+
+def observations(store: Store, route: Route, experiment: Experiment) -> list[Observation]:
+    return OUTCOME_SOURCES[experiment.success_source](store, route, experiment)
+
+
+def tallies(store: Store, profile: Profile) -> dict[str, dict[str, Tally]]:
+    """What Thompson sampling needs of each running Thompson experiment: its arms' outcomes so far."""
+    found: dict[str, dict[str, Tally]] = {}
+    for name, route in profile.experiments.items():
+        assert route.experiment is not None
+        if route.experiment.strategy != "thompson" or route.experiment.winner is not None:
+            continue
+        arms: dict[str, list[Observation]] = {}
+        for seen in observations(store, route, route.experiment):
+            arms.setdefault(seen.arm, []).append(seen)
+        found[name] = {label: _tally(seen) for label, seen in arms.items()}
+    return found
+
+
+def _tally(seen: list[Observation]) -> Tally:
+    costs = [o.cost_usd for o in seen]
+    successes = sum(o.success for o in seen)
+    return Tally(successes, len(seen) - successes,
+                 None if any(c is None for c in costs) else sum(c for c in costs if c is not None))
+
+
+def arm_request(decision_arm: str | None, info: ModelInfo, messages: list[dict],
+                temperature: float | None) -> tuple[ModelInfo, list[dict], float | None]:
+    """The request an experiment arm's model is sent with: the arm's temperature, max tokens and system
+    prompt (in place of the conversation's) over the conversation's own. Other models are sent as asked."""
+    if decision_arm is None:
+        return info, messages, temperature
+    variant = parse_variant(decision_arm)
+    if variant.model != info.alias:
+        return info, messages, temperature
+    if variant.max_tokens is not None:
+        info = dataclasses.replace(info, spec=info.spec.model_copy(update={"max_output_tokens": variant.max_tokens}))
+    if variant.system is not None:
+        messages = [{"role": "system", "content": variant.system}, *(m for m in messages if m["role"] != "system")]
+    return info, messages, variant.temperature if variant.temperature is not None else temperature
+
+
+# Reports -----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ArmReport:
+    label: str
+    weight: float
+    replies: int
+    """Replies assigned to this arm."""
+    judged: int
+    """Of which (or, for votes, votes naming it) have an outcome."""
+    successes: int
+    rate: Interval | None
+    """Success rate with its Wilson 95% interval."""
+    cost_per_success: Interval | None = None
+    """Delta-method (normal approximation) 95% interval; None with no success, fewer than two judged
+    replies, or any unpriced one."""
+    unpriced: int = 0
+    winner: bool = False
+
+
+@dataclass(frozen=True)
+class ExperimentReport:
+    name: str
+    route: str
+    strategy: str
+    outcome: str
+    success_source: str
+    arms: list[ArmReport]
+    leader: str | None
+    """The arm with the best estimate (highest rate, or lowest cost per success)."""
+    better: list[tuple[str, float]] = field(default_factory=list)
+    """Arms the leader beats at 95% (two-sided z test), with the z statistic."""
+    stopped: str | None = None
+    """The winner written into the profile, once stopped."""
+
+    @property
+    def verdict(self) -> str:
+        if self.stopped:
+            return f"stopped: {self.stopped} answers every prompt on route {self.route}"
+        if self.leader is None:
+            return "no outcomes yet"
+        if not self.better:
+            return f"{self.leader} leads, but no arm is better than another at 95% yet"
+        others = len(self.arms) - 1
+        beaten = ", ".join(f"{label} (z = {z:+.2f})" for label, z in self.better)
+        if len(self.better) == others:
+            return f"{self.leader} is better than every other arm at 95%: {beaten}"
+        return f"{self.leader} is better at 95% than {beaten}; not yet than the rest"
+
+
+def report(store: Store, profile: Profile) -> list[ExperimentReport]:
+    return [report_one(store, route) for route in profile.experiments.values()]
+
+
+def report_one(store: Store, route: Route) -> ExperimentReport:
+    experiment = route.experiment
+    assert experiment is not None
+    assigned: dict[str, int] = {}
+    for row in store.experiment_replies(experiment.name):
+        assigned[row["arm"]] = assigned.get(row["arm"], 0) + 1
+    seen: dict[str, list[Observation]] = {arm.label: [] for arm in experiment.variants}
+    for observation in observations(store, route, experiment):
+        seen.setdefault(observation.arm, []).append(observation)
+    arms, ratios = [], {}
+    for arm in experiment.variants:
+        judged = seen[arm.label]
+        successes = sum(o.success for o in judged)
+        unpriced = sum(o.cost_usd is None for o in judged)
+        ratio = None if unpriced else ratio_of_sums([o.cost_usd or 0.0 for o in judged], [o.success for o in judged])
+        ratios[arm.label] = ratio
+        arms.append(ArmReport(arm.label, arm.weight, assigned.get(arm.label, 0), len(judged), successes,
+                              wilson(successes, len(judged)), ratio.interval() if ratio else None, unpriced,
+                              arm.label == experiment.winner))
+    leader, better = (_cost_leader(arms, ratios) if experiment.outcome == "cost_per_success"
+                      else _rate_leader(arms))
+    return ExperimentReport(experiment.name, route.name, experiment.strategy, experiment.outcome,
+                            experiment.success_source, arms, leader, better, experiment.winner)
+
+
+def _rate_leader(arms: list[ArmReport]) -> tuple[str | None, list[tuple[str, float]]]:
+    rated = [a for a in arms if a.rate is not None]
+    if not rated:
+        return None, []
+    best = max(rated, key=lambda a: (a.rate.estimate if a.rate else 0.0, a.judged))
+    better = []
+    for other in arms:
+        if other is not best and (z := proportions_differ(best.successes, best.judged, other.successes,
+                                                          other.judged)) is not None and z > 0:
+            better.append((other.label, z))
+    return best.label, better
+
+
+def _cost_leader(arms: list[ArmReport], ratios: dict[str, RatioEstimate | None]
+                 ) -> tuple[str | None, list[tuple[str, float]]]:
+    known = {label: r for label, r in ratios.items() if r is not None}
+    if not known:
+        return None, []
+    best = min(known, key=lambda label: known[label].ratio)
+    better = []
+    for other in arms:
+        if other.label != best and (r := known.get(other.label)) is not None \
+                and (z := ratios_differ(r, known[best])) is not None and z > 0:
+            better.append((other.label, z))
+    return best, better
+
+
+def winner_of(result: ExperimentReport) -> str:
+    """The arm a stop promotes when none is named: the leader; without outcomes, no winner can be chosen."""
+    if result.leader is None:
+        raise ExperimentError(f"experiment {result.name} has no outcomes yet: name the winner (--winner LABEL)")
+    return result.leader
+
+
+class ExperimentError(ValueError):
+    """An experiment cannot be stopped as asked; the message says why on one line."""
+
+
+def find(profile: Profile, name: str) -> Route:
+    route = profile.experiments.get(name)
+    if route is None:
+        names = ", ".join(profile.experiments) or "none"
+        raise ExperimentError(f"no experiment {name!r} in profile {profile.name} (experiments: {names})")
+    return route
+
+
+def stop(path: Path, profile: Profile, store: Store, name: str, winner: str | None = None) -> str:
+    """Write the winner into the profile file (the loader's hot reload picks it up); returns its label."""
+    from playground.config.profile_edit import set_experiment_winner
+
+    route = find(profile, name)
+    assert route.experiment is not None
+    if winner is None:
+        winner = winner_of(report_one(store, route))
+    else:
+        try:
+            winner = parse_variant(winner).label
+        except ValueError as exc:
+            raise ExperimentError(str(exc)) from None
+        labels = [arm.label for arm in route.experiment.variants]
+        if winner not in labels:
+            raise ExperimentError(f"{winner!r} is not an arm of {name} (arms: {', '.join(labels)})")
+    set_experiment_winner(path, name, winner)
+    return winner
+
+
