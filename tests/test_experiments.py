@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 import random
-import textwrap
 from collections import Counter
 
 import pytest
 
-from playground.base.intervals import proportions_differ, ratio_of_sums, wilson
+from playground.base.intervals import fisher_exact, proportions_differ, ratio_of_sums, wilson
 from playground.base.records import Attempt
 from playground.cli.main import main
 from playground.config.profile import ProfileError, load_profile
@@ -175,6 +174,11 @@ def test_intervals_match_hand_computed_values():
     # 18/20 against 8/20: pooled 0.65, z = 0.5 / sqrt(0.65 · 0.35 · 0.1) = 3.3150.
     assert proportions_differ(18, 20, 8, 20) == pytest.approx(3.3150, abs=1e-3)
     assert proportions_differ(11, 20, 9, 20) is None  # not significant at 95%
+    # Small counts: 0/2 against 28/28 passes Fisher's exact test (p = 1 / C(30, 2) = 1/435); 3/3 against 0/3
+    # has z = 2.45 but Fisher's p = 2 / C(6, 3) = 0.1, so it is not called better.
+    assert fisher_exact(0, 2, 28, 28) == pytest.approx(1 / 435)
+    assert proportions_differ(28, 28, 0, 2) == pytest.approx(5.4772, abs=1e-3)
+    assert fisher_exact(3, 3, 0, 3) == pytest.approx(0.1) and proportions_differ(3, 3, 0, 3) is None
 
 
 def _assigned_reply(store, arm: str, good: bool, cost: float) -> None:
@@ -207,11 +211,11 @@ def test_stats_report_intervals_and_say_which_arm_is_better(tmp_path, stub):
     code, out = _run(["stats", "--experiments", "--profile", str(path), "--db", str(tmp_path / "h.db")])
     assert code == 0
     assert "slow@temperature=1.2 is better than every other arm at 95%" in out
-    assert "90% (70%–97%)" in out  # Wilson 18/20: 0.6990–0.9721
+    assert "90% (70–97%)" in out  # Wilson 18/20: 0.6990–0.9721
     assert "Wilson" in out and "delta method" in out
 
 
-def _run(argv, capsys=None):
+def _run(argv):
     import contextlib
     import io
 
@@ -246,7 +250,7 @@ async def test_stop_writes_the_winner_keeping_the_file_and_routing_follows(tmp_p
     assert code == 0 and path.read_text() == after.replace('winner: "slow@temperature=1.2"', 'winner: "fast"')
     # The reloaded profile routes every prompt to the winner, and no longer assigns replies.
     session = opened(tmp_path, path)
-    decision, reply = await turn(session)
+    decision, _ = await turn(session)
     assert decision.model == "fast" and decision.arm == "fast" and not decision.assigned
     assert "experiment temps is stopped: its winner fast answers" in decision_trace(decision)
     assert len(session.store.experiment_replies("temps")) == 12
@@ -278,3 +282,37 @@ def test_stop_without_outcomes_asks_for_a_winner(tmp_path, stub, capsys):
     assert main(["experiment", "stop", "temps", "--profile", str(path), "--db", str(tmp_path / "h.db")]) == 2
     assert "no outcomes yet" in capsys.readouterr().err
     assert path.read_text() == before
+
+
+# The screen --------------------------------------------------------------------------------------
+
+async def test_the_screen_stops_an_experiment_and_the_hot_reload_routes_to_the_winner(tmp_path, stub):
+    from playground.tui.app import PlaygroundApp
+    from playground.tui.screens.dialogs import Confirm
+    from playground.tui.screens.experiments import ExperimentsScreen
+    from tests.support.pilot import painted_text, wait_for
+
+    path = write(tmp_path, stub.api_base)
+    before = path.read_text()
+    session = opened(tmp_path, path)
+    for i in range(10):
+        _assigned_reply(session.store, "fast", i < 3, 0.001)
+        _assigned_reply(session.store, "slow@temperature=1.2", i < 9, 0.002)
+    app = PlaygroundApp(session, load_engine=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        assert "Experiments (f12)" in titles  # in the command palette
+        await pilot.press("f12")
+        await wait_for(pilot, lambda: isinstance(app.screen, ExperimentsScreen) and app.screen.reports)
+        screen = app.screen
+        await pilot.pause(0.1)
+        assert "slow@temperature=1.2 is better than every other arm at 95%" in painted_text(screen)
+        await pilot.press("down", "s")  # the second arm
+        await wait_for(pilot, lambda: isinstance(app.screen, Confirm))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: session.profile.routes[0].experiment.winner == "slow@temperature=1.2")
+        await wait_for(pilot, lambda: screen.reports and screen.reports[0].stopped == "slow@temperature=1.2")
+        await pilot.pause(0.1)
+        assert "stopped: slow@temperature=1.2 answers every prompt on route all" in painted_text(screen)
+    assert path.read_text().replace('      winner: "slow@temperature=1.2"\n', "") == before
+    session.store.close()

@@ -29,7 +29,11 @@ def wilson(successes: int, n: int, z: float = Z95) -> Interval | None:
 
 
 def proportions_differ(s1: int, n1: int, s2: int, n2: int, z: float = Z95) -> float | None:
-    """The pooled two-proportion z statistic of p1 − p2, when |z| ≥ `z` (the rates differ at that level)."""
+    """The pooled two-proportion z statistic of p1 − p2 when the rates differ at the level `z` stands for.
+
+    With fewer than 5 expected successes or failures in either group the normal approximation is not to
+    be trusted (a bandit starves its losing arm of samples): the difference must then also pass Fisher's
+    exact test at that level."""
     if n1 <= 0 or n2 <= 0:
         return None
     pooled = (s1 + s2) / (n1 + n2)
@@ -37,7 +41,30 @@ def proportions_differ(s1: int, n1: int, s2: int, n2: int, z: float = Z95) -> fl
     if spread == 0:
         return None
     statistic = (s1 / n1 - s2 / n2) / spread
-    return statistic if abs(statistic) >= z else None
+    if abs(statistic) < z:
+        return None
+    if min(n * p for n in (n1, n2) for p in (pooled, 1 - pooled)) < 5 and \
+            fisher_exact(s1, n1, s2, n2) > 2 * (1 - _normal_cdf(z)):
+        return None
+    return statistic
+
+
+def fisher_exact(s1: int, n1: int, s2: int, n2: int) -> float:
+    """Two-sided p-value of Fisher's exact test on the 2×2 table (successes, failures) × (group 1, group 2):
+    the probability, with the margins fixed, of a table no more likely than the one observed."""
+    successes, total = s1 + s2, n1 + n2
+    whole = math.comb(total, successes)
+
+    def chance(k: int) -> float:
+        return math.comb(n1, k) * math.comb(n2, successes - k) / whole
+
+    observed = chance(s1)
+    low, high = max(0, successes - n2), min(successes, n1)
+    return min(1.0, sum(p for k in range(low, high + 1) if (p := chance(k)) <= observed * (1 + 1e-9)))
+
+
+def _normal_cdf(x: float) -> float:
+    return 0.5 * (1 + math.erf(x / math.sqrt(2)))
 
 
 @dataclass(frozen=True)

@@ -2,34 +2,45 @@
 
 from __future__ import annotations
 
+import math
+
 from playground.base.safetext import one_line
-from playground.present.format import dollars
 from playground.services.experiments import ArmReport, ExperimentReport
 
-ARM_COLUMNS = ("arm", "share", "replies", "judged", "successes", "success rate (95%)", "$/success (95%)")
+ARM_COLUMNS = ("arm", "replies", "won/judged", "success (95%)", "$/success (95%)")
 
 INTERVAL_NOTE = ("Intervals are 95%: Wilson for success rates; a normal approximation (delta method) for cost "
-                 "per success. \"Better\" is a two-sided z test at 95%, the leader against each other arm.")
+                 "per success. \"Better\" is a two-sided z test at 95% (Fisher's exact test too when counts are "
+                 "small), the leader against each other arm.")
 
 
 def heading(report: ExperimentReport) -> str:
     what = report.outcome if report.outcome != "cost_per_success" else f"cost per success ({report.success_source})"
-    return f"experiment {report.name} · route {report.route} · {report.strategy} · outcome {what}"
+    how = "Thompson sampling" if report.strategy == "thompson" else \
+        "fixed weights " + ":".join(f"{a.weight:g}" for a in report.arms)
+    return f"experiment {report.name} · route {report.route} · {how} · outcome {what}"
 
 
 def arm_cells(report: ExperimentReport, arm: ArmReport) -> tuple[str, ...]:
-    total = sum(a.weight for a in report.arms)
-    share = f"{arm.weight / total:.0%}" if report.strategy == "fixed" else "adaptive"
-    rate = (f"{arm.rate.estimate:.0%} ({arm.rate.low:.0%}–{arm.rate.high:.0%})" if arm.rate else "–")
+    rate = f"{arm.rate.estimate:.0%} ({arm.rate.low * 100:.0f}–{arm.rate.high:.0%})" if arm.rate else "–"
     if arm.unpriced:
         cost = f"unknown ({arm.unpriced} unpriced)"
     elif arm.cost_per_success:
         cps = arm.cost_per_success
-        cost = f"{dollars(cps.estimate)} ({dollars(cps.low)}–{dollars(cps.high)})"
+        # The normal interval is symmetric unless cut at $0: say so rather than print a ± it does not have.
+        cost = f"${_figures(cps.estimate)} ±{_figures(cps.high - cps.estimate)}" if cps.low > 0 \
+            else f"${_figures(cps.estimate)} ($0–{_figures(cps.high)})"
     else:
         cost = "–"
-    label = arm.label + (" ★ winner" if arm.winner else " ◆ leads" if arm.label == report.leader else "")
-    return (one_line(label, 48), share, str(arm.replies), str(arm.judged), str(arm.successes), rate, cost)
+    label = one_line(arm.label, 40) + (" ★" if arm.winner else "")
+    return (label, str(arm.replies), f"{arm.successes}/{arm.judged}", rate, cost)
+
+
+def _figures(value: float, significant: int = 2) -> str:
+    """Two significant figures, never in exponent form: an interval's width says how many are worth showing."""
+    if value <= 0:
+        return "0"
+    return f"{value:.{max(0, significant - 1 - math.floor(math.log10(value)))}f}"
 
 
 def report_lines(reports: list[ExperimentReport]) -> list[str]:

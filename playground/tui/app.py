@@ -39,7 +39,7 @@ class PlaygroundApp(App):
     BINDINGS = [
         Binding("f3", "show_history", "History", id="app.history"),
         Binding("f4", "show_stats", "Stats", id="app.stats"),
-        Binding("f7", "experiments", "Experiments", id="app.experiments"),
+        Binding("f12", "experiments", "Experiments", id="app.experiments"),
         Binding("f8", "leaderboard", "Leaderboard", id="app.leaderboard"),
         # F1 opens the terminal's own help in GNOME Terminal and others: Ctrl+/ (sent as Ctrl+_) too.
         Binding("f1,ctrl+underscore", "help", "Help", id="app.help"),

@@ -1,4 +1,4 @@
-"""Experiments: each arm's outcomes with 95% intervals, whether one is better, and stopping one (F7)."""
+"""Experiments: each arm's outcomes with 95% intervals, whether one is better, and stopping one (F12)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
@@ -17,8 +18,11 @@ from playground.services.experiments import ExperimentError, ExperimentReport, r
 from playground.services.session import Session
 from playground.tui.screens.dialogs import Confirm
 
-EMPTY_NOTE = ("No experiments in this profile. Add one to a route, e.g.\n"
-              "  experiment: {name: temps, variants: [fast, fast@temperature=1.2], strategy: thompson}\n"
+EMPTY_NOTE = ("No experiments in this profile. Add one to a route, for example:\n\n"
+              "    experiment:\n"
+              "      name: temps\n"
+              "      variants: [fast, fast@temperature=1.2]\n"
+              "      strategy: thompson\n\n"
               "then mark replies good or bad (Ctrl+G / Ctrl+F) to give the arms outcomes.")
 
 
@@ -48,13 +52,11 @@ class ExperimentsScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Static(Text("loading experiments…"), id="experiments-title", markup=False)
-        yield DataTable(id="experiments-table", cursor_type="row", zebra_stripes=True)
-        yield Static(Text(""), id="experiments-verdicts", markup=False)
+        yield VerticalScroll(id="experiments-list")
         yield Static(Text(INTERVAL_NOTE), id="experiments-note", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one(DataTable).add_columns("experiment", *ARM_COLUMNS)
         self.app.profile_signal.subscribe(self, lambda _state: self.action_reload())
         self.action_reload()
 
@@ -63,29 +65,46 @@ class ExperimentsScreen(Screen):
         self.post_message(self.Loaded(report(self.session.store, self.session.profile)))
 
     @on(Loaded)
-    def _show(self, message: Loaded) -> None:
+    async def _show(self, message: Loaded) -> None:
         self.reports = message.reports
         count = len(self.reports)
         self.query_one("#experiments-title", Static).update(
             Text(f"Experiments · profile {self.session.profile.name} · {count} experiment{'' if count == 1 else 's'}",
                  style="bold"))
-        table = self.query_one(DataTable)
-        table.display = bool(self.reports)
-        table.clear()
+        listing = self.query_one("#experiments-list", VerticalScroll)
+        await listing.remove_children()
+        self.query_one("#experiments-note").display = bool(self.reports)
+        self.refresh_bindings()
+        if not self.reports:
+            await listing.mount(Static(Text(EMPTY_NOTE), classes="experiments-empty", markup=False))
+            return
+        blocks = []
         for result in self.reports:
+            table: DataTable = DataTable(cursor_type="row", zebra_stripes=True, classes="experiment-arms")
+            table.add_columns(*ARM_COLUMNS)
             for arm in result.arms:
-                table.add_row(Text(result.name), *(Text(cell) for cell in arm_cells(result, arm)),
-                              key=f"{result.name}\x1f{arm.label}")
-        verdicts = [f"{heading(r)}\n  {r.verdict}" for r in self.reports]
-        self.query_one("#experiments-verdicts", Static).update(Text("\n".join(verdicts) or EMPTY_NOTE))
+                table.add_row(*(Text(cell) for cell in arm_cells(result, arm)), key=arm.label)
+            table.experiment = result.name  # type: ignore[attr-defined]
+            blocks.append(Vertical(Static(Text(heading(result), style="bold"), classes="experiment-heading",
+                                          markup=False),
+                                   table,
+                                   Static(Text(result.verdict), classes="experiment-verdict", markup=False),
+                                   classes="experiment"))
+        await listing.mount_all(blocks)
+        blocks[0].query_one(DataTable).focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Stopping needs an experiment: greyed out (None) until one is shown.
+        return None if action == "stop" and not self.reports else True
 
     def _selected(self) -> tuple[str, str] | None:
-        table = self.query_one(DataTable)
-        if not self.reports or table.row_count == 0:
+        """The experiment and arm under the cursor of the focused table (else the first table)."""
+        tables = list(self.query(".experiment-arms").results(DataTable))
+        if not tables:
             return None
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value or ""
-        name, _, label = key.partition("\x1f")
-        return name, label
+        table = self.focused if isinstance(self.focused, DataTable) and self.focused in tables else tables[0]
+        label = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value or ""
+        return table.experiment, label  # type: ignore[attr-defined]
 
     def action_stop(self) -> None:
         selected = self._selected()
