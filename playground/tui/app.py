@@ -39,7 +39,8 @@ class PlaygroundApp(App):
     BINDINGS = [
         Binding("f3", "show_history", "History", id="app.history"),
         Binding("f4", "show_stats", "Stats", id="app.stats"),
-        Binding("f12", "experiments", "Experiments", id="app.experiments"),
+        # Shown in help (F1) and the command palette; the footer is full. F6/F7 select text in the prompt box.
+        Binding("f12", "experiments", "Experiments", id="app.experiments", show=False),
         Binding("f8", "leaderboard", "Leaderboard", id="app.leaderboard"),
         # F1 opens the terminal's own help in GNOME Terminal and others: Ctrl+/ (sent as Ctrl+_) too.
         Binding("f1,ctrl+underscore", "help", "Help", id="app.help"),
