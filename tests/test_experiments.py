@@ -162,6 +162,28 @@ def test_thompson_on_cost_per_success_prefers_the_cheaper_success():
     assert picks["b"] > 190
 
 
+async def test_votes_outcome_counts_compare_votes_that_showed_an_arm(tmp_path, stub):
+    from playground.base.records import Outcome
+
+    session = opened(tmp_path, write(tmp_path, stub.api_base, strategy="thompson", outcome="votes"))
+    await turn(session)  # the experiment's first assigned reply: votes count from here
+    arms = ["fast", "slow@temperature=1.2"]
+    for outcome, winner in ((Outcome.WIN, 1), (Outcome.WIN, 1), (Outcome.WIN, 0), (Outcome.TIE, None),
+                            (Outcome.ALL_BAD, None)):
+        comparison = None
+        async for event in session.compare.run("which is better?", arms):
+            comparison = getattr(event, "comparison", comparison)
+        session.compare.vote(comparison, outcome, winner)
+    result = experiments.report_one(session.store, session.profile.routes[0])
+    # Four votes say something (the tie does not): slow won 2, fast 1, and "all bad" failed both.
+    assert [(a.label, a.successes, a.judged) for a in result.arms] == [("fast", 1, 4), ("slow@temperature=1.2", 2, 4)]
+    assert experiments.tallies(session.store, session.profile)["temps"]["slow@temperature=1.2"].failures == 2
+    # Each arm's cost is what its own replies cost: slow's columns were sent at its temperature.
+    assert all(o.cost_usd and o.cost_usd > 0 for o in experiments.observations(
+        session.store, session.profile.routes[0], session.profile.routes[0].experiment))
+    session.store.close()
+
+
 # Intervals, against hand-computed figures ----------------------------------------------------------
 
 def test_intervals_match_hand_computed_values():
@@ -213,6 +235,16 @@ def test_stats_report_intervals_and_say_which_arm_is_better(tmp_path, stub):
     assert "slow@temperature=1.2 is better than every other arm at 95%" in out
     assert "90% (70–97%)" in out  # Wilson 18/20: 0.6990–0.9721
     assert "Wilson" in out and "delta method" in out
+    code, out = _run(["stats", "--experiments", "--json", "--profile", str(path), "--db", str(tmp_path / "h.db")])
+    data = json.loads(out)
+    assert data[0]["leader"] == "slow@temperature=1.2" and data[0]["arms"][1]["successes"] == 18
+    assert data[0]["arms"][1]["rate"]["low"] == pytest.approx(wilson(18, 20).low)
+    # Deleting a conversation takes its assignment with it.
+    session = opened(tmp_path, path)
+    conversation = session.store.latest_conversation()
+    session.store.delete_conversation(conversation)
+    assert len(session.store.experiment_replies("temps")) == 39
+    session.store.close()
 
 
 def _run(argv):
@@ -274,6 +306,11 @@ def test_stop_edits_a_flow_style_experiment_and_refuses_unknown_names(tmp_path, 
     assert _run(["experiment", "stop", "temps", "--winner", "slow@temperature=2", "--profile", str(path),
                  "--db", str(tmp_path / "h.db")])[0] == 2
     assert path.read_text() == unchanged
+
+
+def test_experiment_stats_refuse_options_they_ignore(tmp_path, capsys):
+    assert main(["stats", "--experiments", "--since", "7d", "--db", str(tmp_path / "h.db")]) == 2
+    assert "--since and --baseline do not apply" in capsys.readouterr().err
 
 
 def test_stop_without_outcomes_asks_for_a_winner(tmp_path, stub, capsys):

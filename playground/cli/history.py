@@ -154,6 +154,8 @@ def stats(since: str | None, baseline: str | None, as_json: bool, experiments: b
     from playground.cli.experiments import render_experiments
     from playground.history.stats import compute, to_dict
 
+    if experiments and (since or baseline):
+        fail("--experiments counts every reply an experiment assigned: --since and --baseline do not apply")
     moment = _since(since)
     with opened_session() as session:
         if experiments:
