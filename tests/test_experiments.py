@@ -62,6 +62,12 @@ def opened(tmp_path, path, seed: int = 7):
     return session
 
 
+def assigned_arms(store) -> list[str]:
+    """Every assigned reply's arm, in reply order, read straight from the table."""
+    return [row[0] for row in store.read(
+        lambda cursor: cursor.execute("SELECT arm FROM assignments ORDER BY reply_message_id").fetchall())]
+
+
 async def turn(session, prompt: str = "hello there"):
     decision = reply = None
     async for event in session.chat.send(prompt):
@@ -107,8 +113,7 @@ async def test_fixed_split_follows_the_weights_and_is_recorded_per_reply(tmp_pat
         decision, reply = await turn(session, f"question {i}")
         assert reply.status == "complete"
         arms.append(decision.arm)
-    stored = session.store.experiment_replies("temps")
-    assert [row["arm"] for row in stored] == arms  # every reply's arm, in order
+    assert assigned_arms(session.store) == arms  # every reply's arm, in order
     counts = Counter(arms)
     # Seeded: the same 40 draws every run; the 3:1 weights give 30 expected on fast (binomial sd 2.7).
     assert 24 <= counts["fast"] <= 36 and counts["fast"] + counts["slow@temperature=1.2"] == 40
@@ -179,8 +184,8 @@ async def test_votes_outcome_counts_compare_votes_that_showed_an_arm(tmp_path, s
     assert [(a.label, a.successes, a.judged) for a in result.arms] == [("fast", 1, 4), ("slow@temperature=1.2", 2, 4)]
     assert experiments.tallies(session.store, session.profile)["temps"]["slow@temperature=1.2"].failures == 2
     # Each arm's cost is what its own replies cost: slow's columns were sent at its temperature.
-    assert all(o.cost_usd and o.cost_usd > 0 for o in experiments.observations(
-        session.store, session.profile.routes[0], session.profile.routes[0].experiment))
+    found = experiments.outcomes(session.store, session.profile.routes[0], session.profile.routes[0].experiment)
+    assert all(arm.cost > 0 and not arm.unpriced for arm in found.values())
     session.store.close()
 
 
@@ -191,7 +196,7 @@ def test_intervals_match_hand_computed_values():
     interval = wilson(8, 10)
     assert interval.low == pytest.approx(0.49016, abs=1e-4) and interval.high == pytest.approx(0.94332, abs=1e-4)
     # Cost per success: costs 1,1,1,1, successes 1,0,1,0 → R = 2; residuals −1,1,−1,1; Var = 4/3 / 4 / 0.5².
-    ratio = ratio_of_sums([1.0, 1.0, 1.0, 1.0], [1, 0, 1, 0])
+    ratio = ratio_of_sums(4, cost=4.0, successes=2, cost_squared=4.0, cost_of_successes=2.0)
     assert ratio.ratio == 2 and ratio.se == pytest.approx((4 / 3 / 4) ** 0.5 / 0.5)
     # 18/20 against 8/20: pooled 0.65, z = 0.5 / sqrt(0.65 · 0.35 · 0.1) = 3.3150.
     assert proportions_differ(18, 20, 8, 20) == pytest.approx(3.3150, abs=1e-3)
@@ -243,7 +248,27 @@ def test_stats_report_intervals_and_say_which_arm_is_better(tmp_path, stub):
     session = opened(tmp_path, path)
     conversation = session.store.latest_conversation()
     session.store.delete_conversation(conversation)
-    assert len(session.store.experiment_replies("temps")) == 39
+    assert len(assigned_arms(session.store)) == 39
+    session.store.close()
+
+
+def test_cost_per_success_reports_the_cheaper_arm_better(tmp_path, stub):
+    path = write(tmp_path, stub.api_base, outcome="cost_per_success")
+    session = opened(tmp_path, path)
+    for i in range(20):
+        _assigned_reply(session.store, "fast", i % 4 != 0, 0.001 if i % 2 else 0.002)
+        _assigned_reply(session.store, "slow@temperature=1.2", i % 4 != 0, 0.004 if i % 2 else 0.006)
+    result = experiments.report_one(session.store, session.profile.routes[0])
+    fast, slow = result.arms
+    # 15 successes each: fast $0.030 in all → $0.002 per success; slow $0.100 → $0.00667.
+    assert fast.cost_per_success.estimate == pytest.approx(0.002)
+    assert slow.cost_per_success.estimate == pytest.approx(0.1 / 15)
+    assert result.leader == "fast" and [label for label, _ in result.better] == ["slow@temperature=1.2"]
+    # An unpriced reply makes its arm's cost per success unknown, never $0.
+    _assigned_reply(session.store, "fast", True, None)
+    result = experiments.report_one(session.store, session.profile.routes[0])
+    assert result.arms[0].cost_per_success is None and result.arms[0].unpriced == 1
+    assert result.leader is None and result.verdict.startswith("cost per success unknown for fast")
     session.store.close()
 
 
@@ -285,7 +310,7 @@ async def test_stop_writes_the_winner_keeping_the_file_and_routing_follows(tmp_p
     decision, _ = await turn(session)
     assert decision.model == "fast" and decision.arm == "fast" and not decision.assigned
     assert "experiment temps is stopped: its winner fast answers" in decision_trace(decision)
-    assert len(session.store.experiment_replies("temps")) == 12
+    assert len(assigned_arms(session.store)) == 12
     session.store.close()
 
 

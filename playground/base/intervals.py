@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 Z95 = 1.959963984540054
@@ -78,16 +77,16 @@ class RatioEstimate:
         return Interval(self.ratio, max(0.0, self.ratio - z * self.se), self.ratio + z * self.se)
 
 
-def ratio_of_sums(costs: Sequence[float], successes: Sequence[int]) -> RatioEstimate | None:
-    """Cost per success R = Σc/Σs. Var(R) ≈ Σ(cᵢ − R·sᵢ)² / ((n − 1)·n·s̄²), the ratio estimator's
-    delta-method variance. None below two observations or with no success."""
-    n = len(costs)
-    total_successes = sum(successes)
-    if n < 2 or total_successes == 0:
+def ratio_of_sums(n: int, cost: float, successes: int, cost_squared: float,
+                  cost_of_successes: float) -> RatioEstimate | None:
+    """Cost per success R = Σc/Σs over n observations (s is 0 or 1), from sums. Var(R) ≈ Σ(cᵢ − R·sᵢ)² /
+    ((n − 1)·n·s̄²), the ratio estimator's delta-method variance, where Σ(c − R·s)² = Σc² − 2R·Σcs + R²·Σs.
+    None below two observations or with no success."""
+    if n < 2 or successes == 0:
         return None
-    ratio = sum(costs) / total_successes
-    mean_successes = total_successes / n
-    residual = sum((c - ratio * s) ** 2 for c, s in zip(costs, successes)) / (n - 1)
+    ratio = cost / successes
+    mean_successes = successes / n
+    residual = max(0.0, cost_squared - 2 * ratio * cost_of_successes + ratio * ratio * successes) / (n - 1)
     return RatioEstimate(ratio, math.sqrt(residual / n) / mean_successes)
 
 

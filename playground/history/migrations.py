@@ -182,7 +182,9 @@ def _add_assignments(db: sqlite_utils.Database) -> None:
     }, pk="reply_message_id", foreign_keys=[("reply_message_id", "messages", "id"),
                                             ("conversation_id", "conversations", "id"),
                                             ("prompt_message_id", "messages", "id")])
+    # Each arm's traffic is counted on the first, when the experiment began is read from the second.
     db.table("assignments").create_index(["experiment", "arm"])
+    db.table("assignments").create_index(["experiment", "created_at"])
     db.table("assignments").create_index(["conversation_id"])
 
 

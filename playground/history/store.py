@@ -24,7 +24,7 @@ import sqlite_utils
 from playground.base.records import Attempt, Cost, Failure, Outcome, TurnSettings, Vote
 from playground.history import queries
 from playground.history.migrations import MIGRATIONS
-from playground.history.records import ConversationSummary, HistoryFilter, StoredMessage
+from playground.history.records import ArmOutcomes, ConversationSummary, HistoryFilter, StoredMessage
 
 T = TypeVar("T")
 MIN_PREFIX = 3
@@ -494,10 +494,19 @@ class Store:
                      tuple(json.loads(r["models"])), tuple(json.loads(r["reply_message_ids"])), r["route"],
                      r["category"], bool(r["blind"])) for r in self.read(queries.votes)]
 
-    def experiment_replies(self, experiment: str) -> list[dict]:
-        """Every reply assigned to the experiment, oldest first: its arm, route, when, its good/bad mark
-        (None if unmarked) and its cost (None if any of its attempts had no known price)."""
-        return [dict(row) for row in self.read(queries.experiment_replies, experiment)]
+    def experiment_assigned(self, experiment: str) -> dict[str, int]:
+        """Replies assigned to each arm (by label)."""
+        return {row["arm"]: row["replies"] for row in self.read(queries.experiment_assigned, experiment)}
+
+    def experiment_started(self, experiment: str) -> str | None:
+        """When its first reply was assigned (stored UTC text); None before any."""
+        return self.read(queries.experiment_started, experiment)
+
+    def experiment_marks(self, experiment: str, with_cost: bool = True) -> dict[str, ArmOutcomes]:
+        """Each arm's marked replies: a good mark is a success. Without `with_cost` no attempt row is read."""
+        return {row["arm"]: ArmOutcomes(row["judged"], int(row["successes"]), row["unpriced"] if with_cost else 0,
+                                        row["cost"], row["cost_squared"], row["cost_of_successes"])
+                for row in self.read(queries.experiment_marks, experiment, with_cost)}
 
     def experiment_votes(self, route: str, labels: list[str], since: str) -> list[dict]:
         """Compare votes on the route since `since` (stored UTC text), one row per compared label among

@@ -1,7 +1,8 @@
 """Experiments: each arm's outcomes read from history, their confidence intervals, and stopping one.
 
-An outcome source turns history into observations (arm, success, cost) by name: `marks` joins good/bad
-marks to the replies assigned to each arm; `votes` reads compare votes on the route that named an arm.
+An outcome source turns history into each arm's outcomes (judged, successes, cost sums), by name: `marks`
+joins good/bad marks to the replies assigned to each arm; `votes` reads compare votes on the route that
+named an arm.
 Register another source in OUTCOME_SOURCES and name it in playground.config.profile.SUCCESS_SOURCES.
 """
 
@@ -23,66 +24,52 @@ from playground.base.intervals import (
 from playground.config.catalog import ModelInfo
 from playground.config.profile import Experiment, Profile, Route
 from playground.config.variants import parse_variant
+from playground.history.records import ArmOutcomes
 from playground.history.store import Store
 from playground.router.experiment import Tally
 
-
-@dataclass(frozen=True)
-class Observation:
-    arm: str
-    success: bool
-    cost_usd: float | None
-    """What the judged reply cost (every attempt behind it); None when unpriced."""
+OutcomeSource = Callable[[Store, Route, Experiment, bool], dict[str, ArmOutcomes]]
+"""(store, the experiment's route, the experiment, whether costs are wanted) → each arm's outcomes by label."""
 
 
-OutcomeSource = Callable[[Store, Route, Experiment], list[Observation]]
-
-
-def _from_marks(store: Store, route: Route, experiment: Experiment) -> list[Observation]:
+def _from_marks(store: Store, route: Route, experiment: Experiment, with_cost: bool) -> dict[str, ArmOutcomes]:
     """Assigned replies with a good/bad mark (Ctrl+G / Ctrl+F in the chat); unmarked replies are not judged."""
-    return [Observation(row["arm"], bool(row["good"]), row["cost_usd"])
-            for row in store.experiment_replies(experiment.name) if row["good"] is not None]
+    return store.experiment_marks(experiment.name, with_cost)
 
 
-def _from_votes(store: Store, route: Route, experiment: Experiment) -> list[Observation]:
+def _from_votes(store: Store, route: Route, experiment: Experiment, with_cost: bool) -> dict[str, ArmOutcomes]:
     """Compare votes on the route that showed an arm (by its label), since the experiment's first assigned
     reply: a win is a success, a loss or "all bad" a failure; a tie says nothing and is left out."""
-    replies = store.experiment_replies(experiment.name)
-    since = replies[0]["created_at"] if replies else ""
-    found = []
+    found: dict[str, ArmOutcomes] = {}
+    since = store.experiment_started(experiment.name) or ""
     for row in store.experiment_votes(route.name, [arm.label for arm in experiment.variants], since):
         if row["outcome"] != "tie":
-            found.append(Observation(row["label"], row["outcome"] == "win" and row["winner"] == row["label"],
-                                     row["cost_usd"]))
+            won = row["outcome"] == "win" and row["winner"] == row["label"]
+            found[row["label"]] = found.get(row["label"], ArmOutcomes()) + ArmOutcomes.one(won, row["cost_usd"])
     return found
 
 
 OUTCOME_SOURCES: dict[str, OutcomeSource] = {"marks": _from_marks, "votes": _from_votes}
 
 
-def observations(store: Store, route: Route, experiment: Experiment) -> list[Observation]:
-    return OUTCOME_SOURCES[experiment.success_source](store, route, experiment)
+def outcomes(store: Store, route: Route, experiment: Experiment, with_cost: bool = True) -> dict[str, ArmOutcomes]:
+    return OUTCOME_SOURCES[experiment.success_source](store, route, experiment, with_cost)
 
 
 def tallies(store: Store, profile: Profile) -> dict[str, dict[str, Tally]]:
-    """What Thompson sampling needs of each running Thompson experiment: its arms' outcomes so far."""
+    """What Thompson sampling needs of each running Thompson experiment: its arms' outcomes so far (costs only
+    when the outcome is cost per success)."""
     found: dict[str, dict[str, Tally]] = {}
     for name, route in profile.experiments.items():
-        assert route.experiment is not None
-        if route.experiment.strategy != "thompson" or route.experiment.winner is not None:
+        experiment = route.experiment
+        assert experiment is not None
+        if experiment.strategy != "thompson" or experiment.winner is not None:
             continue
-        arms: dict[str, list[Observation]] = {}
-        for seen in observations(store, route, route.experiment):
-            arms.setdefault(seen.arm, []).append(seen)
-        found[name] = {label: _tally(seen) for label, seen in arms.items()}
+        with_cost = experiment.outcome == "cost_per_success"
+        found[name] = {label: Tally(arm.successes, arm.judged - arm.successes,
+                                    None if arm.unpriced or not with_cost else arm.cost)
+                       for label, arm in outcomes(store, route, experiment, with_cost).items()}
     return found
-
-
-def _tally(seen: list[Observation]) -> Tally:
-    costs = [o.cost_usd for o in seen]
-    successes = sum(o.success for o in seen)
-    return Tally(successes, len(seen) - successes,
-                 None if any(c is None for c in costs) else sum(c for c in costs if c is not None))
 
 
 def arm_request(decision_arm: str | None, info: ModelInfo, messages: list[dict],
@@ -140,6 +127,10 @@ class ExperimentReport:
     def verdict(self) -> str:
         if self.stopped:
             return f"stopped: {self.stopped} answers every prompt on route {self.route}"
+        unpriced = [arm.label for arm in self.arms if arm.unpriced]
+        if self.outcome == "cost_per_success" and unpriced:
+            return (f"cost per success unknown for {', '.join(unpriced)} (replies with no known price): "
+                    "price its models in the profile to compare")
         if self.leader is None:
             return "no outcomes yet"
         if not self.better:
@@ -158,22 +149,17 @@ def report(store: Store, profile: Profile) -> list[ExperimentReport]:
 def report_one(store: Store, route: Route) -> ExperimentReport:
     experiment = route.experiment
     assert experiment is not None
-    assigned: dict[str, int] = {}
-    for row in store.experiment_replies(experiment.name):
-        assigned[row["arm"]] = assigned.get(row["arm"], 0) + 1
-    seen: dict[str, list[Observation]] = {arm.label: [] for arm in experiment.variants}
-    for observation in observations(store, route, experiment):
-        seen.setdefault(observation.arm, []).append(observation)
+    assigned = store.experiment_assigned(experiment.name)
+    judged = outcomes(store, route, experiment)
     arms, ratios = [], {}
     for arm in experiment.variants:
-        judged = seen[arm.label]
-        successes = sum(o.success for o in judged)
-        unpriced = sum(o.cost_usd is None for o in judged)
-        ratio = None if unpriced else ratio_of_sums([o.cost_usd or 0.0 for o in judged], [o.success for o in judged])
+        sums = judged.get(arm.label, ArmOutcomes())
+        ratio = None if sums.unpriced else ratio_of_sums(sums.judged, sums.cost, sums.successes, sums.cost_squared,
+                                                         sums.cost_of_successes)
         ratios[arm.label] = ratio
-        arms.append(ArmReport(arm.label, arm.weight, assigned.get(arm.label, 0), len(judged), successes,
-                              wilson(successes, len(judged)), ratio.interval() if ratio else None, unpriced,
-                              arm.label == experiment.winner))
+        arms.append(ArmReport(arm.label, arm.weight, assigned.get(arm.label, 0), sums.judged, sums.successes,
+                              wilson(sums.successes, sums.judged), ratio.interval() if ratio else None,
+                              sums.unpriced, arm.label == experiment.winner))
     leader, better = (_cost_leader(arms, ratios) if experiment.outcome == "cost_per_success"
                       else _rate_leader(arms))
     return ExperimentReport(experiment.name, route.name, experiment.strategy, experiment.outcome,
@@ -196,7 +182,7 @@ def _rate_leader(arms: list[ArmReport]) -> tuple[str | None, list[tuple[str, flo
 def _cost_leader(arms: list[ArmReport], ratios: dict[str, RatioEstimate | None]
                  ) -> tuple[str | None, list[tuple[str, float]]]:
     known = {label: r for label, r in ratios.items() if r is not None}
-    if not known:
+    if not known or any(arm.unpriced for arm in arms):
         return None, []
     best = min(known, key=lambda label: known[label].ratio)
     better = []
