@@ -208,6 +208,16 @@ def test_intervals_match_hand_computed_values():
     assert fisher_exact(3, 3, 0, 3) == pytest.approx(0.1) and proportions_differ(3, 3, 0, 3) is None
 
 
+def test_thompson_experiments_need_a_larger_z_to_call_an_arm_better():
+    # 16/20 against 9/20: pooled 0.625, z = 0.35 / sqrt(0.625 · 0.375 · 0.1) = 2.286: enough for a fixed
+    # split (1.96), not for adaptive traffic (3.0).
+    arms = [experiments.ArmReport("a", 1, 20, 20, 16, wilson(16, 20)), experiments.ArmReport("b", 1, 20, 20, 9,
+                                                                                              wilson(9, 20))]
+    leader, better = experiments.rate_leader(arms, experiments.threshold("fixed"))
+    assert leader == "a" and better[0][1] == pytest.approx(2.286, abs=1e-3)
+    assert experiments.rate_leader(arms, experiments.threshold("thompson")) == ("a", [])
+
+
 def _assigned_reply(store, arm: str, good: bool, cost: float) -> None:
     conversation, prompt_id = store.start_turn(None, "q", "trial")
     reply_id = store.start_reply(conversation)

@@ -10,8 +10,9 @@ from playground.services.experiments import ArmReport, ExperimentReport
 ARM_COLUMNS = ("arm", "replies", "won/judged", "success (95%)", "$/success (95%)")
 
 INTERVAL_NOTE = ("Intervals are 95%: Wilson for success rates; a normal approximation (delta method) for cost "
-                 "per success. \"Better\" is a two-sided z test at 95% (Fisher's exact test too when counts are "
-                 "small), the leader against each other arm.")
+                 "per success. \"Better\" is a two-sided z test of the leader against each other arm at 95% "
+                 "(Fisher's exact test too when counts are small); under Thompson sampling it needs |z| ≥ 3, "
+                 "since adaptive traffic makes the plain test call equal arms different too often.")
 
 
 def heading(report: ExperimentReport) -> str:
