@@ -341,6 +341,13 @@ def test_stop_edits_a_flow_style_experiment_and_refuses_unknown_names(tmp_path, 
     assert _run(["experiment", "stop", "temps", "--winner", "slow@temperature=2", "--profile", str(path),
                  "--db", str(tmp_path / "h.db")])[0] == 2
     assert path.read_text() == unchanged
+    # A file broken since the profile was loaded is reported where it is broken, and left alone.
+    from playground.config.profile_edit import set_experiment_winner
+
+    path.write_text(unchanged + "oops: [\n")
+    with pytest.raises(ProfileError, match=rf"^{path}:\d+:\d+: invalid YAML"):
+        set_experiment_winner(path, "temps", "fast")
+    assert path.read_text() == unchanged + "oops: [\n"
 
 
 def test_experiment_stats_refuse_options_they_ignore(tmp_path, capsys):

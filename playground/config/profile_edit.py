@@ -17,8 +17,14 @@ def set_experiment_winner(path: Path, experiment: str, winner: str) -> None:
     """Set `winner:` in the named experiment's mapping: its value replaced if present, else a line (or, in
     a flow mapping, an entry) inserted before the mapping's first key. Raises ProfileError, leaving the
     file as it was, when the experiment is not found or the edited profile does not load."""
-    text = path.read_text(encoding="utf-8")
-    node = _experiment_node(yaml.compose(text, Loader=yaml.SafeLoader), experiment)
+    try:
+        text = path.read_text(encoding="utf-8")
+        node = _experiment_node(yaml.compose(text, Loader=yaml.SafeLoader), experiment)
+    except OSError as exc:
+        raise ProfileError(f"{path}: cannot read: {exc.strerror}") from None
+    except (yaml.YAMLError, UnicodeDecodeError):
+        load_profile(path)  # says where the file went wrong, file:line
+        raise
     if node is None:
         raise ProfileError(f"{path}: no experiment {experiment!r} in the file")
     value = json.dumps(winner, ensure_ascii=False)  # a JSON string is a YAML double-quoted scalar
@@ -54,7 +60,10 @@ def _get(node: yaml.Node | None, key: str) -> yaml.Node | None:
 
 def _replace_checked(path: Path, text: str) -> None:
     """Write beside the file, validate that copy as a profile, then move it over the file in one step."""
-    handle, name = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
+    try:
+        handle, name = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
+    except OSError as exc:
+        raise ProfileError(f"{path}: cannot write beside it: {exc.strerror}") from None
     temporary = Path(name)
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as out:

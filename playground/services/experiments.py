@@ -24,6 +24,7 @@ from playground.base.intervals import (
 )
 from playground.config.catalog import ModelInfo
 from playground.config.profile import Experiment, Profile, Route
+from playground.config.profile_edit import set_experiment_winner
 from playground.config.variants import parse_variant
 from playground.history.records import ArmOutcomes
 from playground.history.store import Store
@@ -228,8 +229,6 @@ def find(profile: Profile, name: str) -> Route:
 
 def stop(path: Path, profile: Profile, store: Store, name: str, winner: str | None = None) -> str:
     """Write the winner into the profile file (the loader's hot reload picks it up); returns its label."""
-    from playground.config.profile_edit import set_experiment_winner
-
     route = find(profile, name)
     assert route.experiment is not None
     if winner is None:
