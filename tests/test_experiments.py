@@ -140,6 +140,14 @@ async def test_the_why_panel_names_the_experiment_arm(tmp_path, stub):
     session.store.close()
 
 
+def test_an_arm_whose_model_cannot_answer_now_is_left_out_and_the_trace_says_so(tmp_path):
+    experiment = load_profile(write(tmp_path, "http://127.0.0.1:9/v1")).routes[0].experiment
+    picks = {assign(experiment, {"slow"}, {}, random.Random(seed)).arm for seed in range(20)}
+    assert picks == {"slow@temperature=1.2"}
+    assert "1 arm unusable now" in assign(experiment, {"slow"}, {}, random.Random(0)).note
+    assert assign(experiment, set(), {}, random.Random(0)) is None  # the route then routes as usual
+
+
 async def test_thompson_shifts_traffic_to_the_arm_with_better_outcomes(tmp_path, stub):
     session = opened(tmp_path, write(tmp_path, stub.api_base, strategy="thompson"), seed=11)
     arms = []
@@ -394,4 +402,29 @@ async def test_the_screen_stops_an_experiment_and_the_hot_reload_routes_to_the_w
         await pilot.pause(0.1)
         assert "stopped: slow@temperature=1.2 answers every prompt on route all" in painted_text(screen)
     assert path.read_text().replace('      winner: "slow@temperature=1.2"\n', "") == before
+    session.store.close()
+
+
+async def test_the_reply_in_the_chat_says_which_arm_answered(tmp_path, stub):
+    from textual.widgets import Static
+
+    from playground.tui.app import PlaygroundApp
+    from playground.tui.widgets.reply import ReplyView
+    from tests.support.pilot import wait_for
+
+    session = opened(tmp_path, write(tmp_path, stub.api_base))
+    app = PlaygroundApp(session, load_engine=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press(*"hello", "enter")
+        await wait_for(pilot, lambda: any(r.message_id for r in app.screen.query(ReplyView)))
+        arm = assigned_arms(session.store)[0]
+        trace = str(app.screen.query_one(".reply-trace", Static).render())
+        assert f"experiment temps: this reply is arm {arm}" in trace
+    # And when the conversation is opened again from history.
+    app = PlaygroundApp(session, load_engine=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.screen.open_conversation(session.store.latest_conversation())
+        await wait_for(pilot, lambda: bool(app.screen.query(".reply-trace")))
+        trace = str(app.screen.query_one(".reply-trace", Static).render())
+        assert f"experiment temps: this reply is arm {arm}" in trace
     session.store.close()
