@@ -12,8 +12,11 @@ import pytest
 from playground.base.intervals import fisher_exact, proportions_differ, ratio_of_sums, wilson
 from playground.base.records import Attempt
 from playground.cli.main import main
+from playground.config.catalog import build_catalog
 from playground.config.profile import ProfileError, load_profile
 from playground.present.format import decision_trace
+from playground.router.budget import BudgetStatus, Limit, Spend
+from playground.router.decide import RouteRequest, decide
 from playground.router.experiment import Tally, assign
 from playground.services import experiments
 from playground.services.events import ReplyDone, Routed
@@ -428,3 +431,15 @@ async def test_the_reply_in_the_chat_says_which_arm_answered(tmp_path, stub):
         trace = str(app.screen.query_one(".reply-trace", Static).render())
         assert f"experiment temps: this reply is arm {arm}" in trace
     session.store.close()
+
+
+def test_an_arm_whose_model_is_past_its_budget_is_not_assigned(tmp_path):
+    profile = load_profile(write(tmp_path, "http://127.0.0.1:9/v1"))
+    catalog = build_catalog(profile, env={})
+    spent = BudgetStatus((Limit("fast", "today", 1.0, Spend(1.0)),))
+    picks = {decide(RouteRequest("hello", 1), profile, catalog, budget=spent, rng=random.Random(seed)).model
+             for seed in range(20)}
+    assert picks == {"slow"}  # `fast` takes 3 of 4 prompts when it can be paid for
+    unlimited = {decide(RouteRequest("hello", 1), profile, catalog, rng=random.Random(seed)).model
+                 for seed in range(20)}
+    assert unlimited == {"fast", "slow"}
