@@ -102,7 +102,8 @@ class Cascade:
             step = self._steps.pop(0)
             chain, dropped = step_chain(step, self.route, self.state.profile, self.state.catalog, self.tokens,
                                   exclude=self._asked, health=self.state.health.snapshot(),
-                                  now=self.state.health.clock(), rng=self.rng)
+                                  now=self.state.health.clock(), rng=self.rng,
+                                  budget=self.state.monitor.budget(self.state.profile))
             if not chain:
                 skipped.append(f"{step}: " + ("; ".join(dropped) or "no model not already asked"))
             else:
