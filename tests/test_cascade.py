@@ -550,3 +550,18 @@ async def test_a_step_with_no_usable_model_is_passed_over_and_the_user_told_why(
     line = escalation_line(checked)
     assert "no tier left to ask: this answer stands (skipped strong: " in line and "STRONG_TEST_KEY" in line
     assert reply.text == "not json" and server.hits[STRONG] == 0
+
+
+async def test_an_escalation_past_its_models_spend_limit_is_not_made(tmp_path, server):
+    server.script(CHEAP, text="not json")
+    server.script(STRONG, text='{"a": 1}')
+    path = cascade_profile(tmp_path, server.api_base, {"json": True},
+                           budget={"models": {STRONG: {"daily_usd": 0.000001}}})
+    session = open_session(str(path), tmp_path / "h.db")
+    first, _ = await turn(session, "the first question, which spends the strong model's whole day")
+    assert next(e for e in first if isinstance(e, Checked)).next_model == STRONG
+    session.state.refresh_monitor(session.store)
+    events, reply = await turn(session)
+    (checked,) = [e for e in events if isinstance(e, Checked)]
+    assert checked.next_model is None and "budget reached" in checked.skipped[0]
+    assert reply.final.model_alias == CHEAP and server.hits[STRONG] == 1
