@@ -79,7 +79,7 @@ def run_checks(profile_name: str | None, db: str | None) -> list[Check]:
 
     checks.append(ollama_check(ollama.probe()))
 
-    if profile.semantic_routes and profile.embeddings.model == "local":
+    if profile.uses_embeddings and profile.embeddings.model == "local":
         from playground.router.embeddings import EmbeddingError, MiniLMEncoder
 
         try:
