@@ -75,9 +75,13 @@ class MiniLMEncoder:
 
     name = MINILM_ID
 
-    def __init__(self, model_path: Path | None = None, threads: int | None = None) -> None:
+    def __init__(self, model_path: Path | None = None, threads: int | None = None, spin: bool = False) -> None:
         self.model_path = model_path
         self.threads = threads or min(2, os.cpu_count() or 1)
+        self.spin = spin
+        """onnxruntime's default: worker threads spin between operators. On a machine whose cores are busy
+        with other work, a spinning thread holds a core the other one waits for, and an encode took 5-10× as
+        long (benchmarks/decision_latency.py); idle, not spinning costs about a millisecond."""
         self._session: Any = None  # onnxruntime.InferenceSession, loaded on first use
         self._tokenizer: Any = None  # tokenizers.Tokenizer
         self._lock = threading.Lock()
@@ -96,6 +100,8 @@ class MiniLMEncoder:
 
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = self.threads
+        if not self.spin:
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
         self._session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         tokenizer = Tokenizer.from_file(str(TOKENIZER))
