@@ -260,7 +260,8 @@ class Cooldown(_Strict):
 
 class Embeddings(_Strict):
     model: str = "local"
-    """`local` (MiniLM, offline) or any LiteLLM embedding model string."""
+    """`local` (all-MiniLM-L6-v2, offline, English), `local-multilingual` (multilingual-e5-small, offline,
+    ~100 languages, slower; needs the `multilingual` extra) or any LiteLLM embedding model string."""
     key_env: str | None = None
     api_base: str | None = None
 

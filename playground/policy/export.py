@@ -264,7 +264,7 @@ def to_litellm(profile: Profile, catalog: Catalog, *, local_url: str | None = No
     unmapped = _unmapped(served)
     if routing:
         config["litellm_settings"] = {"callbacks": f"{module_name(served)}.proxy_handler"}
-        if served.uses_embeddings and served.embeddings.model == "local":
+        if served.uses_embeddings and served.embeddings.model in ("local", "local-multilingual"):
             unmapped.append("semantic routes and a learned route on embeddings embed prompts with the playground's "
                             "offline MiniLM model: it must be installed where the proxy runs (it comes with "
                             "llm-routing-playground)")

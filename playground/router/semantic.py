@@ -219,11 +219,13 @@ class SemanticIndex:
 
 
 def encoder_for(profile) -> Encoder:
-    from playground.router.embeddings import LiteLLMEncoder, MiniLMEncoder
+    from playground.router.embeddings import LiteLLMEncoder, MiniLMEncoder, MultilingualE5Encoder
 
     spec = profile.embeddings
     if spec.model == "local":
         return MiniLMEncoder()
+    if spec.model == "local-multilingual":
+        return MultilingualE5Encoder()
     return LiteLLMEncoder(spec.model, spec.api_base, spec.key_env)
 
 
