@@ -49,7 +49,7 @@ def encoder():
 
 
 def _data(path):
-    rows = [(text, 1, 0) for text in HARD] * 3 + [(text, 1, 1) for text in EASY] * 3
+    rows = [(text, 1, 0) for text in HARD] * 6 + [(text, 1, 1) for text in EASY] * 6
     with path.open("w") as f:
         for i, (prompt, strong, weak) in enumerate(rows):
             f.write(json.dumps({"id": f"q{i}", "category": "x", "prompt": prompt,
@@ -128,3 +128,23 @@ routes:
     profile = write_profile(tmp_path / "c.yaml", base % ", embedding_model: some-other-encoder")
     with pytest.raises(EmbeddingError, match="learned on some-other-encoder"):
         build_index(profile, EmbeddingCache(tmp_path / "e.db"))
+
+
+def test_cli_tune_learns_on_embeddings_unless_told_not_to(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    _data(tmp_path / "d.jsonl")
+    write_profile(tmp_path / "p.yaml", "routes: [{name: all, tier: weak}]")
+    env = os.environ | {"PLAYGROUND_HOME": str(tmp_path / "home")}
+    shown = []
+    for flag, expected in (([], MINILM_ID), (["--no-embedding"], None)):
+        result = subprocess.run([sys.executable, "-m", "playground", "tune", str(tmp_path / "p.yaml"), "--data",
+                                 str(tmp_path / "d.jsonl"), "--folds", "3", *flag, "-o", str(tmp_path / "t.yaml")],
+                                capture_output=True, text=True, timeout=120, env=env)
+        assert result.returncode == 0, result.stderr
+        spec = load_profile(tmp_path / "t.yaml").routes[-1].learned
+        assert spec.embedding_model == expected and bool(spec.cheap.embedding_weights) == (expected is not None)
+        shown.append("embedding prompts 120/120" in result.stderr)
+    assert shown == [True, False]

@@ -256,9 +256,11 @@ def tune(profile: Profile, items: list[ReplayItem], *, target_quality: float = 0
     cheap_q, strong_q, cheap_c, strong_c, gaps = (np.array(columns[k]) for k in columns)
     vectors = None
     if encoder is not None:
-        vectors = prompt_vectors(encoder, [item.prompt for item in usable], cache=cache,
-                                 progress=(lambda done, total: progress("embedding prompts", done, total))
-                                 if progress else None)
+        def embedded(done: int, total: int) -> None:
+            if progress and (done % 1024 == 0 or done == total):  # a line per 1,024 prompts, not per batch
+                progress("embedding prompts", done, total)
+
+        vectors = prompt_vectors(encoder, [item.prompt for item in usable], cache=cache, progress=embedded)
     data = _design(usable, pricer, buckets, vectors)
     target = target_quality * strong_q.mean()
 
