@@ -94,8 +94,7 @@ def main() -> None:
             started = time.perf_counter()
 
             def show(stage: str, done: int, total: int, label=label) -> None:
-                if stage != "embedding prompts" or done == total or done % 1024 == 0:
-                    print(f"    [{label}] {stage} {done}/{total}", file=sys.stderr, flush=True)
+                print(f"    [{label}] {stage} {done}/{total}", file=sys.stderr, flush=True)
 
             tuned, report = tune(profile, train, target_quality=TARGET, data_name=path.name, progress=show,
                                  **kwargs)

@@ -146,5 +146,5 @@ def test_cli_tune_learns_on_embeddings_unless_told_not_to(tmp_path):
         assert result.returncode == 0, result.stderr
         spec = load_profile(tmp_path / "t.yaml").routes[-1].learned
         assert spec.embedding_model == expected and bool(spec.cheap.embedding_weights) == (expected is not None)
-        shown.append("embedding prompts 120/120" in result.stderr)
+        shown.append("embedding distinct prompts 20/20" in result.stderr)
     assert shown == [True, False]

@@ -258,7 +258,7 @@ def tune(profile: Profile, items: list[ReplayItem], *, target_quality: float = 0
     if encoder is not None:
         def embedded(done: int, total: int) -> None:
             if progress and (done % 1024 == 0 or done == total):  # a line per 1,024 prompts, not per batch
-                progress("embedding prompts", done, total)
+                progress("embedding distinct prompts", done, total)
 
         vectors = prompt_vectors(encoder, [item.prompt for item in usable], cache=cache, progress=embedded)
     data = _design(usable, pricer, buckets, vectors)
