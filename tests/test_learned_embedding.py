@@ -37,10 +37,8 @@ EASY = ["Hi there, how was your weekend?", "Tell me a fun fact about cats.", "Go
         "What is your favourite colour?", "Thanks so much, that was lovely.", "Say hello to my friend Sam.",
         "I just got back from the beach, it was sunny.", "Do you like pizza or pasta more?",
         "Wish me luck on my trip tomorrow!", "Haha that is hilarious, tell me another joke."]
-UNSEEN_HARD = ["Evaluate the definite integral of e to the minus t.",
-               "Compute the residue of one over z squared plus one at i."]
-UNSEEN_EASY = ["Hey buddy, long time no see! We should grab a coffee sometime soon, my treat.",
-               "Lol my dog just sneezed on the sofa and looked so surprised, so cute."]
+UNSEEN_HARD = ["Evaluate ∫ e^(-t) dt from zero to infinity.", "Residue at i for 1/(z²+1)?"]
+UNSEEN_EASY = ["Hey buddy, long time no see, my treat next coffee!", "Lol my dog just sneezed, so cute!"]
 
 
 @pytest.fixture(scope="module")
@@ -58,13 +56,19 @@ def _data(path):
     return load_replay(path)
 
 
-def _route(profile, index, prompt: str) -> str:
+def _decide(profile, index, prompt: str):
     n = count_text(prompt)
-    return decide(RouteRequest(prompt, n, n + 7), profile, build_catalog(profile, env={}), semantic=index,
-                  now=0.0).model
+    return decide(RouteRequest(prompt, n, n + 7), profile, build_catalog(profile, env={}), semantic=index, now=0.0)
 
 
-def test_embedding_features_route_unseen_prompts_that_hashed_words_cannot(tmp_path, encoder):
+def _separates(profile, index) -> bool:
+    """Every unseen mathematics prompt scores less cheap-enough than every unseen small-talk prompt."""
+    hard = [_decide(profile, index, p).score for p in UNSEEN_HARD]
+    easy = [_decide(profile, index, p).score for p in UNSEEN_EASY]
+    return max(hard) < min(easy)
+
+
+def test_embedding_features_rank_unseen_prompts_that_hashed_words_cannot(tmp_path, encoder):
     items = _data(tmp_path / "d.jsonl")
     profile = write_profile(tmp_path / "p.yaml", "routes: [{name: all, tier: weak}]")
     cache = EmbeddingCache(tmp_path / "e.db")
@@ -81,9 +85,10 @@ def test_embedding_features_route_unseen_prompts_that_hashed_words_cannot(tmp_pa
     assert reloaded == tuned
     index = build_index(reloaded, cache)
     assert index is not None and not index.routes  # no semantic routes: only the prompt's embedding is wanted
-    assert [_route(reloaded, index, p) for p in UNSEEN_HARD + UNSEEN_EASY] == ["S", "S", "W", "W"]
+    assert _separates(reloaded, index)
+    assert _decide(reloaded, index, UNSEEN_HARD[0]).model == "S"
     # Hashed words (and the named features) alone have not seen these words: they cannot tell them apart.
-    assert [_route(words, None, p) for p in UNSEEN_HARD + UNSEEN_EASY] != ["S", "S", "W", "W"]
+    assert not _separates(words, None)
 
 
 def test_serving_reads_the_embedding_tune_trained_on(tmp_path, encoder):

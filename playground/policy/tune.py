@@ -28,9 +28,11 @@ from playground.router.semantic import prompt_vectors
 Progress = Callable[[str, int, int], None]
 L2 = 1e-3
 """Weight decay of the named features and hashed words."""
-EMBEDDING_L2 = (0.03, 0.3, 3.0)
-"""Weight decays tried for the (standardised) embedding dimensions; cross-validation picks one. Hundreds of
-dense dimensions on a few hundred prompts overfit at the decay that suits sparse hashed words."""
+EMBEDDING_GRID = ((8, 0.03), (32, 0.03), (32, 0.3), (384, 3.0))
+"""(principal directions of the prompts' embeddings kept, weight decay) tried; cross-validation picks one.
+Hundreds of dense dimensions on a few hundred prompts overfit at the decay that suits sparse hashed words;
+a few leading directions (what the prompts are about) carry most of what the embedding knows. Either way
+the profile keeps one weight per embedding dimension: the projection folds into the weights."""
 
 
 @dataclass(frozen=True)
@@ -68,9 +70,29 @@ class _Data:
     buckets: int
     step: float = 1.0
     """Gradient step: the inverse of the log loss's curvature bound over these features."""
+    basis: np.ndarray | None = None
+    """(embedding dimensions, kept directions): the embedding columns are the prompt's vector times this."""
 
 
-def _design(items: list[ReplayItem], pricer: Pricer, buckets: int, vectors: np.ndarray | None = None) -> _Data:
+def _with_embedding(data: _Data, vectors: np.ndarray, directions: int) -> _Data:
+    """The design with the prompts' embeddings, projected on their leading principal directions, appended."""
+    basis = None
+    columns = vectors.astype(float)
+    if directions < vectors.shape[1]:
+        _, _, components = np.linalg.svd(columns - columns.mean(axis=0), full_matrices=False)
+        basis = components[:directions].T
+        columns = columns @ basis
+    mean, scale = columns.mean(axis=0), columns.std(axis=0)
+    scale[scale < 1e-9] = 1.0
+    base = len(FEATURES)
+    extended = _Data(np.hstack([data.named[:, :base], (columns - mean) / scale]),
+                     np.concatenate([data.mean[:base], mean]), np.concatenate([data.scale[:base], scale]),
+                     data.rows, data.cols, data.vals, data.n, data.buckets, basis=basis)
+    extended.step = 1.0 / _curvature(extended)
+    return extended
+
+
+def _design(items: list[ReplayItem], pricer: Pricer, buckets: int) -> _Data:
     named, rows, cols, vals = [], [], [], []
     for i, item in enumerate(items):
         tokens = pricer.prompt_tokens(item)
@@ -82,8 +104,6 @@ def _design(items: list[ReplayItem], pricer: Pricer, buckets: int, vectors: np.n
         cols += list(hashed)
         vals += list(hashed.values())
     matrix = np.array(named, dtype=float)
-    if vectors is not None:
-        matrix = np.hstack([matrix, vectors.astype(float)])
     mean, scale = matrix.mean(axis=0), matrix.std(axis=0)
     scale[scale < 1e-9] = 1.0  # constant features (up to rounding) carry no signal
     data = _Data((matrix - mean) / scale, mean, scale, np.array(rows), np.array(cols), np.array(vals, dtype=float),
@@ -148,9 +168,11 @@ def _head(data: _Data, fitted: tuple[np.ndarray, np.ndarray, float]) -> Head:
     bias = bias - float((w_named * data.mean / data.scale).sum())
     # Tiny hashed weights change no decision but would bloat the profile.
     hashed = {int(b): round(float(w), 5) for b, w in enumerate(w_hashed) if abs(w) >= 1e-4}
-    named = raw[:len(FEATURES)]
+    named, embedding = raw[:len(FEATURES)], raw[len(FEATURES):]
+    if data.basis is not None:
+        embedding = data.basis @ embedding
     return Head(bias=round(bias, 6), weights={name: round(float(w), 6) for name, w in zip(FEATURES, named)},
-                hashed_weights=hashed, embedding_weights=tuple(round(float(w), 4) for w in raw[len(FEATURES):]))
+                hashed_weights=hashed, embedding_weights=tuple(round(float(w), 4) for w in embedding))
 
 
 def _score(cheap: np.ndarray, strong: np.ndarray, gap: np.ndarray, cost_scale: float) -> np.ndarray:
@@ -261,15 +283,17 @@ def tune(profile: Profile, items: list[ReplayItem], *, target_quality: float = 0
                 progress("embedding distinct prompts", done, total)
 
         vectors = prompt_vectors(encoder, [item.prompt for item in usable], cache=cache, progress=embedded)
-    data = _design(usable, pricer, buckets, vectors)
+    plain = _design(usable, pricer, buckets)
     target = target_quality * strong_q.mean()
 
     order = list(range(len(usable)))
     random.Random(seed).shuffle(order)
     parts = [np.array(sorted(order[k::folds])) for k in range(folds)]
-    decays = EMBEDDING_L2 if vectors is not None else (L2,)
-    best: tuple[float, float, float, np.ndarray, np.ndarray] | None = None  # (saved, decay, scale, cheap, strong)
-    for round_, decay in enumerate(decays):
+    grid = EMBEDDING_GRID if vectors is not None else ((0, L2),)
+    # (saved, data, decay, cost scale, out-of-fold P(cheap), P(strong)) of the best setting
+    best: tuple[float, _Data, float, float, np.ndarray, np.ndarray] | None = None
+    for round_, (directions, decay) in enumerate(grid):
+        data = _with_embedding(plain, vectors, directions) if vectors is not None else plain
         oof_cheap, oof_strong = np.zeros(len(usable)), np.zeros(len(usable))
         for k, held_out in enumerate(parts):
             train = np.setdiff1d(np.arange(len(usable)), held_out)
@@ -278,15 +302,15 @@ def tune(profile: Profile, items: list[ReplayItem], *, target_quality: float = 0
                                                             embedding_l2=decay))))
             oof_cheap[held_out], oof_strong[held_out] = p_cheap[held_out], p_strong[held_out]
             if progress:
-                progress("cross-validating", round_ * folds + k + 1, folds * len(decays))
+                progress("cross-validating", round_ * folds + k + 1, folds * len(grid))
         scale = _cost_scale(oof_cheap, oof_strong, gaps)
         _, _, quality, cost = _curve(_score(oof_cheap, oof_strong, gaps, scale), cheap_q, strong_q, cheap_c, strong_c)
         reaching = cost[quality >= target - 1e-12]
         cheapest = float(1 - reaching.min() / strong_c.sum()) if len(reaching) and strong_c.sum() else 0.0
         if best is None or cheapest > best[0] + 1e-9:
-            best = (cheapest, decay, scale, oof_cheap, oof_strong)
+            best = (cheapest, data, decay, scale, oof_cheap, oof_strong)
     assert best is not None
-    _, embedding_l2, cost_scale, oof_cheap, oof_strong = best
+    _, data, embedding_l2, cost_scale, oof_cheap, oof_strong = best
     out_of_fold = _score(oof_cheap, oof_strong, gaps, cost_scale)
 
     # The routed result at a calibrated threshold, each fold's threshold chosen without that fold.
@@ -325,7 +349,10 @@ def tune(profile: Profile, items: list[ReplayItem], *, target_quality: float = 0
                   "prompts": len(usable), "folds": folds, "seed": seed, "target_quality": target_quality,
                   "cv_quality": round(cv_quality, 4), "cv_strong_share": round(report.cv_strong_share, 4),
                   "cv_cost_saved_at_target": None if saved is None else round(saved, 4),
-                  "cv_apgr": round(apgr, 4)} | ({"embedding_l2": embedding_l2} if vectors is not None else {})
+                  "cv_apgr": round(apgr, 4)}
+    if vectors is not None:
+        provenance |= {"embedding_l2": embedding_l2,
+                       "embedding_directions": data.basis.shape[1] if data.basis is not None else vectors.shape[1]}
     learned = LearnedSpec(cheap_tier=cheap_tier, threshold=report.threshold, cheap=cheap_head, strong=strong_head,
                           hash_buckets=buckets, cost_scale=round(cost_scale, 6),
                           embedding_model=encoder.name if encoder is not None else None, provenance=provenance)
