@@ -98,8 +98,9 @@ def main() -> None:
 
             tuned, report = tune(profile, train, target_quality=TARGET, data_name=path.name, progress=show,
                                  **kwargs)
-            decay = tuned.routes[-1].learned.provenance.get("embedding_l2") if tuned.routes[-1].learned else None
-            chosen = f" (embedding weight decay {decay} by cross-validation)" if decay is not None else ""
+            provenance = tuned.routes[-1].learned.provenance if tuned.routes[-1].learned else {}
+            chosen = (f" (by cross-validation: {provenance['embedding_directions']} embedding directions, weight "
+                      f"decay {provenance['embedding_l2']})" if "embedding_l2" in provenance else "")
             print(f"  tuned {label!r} in {time.perf_counter() - started:.0f} s{chosen}: threshold "
                   f"{report.threshold:.4f}, cross-validated on the training half: "
                   f"{report.cv_quality / report.strong_quality:.1%} of strong, saved "

@@ -135,7 +135,7 @@ routes:
         build_index(profile, EmbeddingCache(tmp_path / "e.db"))
 
 
-def test_cli_tune_learns_on_embeddings_unless_told_not_to(tmp_path):
+def test_cli_tune_learns_on_embeddings_when_asked(tmp_path):
     import os
     import subprocess
     import sys
@@ -144,7 +144,7 @@ def test_cli_tune_learns_on_embeddings_unless_told_not_to(tmp_path):
     write_profile(tmp_path / "p.yaml", "routes: [{name: all, tier: weak}]")
     env = os.environ | {"PLAYGROUND_HOME": str(tmp_path / "home")}
     shown = []
-    for flag, expected in (([], MINILM_ID), (["--no-embedding"], None)):
+    for flag, expected in ((["--embedding"], MINILM_ID), ([], None)):
         result = subprocess.run([sys.executable, "-m", "playground", "tune", str(tmp_path / "p.yaml"), "--data",
                                  str(tmp_path / "d.jsonl"), "--folds", "3", *flag, "-o", str(tmp_path / "t.yaml")],
                                 capture_output=True, text=True, timeout=120, env=env)

@@ -112,9 +112,11 @@ def _eval_live(profile_file, data: Path, more_profiles, as_json, results, per_pr
               help="keep this fraction of the strong model's quality (default 0.95)")
 @click.option("--folds", type=int, default=5, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--embedding/--no-embedding", default=True, show_default=True,
+@click.option("--embedding/--no-embedding", default=False, show_default=True,
               help="also weigh each prompt's sentence embedding (the profile's `embeddings` encoder, as semantic "
-                   "routes read prompts; cached on disk), beside its hashed words")
+                   "routes read prompts; cached on disk), beside its hashed words. Off by default: on held-out "
+                   "RouteLLM GSM8K and MMLU it did not beat hashed words (benchmarks/learned_routing.py), and a "
+                   "route that uses it embeds every prompt it decides")
 @click.option("--output", "-o", required=True, metavar="FILE", help="where to write the tuned profile")
 @click.option("--json", "as_json", is_flag=True, help="print the cross-validated report as JSON")
 @db_option
