@@ -16,6 +16,7 @@ from playground.policy.replay import ReplayItem
 from playground.router import Decision, RouteRequest, decide
 from playground.router.checks import JUDGE_PROMPT
 from playground.router.escalation import step_chain
+from playground.router.semantic import SemanticIndex
 
 Progress = Callable[[int, int], None]
 MAX_CURVE_POINTS = 200
@@ -256,8 +257,9 @@ def _with_threshold(profile: Profile, value: float) -> Profile:
     return profile.model_copy(update={"routes": routes})
 
 
-def evaluate(profile: Profile, items: list[ReplayItem], *, semantic=None, progress: Progress | None = None,
-             check_accuracy: CheckAccuracy | float | None = None, seed: int = 0) -> EvalReport:
+def evaluate(profile: Profile, items: list[ReplayItem], *, semantic: SemanticIndex | None = None,
+             progress: Progress | None = None, check_accuracy: CheckAccuracy | float | None = None,
+             seed: int = 0) -> EvalReport:
     """`check_accuracy`: for a profile that escalates, how often a check's verdict agrees with the data's
     correctness label (seeded by `seed`); required then, since the data cannot say what a real check would do.
     A float is as accurate on right and wrong answers."""
@@ -315,10 +317,13 @@ def evaluate(profile: Profile, items: list[ReplayItem], *, semantic=None, progre
 
     # Route each prompt at the profile's threshold and, for learned routes, at both extremes, so that the
     # threshold sweep needs no further routing.
+    if semantic is not None:
+        semantic.prefetch([item.prompt for item, _ in scored])
     variants = [profile, _with_threshold(profile, 0.0), _with_threshold(profile, 1.01)] \
         if any(r.learned for r in profile.routes) else [profile]
     router = PolicyResult()
-    sweep: list = []  # (p or None, cheap choice, strong choice, {model: (score, cost)})
+    sweep: list[tuple[float | None, str | None, str | None, dict[str, tuple[float, float]]]] = []
+    # (p or None, cheap choice, strong choice, outcomes)
     for done, (item, row) in enumerate(scored, start=1):
         prompt_tokens = pricer.prompt_tokens(item)
         request = RouteRequest(item.prompt, prompt_tokens, prompt_tokens + 7)
@@ -350,7 +355,7 @@ def evaluate(profile: Profile, items: list[ReplayItem], *, semantic=None, progre
         if decision.route in cascades:
             # The cascade's outcome is fixed for this prompt: the threshold sweep moves other prompts only.
             sweep.append((None, chosen, chosen, {chosen: (score, cost)}))
-        elif len(choices) == 3 and decision.stage == "learned":
+        elif len(choices) == 3 and decision.stage == "learned" and decision.score is not None:
             sweep.append((decision.score, choices[1][0], choices[2][0], row))
         else:
             sweep.append((None, chosen, chosen, row))
