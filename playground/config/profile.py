@@ -194,9 +194,9 @@ class LearnedSpec(_Strict):
         return any(h and h.embedding_weights for h in (self.cheap, self.strong))
 
 
-SUCCESS_SOURCES = ("marks", "votes")
-"""What can say an experiment's reply succeeded: a good/bad mark on it, or its arm winning a compare vote.
-Each names a source in playground.services.experiments (answer checks join this list when they land)."""
+SUCCESS_SOURCES = ("marks", "votes", "check")
+"""What can say an experiment's reply succeeded: a good/bad mark on it, its arm winning a compare vote, or
+the route's cascade passing its first answer. Each names a source in playground.services.experiments."""
 
 OUTCOMES = (*SUCCESS_SOURCES, "cost_per_success")
 
@@ -310,6 +310,8 @@ class Route(_Strict):
         stages = [s for s in ("when", "semantic", "learned") if getattr(self, s) is not None]
         if len(stages) > 1:
             raise ValueError(f"a route has at most one of when, semantic, learned (got {', '.join(stages)})")
+        if self.experiment is not None and self.experiment.success_source == "check" and self.escalate is None:
+            raise ValueError("an experiment judged by `check` needs the route's `escalate:` checks")
         return self
 
     @property

@@ -152,6 +152,19 @@ def experiment_marks(cursor: Cursor, experiment: str, with_cost: bool) -> Rows:
         (experiment,)).fetchall()
 
 
+def experiment_checks(cursor: Cursor, experiment: str, with_cost: bool) -> Rows:
+    """Per arm, the assigned replies whose first answer a cascade checked, how many passed, and (`with_cost`)
+    the same cost sums as experiment_marks over every call behind the reply (escalations and judges too)."""
+    cost = _REPLY_COST.format(reply="a.reply_message_id") if with_cost else "0.0"
+    return cursor.execute(
+        f"WITH judged AS (SELECT a.arm, x.verdict = 'pass' AS s, {cost} AS c FROM assignments a "
+        f"CROSS JOIN attempts x INDEXED BY {ATTEMPTS_CHECKED} ON x.reply_message_id = a.reply_message_id "
+        "WHERE a.experiment = ? AND x.stage = 0 AND x.verdict IS NOT NULL AND x.purpose IS NULL) "
+        "SELECT arm, count(*) AS judged, total(s) AS successes, count(*) - count(c) AS unpriced, total(c) AS cost, "
+        "total(c * c) AS cost_squared, total(c * s) AS cost_of_successes FROM judged GROUP BY arm",
+        (experiment,)).fetchall()
+
+
 def experiment_votes(cursor: Cursor, route: str, labels: Sequence[str], since: str) -> Rows:
     """`models` and `reply_message_ids` are parallel lists: a label's reply sits at the same key."""
     reply = "json_extract(v.reply_message_ids, '$[' || j.key || ']')"

@@ -516,9 +516,11 @@ class Store:
 
     def experiment_marks(self, experiment: str, with_cost: bool = True) -> dict[str, ArmOutcomes]:
         """Each arm's marked replies: a good mark is a success. Without `with_cost` no attempt row is read."""
-        return {row["arm"]: ArmOutcomes(row["judged"], int(row["successes"]), row["unpriced"] if with_cost else 0,
-                                        row["cost"], row["cost_squared"], row["cost_of_successes"])
-                for row in self.read(queries.experiment_marks, experiment, with_cost)}
+        return _arm_outcomes(self.read(queries.experiment_marks, experiment, with_cost), with_cost)
+
+    def experiment_checks(self, experiment: str, with_cost: bool = True) -> dict[str, ArmOutcomes]:
+        """Each arm's replies whose first answer a cascade checked: a passing check is a success."""
+        return _arm_outcomes(self.read(queries.experiment_checks, experiment, with_cost), with_cost)
 
     def experiment_votes(self, route: str, labels: list[str], since: str) -> list[dict]:
         """Compare votes on the route since `since` (stored UTC text), one row per compared label among
@@ -533,3 +535,9 @@ class Store:
         return {row["reply_message_id"]: (row["cost_usd"], None if row["latency_ms"] is None
                                           else row["latency_ms"] / 1000)
                 for row in self.read(queries.reply_costs, message_ids)}
+
+
+def _arm_outcomes(rows: list, with_cost: bool) -> dict[str, ArmOutcomes]:
+    return {row["arm"]: ArmOutcomes(row["judged"], int(row["successes"]), row["unpriced"] if with_cost else 0,
+                                    row["cost"], row["cost_squared"], row["cost_of_successes"])
+            for row in rows}
