@@ -160,9 +160,7 @@ class AttemptStream:
                         break
                     finally:
                         watchdog.waiting = False
-                    if not chunk.choices:
-                        continue
-                    text = chunk.choices[0].delta.content
+                    text = chunk.choices[0].delta.content if chunk.choices else None
                     if text:
                         text = clean(text)
                         if attempt.ttft_s is None:
@@ -171,6 +169,12 @@ class AttemptStream:
                             attempt.ttft_s = (clock.received or time.perf_counter()) - started
                         self._pieces.append(text)
                         yield text
+                    elif getattr(chunk, "usage", None) is not None:
+                        # With include_usage, LiteLLM strips usage from every chunk it passes on and yields it
+                        # once more, on a response it assembles after the provider's last byte. All that
+                        # follows is a second assembly of the whole reply and its logging (about 10 ms per
+                        # 200 chunks); the provider's own usage is already in `chunks`, so stop here.
+                        break
             except asyncio.CancelledError:
                 if not watchdog.expired:
                     raise
