@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from typing import TypeVar
 
 from playground.base import tokens
 from playground.base.records import Attempt, Failure, Reply, TurnSettings
@@ -28,6 +30,55 @@ from playground.services.events import (
 )
 from playground.services.routing_state import RoutingState
 
+T = TypeVar("T")
+
+
+class _TurnWrites:
+    """One turn's history writes, run on the service's writer thread in the order they were made. A write
+    whose result the turn needs is awaited (`wait`, `last`); the others run while the reply streams, and
+    one that failed fails the turn when it closes."""
+
+    def __init__(self, writer: ThreadPoolExecutor) -> None:
+        self._writer = writer
+        self._made: list[Future] = []
+
+    def submit(self, write: Callable[..., T], *args) -> Future[T]:
+        future = self._writer.submit(write, *args)
+        self._made.append(future)
+        return future
+
+    async def wait(self, write: Callable[..., T], *args) -> T:
+        return await asyncio.wrap_future(self.submit(write, *args))
+
+    async def last(self, write: Callable[[], T]) -> T:
+        """The turn's closing write, once every earlier one has succeeded (it runs after them)."""
+        earlier = list(self._made)
+
+        def close() -> T:
+            for future in earlier:
+                future.result()
+            return write()
+
+        return await self.wait(close)
+
+    def settle(self) -> None:
+        """Block until every write made so far has run (the cancellation path then writes directly)."""
+        wait(self._made)
+
+
+def _start_attempt(store: Store, attempt: Attempt, conversation_id: str, prompt_id: int, reply: Future[int],
+                   decision: dict | None) -> int:
+    return store.start_attempt(attempt, conversation_id, prompt_id, reply.result(), decision)
+
+
+def _record_attempt(store: Store, attempt: Attempt, conversation_id: str, prompt_id: int, reply: Future[int],
+                    row: Future[int]) -> None:
+    store.record_attempt(attempt, conversation_id, prompt_id, reply.result(), None, row.result())
+
+
+def _save_reply(store: Store, reply: Future[int], text: str, status: str, author: str | None) -> None:
+    store.save_reply(reply.result(), text, status, author)
+
 
 class ChatService:
     """Knows nothing of the UI: callers iterate `send()` and render the events."""
@@ -41,6 +92,8 @@ class ChatService:
         # Incognito text, by message id: the store never sees it, yet the conversation needs it as
         # context for as long as this process runs.
         self._unstored: dict[int, str] = {}
+        # One thread for this service's history writes: they stay off the event loop and land in order.
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="history-writes")
 
     def _history(self, conversation_id: str) -> list[dict]:
         # Only finished exchanges are context: a failed or cancelled partial reply would mislead the model.
@@ -81,7 +134,8 @@ class ChatService:
                 history.insert(0, {"role": "system", "content": settings.system})
             return conversation, prompt_id, history, tokens.count_text(text), tokens.count_messages(history)
 
-        conversation_id, prompt_id, messages, prompt_tokens, request_tokens = await asyncio.to_thread(open_turn)
+        writes = _TurnWrites(self._writer)
+        conversation_id, prompt_id, messages, prompt_tokens, request_tokens = await writes.wait(open_turn)
         yield TurnStarted(conversation_id, prompt_id)
         request = RouteRequest(text, prompt_tokens, request_tokens, prompt_tags | tags)
         try:
@@ -92,11 +146,14 @@ class ChatService:
             return
         yield Routed(decision)
 
-        reply_id = await asyncio.to_thread(self.store.start_reply, conversation_id, incognito)
+        # From here on no write is awaited until the turn closes: each runs on the writer thread, in order,
+        # while the request goes out and the reply streams.
+        reply = writes.submit(self.store.start_reply, conversation_id, incognito)
         secrets = environment_secrets(self.state.profile.key_envs())
         attempts: list[Attempt] = []
         stream: AttemptStream | None = None
-        row: asyncio.Future | None = None
+        row: Future[int] | None = None
+        flush: Future[None] | None = None
         hop = 0
         try:
             for _position, alias in enumerate((decision.model, *decision.fallbacks)):
@@ -113,24 +170,21 @@ class ChatService:
                                            hop=hop, timeouts=self.state.profile.timeouts, secrets=secrets,
                                            temperature=settings.temperature)
                     # Written while the request goes out, not before it: the row is for a crash's sake.
-                    row = asyncio.ensure_future(asyncio.to_thread(
-                        self.store.start_attempt, stream.attempt, conversation_id, prompt_id, reply_id,
-                        decision.to_dict() if hop == 0 else None))
+                    row = writes.submit(_start_attempt, self.store, stream.attempt, conversation_id, prompt_id,
+                                        reply, decision.to_dict() if hop == 0 else None)
                     flushed = time.monotonic()
                     async for piece in stream:
                         yield TextDelta(piece)
-                        if time.monotonic() - flushed > FLUSH_INTERVAL_S:
+                        if time.monotonic() - flushed > FLUSH_INTERVAL_S and (flush is None or flush.done()):
                             # Keep the partial reply on disk so a crash mid-stream loses at most half a second.
-                            await asyncio.to_thread(self.store.save_reply, reply_id, stream.text, "streaming", alias)
+                            flush = writes.submit(_save_reply, self.store, reply, stream.text, "streaming", alias)
                             flushed = time.monotonic()
                     attempt = stream.attempt
                     stream = None
                     attempts.append(attempt)
                     self.state.health.record(attempt)
-                    attempt_id = await row
+                    writes.submit(_record_attempt, self.store, attempt, conversation_id, prompt_id, reply, row)
                     row = None
-                    await asyncio.to_thread(self.store.record_attempt, attempt, conversation_id, prompt_id,
-                                            reply_id, None, attempt_id)
                     yield AttemptEnded(attempt)
                     hop += 1
                     if attempt.ok or tries >= self._retries_for(attempt.failure):
@@ -143,23 +197,16 @@ class ChatService:
                 if attempts[-1].ok:
                     break
         except (asyncio.CancelledError, GeneratorExit):
-            # Cancelled, or the caller stopped listening (aclose): either way the reply is final now.
+            # Cancelled, or the caller stopped listening (aclose): either way the reply is final now. Written
+            # here and now, after every write already made (none of those can land after these).
+            writes.settle()
             if stream is not None:
                 attempt = stream.cancelled()
                 attempts.append(attempt)
-                def finish(started: asyncio.Future) -> None:
-                    if not started.cancelled() and started.exception() is None:
-                        self.store.record_attempt(attempt, conversation_id, prompt_id, reply_id, None,
-                                                  started.result())
-
-                if row is not None and not row.done():
-                    # Its insert is still on its thread (cancelled right at the start): finish it once written.
-                    row.add_done_callback(finish)
-                elif row is not None:
-                    finish(row)
+                if row is not None and row.exception() is None:
+                    _record_attempt(self.store, attempt, conversation_id, prompt_id, reply, row)
             last = attempts[-1] if attempts else None
-            self.store.save_reply(reply_id, last.text if last else "", "cancelled",
-                                  last.model_alias if last else None)
+            _save_reply(self.store, reply, last.text if last else "", "cancelled", last.model_alias if last else None)
             raise
 
         final = attempts[-1]
@@ -170,12 +217,13 @@ class ChatService:
             # failed, never passed off as complete.
             longest = max(attempts, key=lambda a: len(a.text))
             text, status, author = longest.text, "failed", longest.model_alias
-        if incognito:
-            self._unstored[reply_id] = text
 
         def close_turn():
-            self.store.save_reply(reply_id, text, status, author)
+            if incognito:
+                self._unstored[reply.result()] = text
+            _save_reply(self.store, reply, text, status, author)
             return self.store.conversation_cost(conversation_id), self.store.today_cost()
 
-        conversation_cost, day_cost = await asyncio.to_thread(close_turn)
-        yield ReplyDone(Reply(conversation_id, reply_id, text, status, attempts), conversation_cost, day_cost)
+        # The reply is on disk before the turn reports it done.
+        conversation_cost, day_cost = await writes.last(close_turn)
+        yield ReplyDone(Reply(conversation_id, reply.result(), text, status, attempts), conversation_cost, day_cost)
