@@ -232,6 +232,10 @@ def _make_local_handler(litellm: ModuleType):
     return LocalHandler()
 
 
+def local_model_loaded() -> bool:
+    return _local_model.loaded
+
+
 def warm_local_model() -> float:
     """Load the GGUF ahead of the first prompt; returns seconds taken."""
     started = time.perf_counter()

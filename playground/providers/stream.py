@@ -11,7 +11,7 @@ from collections.abc import AsyncGenerator
 from playground.base import tokens
 from playground.base.records import Attempt, Failure
 from playground.base.safetext import clean, one_line, redact
-from playground.config.catalog import ModelInfo
+from playground.config.catalog import LOCAL_PREFIX, ModelInfo
 from playground.config.profile import Timeouts
 from playground.providers import engine
 from playground.providers.failures import classify, retry_after
@@ -128,6 +128,10 @@ class AttemptStream:
         attempt = self.attempt
         began_wall, began = time.time(), time.perf_counter()
         litellm = engine.load() if engine.is_loaded() else await asyncio.to_thread(engine.load)
+        if self.info.spec.model.startswith(LOCAL_PREFIX) and not engine.local_model_loaded():
+            # Reading the weights (a second or more) is set-up too, not the model's time to first token.
+            with contextlib.suppress(Exception):  # one that cannot load fails in the call, with its reason
+                await asyncio.to_thread(engine.warm_local_model)
         # Until the client's hook reports the request sent, time from the call (providers whose
         # client LiteLLM does not share have no hook: their set-up counts as latency).
         clock = engine.watch_send()
