@@ -61,6 +61,11 @@ class _Watchdog:
         self.handle.cancel()
 
 
+def _warm_local_model() -> None:
+    with contextlib.suppress(Exception):  # a model that cannot load fails in the call, with its reason
+        engine.warm_local_model()
+
+
 class AttemptStream:
     """Iterate to get the reply's text pieces; `attempt` holds the record, complete once iteration ends.
 
@@ -127,11 +132,11 @@ class AttemptStream:
         # The first import takes seconds: never on the caller's event loop.
         attempt = self.attempt
         began_wall, began = time.time(), time.perf_counter()
-        litellm = engine.load() if engine.is_loaded() else await asyncio.to_thread(engine.load)
         if self.info.spec.model.startswith(LOCAL_PREFIX) and not engine.local_model_loaded():
-            # Reading the weights (a second or more) is set-up too, not the model's time to first token.
-            with contextlib.suppress(Exception):  # one that cannot load fails in the call, with its reason
-                await asyncio.to_thread(engine.warm_local_model)
+            # Reading the weights (a second or more) is set-up too, not the model's time to first token; it
+            # overlaps LiteLLM's import (llama.cpp reads them without holding the GIL).
+            await asyncio.gather(asyncio.to_thread(_warm_local_model), asyncio.to_thread(engine.load))
+        litellm = engine.load() if engine.is_loaded() else await asyncio.to_thread(engine.load)
         # Until the client's hook reports the request sent, time from the call (providers whose
         # client LiteLLM does not share have no hook: their set-up counts as latency).
         clock = engine.watch_send()
