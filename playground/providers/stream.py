@@ -252,9 +252,9 @@ class AttemptStream:
             # Refused before any reply (HTTP error, timeout): providers do not bill these.
             attempt.cost_usd = 0.0
             return
-        usage = None
-        for chunk in getattr(response, "chunks", None) or ():
-            usage = getattr(chunk, "usage", None) or usage
+        # The last usage the provider sent (usually on the last chunk: read from the end).
+        usage = next((found for chunk in reversed(getattr(response, "chunks", None) or ())
+                      if (found := getattr(chunk, "usage", None))), None)
         text = self.text
         if usage is not None and attempt.failure is None:
             attempt.input_tokens = usage.prompt_tokens
