@@ -154,7 +154,11 @@ async def in_process(api_base: str, home: Path, n: int, words: int) -> dict:
         marks: dict[str, float] = {}
         # Each request in a task of its own with a fresh context, as separate callers would make them: no
         # context variable one side sets (the playground's send clock) is seen by the other.
+        cpu = time.process_time()
         await asyncio.create_task(sides[name](marks), context=contextvars.Context())
+        # CPU seconds of this process (every thread; the stub server is another process): unlike the wall
+        # time, hardly moved by other processes competing for the cores.
+        marks["cpu"] = time.process_time() - cpu
         if record:
             results[name].append(marks)
         await settle()
@@ -176,8 +180,10 @@ def report_in_process(results: dict, n: int, load: tuple[float, float]) -> None:
     labels = {"bare": "bare litellm.acompletion(stream=True)",
               "usage": "  the same with stream_options include_usage",
               "ours": "ChatService.send() (playground ask's core)"}
-    for figure in ("total", "first text"):
-        print(f"  {figure}")
+    titles = {"total": "wall time per request", "first text": "wall time to the first text",
+              "cpu": "CPU time per request (this process, all threads)"}
+    for figure, title in titles.items():
+        print(f"  {title}")
         for name, label in labels.items():
             row(label, [m[figure] for m in results[name]])
         bare = [m[figure] for m in results["bare"]]
@@ -230,7 +236,7 @@ def report_processes(samples: dict[str, list[float]], runs: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=30, help="in-process requests per side (default 30)")
-    parser.add_argument("--runs", type=int, default=5, help="process runs per command (default 5)")
+    parser.add_argument("--runs", type=int, default=5, help="process runs per command (default 5; 0 skips them)")
     parser.add_argument("--words", type=int, default=200, help="words the stub streams, one per chunk")
     parser.add_argument("--words-per-chunk", type=int, default=1)
     args = parser.parse_args()
@@ -246,7 +252,8 @@ def main() -> None:
         before = os.getloadavg()[0]
         results = asyncio.run(in_process(api, home, args.n, args.words))
         report_in_process(results, args.n, (before, os.getloadavg()[0]))
-        report_processes(processes(api, home, args.runs, args.words), args.runs)
+        if args.runs:
+            report_processes(processes(api, home, args.runs, args.words), args.runs)
     print(f"\ntotal benchmark time {time.perf_counter() - began:.0f} s")
 
 

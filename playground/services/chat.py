@@ -122,11 +122,13 @@ class ChatService:
             raise EmptyPrompt("the prompt has tags but no text")
 
         def open_turn():
-            # One trip to the worker thread: the prompt is saved before anything else can fail.
-            if replacing is not None and conversation_id is not None:
-                self.store.replace_turn(conversation_id, replacing)
-            conversation, prompt_id = self.store.start_turn(conversation_id, prompt, self.state.profile.name, incognito)
-            self.store.save_settings(conversation, settings, incognito)
+            # One trip to the writer and one transaction: the prompt is saved before anything else can fail.
+            with self.store.transaction():
+                if replacing is not None and conversation_id is not None:
+                    self.store.replace_turn(conversation_id, replacing)
+                conversation, prompt_id = self.store.start_turn(conversation_id, prompt, self.state.profile.name,
+                                                                incognito)
+                self.store.save_settings(conversation, settings, incognito)
             if incognito:
                 self._unstored[prompt_id] = prompt
             history = self._history(conversation)
