@@ -206,6 +206,11 @@ def processes(api_base: str, home: Path, runs: int, words: int) -> dict[str, lis
         "ask": [sys.executable, "-m", "playground", "ask", PROMPT, "--model", MODEL, "--api-base", api_base,
                 "--json"],
     }
+    from playground.config import local_model
+
+    if local_model.runtime_problem() is None and local_model.gguf_path() is not None:
+        # As a new user's first command runs: the default profile, its semantic stage, the embedded model.
+        commands["default"] = [sys.executable, "-m", "playground", "ask", "hi", "--json"]
     samples: dict[str, list[float]] = {name: [] for name in commands}
     for run in range(runs + 1):  # the first round warms the page cache and .pyc files; not counted
         for name, command in commands.items():
@@ -216,6 +221,8 @@ def processes(api_base: str, home: Path, runs: int, words: int) -> dict[str, lis
                 raise RuntimeError(f"{name} exited {done.returncode}: {done.stderr.strip()[-2000:]}")
             if name == "bare" and int(done.stdout.split()[-1]) != words:
                 raise RuntimeError(f"bare process received {done.stdout.strip()} words, expected {words}")
+            if name == "default" and json.loads(done.stdout)["status"] != "complete":
+                raise RuntimeError(f"default-profile ask: {done.stdout[-2000:]}")
             if name == "ask":
                 reply = json.loads(done.stdout)
                 if reply["status"] != "complete" or len(reply["text"].split()) != words:
@@ -231,6 +238,9 @@ def report_processes(samples: dict[str, list[float]], runs: int) -> None:
     row("python -c '<import litellm, one bare stream>'", samples["bare"])
     row("python -m playground ask --json", samples["ask"])
     compare(samples["bare"], samples["ask"], "per process")
+    if "default" in samples:
+        row("python -m playground ask hi (default profile)", samples["default"])
+        print("    (the semantic stage and the embedded model's reply: no bare counterpart)")
 
 
 def main() -> None:
