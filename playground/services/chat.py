@@ -14,7 +14,7 @@ from playground.base.records import Attempt, Failure, Reply, TurnSettings
 from playground.base.safetext import environment_secrets
 from playground.history.store import Store
 from playground.providers.stream import AttemptStream
-from playground.router import NoModelAvailable, RouteRequest, decide
+from playground.router import Decision, NoModelAvailable, RouteRequest, decide
 from playground.router.rules import split_tags
 from playground.services.events import (
     FLUSH_INTERVAL_S,
@@ -67,8 +67,9 @@ class _TurnWrites:
 
 
 def _start_attempt(store: Store, attempt: Attempt, conversation_id: str, prompt_id: int, reply: Future[int],
-                   decision: dict | None) -> int:
-    return store.start_attempt(attempt, conversation_id, prompt_id, reply.result(), decision)
+                   decision: Decision | None) -> int:
+    return store.start_attempt(attempt, conversation_id, prompt_id, reply.result(),
+                               decision.to_dict() if decision else None)
 
 
 def _record_attempt(store: Store, attempt: Attempt, conversation_id: str, prompt_id: int, reply: Future[int],
@@ -173,7 +174,7 @@ class ChatService:
                                            temperature=settings.temperature)
                     # Written while the request goes out, not before it: the row is for a crash's sake.
                     row = writes.submit(_start_attempt, self.store, stream.attempt, conversation_id, prompt_id,
-                                        reply, decision.to_dict() if hop == 0 else None)
+                                        reply, decision if hop == 0 else None)
                     flushed = time.monotonic()
                     async for piece in stream:
                         yield TextDelta(piece)
