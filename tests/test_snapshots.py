@@ -22,7 +22,7 @@ import pytest
 from textual.widgets import Collapsible, Input, TextArea
 from textual.widgets._footer import FooterKey
 
-from playground.base.records import Attempt, Outcome, Vote
+from playground.base.records import Attempt, Failure, Outcome, Vote
 from playground.services.session import open_session
 from playground.tui.app import PlaygroundApp
 from playground.tui.screens.compare import CompareScreen
@@ -163,6 +163,28 @@ def test_chat_with_a_routed_reply_and_why_open(snap_compare, session, size):
         await _settle(pilot)
 
     assert snap_compare(_app(session), terminal_size=size, run_before=ask)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_chat_with_a_drifted_model_and_a_budget(snap_compare, tmp_path, stub, size):
+    profile = Path(compare_profile(tmp_path, stub.api_base, ["fast", "careful", "broken"], name="budgeted",
+                                   budget={"daily_usd": 5, "models": {"careful": {"daily_usd": 1}}}))
+    session = open_session(str(profile), tmp_path / "h.db")
+    store, now = session.store, time.time()
+    conversation, prompt_id = store.start_turn(None, "how are the models doing?", "budgeted")
+    # Today's history: `careful` answered 20 times, then failed 10 times in a row: its errors drifted.
+    for i in range(30):
+        failed = i >= 20
+        attempt = Attempt("careful", "openai/careful", "everything", "everything (default route)", 0,
+                          now - 60 * (30 - i), text="" if failed else "fine", input_tokens=12, output_tokens=30,
+                          cost_usd=0.0 if failed else 0.02, ttft_s=None if failed else 0.25,
+                          latency_s=0.1 if failed else 1.5, failure=Failure.SERVER_ERROR if failed else None)
+        store.record_attempt(attempt, conversation, prompt_id, None, None)
+    session.state.refresh_monitor(store)
+    try:
+        assert snap_compare(_app(session), terminal_size=size, run_before=_keys("f2") if size == (80, 24) else _settle)
+    finally:
+        store.close()
 
 
 @pytest.mark.parametrize("size", SIZES)

@@ -242,6 +242,29 @@ class Cooldown(_Strict):
     seconds: float = Field(default=30.0, ge=0)
 
 
+class BudgetLimit(_Strict):
+    """Spend limits in US dollars, counted from history over local calendar days and months. Unpriced
+    replies cannot be counted: the figures say how many were left out."""
+
+    daily_usd: float | None = Field(default=None, gt=0)
+    monthly_usd: float | None = Field(default=None, gt=0)
+
+
+class Budget(BudgetLimit):
+    """What this profile may spend (its own conversations only), and per model. Past 80% of a limit the
+    router prefers cheaper models; past the limit it refuses, unless a free or local model can answer."""
+
+    models: dict[str, BudgetLimit] = Field(default_factory=dict)
+    """Limits of single models, by alias; each counts that model's spend under this profile."""
+
+    @model_validator(mode="after")
+    def _some_limit(self) -> Budget:
+        limits = [self, *self.models.values()]
+        if not any(limit.daily_usd or limit.monthly_usd for limit in limits):
+            raise ValueError("a budget needs daily_usd or monthly_usd (for the profile or under models)")
+        return self
+
+
 class Embeddings(_Strict):
     model: str = "local"
     """`local` (MiniLM, offline) or any LiteLLM embedding model string."""
@@ -269,6 +292,7 @@ class Profile(_Strict):
     """Used to estimate a reply's cost and duration before it is made."""
     provenance: dict[str, str | float | int | None] = Field(default_factory=dict)
     """What `playground tune --history` based its selection weights and preferences on."""
+    budget: Budget | None = None
 
     @model_validator(mode="after")
     def _references(self) -> Profile:
@@ -299,6 +323,14 @@ class Profile(_Strict):
         if not self.routes or self.routes[-1].stage not in ("default", "learned"):
             raise ReferenceProblem("the last route must have no condition (or be learned) so every prompt has "
                                    "a route", "routes", len(self.routes) - 1)
+        return self
+
+    @model_validator(mode="after")
+    def _budgeted_models_exist(self) -> Profile:
+        for alias in self.budget.models if self.budget else ():
+            if alias not in self.models:
+                raise ReferenceProblem(f"unknown model {alias!r} (models: {', '.join(self.models)})",
+                                       "budget", "models", alias)
         return self
 
     def key_envs(self) -> set[str]:

@@ -173,6 +173,20 @@ def _add_measurements(db: sqlite_utils.Database) -> None:
         db.table("attempts").add_column(column, kind)
 
 
+def _index_for_drift_and_budgets(db: sqlite_utils.Database) -> None:
+    # Drift reads each model's latest attempts, newest first; a budget sums a profile's spend since the
+    # start of the day or month. Both are covered by an index in that order, so neither touches the rows
+    # (which carry whole replies) nor grows with the size of the store.
+    db.table("attempts").create_index(["model_alias", "started_at", "failure", "ttft_ms", "latency_ms",
+                                       "output_tokens"], index_name=ATTEMPTS_FOR_DRIFT)
+    db.table("attempts").create_index(["started_at", "conversation_id", "model_alias", "cost_usd"],
+                                      index_name=ATTEMPTS_FOR_SPEND)
+
+
+ATTEMPTS_FOR_DRIFT = "attempts_for_drift"
+ATTEMPTS_FOR_SPEND = "attempts_for_spend"
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("create_v1", _create_v1),
     ("add_incognito", _add_incognito),
@@ -186,4 +200,5 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("index_attempts_by_reply_and_conversation", _index_attempts_by_reply_and_conversation),
     ("add_measurements", _add_measurements),
     ("mark_retries_and_fallbacks", _mark_retries_and_fallbacks),
+    ("index_for_drift_and_budgets", _index_for_drift_and_budgets),
 ]

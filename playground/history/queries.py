@@ -13,6 +13,8 @@ from playground.base.records import Cost
 from playground.history.migrations import (
     ATTEMPTS_BY_MODEL_ROUTE,
     ATTEMPTS_BY_TIME,
+    ATTEMPTS_FOR_DRIFT,
+    ATTEMPTS_FOR_SPEND,
     attempts_by,
     attempts_by_model,
 )
@@ -296,6 +298,43 @@ def votes_by_model(cursor: Cursor, since: datetime | None) -> Rows:
         "count(*) FILTER (WHERE v.outcome = 'win' AND v.winner_model_alias = j.value) AS wins, "
         "count(*) FILTER (WHERE v.outcome = 'tie') AS ties, count(*) FILTER (WHERE v.outcome = 'all_bad') AS all_bad "
         f"FROM (SELECT * FROM votes {_where(where)}) v, json_each(v.models) j GROUP BY j.value", params).fetchall()
+
+
+# Drift and budgets ------------------------------------------------------------------------------
+
+def latest_attempts(cursor: Cursor, model_alias: str, excluded_failures: Sequence[str], limit: int) -> Rows:
+    """A model's newest attempts, newest first, leaving out failures that were not the model's doing."""
+    return cursor.execute(
+        "SELECT started_at, failure, ttft_ms, latency_ms, output_tokens "
+        f"FROM attempts INDEXED BY {ATTEMPTS_FOR_DRIFT} WHERE model_alias = ? "
+        f"AND (failure IS NULL OR failure NOT IN ({_marks(excluded_failures)})) ORDER BY started_at DESC LIMIT ?",
+        (model_alias, *excluded_failures, limit)).fetchall()
+
+
+def latest_judgements(cursor: Cursor, per_model: int) -> Rows:
+    """Each model's newest judgements, newest first: good/bad marks, and compare votes (a win is good; a
+    loss to another model or "all bad" is bad; a tie says nothing). Written by people, so few rows."""
+    return cursor.execute(
+        "WITH judged AS (SELECT model_alias AS model, created_at AS at, good FROM feedback "
+        "  WHERE model_alias IS NOT NULL "
+        "UNION ALL SELECT j.value, v.created_at, v.outcome = 'win' AND v.winner_model_alias = j.value "
+        "  FROM votes v, json_each(v.models) j WHERE v.outcome != 'tie'), "
+        "ranked AS (SELECT model, at, good, row_number() OVER (PARTITION BY model ORDER BY at DESC) AS n "
+        "  FROM judged) "
+        "SELECT model, at, good FROM ranked WHERE n <= ? ORDER BY model, at DESC", (per_model,)).fetchall()
+
+
+def spend_by_model(cursor: Cursor, profile: str, month_start: datetime, day_start: datetime) -> Rows:
+    """A profile's spend per model since the start of the month and of the day: the priced sum, and how
+    many attempts had no known price (left out of the sum, and counted)."""
+    day = utc_text(day_start)
+    return cursor.execute(
+        "SELECT a.model_alias, total(a.cost_usd) AS month_usd, count(*) - count(a.cost_usd) AS month_unpriced, "
+        "total(a.cost_usd) FILTER (WHERE a.started_at >= ?) AS day_usd, "
+        "count(*) FILTER (WHERE a.started_at >= ? AND a.cost_usd IS NULL) AS day_unpriced "
+        f"FROM attempts a INDEXED BY {ATTEMPTS_FOR_SPEND} JOIN conversations c ON c.id = a.conversation_id "
+        "WHERE a.started_at >= ? AND c.profile = ? GROUP BY a.model_alias",
+        (day, day, utc_text(min(month_start, day_start)), profile)).fetchall()
 
 
 # Export -----------------------------------------------------------------------------------------

@@ -104,6 +104,10 @@ def decision_trace(decision: Decision) -> list[str]:
             figures.append(f"score {c.score:.2f}")
         source = f" [price: {c.price_source}]" if c.price_source else " [price unknown]"
         lines.append(f"  {mark} {c.alias}: {' · '.join(figures)} — {c.note}{source}")
+        if c.drift:
+            lines.append(f"      drifted: {c.drift}")
+    if decision.budget:
+        lines.append(f"budget: {decision.budget}")
     return lines
 
 

@@ -14,6 +14,8 @@ from typing import Protocol
 from playground.config.catalog import Catalog, ModelInfo
 from playground.config.profile import Profile, Route
 from playground.router import rules
+from playground.router.budget import COST_BOOST, BudgetStatus
+from playground.router.drift import DRIFT_PENALTY, ModelDrift
 from playground.router.features import cheap_score
 from playground.router.health import ModelHealth
 from playground.router.select import Estimate, estimate, order
@@ -65,6 +67,8 @@ class Candidate:
     dropped: bool = False
     latency_samples: int = 0
     """Measured replies behind `expected_latency_s` (none: unknown)."""
+    drift: str = ""
+    """What moved beyond the model's recent range: the weighted score adds a penalty for it."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,8 @@ class Decision:
     """The second most similar semantic route, when the semantic stage ran."""
     margin: float | None = None
     """The most similar route's lead over the runner-up."""
+    budget: str = ""
+    """How a spend limit near or past its end shaped the choice."""
 
     @property
     def reason(self) -> str:
@@ -102,6 +108,25 @@ class Decision:
 
 class NoModelAvailable(Exception):
     """No model can take this request; the message says why for each candidate."""
+
+
+class BudgetReached(NoModelAvailable):
+    """A spend limit is reached and no free or local model can answer; the message is one line."""
+
+
+def _free(info: ModelInfo, cost: float | None) -> bool:
+    return info.is_local or cost == 0
+
+
+def _over_budget(budget: BudgetStatus | None, info: ModelInfo, cost: float | None) -> str | None:
+    if budget is None or _free(info, cost) or (limit := budget.reached(info.alias)) is None:
+        return None
+    return f"budget reached: {limit.describe()}"
+
+
+def _budget_refusal(reason: str) -> BudgetReached:
+    return BudgetReached(f"{reason}; no free or local model can answer (raise `budget:` in the profile, "
+                         f"or wait for the next day or month)")
 
 
 def _unfit(info: ModelInfo, tokens: int, health: ModelHealth | None, now: float) -> str | None:
@@ -193,9 +218,20 @@ def route_for(request: RouteRequest, profile: Profile, catalog: Catalog,
 
 def decide(request: RouteRequest, profile: Profile, catalog: Catalog, *,
            health: Mapping[str, ModelHealth] | None = None, semantic: SemanticMatcher | None = None,
-           forced: str | None = None, rng: random.Random | None = None, now: float | None = None) -> Decision:
-    """`now` is on the health tracker's clock (monotonic), for cooldowns."""
+           forced: str | None = None, rng: random.Random | None = None, now: float | None = None,
+           drift: Mapping[str, ModelDrift] | None = None, budget: BudgetStatus | None = None) -> Decision:
+    """`now` is on the health tracker's clock (monotonic), for cooldowns. `drift` (by alias) and `budget`
+    come from history (services.monitor): a drifted model is penalised, a spend limit near its end makes
+    cost weigh more, and one past its end stops every model that is not free."""
     health = health or {}
+    drift = drift or {}
+
+    def drifted(alias: str) -> str:
+        found = drift.get(alias)
+        return found.summary() if found is not None else ""
+
+    def boost(alias: str) -> float:
+        return budget.cost_boost(alias) if budget is not None else 1.0
     now = time.monotonic() if now is None else now
     tokens = request.request_tokens
     output = profile.expected_output_tokens
@@ -204,6 +240,8 @@ def decide(request: RouteRequest, profile: Profile, catalog: Catalog, *,
         if problem := _unfit(info, tokens, None, now):
             raise NoModelAvailable(f"{forced} cannot take this request: {problem}")
         est = estimate(info, tokens, output, health.get(forced))
+        if stop := _over_budget(budget, info, est.cost):
+            raise _budget_refusal(f"{forced}: {stop}")
         return Decision("manual", "manual", "", forced, (), request.prompt_tokens,
                         (Candidate(forced, True, est.cost, "chosen by you", est.latency_s, est.error_rate,
                                    price_source=info.price_source, latency_samples=est.samples),), tier="")
@@ -216,29 +254,40 @@ def decide(request: RouteRequest, profile: Profile, catalog: Catalog, *,
     dropped: dict[str, Candidate] = {}
     viable: list[Estimate] = []
     for info in tier:
-        est = estimate(info, tokens, output, health.get(info.alias))
-        if problem := _unfit(info, tokens, health.get(info.alias), now):
+        est = estimate(info, tokens, output, health.get(info.alias), drifted(info.alias), boost(info.alias))
+        if problem := _unfit(info, tokens, health.get(info.alias), now) or _over_budget(budget, info, est.cost):
             dropped[info.alias] = Candidate(info.alias, info.available, est.cost, problem, est.latency_s,
                                             est.error_rate, price_source=info.price_source, dropped=True,
-                                            latency_samples=est.samples)
+                                            latency_samples=est.samples, drift=est.drift)
         else:
             viable.append(est)
     ranked = order(viable, route.select, profile.selection, rng or random.Random())
     if route.prefer:
         # Learned from votes and marks: preferred models first, in their order; the policy orders the rest.
+        # A drifted model loses its preference until it recovers: the votes were for the model it was.
         rank = {alias: i for i, alias in enumerate(route.prefer)}
-        ranked.sort(key=lambda e: rank.get(e.info.alias, len(rank)))
+        ranked.sort(key=lambda e: (bool(e.drift), rank.get(e.info.alias, len(rank))))
     chain: list[Estimate] = list(ranked)
     for alias in profile.fallbacks:
         if alias in dropped or any(e.info.alias == alias for e in chain):
             continue
         info = catalog[alias]
-        est = estimate(info, tokens, output, health.get(alias))
-        if problem := _unfit(info, tokens, health.get(alias), now):
+        est = estimate(info, tokens, output, health.get(alias), drifted(alias), boost(alias))
+        if problem := _unfit(info, tokens, health.get(alias), now) or _over_budget(budget, info, est.cost):
             dropped[alias] = Candidate(alias, info.available, est.cost, problem, est.latency_s, est.error_rate,
-                                       price_source=info.price_source, dropped=True, latency_samples=est.samples)
+                                       price_source=info.price_source, dropped=True, latency_samples=est.samples,
+                                       drift=est.drift)
         else:
             chain.append(est)
+    stopped = [c.note for c in dropped.values() if c.note.startswith("budget reached")]
+    if not chain and stopped:
+        # The limit is spent: any free or local model of the profile may still answer, tier or not.
+        for info in catalog.available():
+            est = estimate(info, tokens, output, health.get(info.alias), drifted(info.alias))
+            if _free(info, est.cost) and not _unfit(info, tokens, health.get(info.alias), now):
+                chain.append(est)
+        if not chain:
+            raise _budget_refusal(stopped[0])
     if not chain:
         reasons = "; ".join(f"{c.alias}: {c.note}" for c in dropped.values()) or "the tier is empty"
         raise NoModelAvailable(f"no model can take this request ({route.name} route, {tier_name} tier): {reasons}")
@@ -253,10 +302,16 @@ def decide(request: RouteRequest, profile: Profile, catalog: Catalog, *,
             note = f"{tier_name} tier, {policy}" if alias in in_tier else f"fallback (no {tier_name} model available)"
             if alias in route.prefer:
                 note = f"{tier_name} tier, preferred by your votes and marks"
+            if stopped and alias not in in_tier and alias not in profile.fallbacks:
+                note = "free model (the budget is spent)"
         else:
             note = f"fallback #{position}"
+        if est.drift and route.select == "weighted":
+            note += f"; drift penalty +{DRIFT_PENALTY * profile.selection.health:.2f}"
+        elif est.drift:
+            note += "; drifted: ranked behind the others"
         candidates.append(Candidate(alias, True, est.cost, note, est.latency_s, est.error_rate, est.score,
-                                    est.info.price_source, latency_samples=est.samples))
+                                    est.info.price_source, latency_samples=est.samples, drift=est.drift))
     candidates.extend(dropped.values())
     runner_up = margin = None
     if len(similarities) > 1:
@@ -264,4 +319,18 @@ def decide(request: RouteRequest, profile: Profile, catalog: Catalog, *,
         runner_up, margin = second[0], first[1] - second[1]
     return Decision(route.name, route.stage, why, chain[0].info.alias, tuple(e.info.alias for e in chain[1:]),
                     request.prompt_tokens, tuple(candidates), tier_name, score, threshold, tuple(skipped),
-                    similarities, runner_up, margin)
+                    similarities, runner_up, margin,
+                    _budget_note(budget, route.select, stopped, {e.info.alias for e in chain}))
+
+
+def _budget_note(budget: BudgetStatus | None, policy: str, stopped: list[str], aliases: set[str]) -> str:
+    if budget is None:
+        return ""
+    if stopped:
+        return stopped[0]
+    near = max((limit for alias in aliases for limit in budget.applying(alias)), key=lambda limit: limit.pressure,
+               default=None)
+    if near is None or not near.pressure:
+        return ""
+    how = f"cost weight ×{1 + COST_BOOST * near.pressure:.1f}" if policy == "weighted" else "cheapest first"
+    return f"{near.used:.0%} of a limit used ({near.describe()}): {how}"

@@ -143,7 +143,8 @@ class ChatService:
         request = RouteRequest(text, prompt_tokens, request_tokens, prompt_tags | tags)
         try:
             decision = decide(request, self.state.profile, self.state.catalog, health=self.state.health.snapshot(),
-                              semantic=self.state.semantic, forced=model, rng=self.rng, now=self.state.health.clock())
+                              semantic=self.state.semantic, forced=model, rng=self.rng, now=self.state.health.clock(),
+                              drift=self.state.monitor.drift(), budget=self.state.monitor.budget(self.state.profile))
         except NoModelAvailable as exc:
             yield TurnFailed(conversation_id, str(exc))
             return
@@ -225,8 +226,12 @@ class ChatService:
             if incognito:
                 self._unstored[reply.result()] = text
             _save_reply(self.store, reply, text, status, author)
+            self.state.refresh_monitor(self.store, drift=False)  # the spend this turn added, for the next one
             return self.store.conversation_cost(conversation_id), self.store.today_cost()
 
         # The reply is on disk before the turn reports it done.
         conversation_cost, day_cost = await writes.last(close_turn)
         yield ReplyDone(Reply(conversation_id, reply.result(), text, status, attempts), conversation_cost, day_cost)
+        # After the reply is out (a caller that stops reading at ReplyDone skips it): the drift figures
+        # with this turn's attempts, for the next decision.
+        await writes.wait(self.state.refresh_monitor, self.store)

@@ -253,6 +253,7 @@ class PlaygroundApp(App):
         if isinstance(state, ProfileChanged):
             self.session.apply_profile(state.profile)
             self._rebuild_semantic()
+            self._refresh_monitor()
             self.notify(f"Routing with profile {state.profile.name}", timeout=3, markup=False)
         self.profile_signal.publish(state)
 
@@ -261,6 +262,11 @@ class PlaygroundApp(App):
         # Embedding new utterances takes a moment; until it is done, semantic routes are skipped and say so.
         self.session.state.semantic = None
         self.session.build_semantic_index()
+
+    @work(thread=True, group="monitor", exclusive=True, exit_on_error=False)
+    def _refresh_monitor(self) -> None:
+        # Another profile may have another budget and name: its spend is read off the event loop.
+        self.session.state.refresh_monitor(self.session.store)
 
     # History and stats: pushed over the chat, which keeps its state underneath -------------------
 

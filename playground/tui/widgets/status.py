@@ -20,6 +20,8 @@ class StatusBar(Static):
     """The conversation's own settings, when it has any (system prompt, temperature)."""
     streaming = reactive(False)
     """A reply is on its way: the engine is busy, not merely "ready"."""
+    budget = reactive("")
+    """What the profile's tightest spend limit leaves ("$0.42 left today"), when it has one."""
     problem = reactive("")
     """Shown instead of the usual line until fixed, e.g. a profile edit that does not validate."""
 
@@ -33,5 +35,6 @@ class StatusBar(Static):
             " · ", ("streaming…" if self.streaming and self.engine.startswith("ready") else self.engine), " · ",
             "conversation ", (dollars(self.conversation_cost), "bold"),
             " · today ", (dollars(self.day_cost), "bold"),
+            (f" · {self.budget}" if self.budget else "", "bold red" if "reached" in self.budget else ""),
             (" · incognito: text not stored" if self.incognito else "", "bold"),
         )
