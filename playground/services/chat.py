@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import time
 from collections.abc import AsyncIterator, Callable
@@ -32,8 +31,6 @@ from playground.services.events import (
 from playground.services.routing_state import RoutingState
 
 T = TypeVar("T")
-ROW_WAIT_S = 0.05
-"""How long a request waits for its attempt's row: milliseconds, unless the database is locked."""
 
 
 class _TurnWrites:
@@ -153,8 +150,8 @@ class ChatService:
             return
         yield Routed(decision)
 
-        # Writes run on the writer thread, in order. Only each attempt's row is awaited (before its request),
-        # then none until the turn closes: the reply streams while they land.
+        # From here on no write is awaited until the turn closes: each runs on the writer thread, in order,
+        # while the request goes out and the reply streams.
         reply = writes.submit(self.store.start_reply, conversation_id, incognito)
         secrets = environment_secrets(self.state.profile.key_envs())
         attempts: list[Attempt] = []
@@ -176,14 +173,9 @@ class ChatService:
                     stream = AttemptStream(self.state.catalog[alias], messages, route=decision.route, reason=reason,
                                            hop=hop, timeouts=self.state.profile.timeouts, secrets=secrets,
                                            temperature=settings.temperature)
-                    # The row is written before the request goes out, so a process killed during the call
-                    # leaves it. Written while the request went out, it cost the first text more (~0.5 ms at
-                    # load 5): the writer took the GIL from LiteLLM building the request. A database another
-                    # process keeps locked does not hold the request up, though: then it lands when it can.
+                    # Written while the request goes out, not before it: the row is for a crash's sake.
                     row = writes.submit(_start_attempt, self.store, stream.attempt, conversation_id, prompt_id,
                                         reply, decision if hop == 0 else None)
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(row)), ROW_WAIT_S)
                     flushed = time.monotonic()
                     async for piece in stream:
                         yield TextDelta(piece)
@@ -215,7 +207,7 @@ class ChatService:
             if stream is not None:
                 attempt = stream.cancelled()
                 attempts.append(attempt)
-                if row is not None and not row.cancelled() and row.exception() is None:
+                if row is not None and row.exception() is None:
                     _record_attempt(self.store, attempt, conversation_id, prompt_id, reply, row)
             last = attempts[-1] if attempts else None
             _save_reply(self.store, reply, last.text if last else "", "cancelled", last.model_alias if last else None)
