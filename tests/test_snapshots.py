@@ -26,6 +26,7 @@ from playground.base.records import Attempt, Failure, Outcome, Vote
 from playground.services.session import open_session
 from playground.tui.app import PlaygroundApp
 from playground.tui.screens.compare import CompareScreen
+from playground.tui.screens.experiments import ExperimentsScreen
 from playground.tui.screens.history import HistoryScreen
 from playground.tui.screens.leaderboard import LeaderboardScreen
 from playground.tui.screens.pick_models import ModelPicker
@@ -305,3 +306,35 @@ def test_leaderboard(snap_compare, session, size, filled):
         await _settle(pilot)
 
     assert snap_compare(_app(session), terminal_size=size, run_before=open_board)
+
+
+def _experiment(store) -> None:
+    """Twenty marked replies per arm of experiment `temps`: careful succeeds 18 times, fast 8."""
+    for i in range(20):
+        for arm, alias, good, cost in (("fast", "fast", i < 8, 0.001), ("careful@temperature=0.2", "careful",
+                                                                           i < 18, 0.004)):
+            conversation, prompt_id, reply_id = _turn(store, f"question {i}", "an answer", alias, cost)
+            store.record_assignment(reply_id, conversation, prompt_id, "temps", arm, "everything", "compare-test")
+            store.record_feedback(reply_id, good)
+
+
+@pytest.mark.parametrize("filled", [False, True], ids=["none", "filled"])
+@pytest.mark.parametrize("size", SIZES)
+def test_experiments(snap_compare, tmp_path, stub, size, filled):
+    routes = [{"name": "everything", "tier": "main",
+               "experiment": {"name": "temps", "variants": ["fast", "careful@temperature=0.2"]}}] if filled else None
+    profile = compare_profile(tmp_path, stub.api_base, ["fast", "careful"], **({"routes": routes} if routes else {}))
+    session = open_session(profile, tmp_path / "h.db")
+    if filled:
+        _experiment(session.store)
+
+    async def open_experiments(pilot):
+        await pilot.press("f12")
+        await _screen(pilot, ExperimentsScreen)
+        await wait_for(pilot, lambda: "Experiments ·" in str(pilot.app.screen.query_one("#experiments-title").render()))
+        await _settle(pilot)
+
+    try:
+        assert snap_compare(_app(session), terminal_size=size, run_before=open_experiments)
+    finally:
+        session.store.close()

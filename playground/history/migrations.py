@@ -185,6 +185,19 @@ def _index_for_drift_and_budgets(db: sqlite_utils.Database) -> None:
 
 ATTEMPTS_FOR_DRIFT = "attempts_for_drift"
 ATTEMPTS_FOR_SPEND = "attempts_for_spend"
+def _add_assignments(db: sqlite_utils.Database) -> None:
+    # Which experiment arm each reply was assigned to (chosen before it was asked), so marks, votes and
+    # costs can be joined to arms. The arm's label keeps its settings (`fast@temperature=1.2`).
+    db.table("assignments").create({
+        "reply_message_id": int, "conversation_id": str, "prompt_message_id": int, "experiment": str, "arm": str,
+        "route": str, "profile": str, "created_at": str,
+    }, pk="reply_message_id", foreign_keys=[("reply_message_id", "messages", "id"),
+                                            ("conversation_id", "conversations", "id"),
+                                            ("prompt_message_id", "messages", "id")])
+    # Each arm's traffic is counted on the first, when the experiment began is read from the second.
+    db.table("assignments").create_index(["experiment", "arm"])
+    db.table("assignments").create_index(["experiment", "created_at"])
+    db.table("assignments").create_index(["conversation_id"])
 
 
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
@@ -201,4 +214,5 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("add_measurements", _add_measurements),
     ("mark_retries_and_fallbacks", _mark_retries_and_fallbacks),
     ("index_for_drift_and_budgets", _index_for_drift_and_budgets),
+    ("add_assignments", _add_assignments),
 ]

@@ -124,6 +124,43 @@ def reply_costs(cursor: Cursor, message_ids: Sequence[int]) -> Rows:
         tuple(message_ids)).fetchall()
 
 
+def experiment_assigned(cursor: Cursor, experiment: str) -> Rows:
+    """Replies assigned per arm, counted on the (experiment, arm) index."""
+    return cursor.execute("SELECT arm, count(*) AS replies FROM assignments WHERE experiment = ? GROUP BY arm",
+                          (experiment,)).fetchall()
+
+
+def experiment_started(cursor: Cursor, experiment: str) -> str | None:
+    return cursor.execute("SELECT min(created_at) FROM assignments WHERE experiment = ?", (experiment,)).fetchone()[0]
+
+
+# A reply's cost: every attempt behind it, NULL when any of them had no known price.
+_REPLY_COST = ("(SELECT CASE WHEN count(*) = count(cost_usd) THEN total(cost_usd) END FROM attempts x "
+               "WHERE x.reply_message_id = {reply})")
+
+
+def experiment_marks(cursor: Cursor, experiment: str, with_cost: bool) -> Rows:
+    """Per arm, the marked replies' count, good ones, and (`with_cost`) sums of their cost, its square and
+    the good ones' cost. Walks the marks (a person's clicks, few) rather than every assigned reply."""
+    cost = _REPLY_COST.format(reply="f.message_id") if with_cost else "0.0"
+    return cursor.execute(
+        f"WITH judged AS (SELECT a.arm, f.good AS s, {cost} AS c FROM feedback f "
+        "CROSS JOIN assignments a ON a.reply_message_id = f.message_id WHERE a.experiment = ?) "
+        "SELECT arm, count(*) AS judged, total(s) AS successes, count(*) - count(c) AS unpriced, total(c) AS cost, "
+        "total(c * c) AS cost_squared, total(c * s) AS cost_of_successes FROM judged GROUP BY arm",
+        (experiment,)).fetchall()
+
+
+def experiment_votes(cursor: Cursor, route: str, labels: Sequence[str], since: str) -> Rows:
+    """`models` and `reply_message_ids` are parallel lists: a label's reply sits at the same key."""
+    reply = "json_extract(v.reply_message_ids, '$[' || j.key || ']')"
+    return cursor.execute(
+        f"SELECT j.value AS label, v.outcome, v.winner_model_alias AS winner, {_REPLY_COST.format(reply=reply)} "
+        "AS cost_usd FROM votes v, json_each(v.models) j "
+        f"WHERE v.route = ? AND v.created_at >= ? AND j.value IN ({_marks(labels)}) ORDER BY v.id",
+        (route, since, *labels)).fetchall()
+
+
 # The history list and search --------------------------------------------------------------------
 
 def summaries(cursor: Cursor, conditions: Sequence[str], params: Sequence, limit: int) -> Rows:

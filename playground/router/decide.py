@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
@@ -16,6 +16,7 @@ from playground.config.profile import Profile, Route
 from playground.router import rules
 from playground.router.budget import COST_BOOST, BudgetStatus
 from playground.router.drift import DRIFT_PENALTY, ModelDrift
+from playground.router.experiment import Assignment, Tally, assign
 from playground.router.features import cheap_score
 from playground.router.health import ModelHealth
 from playground.router.select import Estimate, estimate, order
@@ -52,6 +53,9 @@ class SemanticMatcher(Protocol):
 
     def margin(self) -> float:
         """A lead over the runner-up that is enough on its own, however low the similarity."""
+
+    def embed(self, text: str) -> Sequence[float]:
+        """The prompt's sentence embedding as the semantic stage reads it (for a learned route's features)."""
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,12 @@ class Decision:
     """The most similar route's lead over the runner-up."""
     budget: str = ""
     """How a spend limit near or past its end shaped the choice."""
+    experiment: str | None = None
+    """The route's experiment, when one of its arms answers first."""
+    arm: str | None = None
+    """That arm's label (`fast@temperature=1.2`): its settings go with its model's attempts."""
+    assigned: bool = False
+    """The reply counts towards the experiment (False once it is stopped and its winner answers)."""
 
     @property
     def reason(self) -> str:
@@ -198,7 +208,13 @@ def _pick_route(request: RouteRequest, profile: Profile, catalog: Catalog, facts
                 cheap_cost = tier_cost(catalog, profile, spec.cheap_tier, request.request_tokens)
                 if strong_cost is not None and cheap_cost is not None:
                     gap = strong_cost - cheap_cost
-            p = cheap_score(spec, facts, gap)
+            embedding: Sequence[float] = ()
+            if spec.uses_embedding:
+                if semantic is None:  # not loaded yet: the safe choice is the route's own (strong) tier
+                    return route, route.tier, "prompt embedding not loaded yet, so not the cheap tier", None, \
+                        spec.threshold, skipped
+                embedding = semantic.embed(request.prompt)
+            p = cheap_score(spec, facts, gap, embedding)
             if p >= spec.threshold:
                 return route, spec.cheap_tier, f"cheap-enough score {p:.2f} ≥ {spec.threshold:.2f}", p, \
                     spec.threshold, skipped
@@ -219,10 +235,12 @@ def route_for(request: RouteRequest, profile: Profile, catalog: Catalog,
 def decide(request: RouteRequest, profile: Profile, catalog: Catalog, *,
            health: Mapping[str, ModelHealth] | None = None, semantic: SemanticMatcher | None = None,
            forced: str | None = None, rng: random.Random | None = None, now: float | None = None,
-           drift: Mapping[str, ModelDrift] | None = None, budget: BudgetStatus | None = None) -> Decision:
+           drift: Mapping[str, ModelDrift] | None = None, budget: BudgetStatus | None = None,
+           tallies: Mapping[str, Mapping[str, Tally]] | None = None) -> Decision:
     """`now` is on the health tracker's clock (monotonic), for cooldowns. `drift` (by alias) and `budget`
     come from history (services.monitor): a drifted model is penalised, a spend limit near its end makes
-    cost weigh more, and one past its end stops every model that is not free."""
+    cost weigh more, and one past its end stops every model that is not free. `tallies` are each
+    experiment's outcomes so far, by experiment name and arm label (for Thompson sampling)."""
     health = health or {}
     drift = drift or {}
 
@@ -250,6 +268,8 @@ def decide(request: RouteRequest, profile: Profile, catalog: Catalog, *,
     similarities: dict[str, float] = {}
     route, tier_name, why, score, threshold, skipped = _pick_route(request, profile, catalog, facts, semantic,
                                                                    similarities)
+    rng = rng or random.Random()
+    assignment = _assignment(route, catalog, tokens, output, health, now, budget, tallies or {}, rng)
     tier = catalog.members(profile.tiers[tier_name])
     dropped: dict[str, Candidate] = {}
     viable: list[Estimate] = []
@@ -261,12 +281,18 @@ def decide(request: RouteRequest, profile: Profile, catalog: Catalog, *,
                                             latency_samples=est.samples, drift=est.drift)
         else:
             viable.append(est)
-    ranked = order(viable, route.select, profile.selection, rng or random.Random())
+    ranked = order(viable, route.select, profile.selection, rng)
     if route.prefer:
         # Learned from votes and marks: preferred models first, in their order; the policy orders the rest.
         # A drifted model loses its preference until it recovers: the votes were for the model it was.
         rank = {alias: i for i, alias in enumerate(route.prefer)}
         ranked.sort(key=lambda e: (bool(e.drift), rank.get(e.info.alias, len(rank))))
+    if assignment is not None:
+        # The arm's model answers first, wherever it sits in the tier; the tier's others remain its fallbacks.
+        arm_model = catalog[assignment.model]
+        ranked = [estimate(arm_model, tokens, output, health.get(arm_model.alias), drifted(arm_model.alias),
+                           boost(arm_model.alias)),
+                  *(e for e in ranked if e.info.alias != assignment.model)]
     chain: list[Estimate] = list(ranked)
     for alias in profile.fallbacks:
         if alias in dropped or any(e.info.alias == alias for e in chain):
@@ -302,6 +328,8 @@ def decide(request: RouteRequest, profile: Profile, catalog: Catalog, *,
             note = f"{tier_name} tier, {policy}" if alias in in_tier else f"fallback (no {tier_name} model available)"
             if alias in route.prefer:
                 note = f"{tier_name} tier, preferred by your votes and marks"
+            if assignment is not None:
+                note = assignment.note
             if stopped and alias not in in_tier and alias not in profile.fallbacks:
                 note = "free model (the budget is spent)"
         else:
@@ -320,7 +348,9 @@ def decide(request: RouteRequest, profile: Profile, catalog: Catalog, *,
     return Decision(route.name, route.stage, why, chain[0].info.alias, tuple(e.info.alias for e in chain[1:]),
                     request.prompt_tokens, tuple(candidates), tier_name, score, threshold, tuple(skipped),
                     similarities, runner_up, margin,
-                    _budget_note(budget, route.select, stopped, {e.info.alias for e in chain}))
+                    budget=_budget_note(budget, route.select, stopped, {e.info.alias for e in chain}),
+                    experiment=assignment.experiment if assignment else None,
+                    arm=assignment.arm if assignment else None, assigned=bool(assignment and assignment.assigned))
 
 
 def _budget_note(budget: BudgetStatus | None, policy: str, stopped: list[str], aliases: set[str]) -> str:
@@ -334,3 +364,19 @@ def _budget_note(budget: BudgetStatus | None, policy: str, stopped: list[str], a
         return ""
     how = f"cost weight ×{1 + COST_BOOST * near.pressure:.1f}" if policy == "weighted" else "cheapest first"
     return f"{near.used:.0%} of a limit used ({near.describe()}): {how}"
+
+
+def _assignment(route: Route, catalog: Catalog, tokens: int, output: int, health: Mapping[str, ModelHealth],
+                now: float, budget: BudgetStatus | None, tallies: Mapping[str, Mapping[str, Tally]],
+                rng: random.Random) -> Assignment | None:
+    """The route's experiment arm for this prompt, among arms whose model can take it now (and afford it)."""
+    if route.experiment is None:
+        return None
+
+    def usable(alias: str) -> bool:
+        info = catalog[alias]
+        cost = estimate(info, tokens, output, health.get(alias)).cost
+        return _unfit(info, tokens, health.get(alias), now) is None and _over_budget(budget, info, cost) is None
+
+    usable_models = {arm.model for arm in route.experiment.variants if arm.model in catalog and usable(arm.model)}
+    return assign(route.experiment, usable_models, tallies.get(route.experiment.name, {}), rng)

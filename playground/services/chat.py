@@ -16,6 +16,7 @@ from playground.history.store import Store
 from playground.providers.stream import AttemptStream
 from playground.router import Decision, NoModelAvailable, RouteRequest, decide
 from playground.router.rules import split_tags
+from playground.services import experiments
 from playground.services.events import (
     FLUSH_INTERVAL_S,
     AttemptEnded,
@@ -135,16 +136,18 @@ class ChatService:
             history = self._history(conversation)
             if settings.system:
                 history.insert(0, {"role": "system", "content": settings.system})
-            return conversation, prompt_id, history, tokens.count_text(text), tokens.count_messages(history)
+            return (conversation, prompt_id, history, tokens.count_text(text), tokens.count_messages(history),
+                    experiments.tallies(self.store, self.state.profile))
 
         writes = _TurnWrites(self._writer)
-        conversation_id, prompt_id, messages, prompt_tokens, request_tokens = await writes.wait(open_turn)
+        conversation_id, prompt_id, messages, prompt_tokens, request_tokens, tallies = await writes.wait(open_turn)
         yield TurnStarted(conversation_id, prompt_id)
         request = RouteRequest(text, prompt_tokens, request_tokens, prompt_tags | tags)
         try:
             decision = decide(request, self.state.profile, self.state.catalog, health=self.state.health.snapshot(),
                               semantic=self.state.semantic, forced=model, rng=self.rng, now=self.state.health.clock(),
-                              drift=self.state.monitor.drift(), budget=self.state.monitor.budget(self.state.profile))
+                              drift=self.state.monitor.drift(), budget=self.state.monitor.budget(self.state.profile),
+                              tallies=tallies)
         except NoModelAvailable as exc:
             yield TurnFailed(conversation_id, str(exc))
             return
@@ -153,6 +156,14 @@ class ChatService:
         # From here on no write is awaited until the turn closes: each runs on the writer thread, in order,
         # while the request goes out and the reply streams.
         reply = writes.submit(self.store.start_reply, conversation_id, incognito)
+        if decision.assigned and decision.experiment and decision.arm:
+            experiment, arm = decision.experiment, decision.arm
+
+            def assign() -> None:
+                self.store.record_assignment(reply.result(), conversation_id, prompt_id, experiment, arm,
+                                             decision.route, self.state.profile.name)
+
+            writes.submit(assign)
         secrets = environment_secrets(self.state.profile.key_envs())
         attempts: list[Attempt] = []
         stream: AttemptStream | None = None
@@ -170,9 +181,12 @@ class ChatService:
                     else:
                         reason = f"fallback after {attempts[-1].model_alias} failed ({attempts[-1].failure})"
                     yield AttemptStarted(alias, hop, reason)
-                    stream = AttemptStream(self.state.catalog[alias], messages, route=decision.route, reason=reason,
-                                           hop=hop, timeouts=self.state.profile.timeouts, secrets=secrets,
-                                           temperature=settings.temperature)
+                    # An experiment arm's model goes with the arm's settings.
+                    info, sent, temperature = experiments.arm_request(decision.arm, self.state.catalog[alias],
+                                                                      messages, settings.temperature)
+                    stream = AttemptStream(info, sent, route=decision.route, reason=reason, hop=hop,
+                                           timeouts=self.state.profile.timeouts, secrets=secrets,
+                                           temperature=temperature)
                     # Written while the request goes out, not before it: the row is for a crash's sake.
                     row = writes.submit(_start_attempt, self.store, stream.attempt, conversation_id, prompt_id,
                                         reply, decision if hop == 0 else None)

@@ -14,6 +14,7 @@ from playground.base.records import Attempt, Column, Comparison, LiveStats, Outc
 from playground.base.safetext import environment_secrets
 from playground.config.catalog import LOCAL_PREFIX, ModelInfo
 from playground.config.profile import is_loopback
+from playground.config.variants import Variant, VariantError, parse_variant
 from playground.history.store import Store
 from playground.providers.stream import AttemptStream
 from playground.router import NoModelAvailable, RouteRequest, decide, route_for
@@ -29,7 +30,6 @@ from playground.services.events import (
     EmptyPrompt,
 )
 from playground.services.routing_state import RoutingState
-from playground.services.variants import Variant, VariantError, parse_variant
 
 MIN_MODELS, MAX_MODELS = 2, 6
 PROGRESS_INTERVAL_S = 0.1

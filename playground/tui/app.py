@@ -39,6 +39,8 @@ class PlaygroundApp(App):
     BINDINGS = [
         Binding("f3", "show_history", "History", id="app.history"),
         Binding("f4", "show_stats", "Stats", id="app.stats"),
+        # Shown in help (F1) and the command palette; the footer is full. F6/F7 select text in the prompt box.
+        Binding("f12", "experiments", "Experiments", id="app.experiments", show=False),
         Binding("f8", "leaderboard", "Leaderboard", id="app.leaderboard"),
         # F1 opens the terminal's own help in GNOME Terminal and others: Ctrl+/ (sent as Ctrl+_) too.
         Binding("f1,ctrl+underscore", "help", "Help", id="app.help"),
@@ -211,6 +213,12 @@ class PlaygroundApp(App):
 
         if self.session is not None and not isinstance(self.screen, LeaderboardScreen):
             self.push_screen(LeaderboardScreen(self.session))
+
+    def action_experiments(self) -> None:
+        from playground.tui.screens.experiments import ExperimentsScreen
+
+        if self.session is not None and not isinstance(self.screen, ExperimentsScreen):
+            self.push_screen(ExperimentsScreen(self.session))
 
     def _load(self) -> None:
         from playground.base import tokens
