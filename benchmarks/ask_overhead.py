@@ -19,6 +19,7 @@ os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 
 import argparse
 import asyncio
+import contextvars
 import json
 import math
 import statistics
@@ -77,13 +78,25 @@ def header(title: str) -> None:
 
 def compare(bare: list[float], ours: list[float], unit: str) -> None:
     b, o = statistics.median(bare), statistics.median(ours)
-    print(f"  {'overhead (difference of medians)':<46} {ms(o - b):>10} ms {unit}")
-    print(f"  {'ratio of medians (playground / bare)':<46} {o / b:>10.2f}x")
+    added = f"{ms(o - b):>10} {ms(p95(ours) - p95(bare)):>10}"
+    print(f"  {'overhead: difference of medians / of p95s':<46} {added} ms {unit}")
+    print(f"  {'ratio (playground / bare): medians / p95s':<46} {o / b:>9.3f}x {p95(ours) / p95(bare):>9.3f}x")
 
 
 # (a) in process --------------------------------------------------------------------------------------
 
 PHASES = ("TurnStarted", "Routed", "AttemptStarted", "TextDelta", "AttemptEnded", "ReplyDone")
+
+
+async def settle() -> None:
+    """Let the previous request's leftovers finish before the next is timed: LiteLLM ends each stream by
+    scheduling logging tasks, which would otherwise run inside whichever request comes next."""
+    me = asyncio.current_task()
+    for _ in range(500):
+        if not [task for task in asyncio.all_tasks() if task is not me and not task.done()]:
+            break
+        await asyncio.sleep(0.001)
+    await asyncio.sleep(0.005)
 
 
 async def in_process(api_base: str, home: Path, n: int, words: int) -> dict:
@@ -93,8 +106,8 @@ async def in_process(api_base: str, home: Path, n: int, words: int) -> dict:
     from playground.services.events import ReplyDone
     from playground.services.session import open_session
 
-    # The module ChatService uses, configured once (quiet, drop_params, the local provider): both paths
-    # share it, so the difference is the playground's own work.
+    # The module ChatService uses, configured once (quiet, drop_params, the local provider, the shared HTTP
+    # client): both paths share it, so the difference is the playground's own work.
     assert engine.load() is litellm
     profile = home / "bench.yaml"
     profile.write_text(f"version: 1\nname: bench\nmodels:\n  bench: {{model: {MODEL}, api_base: '{api_base}'}}\n"
@@ -102,62 +115,84 @@ async def in_process(api_base: str, home: Path, n: int, words: int) -> dict:
     session = open_session(str(profile), home / "in-process.db")
     messages = [{"role": "user", "content": PROMPT}]
 
-    async def bare(marks: dict[str, float] | None = None) -> None:
+    async def bare(marks: dict[str, float], **options) -> None:
         started = time.perf_counter()
         stream = await litellm.acompletion(model=MODEL, api_base=api_base, api_key="x", stream=True,
-                                           messages=messages, max_retries=0)
+                                           messages=messages, max_retries=0, **options)
         text = []
         async for chunk in stream:
             if chunk.choices and chunk.choices[0].delta.content:
-                if marks is not None and not text:
+                if not text:
                     marks["first text"] = time.perf_counter() - started
                 text.append(chunk.choices[0].delta.content)
+        marks["total"] = time.perf_counter() - started
         if len("".join(text).split()) != words:
             raise RuntimeError(f"bare stream returned {len(''.join(text).split())} words, expected {words}")
 
-    async def ours(marks: dict[str, float] | None = None) -> None:
+    async def usage(marks: dict[str, float]) -> None:
+        await bare(marks, stream_options={"include_usage": True})
+
+    async def ours(marks: dict[str, float]) -> None:
         started = time.perf_counter()
         async for event in session.chat.send(PROMPT):
             name = type(event).__name__
-            if marks is not None and name not in marks:
+            if name not in marks:
                 marks[name] = time.perf_counter() - started
             if isinstance(event, ReplyDone):
                 reply = event.reply
                 if reply.status != "complete" or len(reply.text.split()) != words:
                     raise RuntimeError(f"ChatService reply {reply.status}: {len(reply.text.split())} words")
+                if reply.attempts[-1].tokens_estimated:
+                    raise RuntimeError("ChatService estimated the tokens although the server sent usage")
+        marks["total"] = time.perf_counter() - started
+        marks["first text"] = marks["TextDelta"]
+
+    sides = {"bare": bare, "usage": usage, "ours": ours}
+    results: dict[str, list[dict[str, float]]] = {name: [] for name in sides}
+
+    async def timed(name: str, record: bool) -> None:
+        marks: dict[str, float] = {}
+        # Each request in a task of its own with a fresh context, as separate callers would make them: no
+        # context variable one side sets (the playground's send clock) is seen by the other.
+        cpu = time.process_time()
+        await asyncio.create_task(sides[name](marks), context=contextvars.Context())
+        # CPU seconds of this process (every thread; the stub server is another process): unlike the wall
+        # time, hardly moved by other processes competing for the cores.
+        marks["cpu"] = time.process_time() - cpu
+        if record:
+            results[name].append(marks)
+        await settle()
 
     for _ in range(WARMUP):
-        await bare()
-        await ours()
-    bare_times, our_times, bare_marks, our_marks = [], [], [], []
-    for _ in range(n):  # interleaved, so drift (CPU frequency, other load) hits both alike
-        marks: dict[str, float] = {}
-        started = time.perf_counter()
-        await bare(marks)
-        bare_times.append(time.perf_counter() - started)
-        bare_marks.append(marks)
-        marks = {}
-        started = time.perf_counter()
-        await ours(marks)
-        our_times.append(time.perf_counter() - started)
-        our_marks.append(marks)
+        for name in sides:
+            await timed(name, record=False)
+    order = list(sides)
+    for i in range(n):  # interleaved, rotating who goes first, so drift and order hit every side alike
+        for name in order[i % 3:] + order[:i % 3]:
+            await timed(name, record=True)
     session.store.close()
-    return {"bare": bare_times, "ours": our_times, "bare_marks": bare_marks, "our_marks": our_marks}
+    return results
 
 
-def report_in_process(result: dict, n: int) -> None:
-    header(f"(a) in process, warm: {n} interleaved requests each, after {WARMUP} warm-up requests")
-    row("bare litellm.acompletion(stream=True)", result["bare"])
-    row("ChatService.send() (playground ask's core)", result["ours"])
-    compare(result["bare"], result["ours"], "per request")
-
+def report_in_process(results: dict, n: int, load: tuple[float, float]) -> None:
+    header(f"(a) in process, warm: {n} interleaved requests each, after {WARMUP} warm-up requests "
+           f"(1-min load average {load[0]:.2f} before, {load[1]:.2f} after)")
+    labels = {"bare": "bare litellm.acompletion(stream=True)",
+              "usage": "  the same with stream_options include_usage",
+              "ours": "ChatService.send() (playground ask's core)"}
+    titles = {"total": "wall time per request", "first text": "wall time to the first text",
+              "cpu": "CPU time per request (this process, all threads)"}
+    for figure, title in titles.items():
+        print(f"  {title}")
+        for name, label in labels.items():
+            row(label, [m[figure] for m in results[name]])
+        bare = [m[figure] for m in results["bare"]]
+        compare(bare, [m[figure] for m in results["ours"]], "per request")
     print("\n  where ChatService.send() spends it (median ms from the call to each event's first arrival)")
-    bare_first = [m["first text"] for m in result["bare_marks"]]
     for name in PHASES:
-        samples = [m[name] for m in result["our_marks"] if name in m]
+        samples = [m[name] for m in results["ours"] if name in m]
         label = "first TextDelta" if name == "TextDelta" else name
         print(f"    {label:<44} {ms(statistics.median(samples)):>10}")
-    print(f"    {'bare: first text chunk':<44} {ms(statistics.median(bare_first)):>10}")
 
 
 # (b) whole processes ---------------------------------------------------------------------------------
@@ -171,6 +206,11 @@ def processes(api_base: str, home: Path, runs: int, words: int) -> dict[str, lis
         "ask": [sys.executable, "-m", "playground", "ask", PROMPT, "--model", MODEL, "--api-base", api_base,
                 "--json"],
     }
+    from playground.config import local_model
+
+    if local_model.runtime_problem() is None and local_model.gguf_path() is not None:
+        # As a new user's first command runs: the default profile, its semantic stage, the embedded model.
+        commands["default"] = [sys.executable, "-m", "playground", "ask", "hi", "--json"]
     samples: dict[str, list[float]] = {name: [] for name in commands}
     for run in range(runs + 1):  # the first round warms the page cache and .pyc files; not counted
         for name, command in commands.items():
@@ -181,6 +221,8 @@ def processes(api_base: str, home: Path, runs: int, words: int) -> dict[str, lis
                 raise RuntimeError(f"{name} exited {done.returncode}: {done.stderr.strip()[-2000:]}")
             if name == "bare" and int(done.stdout.split()[-1]) != words:
                 raise RuntimeError(f"bare process received {done.stdout.strip()} words, expected {words}")
+            if name == "default" and json.loads(done.stdout)["status"] != "complete":
+                raise RuntimeError(f"default-profile ask: {done.stdout[-2000:]}")
             if name == "ask":
                 reply = json.loads(done.stdout)
                 if reply["status"] != "complete" or len(reply["text"].split()) != words:
@@ -196,12 +238,15 @@ def report_processes(samples: dict[str, list[float]], runs: int) -> None:
     row("python -c '<import litellm, one bare stream>'", samples["bare"])
     row("python -m playground ask --json", samples["ask"])
     compare(samples["bare"], samples["ask"], "per process")
+    if "default" in samples:
+        row("python -m playground ask hi (default profile)", samples["default"])
+        print("    (the semantic stage and the embedded model's reply: no bare counterpart)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=30, help="in-process requests per side (default 30)")
-    parser.add_argument("--runs", type=int, default=5, help="process runs per command (default 5)")
+    parser.add_argument("--runs", type=int, default=5, help="process runs per command (default 5; 0 skips them)")
     parser.add_argument("--words", type=int, default=200, help="words the stub streams, one per chunk")
     parser.add_argument("--words-per-chunk", type=int, default=1)
     args = parser.parse_args()
@@ -214,8 +259,11 @@ def main() -> None:
         chunks = math.ceil(args.words / args.words_per_chunk)
         print(f"stub server {api}: model {MODEL!r} streams {args.words} words in {chunks} chunks, no delay")
         print(f"python {sys.version.split()[0]} on {os.cpu_count()} CPUs")
-        report_in_process(asyncio.run(in_process(api, home, args.n, args.words)), args.n)
-        report_processes(processes(api, home, args.runs, args.words), args.runs)
+        before = os.getloadavg()[0]
+        results = asyncio.run(in_process(api, home, args.n, args.words))
+        report_in_process(results, args.n, (before, os.getloadavg()[0]))
+        if args.runs:
+            report_processes(processes(api, home, args.runs, args.words), args.runs)
     print(f"\ntotal benchmark time {time.perf_counter() - began:.0f} s")
 
 

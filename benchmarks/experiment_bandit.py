@@ -82,7 +82,7 @@ def read_cost(assigned: int) -> None:
     profile = load_profile(profile_path)
     store = Store(folder / "h.db")
     conversation, _ = store.start_turn(None, "q", "bench")
-    with store._write() as conn:  # bulk set-up: one transaction, not one per row
+    with store.transaction() as conn:  # bulk set-up: one transaction, not one per row
         for i in range(assigned):
             prompt = conn.execute("INSERT INTO messages (conversation_id, role, content, status, created_at, "
                                   "updated_at) VALUES (?, 'user', 'q', 'complete', '2025', '2025')",

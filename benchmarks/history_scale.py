@@ -85,7 +85,7 @@ def generate(path: Path, seed: int = 7) -> None:
             when += timedelta(seconds=30)
         conversations.append((conversation, first_prompt[:80], rng.choice(["default", "local-only"]),
                               start.isoformat(timespec="milliseconds"), stamp))
-    with store._write() as conn:
+    with store.transaction() as conn:
         conn.executemany("INSERT INTO conversations (id, title, profile, created_at, updated_at) "
                          "VALUES (?, ?, ?, ?, ?)", conversations)
         conn.executemany("INSERT INTO messages (id, conversation_id, role, content, status, model_alias, "

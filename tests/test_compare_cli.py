@@ -7,12 +7,14 @@ import os
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 
 import json
+import subprocess
+import sys
 
 import pytest
 
 from playground.cli.main import main
 from playground.history.store import Store
-from tests.support.helpers import compare_profile
+from tests.support.helpers import compare_profile, guarded_env
 from tests.support.openai_server import OpenAIStubServer
 
 
@@ -129,6 +131,22 @@ def test_one_model_twice_as_variants_with_the_wait_shown_apart(args, stub, capsy
     header, *rows = capsys.readouterr().out.splitlines()
     assert header.split()[:6] == ["model", "status", "tokens", "in/out", "cost", "wait"]
     assert rows[0].split()[4] == "–" and rows[1].startswith("fast@temperature=1.2  compared")
+
+
+def test_a_cold_process_waits_only_for_the_column_ahead_not_for_loading_litellm(tmp_path, stub):
+    """The second column waits while the first one's request runs; the first one's set-up (importing LiteLLM,
+    seconds in a fresh process) is not a queue: the second column would have waited for it alone too."""
+    stub.script("fast", text="one two three four five six", chunk_delay=0.05)
+    profile = compare_profile(tmp_path, stub.api_base, ["fast"])
+    result = subprocess.run([sys.executable, "-m", "playground", "--db", str(tmp_path / "h.db"), "--profile", profile,
+                             "compare", "hi", "-m", "fast", "-m", "fast@temperature=1.2", "--json"],
+                            capture_output=True, text=True, timeout=120, env=guarded_env())
+    assert result.returncode == 0, result.stderr
+    first, second = json.loads(result.stdout)["columns"]
+    assert first["setup_s"] > 0.5  # the import the old figure counted as the second column's wait
+    assert first["waited_s"] == 0 and abs(second["waited_s"] - first["latency_s"]) < 0.3, (first, second)
+    # Each column's TTFT is its own, from its own request.
+    assert 0 < first["ttft_s"] < first["latency_s"] and 0 < second["ttft_s"] < second["latency_s"] < 1
 
 
 @pytest.mark.parametrize("model, message", [("fast@temp=1", "unknown setting 'temp'"),

@@ -56,7 +56,7 @@ def test_a_read_on_a_worker_thread_waits_for_a_write_in_progress(tmp_path):
 
     thread = threading.Thread(target=worker)
     thread.start()
-    with pytest.raises(RuntimeError, match="rolled back"), store._write() as conn:
+    with pytest.raises(RuntimeError, match="rolled back"), store.transaction() as conn:
         conn.execute("UPDATE conversations SET system_prompt = 'uncommitted', title = 'uncommitted'")
         writing.set()
         assert not read.wait(0.3), "a read ran inside another thread's transaction"

@@ -7,7 +7,6 @@ import os
 import stat
 import subprocess
 import sys
-import textwrap
 
 import pytest
 import yaml
@@ -16,30 +15,23 @@ from playground.base.paths import bundled_profiles_dir
 from playground.config.catalog import build_catalog
 from playground.config.profile import load_profile
 from playground.policy.export import PLACEHOLDER_KEY, ExportError, module_name, to_litellm, to_profile_yaml
+from tests.support.helpers import write_profile
 
 PLANTED = "sk-planted-secret-0123456789abcdef"
 BUNDLED = sorted(bundled_profiles_dir().glob("**/*.yaml"))
 
 
 def profile_at(tmp_path, api_base: str):
-    path = tmp_path / "p.yaml"
-    path.write_text(textwrap.dedent(f"""\
-        name: exported
-        models:
-          broken: {{model: openai/broken, api_base: "{api_base}", key_env: TEST_EXPORT_KEY,
-                   price: {{input_per_mtok: 1, output_per_mtok: 2}}}}
-          good: {{model: openai/good, api_base: "{api_base}", key_env: TEST_EXPORT_KEY, context_window: 4000}}
-          keyless: {{model: openai/keyless, api_base: "{api_base}"}}
-        tiers: {{main: [broken]}}
-        routes:
-          - {{name: code, when: {{code: true}}, tier: main}}
-          - {{name: rest, tier: main, select: cheapest}}
-        fallbacks: [good]
-        retries: {{server_error: 0, rate_limited: 2, connection: 1}}
-        cooldown: {{after_failures: 2, seconds: 15}}
-        timeouts: {{total: 20, idle: 5, first_token: 7}}
-        """))
-    return path
+    models = {"broken": {"key_env": "TEST_EXPORT_KEY", "price": {"input_per_mtok": 1, "output_per_mtok": 2}},
+              "good": {"key_env": "TEST_EXPORT_KEY", "context_window": 4000},
+              "keyless": {}}
+    return write_profile(tmp_path, api_base, models, "p.yaml", defaults=False, name="exported",
+                         tiers={"main": ["broken"]}, fallbacks=["good"], routes=[
+                             {"name": "code", "when": {"code": True}, "tier": "main"},
+                             {"name": "rest", "tier": "main", "select": "cheapest"}],
+                         retries={"server_error": 0, "rate_limited": 2, "connection": 1},
+                         cooldown={"after_failures": 2, "seconds": 15},
+                         timeouts={"total": 20, "idle": 5, "first_token": 7})
 
 
 async def test_export_loads_into_litellm_router_and_falls_back(server, tmp_path, monkeypatch):

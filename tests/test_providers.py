@@ -12,6 +12,7 @@ from playground.base.records import Failure
 from playground.config.catalog import build_catalog
 from playground.config.profile import Profile, Timeouts, load_profile
 from playground.history.store import Store
+from playground.providers import engine
 from playground.providers.stream import AttemptStream
 from playground.services.chat import ChatService
 from playground.services.events import AttemptEnded, AttemptStarted, ReplyDone, Routed, TextDelta, TurnStarted
@@ -81,6 +82,25 @@ async def test_streamed_reply_uses_the_providers_usage(server):
     request = server.requests[0]
     assert request["stream"] is True and request["messages"] == messages
     assert request["stream_options"] == {"include_usage": True}
+
+
+async def test_the_attempt_ends_at_the_usage_without_litellms_second_assembly(server, monkeypatch):
+    """With include_usage LiteLLM assembles the whole reply twice after the last byte (once to yield the
+    usage, once more to log it): the attempt takes the provider's usage and stops after the first."""
+    litellm = engine.load()  # its warm-up assembles a stream of its own
+    assembled = []
+    assemble = litellm.stream_chunk_builder
+
+    def counted(*args, **kwargs):
+        assembled.append(kwargs.get("chunks"))
+        return assemble(*args, **kwargs)
+
+    monkeypatch.setattr(litellm, "stream_chunk_builder", counted)
+    server.script("ok", text=" ".join(f"w{i}" for i in range(50)))
+    attempt, pieces, _ = await stream_once(server, "ok")
+    assert len(pieces) == 50 and attempt.ok and attempt.finish_reason == "stop"
+    assert not attempt.tokens_estimated and attempt.output_tokens == 50
+    assert len(assembled) == 1
 
 
 async def test_without_usage_tokens_are_counted_and_marked_estimated(server):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-import yaml
 
 from playground.base.paths import resolve_profile
 from playground.config import local_model
@@ -11,6 +10,7 @@ from playground.config.catalog import build_catalog
 from playground.config.profile import load_profile
 from playground.router import NoModelAvailable, RouteRequest, decide
 from playground.router.rules import has_code
+from tests.support.helpers import write_profile
 
 KEYS = {"OPENAI_API_KEY": "sk-test-openai-000000", "GEMINI_API_KEY": "AIza-test-gemini-0000000000000"}
 CODE_PROMPT = "Why does this fail?\n```python\nprint(undefined_name)\n```"
@@ -25,19 +25,11 @@ def request(prompt: str, tokens: int = 5, conversation: int | None = None) -> Ro
     return RouteRequest(prompt, tokens, conversation)
 
 
-def small_profile(tmp_path, body: dict):
-    data = {
-        "name": "t",
-        "models": {
-            "tiny": {"model": "openai/tiny", "price": {"input_per_mtok": 0.1, "output_per_mtok": 0.2}},
-            "mid": {"model": "openai/mid", "price": {"input_per_mtok": 1, "output_per_mtok": 2}},
-            "big": {"model": "openai/big", "price": {"input_per_mtok": 5, "output_per_mtok": 15}},
-        },
-        **body,
-    }
-    path = tmp_path / "p.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return load_profile(path)
+SIZES = {
+    "tiny": {"price": {"input_per_mtok": 0.1, "output_per_mtok": 0.2}},
+    "mid": {"price": {"input_per_mtok": 1, "output_per_mtok": 2}},
+    "big": {"price": {"input_per_mtok": 5, "output_per_mtok": 15}},
+}
 
 
 # The default profile ------------------------------------------------------------------------------
@@ -111,11 +103,11 @@ def test_long_conversation_takes_the_long_context_route(default):
 # Small profiles ---------------------------------------------------------------------------------------
 
 def test_min_prompt_tokens_sends_long_prompts_to_the_big_tier(tmp_path):
-    profile = small_profile(tmp_path, {
-        "tiers": {"small": ["tiny", "mid"], "large": ["big"]},
-        "routes": [{"name": "long", "when": {"min_prompt_tokens": 500}, "tier": "large"},
-                   {"name": "rest", "tier": "small", "select": "cheapest"}],
-    })
+    profile = load_profile(write_profile(
+        tmp_path, None, SIZES, defaults=False, name="t",
+        tiers={"small": ["tiny", "mid"], "large": ["big"]},
+        routes=[{"name": "long", "when": {"min_prompt_tokens": 500}, "tier": "large"},
+                {"name": "rest", "tier": "small", "select": "cheapest"}]))
     catalog = build_catalog(profile, env={})
     short = decide(request("x", 499, 499), profile, catalog)
     assert (short.route, short.model, short.fallbacks) == ("rest", "tiny", ("mid",))
@@ -126,15 +118,9 @@ def test_min_prompt_tokens_sends_long_prompts_to_the_big_tier(tmp_path):
 
 
 def test_a_model_whose_window_is_too_small_is_skipped(tmp_path):
-    profile = small_profile(tmp_path, {
-        "models": {
-            "tiny": {"model": "openai/tiny", "context_window": 10,
-                     "price": {"input_per_mtok": 0.1, "output_per_mtok": 0.2}},
-            "mid": {"model": "openai/mid", "price": {"input_per_mtok": 1, "output_per_mtok": 2}},
-        },
-        "tiers": {"small": ["tiny", "mid"]},
-        "routes": [{"name": "rest", "tier": "small", "select": "cheapest"}],
-    })
+    profile = load_profile(write_profile(
+        tmp_path, None, {"tiny": SIZES["tiny"] | {"context_window": 10}, "mid": SIZES["mid"]}, defaults=False,
+        name="t", tiers={"small": ["tiny", "mid"]}, routes=[{"name": "rest", "tier": "small", "select": "cheapest"}]))
     catalog = build_catalog(profile, env={})
     assert decide(request("hi", 10, 10), profile, catalog).model == "tiny"  # exactly fits
     decision = decide(request("hi", 5, 11), profile, catalog)
@@ -144,15 +130,9 @@ def test_a_model_whose_window_is_too_small_is_skipped(tmp_path):
 
 
 def test_nothing_available_raises_with_every_reason(tmp_path):
-    profile = small_profile(tmp_path, {
-        "models": {
-            "keyed": {"model": "openai/keyed", "key_env": "ROUTER_TEST_KEY"},
-            "small": {"model": "openai/small", "context_window": 4},
-        },
-        "tiers": {"t": ["keyed"]},
-        "routes": [{"name": "only", "tier": "t"}],
-        "fallbacks": ["small"],
-    })
+    profile = load_profile(write_profile(
+        tmp_path, None, {"keyed": {"key_env": "ROUTER_TEST_KEY"}, "small": {"context_window": 4}}, defaults=False,
+        name="t", tiers={"t": ["keyed"]}, routes=[{"name": "only", "tier": "t"}], fallbacks=["small"]))
     with pytest.raises(NoModelAvailable) as caught:
         decide(request("hello there", 8, 8), profile, build_catalog(profile, env={}))
     assert str(caught.value) == ("no model can take this request (only route, t tier): "

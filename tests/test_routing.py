@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import textwrap
 
 import pytest
 
@@ -14,20 +13,20 @@ from playground.router import NoModelAvailable, RouteRequest, decide
 from playground.router.decide import SemanticScores
 from playground.router.health import HealthTracker
 from playground.router.rules import PromptFacts, find_keyword, has_code, matches, split_tags
+from tests.support.helpers import write_profile
 
-MODELS = """
-models:
-  cheap-a: {model: openai/a, price: {input_per_mtok: 1, output_per_mtok: 1}}
-  cheap-b: {model: openai/b, price: {input_per_mtok: 0.5, output_per_mtok: 0.5}}
-  strong: {model: openai/s, price: {input_per_mtok: 10, output_per_mtok: 30}, context_window: 1000}
-  keyed: {model: openai/k, key_env: TEST_ROUTER_KEY, price: {input_per_mtok: 0.1, output_per_mtok: 0.1}}
-"""
+MODELS = {
+    "cheap-a": {"model": "openai/a", "price": {"input_per_mtok": 1, "output_per_mtok": 1}},
+    "cheap-b": {"model": "openai/b", "price": {"input_per_mtok": 0.5, "output_per_mtok": 0.5}},
+    "strong": {"model": "openai/s", "price": {"input_per_mtok": 10, "output_per_mtok": 30}, "context_window": 1000},
+    "keyed": {"model": "openai/k", "key_env": "TEST_ROUTER_KEY",
+              "price": {"input_per_mtok": 0.1, "output_per_mtok": 0.1}},
+}
 
 
-def profile_from(tmp_path, body: str, models: str = MODELS) -> Profile:
-    path = tmp_path / "p.yaml"
-    path.write_text("name: t\n" + models + textwrap.dedent(body))
-    return load_profile(path)
+def profile_from(tmp_path, body: str, models: dict = MODELS) -> Profile:
+    """These models and the sections in `body` (YAML), nothing else."""
+    return load_profile(write_profile(tmp_path, None, models, "p.yaml", defaults=False, name="t", body=body))
 
 
 def facts(prompt: str, tokens: int = 10, conversation: int = 10, tags=()) -> PromptFacts:
@@ -275,7 +274,7 @@ def test_balance_shares_traffic_by_weight(tmp_path):
     profile = profile_from(tmp_path, """
         tiers: {t: [cheap-a, cheap-b]}
         routes: [{name: r, tier: t, select: balance}]
-        """, models=MODELS.replace("model: openai/a,", "model: openai/a, weight: 3,"))
+        """, models=MODELS | {"cheap-a": MODELS["cheap-a"] | {"weight": 3}})
     catalog = build_catalog(profile, env={})
     rng = random.Random(7)
     picks = [decide(RouteRequest("hi", 1, 1), profile, catalog, rng=rng).model for _ in range(400)]

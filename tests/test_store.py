@@ -202,3 +202,24 @@ def test_threads_share_one_store_and_each_have_their_own(tmp_path):
     assert shared.db.execute("SELECT count(*) FROM attempts").fetchone()[0] == 160
     assert shared.today_cost().usd == pytest.approx(1.6)
     assert sqlite3.connect(db).execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_writes_inside_one_transaction_commit_or_roll_back_together(tmp_path):
+    """A turn's opening (the prompt, its settings) and an attempt's row (the row, the reply's model) are
+    each one transaction: all of it is stored, or none."""
+    store = Store(tmp_path / "h.db")
+    with pytest.raises(RuntimeError, match="boom"), store.transaction():
+        conversation, prompt_id = store.start_turn(None, "hi", "p")
+        reply_id = store.start_reply(conversation)
+        store.start_attempt(attempt(), conversation, prompt_id, reply_id, None)
+        raise RuntimeError("boom")
+    assert store.conversations() == [] and store.latest_conversation() is None
+    with store.transaction():
+        conversation, prompt_id = store.start_turn(None, "hi", "p")
+        reply_id = store.start_reply(conversation)
+        store.start_attempt(attempt(), conversation, prompt_id, reply_id, None)
+    other = Store(tmp_path / "h.db")  # another connection sees all of it
+    assert [m.role for m in other.messages(conversation)] == ["user", "assistant"]
+    assert [a["model_alias"] for a in other.attempts(conversation)] == ["m"]
+    other.close()
+    store.close()

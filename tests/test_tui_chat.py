@@ -11,37 +11,18 @@ from playground.services.session import open_session
 from playground.tui.app import PlaygroundApp
 from playground.tui.widgets.reply import ReplyView
 from playground.tui.widgets.status import StatusBar
+from tests.support.helpers import STUB_PRICE, write_profile
 from tests.support.pilot import painted_text
 from tests.support.pilot import wait_for as _wait_for
 
 SIZE = (120, 40)
+UI = {"name": "ui-test", "price": STUB_PRICE, "routes": [{"name": "everything", "tier": "main"}], "retries": None}
+"""The chat tests' profile: the stub's models at STUB_PRICE, the first one tried, the rest its fallbacks."""
 
 
 @pytest.fixture
 def stub(server):
     return server
-
-
-def _profile(tmp_path, api_base: str, chain: list[str]) -> str:
-    models = "\n".join(
-        f"  {name}:\n    model: openai/{name}\n    api_base: {api_base}\n"
-        f"    price: {{input_per_mtok: 1.0, output_per_mtok: 2.0}}"
-        for name in chain)
-    path = tmp_path / "profile.yaml"
-    path.write_text(textwrap.dedent("""\
-        version: 1
-        name: ui-test
-        models:
-        {models}
-        tiers:
-          main: [{first}]
-        routes:
-          - name: everything
-            tier: main
-        fallbacks: [{rest}]
-        timeouts: {{first_token: 30, idle: 30, total: 60}}
-        """).format(models=models, first=chain[0], rest=", ".join(chain[1:])))
-    return str(path)
 
 
 def _meta(reply: ReplyView) -> str:
@@ -62,7 +43,7 @@ async def _ask(pilot, prompt: str) -> ReplyView:
 
 async def test_prompt_gets_streamed_reply_with_metadata_and_costs(tmp_path, stub):
     stub.script("fast", text="The answer is **forty-two**.", words_per_chunk=1)
-    session = open_session(_profile(tmp_path, stub.api_base, ["fast"]), tmp_path / "h.db")
+    session = open_session(write_profile(tmp_path, stub.api_base, ["fast"], **UI), tmp_path / "h.db")
     app = PlaygroundApp(session)
     async with app.run_test(size=SIZE) as pilot:
         reply = await _ask(pilot, "what is the answer?")
@@ -83,7 +64,7 @@ async def test_prompt_gets_streamed_reply_with_metadata_and_costs(tmp_path, stub
 async def test_failing_model_falls_back_and_shows_why(tmp_path, stub):
     stub.script("broken", status=500)
     stub.script("backup", text="backup answer")
-    session = open_session(_profile(tmp_path, stub.api_base, ["broken", "backup"]), tmp_path / "h.db")
+    session = open_session(write_profile(tmp_path, stub.api_base, ["broken", "backup"], **UI), tmp_path / "h.db")
     async with PlaygroundApp(session).run_test(size=SIZE) as pilot:
         reply = await _ask(pilot, "hi")
         await _wait_for(pilot, lambda: "TTFT" in _meta(reply))
@@ -95,7 +76,7 @@ async def test_failing_model_falls_back_and_shows_why(tmp_path, stub):
 
 async def test_escape_cancels_stream_and_keeps_partial(tmp_path, stub):
     stub.script("slow", text=" ".join(f"w{i}" for i in range(200)), chunk_delay=0.05)
-    session = open_session(_profile(tmp_path, stub.api_base, ["slow"]), tmp_path / "h.db")
+    session = open_session(write_profile(tmp_path, stub.api_base, ["slow"], **UI), tmp_path / "h.db")
     async with PlaygroundApp(session).run_test(size=SIZE) as pilot:
         reply = await _ask(pilot, "count")
         await _wait_for(pilot, lambda: len(reply.text.split()) >= 3)
@@ -112,7 +93,7 @@ async def test_escape_cancels_stream_and_keeps_partial(tmp_path, stub):
 async def test_model_text_cannot_inject_markup_or_escapes(tmp_path, stub):
     hostile = "[bold]x[/bold] [@click=app.quit]y[/] [link=http://evil]z[/link] \x1b]0;title\x07\x1b[2Jend"
     stub.script("evil", text=hostile, words_per_chunk=50)
-    session = open_session(_profile(tmp_path, stub.api_base, ["evil"]), tmp_path / "h.db")
+    session = open_session(write_profile(tmp_path, stub.api_base, ["evil"], **UI), tmp_path / "h.db")
     app = PlaygroundApp(session)
     async with app.run_test(size=SIZE) as pilot:
         reply = await _ask(pilot, "say it")
@@ -141,7 +122,7 @@ async def test_whole_app_answers_with_the_embedded_local_model(tmp_path):
 
 async def test_route_explanation_lists_every_candidate(tmp_path, stub):
     stub.script("fast", text="ok")
-    session = open_session(_profile(tmp_path, stub.api_base, ["fast", "spare"]), tmp_path / "h.db")
+    session = open_session(write_profile(tmp_path, stub.api_base, ["fast", "spare"], **UI), tmp_path / "h.db")
     async with PlaygroundApp(session).run_test(size=SIZE) as pilot:
         reply = await _ask(pilot, "hi")
         await _wait_for(pilot, lambda: "TTFT" in _meta(reply))
@@ -160,16 +141,19 @@ async def test_profile_edits_reload_and_a_broken_edit_keeps_the_last_good(tmp_pa
     import os
 
     stub.script("fast", text="ok")
-    path = _profile(tmp_path, stub.api_base, ["fast"])
+    path = write_profile(tmp_path, stub.api_base, ["fast"], **UI)
     good = Path(path).read_text()
     session = open_session(path, tmp_path / "h.db")
     app = PlaygroundApp(session, load_engine=False)
     async with app.run_test(size=SIZE) as pilot:
         status = app.screen.query_one(StatusBar)
-        Path(path).write_text(good.replace("timeouts: {", "timeouts: {bogus: 1, "))
+        lines = good.splitlines()
+        at = lines.index("timeouts:") + 1
+        Path(path).write_text("\n".join([*lines[:at], "  bogus: 1", *lines[at:]]) + "\n")
         os.utime(path, ns=(1, 10**18))
         await _wait_for(pilot, lambda: "profile not reloaded" in str(status.render()), timeout=5)
-        assert "profile.yaml:14:12:" in str(status.render()) and "timeouts.bogus: unknown key" in str(status.render())
+        assert f"profile.yaml:{at + 1}:3:" in str(status.render())  # the line the bad key was put on
+        assert "timeouts.bogus: unknown key" in str(status.render())
         assert session.profile.name == "ui-test"  # the last good one stays in use
 
         Path(path).write_text(good.replace("name: ui-test", "name: renamed"))

@@ -22,6 +22,8 @@ _SECRET_PATTERNS = [
 
 def clean(text: str) -> str:
     """Drop escape sequences and control characters; keep newlines and tabs."""
+    if text.isprintable():  # most streamed pieces: no control or format character at all
+        return text
     text = text.replace("\r\n", "\n")
     return _CONTROL.sub("", _ANSI.sub("", text))
 

@@ -98,11 +98,13 @@ def ask(prompt, model, api_base, conversation, latest, system, temperature, as_j
     PROMPT is the prompt; `-`, or no PROMPT with something piped in, reads it from standard input.
     """
     from playground.base.records import TurnSettings
+    from playground.providers import engine
     from playground.services.events import EmptyPrompt
 
     text = read_prompt(prompt)
     if api_base and not model:
         fail("--api-base needs --model (the model name that server serves)")
+    engine.load_in_background()  # seconds of import, overlapping the store, the router and the encoder
     with opened_session() as session:
         conversation = conversation_to_continue(session.store, conversation, latest)
         session.refresh_local_models()
@@ -240,6 +242,7 @@ def compare(prompt, models, api_base, conversation, latest, as_json) -> int:
     PROMPT is the prompt; `-`, or no PROMPT with something piped in, reads it from standard input.
     The exit status is 1 when a model failed.
     """
+    from playground.providers import engine
     from playground.services.compare import CompareError
     from playground.services.events import EmptyPrompt
 
@@ -247,6 +250,7 @@ def compare(prompt, models, api_base, conversation, latest, as_json) -> int:
         # The comparison service stores every column's text: refuse rather than keep what was meant to go.
         fail("compare cannot run incognito yet: its prompt and replies would be stored")
     text = read_prompt(prompt)
+    engine.load_in_background()
     with opened_session() as session:
         conversation = conversation_to_continue(session.store, conversation, latest)
         session.refresh_local_models()

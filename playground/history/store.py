@@ -1,7 +1,7 @@
 """History in SQLite: conversations, messages and every attempt, safe across threads and processes.
 
 The locking rule, for every statement: the store owns one connection and one lock; a read runs
-under the lock (`read()`), a write under the lock inside BEGIN IMMEDIATE (`_write()`). A reader on a
+under the lock (`read()`), a write under the lock inside BEGIN IMMEDIATE (`transaction()`). A reader on a
 worker thread therefore never sees another thread's uncommitted write, and no two threads share the
 connection at once. The schema is in `migrations`, the reads in `queries`; this module holds the writes."""
 
@@ -89,6 +89,7 @@ class Store:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self._lock = threading.RLock()
+        self._in_transaction = False
         memory = str(path) == ":memory:"
         if not memory:
             self._prepare_file()
@@ -133,19 +134,27 @@ class Store:
             self.db.conn.close()
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One transaction for every write made inside it: a caller that makes several in a row (a turn's
+        opening: the prompt and its settings) commits once. Writes outside one commit on their own."""
         with self._lock:
             conn = self.db.conn
+            if self._in_transaction:  # only this thread can see it set: it holds the lock
+                yield conn
+                return
             conn.execute("BEGIN IMMEDIATE")
+            self._in_transaction = True
             try:
                 yield conn
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+            finally:
+                self._in_transaction = False
             conn.execute("COMMIT")
 
     def _migrate(self) -> None:
-        with self._write() as conn:
+        with self.transaction() as conn:
             conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
             done = {row[0] for row in conn.execute("SELECT name FROM _migrations")}
         pending = [(name, apply) for name, apply in MIGRATIONS if name not in done]
@@ -153,7 +162,7 @@ class Store:
             return
         if done and str(self.path) != ":memory:" and self._has_history():
             self._backup(_backup_path(self.path, len(done)))
-        with self._write() as conn:
+        with self.transaction() as conn:
             # Another process may have migrated between the two transactions.
             done = {row[0] for row in conn.execute("SELECT name FROM _migrations")}
             for name, apply in pending:
@@ -206,7 +215,7 @@ class Store:
         Incognito keeps the row (so costs and counts add up) but not the text, nor a title made from it.
         """
         now = _now()
-        with self._write() as conn:
+        with self.transaction() as conn:
             if conversation_id is not None and not conn.execute(
                     "UPDATE conversations SET updated_at = ?, incognito = max(incognito, ?) WHERE id = ?",
                     (now, int(incognito), conversation_id)).rowcount:
@@ -225,7 +234,7 @@ class Store:
 
     def start_reply(self, conversation_id: str, incognito: bool = False) -> int:
         now = _now()
-        with self._write() as conn:
+        with self.transaction() as conn:
             cursor = conn.execute(
                 "INSERT INTO messages (conversation_id, role, content, status, created_at, updated_at, incognito) "
                 "VALUES (?, 'assistant', '', 'streaming', ?, ?, ?)", (conversation_id, now, now, int(incognito)))
@@ -234,7 +243,7 @@ class Store:
     def save_reply(self, message_id: int, content: str, status: str, model_alias: str | None = None) -> None:
         """Called while streaming (status 'streaming') so a crash keeps the partial text, and at the end.
         An incognito message keeps no text, whoever calls this."""
-        with self._write() as conn:
+        with self.transaction() as conn:
             conn.execute("UPDATE messages SET content = CASE WHEN incognito THEN '' ELSE ? END, status = ?, "
                          "model_alias = coalesce(?, model_alias), updated_at = ? WHERE id = ?",
                          (content, status, model_alias, _now(), message_id))
@@ -244,9 +253,9 @@ class Store:
         """The attempt's row as soon as it starts, marked interrupted until `record_attempt` finishes
         it: a process killed mid-call still leaves a row. The reply is credited to this model now."""
         pending = replace(attempt, failure=Failure.INTERRUPTED, error=INTERRUPTED_ERROR)
-        attempt_id = self.record_attempt(pending, conversation_id, prompt_message_id, reply_message_id, decision)
-        if reply_message_id is not None:
-            with self._write() as conn:
+        with self.transaction() as conn:
+            attempt_id = self.record_attempt(pending, conversation_id, prompt_message_id, reply_message_id, decision)
+            if reply_message_id is not None:
                 conn.execute("UPDATE messages SET model_alias = ? WHERE id = ? AND status = 'streaming'",
                              (attempt.model_alias, reply_message_id))
         return attempt_id
@@ -256,7 +265,7 @@ class Store:
         `older_than_s`): its attempts keep the partial text as output, the replies become
         'interrupted'. Returns how many replies were closed."""
         cutoff = _iso(datetime.now(UTC).timestamp() - older_than_s)
-        with self._write() as conn:
+        with self.transaction() as conn:
             stale = [row[0] for row in conn.execute(
                 "SELECT id FROM messages WHERE role = 'assistant' AND status = 'streaming' AND updated_at < ?",
                 (cutoff,))]
@@ -290,11 +299,14 @@ class Store:
             "cache_write_tokens": attempt.cache_write_tokens, "stage": attempt.stage, "verdict": attempt.verdict,
             "check_detail": attempt.check_detail, "purpose": attempt.purpose,
         }
-        with self._write() as conn:
+        with self.transaction() as conn:
             incognito = conn.execute("SELECT incognito FROM messages WHERE id = ?", (prompt_message_id,)).fetchone()
             if incognito and incognito[0]:
-                # Provider errors can quote the request, so they go with the text.
+                # Provider errors can quote the request, so they go with the text; a check's detail can quote
+                # the answer, so only the check's name stays (as record_verdict keeps it).
                 row["output"], row["error"] = "", None
+                if attempt.check_detail:
+                    row["check_detail"] = attempt.check_detail.split(":")[0]
             if attempt_id is not None:
                 assignments = ", ".join(f"{column} = ?" for column in row if column != "decision")
                 values = [value for column, value in row.items() if column != "decision"]
@@ -315,14 +327,14 @@ class Store:
     def record_verdict(self, attempt_id: int, verdict: str, detail: str) -> None:
         """A cascade's checks on an answer already recorded: pass or fail, and why. A detail can quote the
         answer (a schema error names the value), so an incognito turn keeps only the check's name."""
-        with self._write() as conn:
+        with self.transaction() as conn:
             conn.execute("UPDATE attempts SET verdict = ?, check_detail = CASE WHEN (SELECT incognito FROM messages "
                          "WHERE id = attempts.prompt_message_id) THEN ? ELSE ? END WHERE id = ?",
                          (verdict, detail.split(":")[0], detail, attempt_id))
 
     def record_feedback(self, message_id: int, good: bool) -> None:
         """The user's verdict on a reply; a second verdict on the same reply replaces the first."""
-        with self._write() as conn:
+        with self.transaction() as conn:
             found = conn.execute(
                 "SELECT m.conversation_id, m.model_alias, "
                 "(SELECT route FROM attempts WHERE reply_message_id = m.id ORDER BY hop DESC LIMIT 1) "
@@ -337,14 +349,14 @@ class Store:
                           experiment: str, arm: str, route: str, profile: str) -> None:
         """The experiment arm a reply was assigned to (before it was asked: a fallback's answer still counts
         for the arm, as an A/B test counts by assignment)."""
-        with self._write() as conn:
+        with self.transaction() as conn:
             conn.execute("INSERT INTO assignments (reply_message_id, conversation_id, prompt_message_id, experiment, "
                          "arm, route, profile, created_at) VALUES (?,?,?,?,?,?,?,?)",
                          (reply_message_id, conversation_id, prompt_message_id, experiment, arm, route, profile,
                           _now()))
 
     def record_vote(self, vote: Vote) -> int:
-        with self._write() as conn:
+        with self.transaction() as conn:
             cursor = conn.execute(
                 "INSERT INTO votes (created_at, conversation_id, prompt_message_id, outcome, winner_model_alias, "
                 "models, reply_message_ids, route, category, blind) VALUES (?,?,?,?,?,?,?,?,?,?)",
@@ -356,7 +368,7 @@ class Store:
     def choose_reply(self, prompt_message_id: int, message_id: int) -> None:
         """Make one reply the prompt's answer in the conversation; its other finished replies become
         'compared', which keeps them in history but out of later turns' context."""
-        with self._write() as conn:
+        with self.transaction() as conn:
             conn.execute(
                 "UPDATE messages SET status = 'compared', updated_at = ? WHERE status = 'complete' AND id IN "
                 "(SELECT reply_message_id FROM attempts WHERE prompt_message_id = ?)", (_now(), prompt_message_id))
@@ -365,7 +377,7 @@ class Store:
     def save_settings(self, conversation_id: str, settings: TurnSettings, incognito: bool = False) -> None:
         """An incognito turn keeps the temperature but not its system prompt (it is text); the one stored
         by earlier turns stays, so a conversation with one incognito turn keeps its system prompt."""
-        with self._write() as conn:
+        with self.transaction() as conn:
             conn.execute("UPDATE conversations SET system_prompt = CASE ? WHEN 0 THEN ? ELSE system_prompt END, "
                          "temperature = ? WHERE id = ?",
                          (int(incognito), settings.system, settings.temperature, conversation_id))
@@ -373,22 +385,22 @@ class Store:
     def replace_turn(self, conversation_id: str, prompt_message_id: int) -> None:
         """Take a conversation's last turn (the prompt and its replies) out of its context, keeping it in
         history as 'replaced': the user edited the prompt or asked another model."""
-        with self._write() as conn:
+        with self.transaction() as conn:
             conn.execute("UPDATE messages SET status = 'replaced', updated_at = ? WHERE conversation_id = ? "
                          "AND id >= ?", (_now(), conversation_id, prompt_message_id))
 
     def rename_conversation(self, conversation_id: str, title: str) -> None:
-        with self._write() as conn:
+        with self.transaction() as conn:
             conn.execute("UPDATE conversations SET title = ? WHERE id = ?", (" ".join(title.split()), conversation_id))
 
     def delete_conversation(self, conversation_id: str) -> None:
-        with self._write() as conn:
+        with self.transaction() as conn:
             self._delete(conn, "WHERE conversation_id = ?", "WHERE id = ?", (conversation_id,))
 
     def purge(self) -> int:
         """Delete every conversation and the pre-migration backups, then compact the file so deleted
         text does not linger in free pages or the write-ahead log; returns how many there were."""
-        with self._write() as conn:
+        with self.transaction() as conn:
             count = conn.execute("SELECT count(*) FROM conversations").fetchone()[0]
             self._delete(conn, "", "", ())
             # Deleting from an FTS5 index only records the deletion; a rebuild drops the old terms.

@@ -95,32 +95,45 @@ def load() -> ModuleType:
     with _lock:
         if _litellm is not None:
             return _litellm
-        # Without this LiteLLM downloads its price map at import time.
-        os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
-        os.environ.setdefault("LITELLM_LOG", "CRITICAL")
-        import litellm
-
-        # Its "Give Feedback / Get Help" banners go to stdout and would corrupt a full-screen UI.
-        litellm.suppress_debug_info = True
-        litellm.set_verbose = False
-        litellm.telemetry = False
-        litellm.drop_params = True
-        for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "litellm"):
-            logger = logging.getLogger(name)
-            logger.handlers.clear()
-            logger.setLevel(logging.CRITICAL)
-            logger.propagate = False
-        litellm.custom_provider_map = [
-            entry for entry in litellm.custom_provider_map if entry.get("provider") != LOCAL_PROVIDER
-        ] + [{"provider": LOCAL_PROVIDER, "custom_handler": _make_local_handler(litellm)}]
-        litellm.utils.custom_llm_setup()
-        _warm(litellm)
-        # LiteLLM's import leaves millions of objects that live as long as the process. Every full garbage
-        # collection walked them all (about 300 ms, a frozen UI, several times a minute while streaming);
-        # frozen, they are skipped.
-        gc.freeze()
+        # LiteLLM's import leaves some 300,000 objects that live as long as the process. Collections during
+        # the import walked them again and again (a quarter of its seconds); afterwards every full
+        # collection walked them all (about 300 ms, a frozen UI, several times a minute while streaming).
+        # So none runs until they are frozen, and frozen they are skipped. (The import's own garbage is
+        # frozen with them: a few MB, cheaper than the 0.4 s a collection takes to find it.)
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            litellm = _import_and_configure()
+            _warm(litellm)
+            gc.freeze()
+        finally:
+            if collecting:
+                gc.enable()
         _litellm = litellm
         return litellm
+
+
+def _import_and_configure() -> ModuleType:
+    # Without this LiteLLM downloads its price map at import time.
+    os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+    os.environ.setdefault("LITELLM_LOG", "CRITICAL")
+    import litellm
+
+    # Its "Give Feedback / Get Help" banners go to stdout and would corrupt a full-screen UI.
+    litellm.suppress_debug_info = True
+    litellm.set_verbose = False
+    litellm.telemetry = False
+    litellm.drop_params = True
+    for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "litellm"):
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.setLevel(logging.CRITICAL)
+        logger.propagate = False
+    litellm.custom_provider_map = [
+        entry for entry in litellm.custom_provider_map if entry.get("provider") != LOCAL_PROVIDER
+    ] + [{"provider": LOCAL_PROVIDER, "custom_handler": _make_local_handler(litellm)}]
+    litellm.utils.custom_llm_setup()
+    return litellm
 
 
 def _warm(litellm: ModuleType) -> None:
@@ -173,6 +186,19 @@ async def _rehearse(litellm: ModuleType) -> None:
 
 def is_loaded() -> bool:
     return _litellm is not None
+
+
+def load_in_background() -> None:
+    """Start importing LiteLLM now, on a thread of its own, so that seconds of import overlap what the caller
+    does meanwhile (opening the store, loading the encoder); `load()` then waits for it to finish. A daemon:
+    a process that ends first (a bad prompt, no model) does not wait. A failure shows in `load()`."""
+    if _litellm is None:
+        threading.Thread(target=_load_quietly, name="litellm-import", daemon=True).start()
+
+
+def _load_quietly() -> None:
+    with contextlib.suppress(Exception):
+        load()
 
 
 def _make_local_handler(litellm: ModuleType):
@@ -230,6 +256,10 @@ def _make_local_handler(litellm: ModuleType):
                 stop.set()
 
     return LocalHandler()
+
+
+def local_model_loaded() -> bool:
+    return _local_model.loaded
 
 
 def warm_local_model() -> float:

@@ -26,21 +26,27 @@ class LocalModel:
         self._n_ctx = n_ctx
         self._threads = threads
         self._llama: Any = None  # llama_cpp.Llama, imported on first use
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+
+    @property
+    def loaded(self) -> bool:
+        return self._llama is not None
 
     def load(self):
-        if self._llama is None:
-            problem = runtime_problem()
-            path = self._path or gguf_path()
-            if problem or path is None:
-                raise RuntimeError(problem or "local model not found")
-            from llama_cpp import Llama
+        # Locked: it is warmed ahead (the TUI at start, an attempt's set-up) while another thread may want it.
+        with self._lock:
+            if self._llama is None:
+                problem = runtime_problem()
+                path = self._path or gguf_path()
+                if problem or path is None:
+                    raise RuntimeError(problem or "local model not found")
+                from llama_cpp import Llama
 
-            threads = self._threads or local_threads()
-            # The prompt is read with the same threads: llama-cpp-python's default is every logical CPU.
-            self._llama = Llama(model_path=str(path), n_ctx=self._n_ctx, n_threads=threads,
-                                n_threads_batch=threads, verbose=False)
-        return self._llama
+                threads = self._threads or local_threads()
+                # The prompt is read with the same threads: llama-cpp-python's default is every logical CPU.
+                self._llama = Llama(model_path=str(path), n_ctx=self._n_ctx, n_threads=threads,
+                                    n_threads_batch=threads, verbose=False)
+            return self._llama
 
     def close(self) -> None:
         # Freed explicitly: llama.cpp's own __del__ fails noisily when it runs at interpreter shutdown.

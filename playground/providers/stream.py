@@ -11,7 +11,7 @@ from collections.abc import AsyncGenerator
 from playground.base import tokens
 from playground.base.records import Attempt, Failure
 from playground.base.safetext import clean, one_line, redact
-from playground.config.catalog import ModelInfo
+from playground.config.catalog import LOCAL_PREFIX, ModelInfo
 from playground.config.profile import Timeouts
 from playground.providers import engine
 from playground.providers.failures import classify, retry_after
@@ -59,6 +59,11 @@ class _Watchdog:
 
     def close(self) -> None:
         self.handle.cancel()
+
+
+def _warm_local_model() -> None:
+    with contextlib.suppress(Exception):  # a model that cannot load fails in the call, with its reason
+        engine.warm_local_model()
 
 
 class AttemptStream:
@@ -131,6 +136,10 @@ class AttemptStream:
         # The first import takes seconds: never on the caller's event loop.
         attempt = self.attempt
         began_wall, began = time.time(), time.perf_counter()
+        if self.info.spec.model.startswith(LOCAL_PREFIX) and not engine.local_model_loaded():
+            # Reading the weights (a second or more) is set-up too, not the model's time to first token; it
+            # overlaps LiteLLM's import (llama.cpp reads them without holding the GIL).
+            await asyncio.gather(asyncio.to_thread(_warm_local_model), asyncio.to_thread(engine.load))
         litellm = engine.load() if engine.is_loaded() else await asyncio.to_thread(engine.load)
         # Until the client's hook reports the request sent, time from the call (providers whose
         # client LiteLLM does not share have no hook: their set-up counts as latency).
@@ -165,11 +174,11 @@ class AttemptStream:
                         break
                     finally:
                         watchdog.waiting = False
-                    if not chunk.choices:
-                        continue
-                    if logprobs is not None and (found := getattr(chunk.choices[0], "logprobs", None)) is not None:
-                        logprobs.extend(t.logprob for t in found.content or ())
-                    text = chunk.choices[0].delta.content
+                    text = None
+                    if chunk.choices:
+                        if logprobs is not None and (found := getattr(chunk.choices[0], "logprobs", None)):
+                            logprobs.extend(t.logprob for t in found.content or ())
+                        text = chunk.choices[0].delta.content
                     if text:
                         text = clean(text)
                         if attempt.ttft_s is None:
@@ -178,6 +187,12 @@ class AttemptStream:
                             attempt.ttft_s = (clock.received or time.perf_counter()) - started
                         self._pieces.append(text)
                         yield text
+                    elif getattr(chunk, "usage", None) is not None:
+                        # With include_usage, LiteLLM strips usage from every chunk it passes on and yields it
+                        # once more, on a response it assembles after the provider's last byte. All that
+                        # follows is a second assembly of the whole reply and its logging (about 10 ms per
+                        # 200 chunks); the provider's own usage is already in `chunks`, so stop here.
+                        break
             except asyncio.CancelledError:
                 if not watchdog.expired:
                     raise
@@ -246,9 +261,9 @@ class AttemptStream:
             # Refused before any reply (HTTP error, timeout): providers do not bill these.
             attempt.cost_usd = 0.0
             return
-        usage = None
-        for chunk in getattr(response, "chunks", None) or ():
-            usage = getattr(chunk, "usage", None) or usage
+        # The last usage the provider sent (usually on the last chunk: read from the end).
+        usage = next((found for chunk in reversed(getattr(response, "chunks", None) or ())
+                      if (found := getattr(chunk, "usage", None))), None)
         text = self.text
         if usage is not None and attempt.failure is None:
             attempt.input_tokens = usage.prompt_tokens

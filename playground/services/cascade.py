@@ -3,14 +3,12 @@ judge's calls, and the reason the next stage was asked. ChatService streams each
 
 from __future__ import annotations
 
-import asyncio
 import random
 from collections.abc import Iterator
 
 from playground.base.records import Attempt
 from playground.config.escalation import Escalation
 from playground.config.profile import Route
-from playground.history.store import Store
 from playground.providers.stream import AttemptStream
 from playground.router import Decision
 from playground.router.checks import CONFIDENCE_INSTRUCTION, Verdict, check, judge_prompt, judge_verdict
@@ -80,17 +78,15 @@ class Cascade:
         reason, self._reason = self._reason, None
         return reason
 
-    async def check(self, attempt: Attempt, logprobs: list[float] | None, store: Store, conversation_id: str,
-                    prompt_id: int, attempt_id: int) -> Checked:
-        """Check the answer, record the verdict (and the judge's call), and line up the next stage if it failed."""
+    async def check(self, attempt: Attempt, logprobs: list[float] | None) -> Checked:
+        """Check the answer (setting its verdict) and line up the next stage if it failed. The caller records
+        the verdict and the judge's call, on its own writer, in the turn's order."""
         verdict = check(self.spec, attempt.text, logprobs)
         judged: list[Attempt] = []
         if verdict.passed and self.spec.judge is not None:
             verdict, judge_attempt = await self._judge(attempt, verdict)
             judged.append(judge_attempt)
-            await asyncio.to_thread(store.record_attempt, judge_attempt, conversation_id, prompt_id, None, None)
         attempt.verdict, attempt.check_detail = ("pass" if verdict.passed else "fail"), verdict.reason
-        await asyncio.to_thread(store.record_verdict, attempt_id, attempt.verdict, attempt.check_detail)
         skipped: list[str] = []
         next_model = None if verdict.passed else self._line_up(attempt, verdict, skipped)
         return Checked(attempt, verdict, next_model, tuple(judged), tuple(skipped))

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from typing import TypeVar
 
 from playground.base import tokens
 from playground.base.records import Attempt, Failure, Reply, TurnSettings
 from playground.base.safetext import environment_secrets
 from playground.history.store import Store
 from playground.providers.stream import AttemptStream
-from playground.router import NoModelAvailable, RouteRequest, decide
+from playground.router import Decision, NoModelAvailable, RouteRequest, decide
 from playground.router.rules import split_tags
 from playground.services import experiments
 from playground.services.cascade import Cascade
@@ -30,6 +33,60 @@ from playground.services.events import (
 )
 from playground.services.routing_state import RoutingState
 
+T = TypeVar("T")
+
+
+class _TurnWrites:
+    """One turn's history writes, run on the service's writer thread in the order they were made. A write
+    whose result the turn needs is awaited (`wait`, `last`); the others run while the reply streams, and
+    one that failed fails the turn when it closes."""
+
+    def __init__(self, writer: ThreadPoolExecutor) -> None:
+        self._writer = writer
+        self._made: list[Future] = []
+
+    def submit(self, write: Callable[..., T], *args) -> Future[T]:
+        future = self._writer.submit(write, *args)
+        self._made.append(future)
+        return future
+
+    async def wait(self, write: Callable[..., T], *args) -> T:
+        return await asyncio.wrap_future(self.submit(write, *args))
+
+    async def last(self, write: Callable[[], T]) -> T:
+        """The turn's closing write, once every earlier one has succeeded (it runs after them)."""
+        earlier = list(self._made)
+
+        def close() -> T:
+            for future in earlier:
+                future.result()
+            return write()
+
+        return await self.wait(close)
+
+    def settle(self) -> None:
+        """Block until every write made so far has run (the cancellation path then writes directly)."""
+        wait(self._made)
+
+
+def _start_attempt(store: Store, attempt: Attempt, conversation_id: str, prompt_id: int, reply: Future[int],
+                   decision: Decision | None) -> int:
+    return store.start_attempt(attempt, conversation_id, prompt_id, reply.result(),
+                               decision.to_dict() if decision else None)
+
+
+def _record_attempt(store: Store, attempt: Attempt, conversation_id: str, prompt_id: int, reply: Future[int],
+                    row: Future[int]) -> None:
+    store.record_attempt(attempt, conversation_id, prompt_id, reply.result(), None, row.result())
+
+
+def _record_verdict(store: Store, row: Future[int], verdict: str, detail: str) -> None:
+    store.record_verdict(row.result(), verdict, detail)
+
+
+def _save_reply(store: Store, reply: Future[int], text: str, status: str, author: str | None) -> None:
+    store.save_reply(reply.result(), text, status, author)
+
 
 class ChatService:
     """Knows nothing of the UI: callers iterate `send()` and render the events."""
@@ -43,6 +100,8 @@ class ChatService:
         # Incognito text, by message id: the store never sees it, yet the conversation needs it as
         # context for as long as this process runs.
         self._unstored: dict[int, str] = {}
+        # One thread for this service's history writes: they stay off the event loop and land in order.
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="history-writes")
 
     def _history(self, conversation_id: str) -> list[dict]:
         # Only finished exchanges are context: a failed or cancelled partial reply would mislead the model.
@@ -71,11 +130,13 @@ class ChatService:
             raise EmptyPrompt("the prompt has tags but no text")
 
         def open_turn():
-            # One trip to the worker thread: the prompt is saved before anything else can fail.
-            if replacing is not None and conversation_id is not None:
-                self.store.replace_turn(conversation_id, replacing)
-            conversation, prompt_id = self.store.start_turn(conversation_id, prompt, self.state.profile.name, incognito)
-            self.store.save_settings(conversation, settings, incognito)
+            # One trip to the writer and one transaction: the prompt is saved before anything else can fail.
+            with self.store.transaction():
+                if replacing is not None and conversation_id is not None:
+                    self.store.replace_turn(conversation_id, replacing)
+                conversation, prompt_id = self.store.start_turn(conversation_id, prompt, self.state.profile.name,
+                                                                incognito)
+                self.store.save_settings(conversation, settings, incognito)
             if incognito:
                 self._unstored[prompt_id] = prompt
             history = self._history(conversation)
@@ -84,8 +145,8 @@ class ChatService:
             return (conversation, prompt_id, history, tokens.count_text(text), tokens.count_messages(history),
                     experiments.tallies(self.store, self.state.profile))
 
-        conversation_id, prompt_id, messages, prompt_tokens, request_tokens, tallies = \
-            await asyncio.to_thread(open_turn)
+        writes = _TurnWrites(self._writer)
+        conversation_id, prompt_id, messages, prompt_tokens, request_tokens, tallies = await writes.wait(open_turn)
         yield TurnStarted(conversation_id, prompt_id)
         request = RouteRequest(text, prompt_tokens, request_tokens, prompt_tags | tags)
         try:
@@ -98,15 +159,23 @@ class ChatService:
             return
         yield Routed(decision)
 
-        reply_id = await asyncio.to_thread(self.store.start_reply, conversation_id, incognito)
+        # From here on no write is awaited until the turn closes: each runs on the writer thread, in order,
+        # while the request goes out and the reply streams.
+        reply = writes.submit(self.store.start_reply, conversation_id, incognito)
         if decision.assigned and decision.experiment and decision.arm:
-            await asyncio.to_thread(self.store.record_assignment, reply_id, conversation_id, prompt_id,
-                                    decision.experiment, decision.arm, decision.route, self.state.profile.name)
+            experiment, arm = decision.experiment, decision.arm
+
+            def assign() -> None:
+                self.store.record_assignment(reply.result(), conversation_id, prompt_id, experiment, arm,
+                                             decision.route, self.state.profile.name)
+
+            writes.submit(assign)
         secrets = environment_secrets(self.state.profile.key_envs())
         attempts: list[Attempt] = []
         judged: list[Attempt] = []
         stream: AttemptStream | None = None
-        row: asyncio.Future | None = None
+        row: Future[int] | None = None
+        flush: Future[None] | None = None
         hop = 0
         cascade = Cascade.of(self.state, decision, text, request_tokens, secrets, self.rng)
         if cascade is not None:
@@ -134,24 +203,23 @@ class ChatService:
                     if cascade is not None:
                         stream.attempt.stage = cascade.stage
                     # Written while the request goes out, not before it: the row is for a crash's sake.
-                    row = asyncio.ensure_future(asyncio.to_thread(
-                        self.store.start_attempt, stream.attempt, conversation_id, prompt_id, reply_id,
-                        decision.to_dict() if hop == 0 else None))
+                    row = writes.submit(_start_attempt, self.store, stream.attempt, conversation_id, prompt_id,
+                                        reply, decision if hop == 0 else None)
                     flushed = time.monotonic()
                     async for piece in stream:
                         yield TextDelta(piece)
-                        if time.monotonic() - flushed > FLUSH_INTERVAL_S:
+                        if time.monotonic() - flushed > FLUSH_INTERVAL_S and (flush is None or flush.done()):
                             # Keep the partial reply on disk so a crash mid-stream loses at most half a second.
-                            await asyncio.to_thread(self.store.save_reply, reply_id, stream.text, "streaming", alias)
+                            flush = writes.submit(_save_reply, self.store, reply, stream.text, "streaming", alias)
                             flushed = time.monotonic()
                     attempt, logprobs = stream.attempt, stream.logprobs
                     stream = None
                     attempts.append(attempt)
                     self.state.health.record(attempt)
-                    attempt_id = await row
-                    row = None
-                    await asyncio.to_thread(self.store.record_attempt, attempt, conversation_id, prompt_id,
-                                            reply_id, None, attempt_id)
+                    # A copy: the cascade's check sets the verdict on `attempt` while the writer may still read it.
+                    writes.submit(_record_attempt, self.store, dataclasses.replace(attempt), conversation_id,
+                                  prompt_id, reply, row)
+                    answered, row = row, None
                     yield AttemptEnded(attempt)
                     hop += 1
                     if attempt.ok or tries >= self._retries_for(attempt.failure):
@@ -164,30 +232,26 @@ class ChatService:
                 if attempts[-1].ok:
                     if cascade is None:
                         break
-                    checked = await cascade.check(attempts[-1], logprobs, self.store, conversation_id, prompt_id,
-                                                  attempt_id)
+                    checked = await cascade.check(attempts[-1], logprobs)
+                    for judge_attempt in checked.judged:
+                        writes.submit(self.store.record_attempt, judge_attempt, conversation_id, prompt_id, None, None)
+                    writes.submit(_record_verdict, self.store, answered, attempts[-1].verdict or "",
+                                  attempts[-1].check_detail or "")
                     judged.extend(checked.judged)
                     yield checked
                     if checked.next_model is None:
                         break
         except (asyncio.CancelledError, GeneratorExit):
-            # Cancelled, or the caller stopped listening (aclose): either way the reply is final now.
+            # Cancelled, or the caller stopped listening (aclose): either way the reply is final now. Written
+            # here and now, after every write already made (none of those can land after these).
+            writes.settle()
             if stream is not None:
                 attempt = stream.cancelled()
                 attempts.append(attempt)
-                def finish(started: asyncio.Future) -> None:
-                    if not started.cancelled() and started.exception() is None:
-                        self.store.record_attempt(attempt, conversation_id, prompt_id, reply_id, None,
-                                                  started.result())
-
-                if row is not None and not row.done():
-                    # Its insert is still on its thread (cancelled right at the start): finish it once written.
-                    row.add_done_callback(finish)
-                elif row is not None:
-                    finish(row)
+                if row is not None and row.exception() is None:
+                    _record_attempt(self.store, attempt, conversation_id, prompt_id, reply, row)
             last = attempts[-1] if attempts else None
-            self.store.save_reply(reply_id, last.text if last else "", "cancelled",
-                                  last.model_alias if last else None)
+            _save_reply(self.store, reply, last.text if last else "", "cancelled", last.model_alias if last else None)
             raise
 
         # The last answer stands (an escalation that failed to answer keeps the answer before it).
@@ -199,16 +263,18 @@ class ChatService:
             # failed, never passed off as complete.
             longest = max(attempts, key=lambda a: len(a.text))
             text, status, author = longest.text, "failed", longest.model_alias
-        if incognito:
-            self._unstored[reply_id] = text
 
         def close_turn():
-            self.store.save_reply(reply_id, text, status, author)
+            if incognito:
+                self._unstored[reply.result()] = text
+            _save_reply(self.store, reply, text, status, author)
             self.state.refresh_monitor(self.store, drift=False)  # the spend this turn added, for the next one
             return self.store.conversation_cost(conversation_id), self.store.today_cost()
 
-        conversation_cost, day_cost = await asyncio.to_thread(close_turn)
-        yield ReplyDone(Reply(conversation_id, reply_id, text, status, attempts, judged), conversation_cost, day_cost)
+        # The reply is on disk before the turn reports it done.
+        conversation_cost, day_cost = await writes.last(close_turn)
+        yield ReplyDone(Reply(conversation_id, reply.result(), text, status, attempts, judged), conversation_cost,
+                        day_cost)
         # After the reply is out (a caller that stops reading at ReplyDone skips it): the drift figures
         # with this turn's attempts, for the next decision.
-        await asyncio.to_thread(self.state.refresh_monitor, self.store)
+        await writes.wait(self.state.refresh_monitor, self.store)

@@ -45,6 +45,11 @@ def _one_at_a_time(info: ModelInfo) -> str | None:
     return None
 
 
+Queued = tuple[int, asyncio.Event, tuple[int, ...]]
+"""Where a column queues for a one-at-a-time model: the column just ahead, the event that says it ended, and
+every column ahead on that model."""
+
+
 class CompareError(ValueError):
     """The comparison cannot start; the message says why in one line."""
 
@@ -134,13 +139,14 @@ class CompareService:
         queue: asyncio.Queue = asyncio.Queue()
         secrets = environment_secrets(self.state.profile.key_envs())
         tasks = set()
-        last: dict[str, tuple[int, asyncio.Event]] = {}
+        last: dict[str, Queued] = {}
         for index, (variant, info) in enumerate(checked):
             # Columns on one local model queue, each behind the one before: run together, they would share
             # its cores (or wait inside it) and every column's TTFT and tok/s would be the queue's.
             done, behind = asyncio.Event(), None
             if (server := _one_at_a_time(info)) is not None:
-                behind, last[server] = last.get(server), (index, done)
+                behind = last.get(server)
+                last[server] = (index, done, (*behind[2], index) if behind else (index,))
             task = asyncio.create_task(self._column(comparison, index, variant, info, messages, prompt_tokens,
                                                     secrets, queue, behind, done))
             # A finished task joins the queue after its last event, so the loop below knows when all are done.
@@ -164,27 +170,32 @@ class CompareService:
 
     async def _column(self, comparison: Comparison, index: int, variant: Variant, info: ModelInfo,
                       messages: list[dict], prompt_tokens: int, secrets: list[str], queue: asyncio.Queue,
-                      behind: tuple[int, asyncio.Event] | None, done: asyncio.Event) -> None:
+                      behind: Queued | None, done: asyncio.Event) -> None:
         try:
             await self._stream_column(comparison, index, variant, info, messages, prompt_tokens, secrets, queue,
                                       behind)
         finally:
             done.set()
 
-    async def _wait(self, index: int, behind: tuple[int, asyncio.Event], queue: asyncio.Queue) -> float:
-        """Wait for the column ahead on the same model to end; returns the seconds waited."""
-        ahead, ended = behind
-        started = time.perf_counter()
+    async def _wait(self, comparison: Comparison, index: int, behind: Queued,
+                    queue: asyncio.Queue) -> float:
+        """Wait for the column ahead on the same model to end; returns the seconds the model was busy with the
+        columns ahead meanwhile (from the first one's request on): the set-up before it (loading LiteLLM or
+        the weights) is not a queue, this column would have waited for it on its own too."""
+        ahead, ended, earlier = behind
+        started, began = time.perf_counter(), time.time()
         while not ended.is_set():
             queue.put_nowait(ColumnWaiting(index, ahead, time.perf_counter() - started))
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(PROGRESS_INTERVAL_S * 5):
                     await ended.wait()
-        return time.perf_counter() - started
+        # Columns on one model run in turn, so every earlier one on it has ended by now.
+        sent = [attempt.started_at for i in earlier if (attempt := comparison.columns[i].attempt) is not None]
+        return time.time() - max([began, min(sent)] if sent else [began])
 
     async def _stream_column(self, comparison: Comparison, index: int, variant: Variant, info: ModelInfo,
                              messages: list[dict], prompt_tokens: int, secrets: list[str], queue: asyncio.Queue,
-                             behind: tuple[int, asyncio.Event] | None) -> None:
+                             behind: Queued | None) -> None:
         column = comparison.columns[index]
         others = ", ".join(label for label in comparison.models if label != column.label)
         if variant.system is not None:
@@ -199,7 +210,7 @@ class CompareService:
 
         if behind is not None:
             try:
-                column.waited_s = await self._wait(index, behind, queue)
+                column.waited_s = await self._wait(comparison, index, behind, queue)
             except asyncio.CancelledError:
                 attempt = open_stream().cancelled()
                 self._record(comparison, column, attempt, "cancelled", self.store.start_attempt(

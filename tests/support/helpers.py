@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import textwrap
 from pathlib import Path
 
 import yaml
@@ -26,14 +27,16 @@ STUB_PRICE = {"input_per_mtok": 1.0, "output_per_mtok": 2.0}
 
 
 def profile_data(api_base: str | None, models, *, tiers=None, routes=None, fallbacks=None, name: str = "stub",
-                 price: dict | None = None, **sections) -> dict:
-    """A profile whose models are behaviours of the stub server.
+                 price: dict | None = None, defaults: bool = True, body: str = "", **sections) -> dict:
+    """A profile whose models are behaviours of the stub server: the one builder the tests share.
 
     `models` is a list of behaviour names (alias = behaviour name) or {alias: spec overrides}. By
     default the first model is the only tier member, the others are the fallbacks in order, nothing is
     retried (so the server's hit counts are exact) and the timeouts are PATIENT_TIMEOUTS. A dict given for a
     section that has defaults (retries, timeouts) is merged into them; None leaves a section out (the
     product's default). `price` is given to every model that has none; api_base None leaves it out.
+    `defaults=False` writes only the models and the sections given, for tests of the router and the
+    profile itself. `body` is more sections as YAML text (dedented), as a profile's author writes them.
     """
     if not isinstance(models, dict):
         models = {m: {} for m in models}
@@ -42,17 +45,19 @@ def profile_data(api_base: str | None, models, *, tiers=None, routes=None, fallb
         spec = {"model": f"openai/{alias}"} | ({"api_base": api_base} if api_base else {})
         specs[alias] = spec | ({"price": price} if price else {}) | overrides
     aliases = list(specs)
-    data = {
-        "version": 1,
-        "name": name,
-        "models": specs,
-        "tiers": tiers if tiers is not None else {"main": [aliases[0]]},
-        "routes": routes if routes is not None else [{"name": "all", "tier": "main"}],
-        "fallbacks": fallbacks if fallbacks is not None else aliases[1:],
-        "retries": dict(NO_RETRIES),
-        "timeouts": dict(PATIENT_TIMEOUTS),
-    }
-    for key, value in sections.items():
+    data: dict = {"version": 1, "name": name, "models": specs}
+    if defaults:
+        data |= {
+            "tiers": tiers if tiers is not None else {"main": [aliases[0]]},
+            "routes": routes if routes is not None else [{"name": "all", "tier": "main"}],
+            "fallbacks": fallbacks if fallbacks is not None else aliases[1:],
+            "retries": dict(NO_RETRIES),
+            "timeouts": dict(PATIENT_TIMEOUTS),
+        }
+    else:
+        data |= {key: value for key, value in (("tiers", tiers), ("routes", routes), ("fallbacks", fallbacks))
+                 if value is not None}
+    for key, value in (sections | (yaml.safe_load(textwrap.dedent(body)) or {})).items():
         if value is None:
             data.pop(key, None)
         elif isinstance(value, dict) and isinstance(data.get(key), dict):
@@ -63,6 +68,8 @@ def profile_data(api_base: str | None, models, *, tiers=None, routes=None, fallb
 
 
 def write_profile(directory: Path, api_base: str | None, models, filename: str = "profile.yaml", **kwargs) -> Path:
+    """`profile_data` written as YAML, one key per line in block style: a test about file:line positions
+    reads the text back (`path.read_text()`) to find the line it means."""
     path = Path(directory) / filename
     path.write_text(yaml.safe_dump(profile_data(api_base, models, **kwargs), sort_keys=False))
     return path
