@@ -109,6 +109,56 @@ async def test_escape_cancels_stream_and_keeps_partial(tmp_path, stub):
     assert session.store.attempts(conversation)[-1]["failure"] == "cancelled"
 
 
+async def test_a_prompt_sent_while_a_reply_streams_is_queued_and_sent_after_it(tmp_path, stub):
+    """It was left in the box, so the next prompt was typed onto its end."""
+    stub.script("slow", text=" ".join(f"w{i}" for i in range(40)), chunk_delay=0.05)
+    session = open_session(_profile(tmp_path, stub.api_base, ["slow"]), tmp_path / "h.db")
+    async with PlaygroundApp(session).run_test(size=SIZE) as pilot:
+        first = await _ask(pilot, "count")
+        await _wait_for(pilot, lambda: len(first.text.split()) >= 3)
+        await pilot.press(*"again", "enter")
+        box = pilot.app.screen.query_one("#prompt")
+        await _wait_for(pilot, lambda: len(pilot.app.screen.query(ReplyView)) == 2)
+        queued = pilot.app.screen.query(ReplyView).last()
+        assert box.text == ""
+        assert _head(queued).startswith("queued")
+        assert "TTFT" not in _meta(first)  # still streaming: the queued prompt waits
+        await _wait_for(pilot, lambda: "TTFT" in _meta(queued))
+        assert "TTFT" in _meta(first) and first.text.endswith("w39")
+        # A third prompt, queued and taken back with Esc, returns to the box; the reply goes on.
+        await pilot.press(*"again", "enter")
+        await _wait_for(pilot, lambda: len(pilot.app.screen.query(ReplyView)) == 3)
+        await pilot.press(*"more", "enter")
+        await _wait_for(pilot, lambda: len(pilot.app.screen.query(ReplyView)) == 4)
+        await pilot.press(*" typed", "escape")
+        await _wait_for(pilot, lambda: len(pilot.app.screen.query(ReplyView)) == 3)
+        assert box.text == "more\n typed"
+        await _wait_for(pilot, lambda: "TTFT" in _meta(pilot.app.screen.query(ReplyView).last()))
+    prompts = [m.content for m in session.store.messages(session.store.latest_conversation()) if m.role == "user"]
+    assert prompts == ["count", "again", "again"]
+
+
+async def test_marking_a_cancelled_reply_says_why_it_cannot_be_marked(tmp_path, stub):
+    """The mark went to the finished reply before it, out of sight."""
+    stub.script("slow", text=" ".join(f"w{i}" for i in range(60)), chunk_delay=0.05)
+    session = open_session(_profile(tmp_path, stub.api_base, ["slow"]), tmp_path / "h.db")
+    async with PlaygroundApp(session).run_test(size=SIZE) as pilot:
+        finished = await _ask(pilot, "count")
+        await _wait_for(pilot, lambda: "TTFT" in _meta(finished))
+        reply = await _ask(pilot, "count again")
+        await _wait_for(pilot, lambda: len(reply.text.split()) >= 3)
+        await pilot.press("escape")
+        await _wait_for(pilot, lambda: "cancelled" in _meta(reply))
+        await pilot.press("ctrl+g")
+        await _wait_for(pilot, lambda: bool(pilot.app._notifications))
+        notes = [n.message for n in pilot.app._notifications]
+        assert any("cancelled" in note for note in notes), notes
+        assert "marked" not in _meta(finished)
+    conversation = session.store.latest_conversation()
+    reply_ids = [m.id for m in session.store.messages(conversation) if m.role == "assistant"]
+    assert all(session.store.feedback(i) is None for i in reply_ids)
+
+
 async def test_model_text_cannot_inject_markup_or_escapes(tmp_path, stub):
     hostile = "[bold]x[/bold] [@click=app.quit]y[/] [link=http://evil]z[/link] \x1b]0;title\x07\x1b[2Jend"
     stub.script("evil", text=hostile, words_per_chunk=50)

@@ -47,6 +47,19 @@ if TYPE_CHECKING:
 # Dialogs and the compare screen are imported when first opened, so that the first paint does not wait.
 
 WIDE_ENOUGH_FOR_PANEL = 110
+QUEUED_NOTE = "queued · sent when the reply above ends · Esc takes it back to the box"
+
+
+@dataclass
+class Queued:
+    """A prompt sent while a reply streams: shown in the transcript, sent when that reply ends."""
+
+    text: str
+    tags: frozenset[str]
+    model: str | None
+    replacing: int | None
+    prompt: PromptView
+    reply: ReplyView
 
 
 def profile_label(path: Path) -> str:
@@ -118,6 +131,7 @@ class ChatScreen(Screen):
         self._waiting: tuple[str, frozenset[str], str | None, int | None] | None = None
         """A prompt sent before LiteLLM was loaded: sent the moment it is."""
         self._waiting_since = 0.0
+        self._queued: Queued | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
@@ -178,6 +192,7 @@ class ChatScreen(Screen):
             if self._waiting is not None and self._reply is not None:
                 self._reply.stopped(f"not sent: engine failed: {state.message}")
                 self._waiting = None
+                self._take_back_queued()
 
     def _engine_ready(self, message: EngineReady) -> None:
         status = self.query_one(StatusBar)
@@ -218,22 +233,62 @@ class ChatScreen(Screen):
             self.query_one(PromptInput).clear()
 
     def _busy(self) -> bool:
-        if (self._sending is not None and self._sending.is_running) or self._waiting is not None:
-            self.notify("A reply is still streaming: Esc cancels it.", severity="warning")
-            return True
-        return False
+        return (self._sending is not None and self._sending.is_running) or self._waiting is not None
 
     async def _ask(self, text: str, *, model: str | None = None, replacing: int | None = None) -> bool:
+        """Send `text` now, or queue it behind the reply in flight; False (the text stays where it was) if a
+        prompt is queued already."""
+        tags = frozenset({self.tag}) if self.tag else frozenset()
         if self._busy():
-            return False
+            return await self._queue(text, tags, model, replacing)
         transcript = self.query_one("#transcript", VerticalScroll)
         if replacing is not None:
             self._mark_replaced(transcript)
         self._reply = ReplyView()
         await transcript.mount_all([PromptView(text), self._reply])
         self._follow(transcript)
+        self._begin(text, tags, model, replacing)
+        return True
+
+    async def _queue(self, text: str, tags: frozenset[str], model: str | None, replacing: int | None) -> bool:
+        if self._queued is not None:
+            self.notify("A prompt is queued already: it is sent when this reply ends. Esc takes it back.",
+                        severity="warning")
+            return False
+        transcript = self.query_one("#transcript", VerticalScroll)
+        queued = Queued(text, tags, model, replacing, PromptView(text), ReplyView())
+        await transcript.mount_all([queued.prompt, queued.reply])
+        queued.reply.set_head(QUEUED_NOTE)
+        self._queued = queued
+        self._follow(transcript)
+        return True
+
+    def _send_queued(self) -> None:
+        queued, self._queued = self._queued, None
+        if queued is None:
+            return
+        if queued.replacing is not None:
+            self._mark_replaced(self.query_one("#transcript", VerticalScroll), before=queued.prompt)
+        self._reply = queued.reply
+        self._begin(queued.text, queued.tags, queued.model, queued.replacing)
+
+    def _take_back_queued(self) -> bool:
+        """Put a queued prompt back in the box (before anything typed since): what was typed is never lost."""
+        queued, self._queued = self._queued, None
+        if queued is None:
+            return False
+        queued.prompt.remove()
+        queued.reply.remove()
+        box = self.query_one(PromptInput)
+        box.load_text("\n".join(part for part in (queued.text, box.text) if part.strip()))
+        box.move_cursor(box.document.end)
+        if queued.replacing is not None:
+            self._replacing = queued.replacing
+            self._show_editing()
+        return True
+
+    def _begin(self, text: str, tags: frozenset[str], model: str | None, replacing: int | None) -> None:
         self._last_prompt = None
-        tags = frozenset({self.tag}) if self.tag else frozenset()
         if self.app.engine is None:
             self._waiting, self._waiting_since = (text, tags, model, replacing), time.monotonic()
             self._reply.set_head("waiting for LiteLLM, 0 s")
@@ -273,9 +328,11 @@ class ChatScreen(Screen):
             transcript.anchor()
 
     @staticmethod
-    def _mark_replaced(transcript: VerticalScroll) -> None:
-        """Dim the last turn on screen: it stays readable, as in history, but is no longer context."""
+    def _mark_replaced(transcript: VerticalScroll, before: PromptView | None = None) -> None:
+        """Dim the last turn on screen (before a queued prompt): it stays readable, as in history, but is no
+        longer context."""
         shown = list(transcript.children)
+        shown = shown[:shown.index(before)] if before in shown else shown
         prompts = [i for i, widget in enumerate(shown) if isinstance(widget, PromptView)]
         for widget in shown[prompts[-1]:] if prompts else []:
             if isinstance(widget, ReplyView):
@@ -332,11 +389,16 @@ class ChatScreen(Screen):
         elif event.state is WorkerState.ERROR:
             error = event.worker.error
             self._reply.stopped(one_line(redact(f"error: {type(error).__name__}: {error}")))
+        if event.state in (WorkerState.CANCELLED, WorkerState.ERROR, WorkerState.SUCCESS):
+            self._send_queued()
 
     # Actions ------------------------------------------------------------------------------------
 
     def action_cancel(self) -> None:
-        """Esc: stop the reply, leave edit mode, or drop a prompt still waiting for LiteLLM."""
+        """Esc: take back a queued prompt, stop the reply, leave edit mode, or drop a prompt still waiting
+        for LiteLLM."""
+        if self._take_back_queued():
+            return
         if self._waiting is not None:
             self._waiting = None
             if self._reply is not None:
@@ -350,8 +412,13 @@ class ChatScreen(Screen):
             self._show_editing()
             self.query_one(PromptInput).clear()
 
-    async def action_new_conversation(self) -> None:
+    def _stop_all(self) -> None:
+        """Before the transcript changes: a queued prompt goes back to the box, the reply in flight stops."""
+        self._take_back_queued()
         self.action_cancel()
+
+    async def action_new_conversation(self) -> None:
+        self._stop_all()
         self.conversation_id = None
         self._last_prompt = self._replacing = None
         self._set_settings(TurnSettings())
@@ -534,12 +601,16 @@ class ChatScreen(Screen):
         transcript.scroll_end(animate=False)
 
     def action_mark(self, good: bool) -> None:
-        """Mark the focused reply, or else the latest finished one, good or bad."""
+        """Mark the focused reply, or else the latest one, good or bad; a reply that did not finish cannot be."""
         focused = self.focused if isinstance(self.focused, ReplyView) else None
-        finished = [r for r in self.query(ReplyView) if r.message_id is not None]
-        target = focused if focused is not None and focused.message_id is not None else (finished or [None])[-1]
+        target = focused or (list(self.query(ReplyView)) or [None])[-1]
         if target is None:
-            self.notify("No finished reply to mark yet.", severity="warning")
+            self.notify("No reply to mark yet.", severity="warning")
+            return
+        if target.message_id is None:
+            why = target.stopped_as.split(" · ")[0] if target.stopped_as else "not finished yet"
+            self.notify(f"This reply can't be marked ({why}): only a finished one can. Tab moves to another.",
+                        severity="warning", markup=False)
             return
         self._record_mark(target, target.message_id, good)
 
@@ -563,7 +634,7 @@ class ChatScreen(Screen):
     # Conversations from history -----------------------------------------------------------------
 
     def open_conversation(self, conversation_id: str) -> None:
-        self.action_cancel()
+        self._stop_all()
         self._load_conversation(conversation_id)
 
     @work(thread=True, exclusive=True, group="open", exit_on_error=False)

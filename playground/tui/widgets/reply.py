@@ -51,6 +51,8 @@ class ReplyView(Vertical):
         self._head = "routing…"
         self._sent_at: float | None = None
         """When the request left, while no text has come back: the head counts the seconds."""
+        self.stopped_as = ""
+        """Why the reply stopped before it was finished (cancelled, not sent, an error)."""
 
     def compose(self) -> ComposeResult:
         yield Static(Text("routing…"), classes="reply-head", markup=False)
@@ -132,6 +134,7 @@ class ReplyView(Vertical):
         self.query_one(".reply-meta", Static).update(Text(with_mark(self._meta, good)))
 
     def stopped(self, note: str) -> None:
+        self.stopped_as = note
         self._sent_at = None
         self.set_head(self._head)
         self.query_one(".reply-meta", Static).update(Text(note))
