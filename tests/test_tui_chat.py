@@ -159,6 +159,33 @@ async def test_marking_a_cancelled_reply_says_why_it_cannot_be_marked(tmp_path, 
     assert all(session.store.feedback(i) is None for i in reply_ids)
 
 
+async def test_tab_goes_from_the_prompt_to_the_newest_reply_and_why_is_in_the_palette(tmp_path, stub):
+    """Tab reached the oldest reply first; "why this model?" had no key and no palette entry."""
+    from textual.widgets import Collapsible
+
+    stub.script("fast", text="an answer")
+    session = open_session(_profile(tmp_path, stub.api_base, ["fast"]), tmp_path / "h.db")
+    app = PlaygroundApp(session)
+    async with app.run_test(size=SIZE) as pilot:
+        for prompt in ("one", "two"):
+            reply = await _ask(pilot, prompt)
+            await _wait_for(pilot, lambda reply=reply: "TTFT" in _meta(reply))
+        older, newest = app.screen.query(ReplyView)
+        app.screen.query_one("#prompt").focus()
+        await pilot.press("tab")
+        assert app.focused is newest
+        await pilot.press("tab")
+        assert newest in app.focused.ancestors  # its "why this model?"
+        await pilot.press("tab")
+        assert app.focused is older
+        await pilot.press("shift+tab", "shift+tab", "shift+tab")
+        assert app.focused is app.screen.query_one("#prompt")
+        commands = [command.title for command in app.get_system_commands(app.screen)]
+        assert any(title.startswith("Why this model? (") for title in commands), str(commands)
+        await pilot.press("f7")
+        assert not newest.query_one(Collapsible).collapsed and older.query_one(Collapsible).collapsed
+
+
 async def test_model_text_cannot_inject_markup_or_escapes(tmp_path, stub):
     hostile = "[bold]x[/bold] [@click=app.quit]y[/] [link=http://evil]z[/link] \x1b]0;title\x07\x1b[2Jend"
     stub.script("evil", text=hostile, words_per_chunk=50)

@@ -15,7 +15,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widget import Widget
+from textual.widgets import Collapsible, Footer, Static
 from textual.worker import Worker, WorkerState
 
 from playground.base.paths import bundled_profiles_dir, known_profiles
@@ -86,6 +87,9 @@ class ChatScreen(Screen):
                 tooltip="Ask the last prompt again, of a model you pick; the old answer stays in history"),
         Binding("ctrl+l", "edit_last", "Edit last", id="chat.edit", show=False,
                 tooltip="Edit the last prompt and send it again (also: ↑ in an empty prompt box)"),
+        # Over the prompt box's own F7 (select all): a reply's explanation matters more there.
+        Binding("f7", "why", "Why this model?", id="chat.why", show=False, priority=True,
+                tooltip="Open or close the routing explanation of the focused or latest reply"),
         Binding("ctrl+o", "copy", "Copy", id="chat.copy", show=False,
                 tooltip="Copy the focused or latest reply, or one of its code blocks, to the clipboard"),
         Binding("ctrl+s", "settings", "Settings", id="chat.settings",
@@ -176,6 +180,23 @@ class ChatScreen(Screen):
         if self.app.engine is not None:
             self._engine_changed(self.app.engine)
         self.set_interval(1.0, self._tick)
+
+    @property
+    def focus_chain(self) -> list[Widget]:
+        """Tab goes from the prompt box to the newest reply and its "why this model?", then to older ones
+        (Textual's order is the page's: the oldest reply first, the prompt box last)."""
+        chain = super().focus_chain
+        by_reply: dict[ReplyView, list[Widget]] = {}
+        rest: list[Widget] = []
+        for widget in chain:
+            reply = next((node for node in widget.ancestors_with_self if isinstance(node, ReplyView)), None)
+            if reply is None:
+                rest.append(widget)
+            else:
+                by_reply.setdefault(reply, []).append(widget)
+        boxes = [widget for widget in rest if isinstance(widget, PromptInput)]
+        newest_first = [widget for reply in reversed(by_reply) for widget in by_reply[reply]]
+        return boxes + newest_first + [widget for widget in rest if widget not in boxes]
 
     def on_screen_resume(self) -> None:
         # Back from history, stats or a dialog: typing goes to the prompt box again.
@@ -481,6 +502,17 @@ class ChatScreen(Screen):
                 await self._ask(text, model=alias, replacing=prompt_id)
 
         self.app.push_screen(PickOne("Ask the last prompt again, of…", choices), picked)
+
+    def action_why(self) -> None:
+        focused = self.focused
+        reply = next((node for node in focused.ancestors_with_self if isinstance(node, ReplyView)), None) \
+            if focused is not None else None
+        for candidate in [reply] if reply is not None else reversed(list(self.query(ReplyView))):
+            if candidate.query(Collapsible):
+                why = candidate.query_one(Collapsible)
+                why.collapsed = not why.collapsed
+                return
+        self.notify("No routed reply to explain yet.", severity="warning")
 
     def _target_reply(self) -> ReplyView | None:
         focused = self.focused if isinstance(self.focused, ReplyView) else None
