@@ -166,6 +166,21 @@ def test_chat_with_a_routed_reply_and_why_open(snap_compare, session, size):
 
 
 @pytest.mark.parametrize("size", SIZES)
+def test_chat_with_a_crowded_status_line(snap_compare, session, size):
+    """Incognito, own settings, a task tag and an engine note: the least important parts give way first."""
+    from playground.base.records import TurnSettings
+    from playground.tui.messages import EngineReady
+
+    async def crowd(pilot):
+        pilot.app._apply(EngineReady(2, 0.0123, "semantic routes off: the embedding model is not installed"))
+        pilot.app.screen._set_settings(TurnSettings("Answer briefly.", 0.7))
+        await pilot.press("f9")
+        await _settle(pilot)
+
+    assert snap_compare(_app(session), terminal_size=size, run_before=crowd)
+
+
+@pytest.mark.parametrize("size", SIZES)
 def test_settings_dialog(snap_compare, session, size):
     assert snap_compare(_app(session), terminal_size=size, run_before=_keys("ctrl+s"))
 

@@ -186,6 +186,29 @@ async def test_tab_goes_from_the_prompt_to_the_newest_reply_and_why_is_in_the_pa
         assert not newest.query_one(Collapsible).collapsed and older.query_one(Collapsible).collapsed
 
 
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_a_crowded_status_line_fits_its_row(tmp_path, stub, size):
+    """At 80 columns the status line was cut: the day's cost and incognito fell off the end."""
+    from playground.base.records import TurnSettings
+    from playground.tui.messages import EngineReady
+    from tests.support.pilot import painted_text
+
+    session = open_session(_profile(tmp_path, stub.api_base, ["fast"]), tmp_path / "h.db")
+    app = PlaygroundApp(session, load_engine=False)
+    async with app.run_test(size=size) as pilot:
+        app._apply(EngineReady(2, 0.0123, "semantic routes off: the embedding model is not installed"))
+        app.screen._set_settings(TurnSettings("Answer briefly.", 0.7))
+        await pilot.press("f9")
+        status = app.screen.query_one(StatusBar)
+        await pilot.pause(0.1)
+        line = painted_text(status).strip()
+        assert len(line) <= size[0] - 2, line
+        assert line.startswith("ui-test · ") and "ready" in line and "incognito" in line, line
+        assert "today $0.0123" in line, line
+        if size[0] >= 120:
+            assert "temperature 0.7" in line and "incognito: text not stored" in line, line
+
+
 async def test_model_text_cannot_inject_markup_or_escapes(tmp_path, stub):
     hostile = "[bold]x[/bold] [@click=app.quit]y[/] [link=http://evil]z[/link] \x1b]0;title\x07\x1b[2Jend"
     stub.script("evil", text=hostile, words_per_chunk=50)
