@@ -40,6 +40,17 @@ def model_detail(info: ModelInfo) -> str:
     return f"{dollars(price)}/Mtok in" if price is not None else "price unknown"
 
 
+def middle_ellipsis(text: str, width: int) -> str:
+    """`text` in at most `width` characters, its middle replaced by "…": a path keeps its root and its leaf."""
+    if len(text) <= width:
+        return text
+    if width <= 1:
+        return "…"[:max(width, 0)]
+    keep = width - 1
+    head = keep // 2
+    return text[:head] + "…" + text[len(text) - (keep - head):]
+
+
 def seconds(value: float | None) -> str:
     if value is None:
         return "–"

@@ -501,7 +501,7 @@ class ChatScreen(Screen):
             if alias is not None:
                 await self._ask(text, model=alias, replacing=prompt_id)
 
-        self.app.push_screen(PickOne("Ask the last prompt again, of…", choices), picked)
+        self.app.push_screen(PickOne("Which model should answer the last prompt again?", choices), picked)
 
     def action_why(self) -> None:
         focused = self.focused
