@@ -209,6 +209,22 @@ async def test_a_crowded_status_line_fits_its_row(tmp_path, stub, size):
             assert "temperature 0.7" in line and "incognito: text not stored" in line, line
 
 
+async def test_why_this_model_wraps_each_line_under_its_own_text(tmp_path, stub):
+    """Wrapped lines started at the left edge, so a candidate's figures ran into the next candidate's."""
+    stub.script("fast", text="an answer")
+    session = open_session(_profile(tmp_path, stub.api_base, ["fast"]), tmp_path / "h.db")
+    app = PlaygroundApp(session)
+    async with app.run_test(size=(80, 24)) as pilot:
+        reply = await _ask(pilot, "hello")
+        await _wait_for(pilot, lambda: "TTFT" in _meta(reply))
+        await pilot.press("f7")
+        await pilot.pause(0.2)
+        rows = painted_text(reply.query_one(".reply-trace")).splitlines()
+        chosen = next(i for i, row in enumerate(rows) if "✓ fast" in row)
+        assert rows[chosen].startswith("  ✓ fast") and len(rows) > chosen + 1, rows
+        assert rows[chosen + 1].startswith("    ") and rows[chosen + 1].strip(), rows
+
+
 async def test_model_text_cannot_inject_markup_or_escapes(tmp_path, stub):
     hostile = "[bold]x[/bold] [@click=app.quit]y[/] [link=http://evil]z[/link] \x1b]0;title\x07\x1b[2Jend"
     stub.script("evil", text=hostile, words_per_chunk=50)

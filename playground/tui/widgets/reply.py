@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from rich.console import Console, ConsoleOptions, RenderResult
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -23,6 +24,27 @@ STATUS_NOTES = {
     "compared": "not chosen in a comparison",
     "replaced": "replaced: the prompt was edited or asked of another model",
 }
+
+
+class HangingLines:
+    """Lines that wrap under their own text: a continuation is indented two cells past the line's own
+    indent, so each candidate of "why this model?" stays one block."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = lines
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        width = options.max_width
+        rows: list[str] = []
+        for line in self.lines:
+            hang = len(line) - len(line.lstrip(" ")) + 2
+            first, *_ = Text(line).wrap(console, width) or [Text("")]
+            rows.append(first.plain.rstrip())
+            rest = line[len(first.plain):].strip()
+            if rest:
+                room = width - hang if width - hang >= 10 else width
+                rows.extend(" " * (width - room) + row.plain.rstrip() for row in Text(rest).wrap(console, room))
+        yield Text("\n".join(rows))
 
 
 class PromptView(Static):
@@ -88,7 +110,7 @@ class ReplyView(Vertical):
 
     def show_decision(self, decision: Decision) -> None:
         self.set_head(f"→ {decision.model} · {decision.reason}")
-        self.query_one(".reply-trace", Static).update(Text("\n".join(decision_trace(decision))))
+        self.query_one(".reply-trace", Static).update(HangingLines(decision_trace(decision)))
 
     def attempt_started(self, model_alias: str, hop: int, reason: str) -> None:
         if hop:
@@ -194,7 +216,7 @@ class StoredReplyView(ReplyView):
         yield Static(Text(with_mark(self._meta, self._good)), classes="reply-meta", markup=False)
         if self._decision:
             with Collapsible(title="why this model?", classes="reply-why"):
-                yield Static(Text("\n".join(stored_trace(self._decision))), classes="reply-trace", markup=False)
+                yield Static(HangingLines(stored_trace(self._decision)), classes="reply-trace", markup=False)
 
     def on_mount(self) -> None:
         self.set_class(self._message.status not in STATUS_NOTES, "-failed")
