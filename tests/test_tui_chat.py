@@ -6,6 +6,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from textual.widgets import Static
 
 from playground.services.session import open_session
 from playground.tui.app import PlaygroundApp
@@ -89,8 +90,15 @@ async def test_failing_model_falls_back_and_shows_why(tmp_path, stub):
         await _wait_for(pilot, lambda: "TTFT" in _meta(reply))
         failures = [str(row.render()) for row in reply.query(".failure-row")]
         assert failures and failures[0].startswith("✗ broken: server_error — HTTP 500")
-        assert _head(reply).startswith("→ backup · fallback after broken failed (server_error)")
+        # A model failed and the next answered: a failover, in the head line and in stats alike. "Fallback"
+        # is the route's choice from the fallbacks list when its tier has no model ("fallback (no … available)").
+        assert _head(reply).startswith("→ backup · failover after broken failed (server_error)")
         assert reply.text == "backup answer"
+    from playground.history import stats
+    from playground.present.format import stats_summary
+
+    summary = "\n".join(stats_summary(stats.compute(session.store)))
+    assert "failovers 100.0% of replies" in summary and "fallback" not in summary
 
 
 async def test_escape_cancels_stream_and_keeps_partial(tmp_path, stub):
@@ -264,7 +272,7 @@ async def test_route_explanation_lists_every_candidate(tmp_path, stub):
         await _wait_for(pilot, lambda: reply.text and reply.body.shown_chars == len(reply.text))
         await pilot.click(".reply-why CollapsibleTitle")
         await _wait_for(pilot, lambda: reply.query_one(".reply-trace").region.height > 0)  # expanded, on screen
-        trace = str(reply.query_one(".reply-trace").render())
+        trace = str(reply.query_one(".reply-trace", Static).content)
         assert "route everything · stage default" in trace
         # 7 request tokens ("hi", 3 per message, 3 to open the reply: OpenAI's layout) at $1/Mtok plus
         # 300 expected output tokens at $2/Mtok.

@@ -107,7 +107,8 @@ class ChatService:
                     elif tries:
                         reason = f"retry {tries} after {attempts[-1].failure}"
                     else:
-                        reason = f"fallback after {attempts[-1].model_alias} failed ({attempts[-1].failure})"
+                        # "Failover", as stats count it; "fallback" is a route's pick from the fallbacks list.
+                        reason = f"failover after {attempts[-1].model_alias} failed ({attempts[-1].failure})"
                     yield AttemptStarted(alias, hop, reason)
                     stream = AttemptStream(self.state.catalog[alias], messages, route=decision.route, reason=reason,
                                            hop=hop, timeouts=self.state.profile.timeouts, secrets=secrets,

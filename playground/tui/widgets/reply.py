@@ -33,6 +33,9 @@ class HangingLines:
     def __init__(self, lines: list[str]) -> None:
         self.lines = lines
 
+    def __str__(self) -> str:
+        return "\n".join(self.lines)
+
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         width = options.max_width
         rows: list[str] = []

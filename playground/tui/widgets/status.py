@@ -91,9 +91,10 @@ class StatusBar(Static):
                  Text("incognito", "bold"), rank=1),
         ]
 
+    def watch_problem(self, problem: str) -> None:
+        self.set_class(bool(problem), "-problem")  # a problem is shown whole, on as many rows as it takes
+
     def render(self) -> Text:
         if self.problem:
-            line = Text.assemble(("⚠ ", "bold"), (self.problem, "bold red"))
-            line.truncate(self.content_size.width or 1, overflow="ellipsis")
-            return line
+            return Text.assemble(("⚠ ", "bold"), (self.problem, "bold red"))
         return fit(self.parts(), self.content_size.width or 1000)
