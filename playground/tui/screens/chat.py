@@ -16,7 +16,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Collapsible, Footer, Static
+from textual.widgets import Collapsible, Static
 from textual.worker import Worker, WorkerState
 
 from playground.base.paths import bundled_profiles_dir, known_profiles
@@ -36,6 +36,7 @@ from playground.services.events import (
 from playground.services.session import Session
 from playground.tui.collect import streaming
 from playground.tui.messages import EngineFailed, EngineReady, ProfileChanged, ProfileInvalid, TurnProgress
+from playground.tui.widgets.footer import Footer
 from playground.tui.widgets.markdown_view import code_blocks, first_line
 from playground.tui.widgets.models import ModelsPanel
 from playground.tui.widgets.prompt_input import PromptInput
