@@ -175,6 +175,7 @@ def test_chat_with_a_crowded_status_line(snap_compare, session, size):
         pilot.app._apply(EngineReady(2, 0.0123, "semantic routes off: the embedding model is not installed"))
         pilot.app.screen._set_settings(TurnSettings("Answer briefly.", 0.7))
         await pilot.press("f9")
+        pilot.app.clear_notifications()  # its toast would cover the status line
         await _settle(pilot)
 
     assert snap_compare(_app(session), terminal_size=size, run_before=crowd)
