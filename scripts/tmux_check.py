@@ -1,6 +1,6 @@
 """Drive the real app in tmux at 80x24 and 200x50 and check what a person would see.
 
-It types a prompt (answered by the embedded model), opens history, stats, the leaderboard, help, the
+It types a prompt (answered by the embedded model), opens history, stats, the leaderboard, experiments, help, the
 conversation settings and the pickers, and checks each screen for its landmarks and for tracebacks;
 exits 1 on any failure.
 
@@ -53,6 +53,7 @@ def check(width: int, height: int) -> list[str]:
             ("history screen", "F3", "Any model", 15),
             ("stats screen", "Escape F4", "since", 30),
             ("leaderboard", "Escape F8", "Leaderboard", 15),
+            ("experiments", "Escape F12", "No experiments in this profile", 15),
             ("help", "Escape F1", "Ask the last prompt again", 15),
             ("conversation settings", "Escape C-s", "System prompt", 15),
             ("ask another model", "Escape C-r", "Ask the last prompt again, of", 15),

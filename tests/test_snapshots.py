@@ -22,10 +22,11 @@ import pytest
 from textual.widgets import Collapsible, Input, TextArea
 from textual.widgets._footer import FooterKey
 
-from playground.base.records import Attempt, Outcome, Vote
+from playground.base.records import Attempt, Failure, Outcome, Vote
 from playground.services.session import open_session
 from playground.tui.app import PlaygroundApp
 from playground.tui.screens.compare import CompareScreen
+from playground.tui.screens.experiments import ExperimentsScreen
 from playground.tui.screens.history import HistoryScreen
 from playground.tui.screens.leaderboard import LeaderboardScreen
 from playground.tui.screens.pick_models import ModelPicker
@@ -182,6 +183,28 @@ def test_chat_with_a_crowded_status_line(snap_compare, session, size):
 
 
 @pytest.mark.parametrize("size", SIZES)
+def test_chat_with_a_drifted_model_and_a_budget(snap_compare, tmp_path, stub, size):
+    profile = Path(compare_profile(tmp_path, stub.api_base, ["fast", "careful", "broken"], name="budgeted",
+                                   budget={"daily_usd": 5, "models": {"careful": {"daily_usd": 1}}}))
+    session = open_session(str(profile), tmp_path / "h.db")
+    store, now = session.store, time.time()
+    conversation, prompt_id = store.start_turn(None, "how are the models doing?", "budgeted")
+    # Today's history: `careful` answered 20 times, then failed 10 times in a row: its errors drifted.
+    for i in range(30):
+        failed = i >= 20
+        attempt = Attempt("careful", "openai/careful", "everything", "everything (default route)", 0,
+                          now - 60 * (30 - i), text="" if failed else "fine", input_tokens=12, output_tokens=30,
+                          cost_usd=0.0 if failed else 0.02, ttft_s=None if failed else 0.25,
+                          latency_s=0.1 if failed else 1.5, failure=Failure.SERVER_ERROR if failed else None)
+        store.record_attempt(attempt, conversation, prompt_id, None, None)
+    session.state.refresh_monitor(store)
+    try:
+        assert snap_compare(_app(session), terminal_size=size, run_before=_keys("f2") if size == (80, 24) else _settle)
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("size", SIZES)
 def test_settings_dialog(snap_compare, session, size):
     assert snap_compare(_app(session), terminal_size=size, run_before=_keys("ctrl+s"))
 
@@ -299,3 +322,35 @@ def test_leaderboard(snap_compare, session, size, filled):
         await _settle(pilot)
 
     assert snap_compare(_app(session), terminal_size=size, run_before=open_board)
+
+
+def _experiment(store) -> None:
+    """Twenty marked replies per arm of experiment `temps`: careful succeeds 18 times, fast 8."""
+    for i in range(20):
+        for arm, alias, good, cost in (("fast", "fast", i < 8, 0.001), ("careful@temperature=0.2", "careful",
+                                                                           i < 18, 0.004)):
+            conversation, prompt_id, reply_id = _turn(store, f"question {i}", "an answer", alias, cost)
+            store.record_assignment(reply_id, conversation, prompt_id, "temps", arm, "everything", "compare-test")
+            store.record_feedback(reply_id, good)
+
+
+@pytest.mark.parametrize("filled", [False, True], ids=["none", "filled"])
+@pytest.mark.parametrize("size", SIZES)
+def test_experiments(snap_compare, tmp_path, stub, size, filled):
+    routes = [{"name": "everything", "tier": "main",
+               "experiment": {"name": "temps", "variants": ["fast", "careful@temperature=0.2"]}}] if filled else None
+    profile = compare_profile(tmp_path, stub.api_base, ["fast", "careful"], **({"routes": routes} if routes else {}))
+    session = open_session(profile, tmp_path / "h.db")
+    if filled:
+        _experiment(session.store)
+
+    async def open_experiments(pilot):
+        await pilot.press("f12")
+        await _screen(pilot, ExperimentsScreen)
+        await wait_for(pilot, lambda: "Experiments ·" in str(pilot.app.screen.query_one("#experiments-title").render()))
+        await _settle(pilot)
+
+    try:
+        assert snap_compare(_app(session), terminal_size=size, run_before=open_experiments)
+    finally:
+        session.store.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from playground.services.variants import Variant, VariantError, parse_variant
+from playground.config.variants import Variant, VariantError, parse_variant
 
 
 @pytest.mark.parametrize(("text", "expected"), [

@@ -179,8 +179,10 @@ async def _run_ask(session, prompt, model, conversation, settings, as_json, expl
                         out.write("\n")
                     if final is not None:
                         click.echo(meta_line(final), err=True)
+                    limit = session.state.monitor.budget(session.profile).tightest()
+                    left = f" · {limit.left()}" if limit is not None else ""
                     click.echo(f"conversation {reply.conversation_id} · {dollars(event.conversation_cost)} · "
-                               f"today {dollars(event.day_cost)}", err=True)
+                               f"today {dollars(event.day_cost)}{left}", err=True)
                 return 0 if reply.status == "complete" else 1
     return 1
 
@@ -214,6 +216,7 @@ def compare(prompt, models, api_base, conversation, latest, as_json) -> int:
     with opened_session() as session:
         conversation = conversation_to_continue(session.store, conversation, latest)
         session.refresh_local_models()
+        session.state.refresh_monitor(session.store, drift=False)  # the spend a budget limits
         try:
             aliases = [add_model(session, name, api_base) for name in models]
             session.compare.check(aliases)

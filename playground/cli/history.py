@@ -145,14 +145,22 @@ def export_history(form: str, output: str | None) -> int:
 @click.option("--baseline", "-b", metavar="ALIAS",
               help="a profile model alias: what the same tokens would have cost on it")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object instead of text")
+@click.option("--experiments", "experiments", is_flag=True,
+              help="each experiment arm's outcomes with 95% intervals, and whether one is better")
 @profile_option
 @db_option
-def stats(since: str | None, baseline: str | None, as_json: bool) -> int:
+def stats(since: str | None, baseline: str | None, as_json: bool, experiments: bool) -> int:
     """Spend, tokens, latency, errors and savings."""
+    from playground.cli.experiments import render_experiments
     from playground.history.stats import compute, to_dict
 
+    if experiments and (since or baseline):
+        fail("--experiments counts every reply an experiment assigned: --since and --baseline do not apply")
     moment = _since(since)
     with opened_session() as session:
+        if experiments:
+            click.echo(render_experiments(session, as_json))
+            return 0
         model = None
         if baseline:
             if baseline not in session.catalog:

@@ -15,7 +15,7 @@ import sys
 import click
 
 from playground import __version__
-from playground.cli import chat, checks, history, policy, route
+from playground.cli import chat, checks, experiments, history, policy, route
 from playground.cli.common import Failed, db_option, incognito_option, option, profile_option
 
 
@@ -52,7 +52,7 @@ def _run_tui() -> int:
 
 COMMANDS = [chat.ask, chat.compare, history.history, history.stats, history.export_history, policy.evaluate,
             policy.tune, policy.export, policy.import_, checks.doctor, checks.profile, checks.prices,
-            route.route]
+            route.route, experiments.experiment]
 for command in COMMANDS:
     cli.add_command(command)
 

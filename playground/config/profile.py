@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from playground.base.errors import SourceError
 from playground.base.paths import missing_profile
 from playground.base.yamlsource import YamlDocument, load_yaml
+from playground.config.variants import Variant, VariantError, parse_variant
 
 ProfileError = SourceError
 
@@ -176,6 +177,99 @@ class LearnedSpec(_Strict):
         return self
 
 
+SUCCESS_SOURCES = ("marks", "votes")
+"""What can say an experiment's reply succeeded: a good/bad mark on it, or its arm winning a compare vote.
+Each names a source in playground.services.experiments (answer checks join this list when they land)."""
+
+OUTCOMES = (*SUCCESS_SOURCES, "cost_per_success")
+
+
+class Arm(_Strict):
+    """One variant of an experiment: a profile model, optionally with its own settings. Also written as
+    text, as compare takes it: `fast@temperature=1.2`."""
+
+    model: str = Field(min_length=1)
+    """A profile model alias."""
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    max_tokens: int | None = Field(default=None, ge=1)
+    system: str | None = Field(default=None, min_length=1)
+    """A system prompt sent before the conversation (instead of the conversation's own)."""
+    weight: float = Field(default=1.0, gt=0)
+    """Share of traffic under `strategy: fixed`."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_text(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        try:
+            variant = parse_variant(value)
+        except VariantError as exc:
+            raise ValueError(str(exc)) from None
+        if variant.api_base:
+            raise ValueError(f"{value!r}: an experiment arm is a profile model; give its api_base in `models`")
+        settings = {"temperature": variant.temperature, "max_tokens": variant.max_tokens, "system": variant.system}
+        return {"model": variant.model} | {k: v for k, v in settings.items() if v is not None}
+
+    @property
+    def variant(self) -> Variant:
+        return Variant(self.model, temperature=self.temperature, max_tokens=self.max_tokens, system=self.system)
+
+    @property
+    def label(self) -> str:
+        """`fast` or `fast@temperature=1.2`: how stats, votes and the reply's trace name this arm."""
+        return self.variant.label
+
+
+class Experiment(_Strict):
+    """Split a route's traffic between variants and measure which does better."""
+
+    name: str = Field(min_length=1)
+    variants: tuple[Arm, ...] = Field(min_length=2)
+    strategy: Literal["fixed", "thompson"] = "fixed"
+    """`fixed`: each variant gets its `weight` share. `thompson`: traffic shifts towards the variant whose
+    outcomes look better (Thompson sampling on the recorded outcomes)."""
+    outcome: str = "marks"
+    """What is measured: `marks` (good/bad marks on replies), `votes` (compare votes naming the variant) or
+    `cost_per_success` (dollars per reply that `success` counts as a success)."""
+    success: str = "marks"
+    """For `outcome: cost_per_success`: which source says a reply succeeded (marks or votes)."""
+    winner: str | None = None
+    """Set when the experiment is stopped (`playground experiment stop`): every prompt on the route goes to
+    this variant (its label), and no more replies are assigned."""
+
+    @field_validator("outcome")
+    @classmethod
+    def _known_outcome(cls, value: str) -> str:
+        if value not in OUTCOMES:
+            raise ValueError(f"unknown outcome {value!r}; outcomes are {', '.join(OUTCOMES)}")
+        return value
+
+    @field_validator("success")
+    @classmethod
+    def _known_success(cls, value: str) -> str:
+        if value not in SUCCESS_SOURCES:
+            raise ValueError(f"unknown success source {value!r}; sources are {', '.join(SUCCESS_SOURCES)}")
+        return value
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Experiment:
+        labels = [arm.label for arm in self.variants]
+        if repeated := next((label for label in labels if labels.count(label) > 1), None):
+            raise ValueError(f"variant {repeated} is given twice: give one other settings")
+        if self.winner is not None and self.winner not in labels:
+            raise ValueError(f"winner {self.winner!r} is not one of the variants ({', '.join(labels)})")
+        return self
+
+    @property
+    def success_source(self) -> str:
+        """The source whose successes and failures are counted."""
+        return self.success if self.outcome == "cost_per_success" else self.outcome
+
+    def arm(self, label: str) -> Arm:
+        return next(arm for arm in self.variants if arm.label == label)
+
+
 class Route(_Strict):
     name: str = Field(min_length=1)
     tier: str
@@ -189,6 +283,8 @@ class Route(_Strict):
     """How to pick among the tier's available models: cheapest estimated cost, the tier's order
     (strongest first), lowest expected latency, the profile's `selection` weights, or a weighted
     random share by each model's `weight`."""
+    experiment: Experiment | None = None
+    """Answer with one of these variants first (the tier's models remain the fallbacks), recording which."""
 
     @model_validator(mode="after")
     def _one_stage(self) -> Route:
@@ -242,6 +338,29 @@ class Cooldown(_Strict):
     seconds: float = Field(default=30.0, ge=0)
 
 
+class BudgetLimit(_Strict):
+    """Spend limits in US dollars, counted from history over local calendar days and months. Unpriced
+    replies cannot be counted: the figures say how many were left out."""
+
+    daily_usd: float | None = Field(default=None, gt=0)
+    monthly_usd: float | None = Field(default=None, gt=0)
+
+
+class Budget(BudgetLimit):
+    """What this profile may spend (its own conversations only), and per model. Past 80% of a limit the
+    router prefers cheaper models; past the limit it refuses, unless a free or local model can answer."""
+
+    models: dict[str, BudgetLimit] = Field(default_factory=dict)
+    """Limits of single models, by alias; each counts that model's spend under this profile."""
+
+    @model_validator(mode="after")
+    def _some_limit(self) -> Budget:
+        limits = [self, *self.models.values()]
+        if not any(limit.daily_usd or limit.monthly_usd for limit in limits):
+            raise ValueError("a budget needs daily_usd or monthly_usd (for the profile or under models)")
+        return self
+
+
 class Embeddings(_Strict):
     model: str = "local"
     """`local` (MiniLM, offline) or any LiteLLM embedding model string."""
@@ -269,6 +388,7 @@ class Profile(_Strict):
     """Used to estimate a reply's cost and duration before it is made."""
     provenance: dict[str, str | float | int | None] = Field(default_factory=dict)
     """What `playground tune --history` based its selection weights and preferences on."""
+    budget: Budget | None = None
 
     @model_validator(mode="after")
     def _references(self) -> Profile:
@@ -279,6 +399,7 @@ class Profile(_Strict):
                     raise ReferenceProblem(f"unknown model {member!r} (models: {known})", "tiers", tier, i)
         tiers = ", ".join(self.tiers)
         seen: set[str] = set()
+        experiments: set[str] = set()
         for i, route in enumerate(self.routes):
             if route.tier not in self.tiers:
                 raise ReferenceProblem(f"unknown tier {route.tier!r} (tiers: {tiers})", "routes", i, "tier")
@@ -291,6 +412,15 @@ class Profile(_Strict):
             if route.name in seen:
                 raise ReferenceProblem(f"route name {route.name!r} is used twice", "routes", i, "name")
             seen.add(route.name)
+            if route.experiment is not None:
+                for j, arm in enumerate(route.experiment.variants):
+                    if arm.model not in self.models:
+                        raise ReferenceProblem(f"unknown model {arm.model!r} (models: {known})", "routes", i,
+                                               "experiment", "variants", j)
+                if route.experiment.name in experiments:
+                    raise ReferenceProblem(f"experiment name {route.experiment.name!r} is used twice", "routes", i,
+                                           "experiment", "name")
+                experiments.add(route.experiment.name)
         for i, alias in enumerate(self.fallbacks):
             if alias not in self.models:
                 raise ReferenceProblem(f"unknown model {alias!r} (models: {known})", "fallbacks", i)
@@ -299,6 +429,14 @@ class Profile(_Strict):
         if not self.routes or self.routes[-1].stage not in ("default", "learned"):
             raise ReferenceProblem("the last route must have no condition (or be learned) so every prompt has "
                                    "a route", "routes", len(self.routes) - 1)
+        return self
+
+    @model_validator(mode="after")
+    def _budgeted_models_exist(self) -> Profile:
+        for alias in self.budget.models if self.budget else ():
+            if alias not in self.models:
+                raise ReferenceProblem(f"unknown model {alias!r} (models: {', '.join(self.models)})",
+                                       "budget", "models", alias)
         return self
 
     def key_envs(self) -> set[str]:
@@ -320,6 +458,11 @@ class Profile(_Strict):
         for route in self.routes:
             walk(route.when)
         return frozenset(found)
+
+    @property
+    def experiments(self) -> dict[str, Route]:
+        """Each experiment's route, by experiment name."""
+        return {r.experiment.name: r for r in self.routes if r.experiment is not None}
 
     @property
     def semantic_routes(self) -> list[Route]:

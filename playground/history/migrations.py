@@ -173,6 +173,33 @@ def _add_measurements(db: sqlite_utils.Database) -> None:
         db.table("attempts").add_column(column, kind)
 
 
+def _index_for_drift_and_budgets(db: sqlite_utils.Database) -> None:
+    # Drift reads each model's latest attempts, newest first; a budget sums a profile's spend since the
+    # start of the day or month. Both are covered by an index in that order, so neither touches the rows
+    # (which carry whole replies) nor grows with the size of the store.
+    db.table("attempts").create_index(["model_alias", "started_at", "failure", "ttft_ms", "latency_ms",
+                                       "output_tokens"], index_name=ATTEMPTS_FOR_DRIFT)
+    db.table("attempts").create_index(["started_at", "conversation_id", "model_alias", "cost_usd"],
+                                      index_name=ATTEMPTS_FOR_SPEND)
+
+
+ATTEMPTS_FOR_DRIFT = "attempts_for_drift"
+ATTEMPTS_FOR_SPEND = "attempts_for_spend"
+def _add_assignments(db: sqlite_utils.Database) -> None:
+    # Which experiment arm each reply was assigned to (chosen before it was asked), so marks, votes and
+    # costs can be joined to arms. The arm's label keeps its settings (`fast@temperature=1.2`).
+    db.table("assignments").create({
+        "reply_message_id": int, "conversation_id": str, "prompt_message_id": int, "experiment": str, "arm": str,
+        "route": str, "profile": str, "created_at": str,
+    }, pk="reply_message_id", foreign_keys=[("reply_message_id", "messages", "id"),
+                                            ("conversation_id", "conversations", "id"),
+                                            ("prompt_message_id", "messages", "id")])
+    # Each arm's traffic is counted on the first, when the experiment began is read from the second.
+    db.table("assignments").create_index(["experiment", "arm"])
+    db.table("assignments").create_index(["experiment", "created_at"])
+    db.table("assignments").create_index(["conversation_id"])
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("create_v1", _create_v1),
     ("add_incognito", _add_incognito),
@@ -186,4 +213,6 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("index_attempts_by_reply_and_conversation", _index_attempts_by_reply_and_conversation),
     ("add_measurements", _add_measurements),
     ("mark_retries_and_fallbacks", _mark_retries_and_fallbacks),
+    ("index_for_drift_and_budgets", _index_for_drift_and_budgets),
+    ("add_assignments", _add_assignments),
 ]

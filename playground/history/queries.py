@@ -13,6 +13,8 @@ from playground.base.records import Cost
 from playground.history.migrations import (
     ATTEMPTS_BY_MODEL_ROUTE,
     ATTEMPTS_BY_TIME,
+    ATTEMPTS_FOR_DRIFT,
+    ATTEMPTS_FOR_SPEND,
     attempts_by,
     attempts_by_model,
 )
@@ -120,6 +122,43 @@ def reply_costs(cursor: Cursor, message_ids: Sequence[int]) -> Rows:
         "ORDER BY b.id DESC LIMIT 1) AS latency_ms "
         f"FROM attempts a WHERE reply_message_id IN ({_marks(message_ids)}) GROUP BY reply_message_id",
         tuple(message_ids)).fetchall()
+
+
+def experiment_assigned(cursor: Cursor, experiment: str) -> Rows:
+    """Replies assigned per arm, counted on the (experiment, arm) index."""
+    return cursor.execute("SELECT arm, count(*) AS replies FROM assignments WHERE experiment = ? GROUP BY arm",
+                          (experiment,)).fetchall()
+
+
+def experiment_started(cursor: Cursor, experiment: str) -> str | None:
+    return cursor.execute("SELECT min(created_at) FROM assignments WHERE experiment = ?", (experiment,)).fetchone()[0]
+
+
+# A reply's cost: every attempt behind it, NULL when any of them had no known price.
+_REPLY_COST = ("(SELECT CASE WHEN count(*) = count(cost_usd) THEN total(cost_usd) END FROM attempts x "
+               "WHERE x.reply_message_id = {reply})")
+
+
+def experiment_marks(cursor: Cursor, experiment: str, with_cost: bool) -> Rows:
+    """Per arm, the marked replies' count, good ones, and (`with_cost`) sums of their cost, its square and
+    the good ones' cost. Walks the marks (a person's clicks, few) rather than every assigned reply."""
+    cost = _REPLY_COST.format(reply="f.message_id") if with_cost else "0.0"
+    return cursor.execute(
+        f"WITH judged AS (SELECT a.arm, f.good AS s, {cost} AS c FROM feedback f "
+        "CROSS JOIN assignments a ON a.reply_message_id = f.message_id WHERE a.experiment = ?) "
+        "SELECT arm, count(*) AS judged, total(s) AS successes, count(*) - count(c) AS unpriced, total(c) AS cost, "
+        "total(c * c) AS cost_squared, total(c * s) AS cost_of_successes FROM judged GROUP BY arm",
+        (experiment,)).fetchall()
+
+
+def experiment_votes(cursor: Cursor, route: str, labels: Sequence[str], since: str) -> Rows:
+    """`models` and `reply_message_ids` are parallel lists: a label's reply sits at the same key."""
+    reply = "json_extract(v.reply_message_ids, '$[' || j.key || ']')"
+    return cursor.execute(
+        f"SELECT j.value AS label, v.outcome, v.winner_model_alias AS winner, {_REPLY_COST.format(reply=reply)} "
+        "AS cost_usd FROM votes v, json_each(v.models) j "
+        f"WHERE v.route = ? AND v.created_at >= ? AND j.value IN ({_marks(labels)}) ORDER BY v.id",
+        (route, since, *labels)).fetchall()
 
 
 # The history list and search --------------------------------------------------------------------
@@ -296,6 +335,43 @@ def votes_by_model(cursor: Cursor, since: datetime | None) -> Rows:
         "count(*) FILTER (WHERE v.outcome = 'win' AND v.winner_model_alias = j.value) AS wins, "
         "count(*) FILTER (WHERE v.outcome = 'tie') AS ties, count(*) FILTER (WHERE v.outcome = 'all_bad') AS all_bad "
         f"FROM (SELECT * FROM votes {_where(where)}) v, json_each(v.models) j GROUP BY j.value", params).fetchall()
+
+
+# Drift and budgets ------------------------------------------------------------------------------
+
+def latest_attempts(cursor: Cursor, model_alias: str, excluded_failures: Sequence[str], limit: int) -> Rows:
+    """A model's newest attempts, newest first, leaving out failures that were not the model's doing."""
+    return cursor.execute(
+        "SELECT started_at, failure, ttft_ms, latency_ms, output_tokens "
+        f"FROM attempts INDEXED BY {ATTEMPTS_FOR_DRIFT} WHERE model_alias = ? "
+        f"AND (failure IS NULL OR failure NOT IN ({_marks(excluded_failures)})) ORDER BY started_at DESC LIMIT ?",
+        (model_alias, *excluded_failures, limit)).fetchall()
+
+
+def latest_judgements(cursor: Cursor, per_model: int) -> Rows:
+    """Each model's newest judgements, newest first: good/bad marks, and compare votes (a win is good; a
+    loss to another model or "all bad" is bad; a tie says nothing). Written by people, so few rows."""
+    return cursor.execute(
+        "WITH judged AS (SELECT model_alias AS model, created_at AS at, good FROM feedback "
+        "  WHERE model_alias IS NOT NULL "
+        "UNION ALL SELECT j.value, v.created_at, v.outcome = 'win' AND v.winner_model_alias = j.value "
+        "  FROM votes v, json_each(v.models) j WHERE v.outcome != 'tie'), "
+        "ranked AS (SELECT model, at, good, row_number() OVER (PARTITION BY model ORDER BY at DESC) AS n "
+        "  FROM judged) "
+        "SELECT model, at, good FROM ranked WHERE n <= ? ORDER BY model, at DESC", (per_model,)).fetchall()
+
+
+def spend_by_model(cursor: Cursor, profile: str, month_start: datetime, day_start: datetime) -> Rows:
+    """A profile's spend per model since the start of the month and of the day: the priced sum, and how
+    many attempts had no known price (left out of the sum, and counted)."""
+    day = utc_text(day_start)
+    return cursor.execute(
+        "SELECT a.model_alias, total(a.cost_usd) AS month_usd, count(*) - count(a.cost_usd) AS month_unpriced, "
+        "total(a.cost_usd) FILTER (WHERE a.started_at >= ?) AS day_usd, "
+        "count(*) FILTER (WHERE a.started_at >= ? AND a.cost_usd IS NULL) AS day_unpriced "
+        f"FROM attempts a INDEXED BY {ATTEMPTS_FOR_SPEND} JOIN conversations c ON c.id = a.conversation_id "
+        "WHERE a.started_at >= ? AND c.profile = ? GROUP BY a.model_alias",
+        (day, day, utc_text(min(month_start, day_start)), profile)).fetchall()
 
 
 # Export -----------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""What the history store hands out: stored messages, rows of the history list, and its filter."""
+"""What the history store hands out: stored messages, rows of the history list, its filter, and experiment
+outcomes."""
 
 from __future__ import annotations
 
@@ -57,3 +58,27 @@ class HistoryFilter:
 def utc_text(moment: datetime) -> str:
     """A moment in the form the store keeps timestamps, so comparing the text orders them."""
     return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True)
+class ArmOutcomes:
+    """One experiment arm's judged replies as sums: enough for its success rate, its cost per success and
+    that ratio's variance, however many replies there are."""
+
+    judged: int = 0
+    successes: int = 0
+    unpriced: int = 0
+    """Judged replies with no known cost: while any, the cost sums are partial."""
+    cost: float = 0.0
+    cost_squared: float = 0.0
+    cost_of_successes: float = 0.0
+
+    def __add__(self, other: ArmOutcomes) -> ArmOutcomes:
+        return ArmOutcomes(self.judged + other.judged, self.successes + other.successes,
+                           self.unpriced + other.unpriced, self.cost + other.cost,
+                           self.cost_squared + other.cost_squared, self.cost_of_successes + other.cost_of_successes)
+
+    @classmethod
+    def one(cls, success: bool, cost: float | None) -> ArmOutcomes:
+        c = cost or 0.0
+        return cls(1, int(success), int(cost is None), c, c * c, c if success else 0.0)

@@ -24,7 +24,7 @@ import sqlite_utils
 from playground.base.records import Attempt, Cost, Failure, Outcome, TurnSettings, Vote
 from playground.history import queries
 from playground.history.migrations import MIGRATIONS
-from playground.history.records import ConversationSummary, HistoryFilter, StoredMessage
+from playground.history.records import ArmOutcomes, ConversationSummary, HistoryFilter, StoredMessage
 
 T = TypeVar("T")
 MIN_PREFIX = 3
@@ -321,6 +321,16 @@ class Store:
                          "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (message_id) DO UPDATE SET good = excluded.good, "
                          "created_at = excluded.created_at", (message_id, *found, int(good), _now()))
 
+    def record_assignment(self, reply_message_id: int, conversation_id: str, prompt_message_id: int,
+                          experiment: str, arm: str, route: str, profile: str) -> None:
+        """The experiment arm a reply was assigned to (before it was asked: a fallback's answer still counts
+        for the arm, as an A/B test counts by assignment)."""
+        with self._write() as conn:
+            conn.execute("INSERT INTO assignments (reply_message_id, conversation_id, prompt_message_id, experiment, "
+                         "arm, route, profile, created_at) VALUES (?,?,?,?,?,?,?,?)",
+                         (reply_message_id, conversation_id, prompt_message_id, experiment, arm, route, profile,
+                          _now()))
+
     def record_vote(self, vote: Vote) -> int:
         with self._write() as conn:
             cursor = conn.execute(
@@ -385,7 +395,7 @@ class Store:
 
     def _delete(self, conn: sqlite3.Connection, by_conversation: str, by_id: str, params: tuple) -> None:
         # Children first: foreign keys are enforced.
-        for table in ("feedback", "votes", "attempts", "messages"):
+        for table in ("feedback", "votes", "assignments", "attempts", "messages"):
             conn.execute(f"DELETE FROM {table} {by_conversation}", params)
         conn.execute(f"DELETE FROM conversations {by_id}", params)
 
@@ -483,6 +493,25 @@ class Store:
         return [Vote(r["conversation_id"], r["prompt_message_id"], Outcome(r["outcome"]), r["winner_model_alias"],
                      tuple(json.loads(r["models"])), tuple(json.loads(r["reply_message_ids"])), r["route"],
                      r["category"], bool(r["blind"])) for r in self.read(queries.votes)]
+
+    def experiment_assigned(self, experiment: str) -> dict[str, int]:
+        """Replies assigned to each arm (by label)."""
+        return {row["arm"]: row["replies"] for row in self.read(queries.experiment_assigned, experiment)}
+
+    def experiment_started(self, experiment: str) -> str | None:
+        """When its first reply was assigned (stored UTC text); None before any."""
+        return self.read(queries.experiment_started, experiment)
+
+    def experiment_marks(self, experiment: str, with_cost: bool = True) -> dict[str, ArmOutcomes]:
+        """Each arm's marked replies: a good mark is a success. Without `with_cost` no attempt row is read."""
+        return {row["arm"]: ArmOutcomes(row["judged"], int(row["successes"]), row["unpriced"] if with_cost else 0,
+                                        row["cost"], row["cost_squared"], row["cost_of_successes"])
+                for row in self.read(queries.experiment_marks, experiment, with_cost)}
+
+    def experiment_votes(self, route: str, labels: list[str], since: str) -> list[dict]:
+        """Compare votes on the route since `since` (stored UTC text), one row per compared label among
+        `labels`: the label, the vote's outcome and winner, and what that label's reply cost."""
+        return [dict(row) for row in self.read(queries.experiment_votes, route, labels, since)]
 
     def reply_costs(self, message_ids: list[int]) -> dict[int, tuple[float | None, float | None]]:
         """message id → (cost of every attempt behind the reply, None if any of theirs is unknown; latency

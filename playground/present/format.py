@@ -100,6 +100,9 @@ def decision_trace(decision: Decision) -> list[str]:
     if decision.similarities:
         ranked = sorted(decision.similarities.items(), key=lambda kv: -kv[1])
         lines.append("similarity: " + ", ".join(f"{name} {value:.2f}" for name, value in ranked))
+    if decision.experiment:
+        lines.append(f"experiment {decision.experiment}: this reply is arm {decision.arm}" if decision.assigned else
+                     f"experiment {decision.experiment} is stopped: its winner {decision.arm} answers")
     lines.append(f"candidates ({decision.tier} tier, then fallbacks):" if decision.tier else "candidates:")
     for c in decision.candidates:
         mark = "✓" if c.alias == decision.model else ("✗" if c.dropped else "·")
@@ -115,6 +118,10 @@ def decision_trace(decision: Decision) -> list[str]:
             figures.append(f"score {c.score:.2f}")
         source = f" [price: {c.price_source}]" if c.price_source else " [price unknown]"
         lines.append(f"  {mark} {c.alias}: {' · '.join(figures)} — {c.note}{source}")
+        if c.drift:
+            lines.append(f"      drifted: {c.drift}")
+    if decision.budget:
+        lines.append(f"budget: {decision.budget}")
     return lines
 
 

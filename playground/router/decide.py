@@ -14,6 +14,9 @@ from typing import Protocol
 from playground.config.catalog import Catalog, ModelInfo
 from playground.config.profile import Profile, Route
 from playground.router import rules
+from playground.router.budget import COST_BOOST, BudgetStatus
+from playground.router.drift import DRIFT_PENALTY, ModelDrift
+from playground.router.experiment import Assignment, Tally, assign
 from playground.router.features import cheap_score
 from playground.router.health import ModelHealth
 from playground.router.select import Estimate, estimate, order
@@ -65,6 +68,8 @@ class Candidate:
     dropped: bool = False
     latency_samples: int = 0
     """Measured replies behind `expected_latency_s` (none: unknown)."""
+    drift: str = ""
+    """What moved beyond the model's recent range: the weighted score adds a penalty for it."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,14 @@ class Decision:
     """The second most similar semantic route, when the semantic stage ran."""
     margin: float | None = None
     """The most similar route's lead over the runner-up."""
+    budget: str = ""
+    """How a spend limit near or past its end shaped the choice."""
+    experiment: str | None = None
+    """The route's experiment, when one of its arms answers first."""
+    arm: str | None = None
+    """That arm's label (`fast@temperature=1.2`): its settings go with its model's attempts."""
+    assigned: bool = False
+    """The reply counts towards the experiment (False once it is stopped and its winner answers)."""
 
     @property
     def reason(self) -> str:
@@ -102,6 +115,25 @@ class Decision:
 
 class NoModelAvailable(Exception):
     """No model can take this request; the message says why for each candidate."""
+
+
+class BudgetReached(NoModelAvailable):
+    """A spend limit is reached and no free or local model can answer; the message is one line."""
+
+
+def _free(info: ModelInfo, cost: float | None) -> bool:
+    return info.is_local or cost == 0
+
+
+def _over_budget(budget: BudgetStatus | None, info: ModelInfo, cost: float | None) -> str | None:
+    if budget is None or _free(info, cost) or (limit := budget.reached(info.alias)) is None:
+        return None
+    return f"budget reached: {limit.describe()}"
+
+
+def _budget_refusal(reason: str) -> BudgetReached:
+    return BudgetReached(f"{reason}; no free or local model can answer (raise `budget:` in the profile, "
+                         f"or wait for the next day or month)")
 
 
 def _unfit(info: ModelInfo, tokens: int, health: ModelHealth | None, now: float) -> str | None:
@@ -193,9 +225,22 @@ def route_for(request: RouteRequest, profile: Profile, catalog: Catalog,
 
 def decide(request: RouteRequest, profile: Profile, catalog: Catalog, *,
            health: Mapping[str, ModelHealth] | None = None, semantic: SemanticMatcher | None = None,
-           forced: str | None = None, rng: random.Random | None = None, now: float | None = None) -> Decision:
-    """`now` is on the health tracker's clock (monotonic), for cooldowns."""
+           forced: str | None = None, rng: random.Random | None = None, now: float | None = None,
+           drift: Mapping[str, ModelDrift] | None = None, budget: BudgetStatus | None = None,
+           tallies: Mapping[str, Mapping[str, Tally]] | None = None) -> Decision:
+    """`now` is on the health tracker's clock (monotonic), for cooldowns. `drift` (by alias) and `budget`
+    come from history (services.monitor): a drifted model is penalised, a spend limit near its end makes
+    cost weigh more, and one past its end stops every model that is not free. `tallies` are each
+    experiment's outcomes so far, by experiment name and arm label (for Thompson sampling)."""
     health = health or {}
+    drift = drift or {}
+
+    def drifted(alias: str) -> str:
+        found = drift.get(alias)
+        return found.summary() if found is not None else ""
+
+    def boost(alias: str) -> float:
+        return budget.cost_boost(alias) if budget is not None else 1.0
     now = time.monotonic() if now is None else now
     tokens = request.request_tokens
     output = profile.expected_output_tokens
@@ -204,6 +249,8 @@ def decide(request: RouteRequest, profile: Profile, catalog: Catalog, *,
         if problem := _unfit(info, tokens, None, now):
             raise NoModelAvailable(f"{forced} cannot take this request: {problem}")
         est = estimate(info, tokens, output, health.get(forced))
+        if stop := _over_budget(budget, info, est.cost):
+            raise _budget_refusal(f"{forced}: {stop}")
         return Decision("manual", "manual", "", forced, (), request.prompt_tokens,
                         (Candidate(forced, True, est.cost, "chosen by you", est.latency_s, est.error_rate,
                                    price_source=info.price_source, latency_samples=est.samples),), tier="")
@@ -212,33 +259,52 @@ def decide(request: RouteRequest, profile: Profile, catalog: Catalog, *,
     similarities: dict[str, float] = {}
     route, tier_name, why, score, threshold, skipped = _pick_route(request, profile, catalog, facts, semantic,
                                                                    similarities)
+    rng = rng or random.Random()
+    assignment = _assignment(route, catalog, tokens, output, health, now, budget, tallies or {}, rng)
     tier = catalog.members(profile.tiers[tier_name])
     dropped: dict[str, Candidate] = {}
     viable: list[Estimate] = []
     for info in tier:
-        est = estimate(info, tokens, output, health.get(info.alias))
-        if problem := _unfit(info, tokens, health.get(info.alias), now):
+        est = estimate(info, tokens, output, health.get(info.alias), drifted(info.alias), boost(info.alias))
+        if problem := _unfit(info, tokens, health.get(info.alias), now) or _over_budget(budget, info, est.cost):
             dropped[info.alias] = Candidate(info.alias, info.available, est.cost, problem, est.latency_s,
                                             est.error_rate, price_source=info.price_source, dropped=True,
-                                            latency_samples=est.samples)
+                                            latency_samples=est.samples, drift=est.drift)
         else:
             viable.append(est)
-    ranked = order(viable, route.select, profile.selection, rng or random.Random())
+    ranked = order(viable, route.select, profile.selection, rng)
     if route.prefer:
         # Learned from votes and marks: preferred models first, in their order; the policy orders the rest.
+        # A drifted model loses its preference until it recovers: the votes were for the model it was.
         rank = {alias: i for i, alias in enumerate(route.prefer)}
-        ranked.sort(key=lambda e: rank.get(e.info.alias, len(rank)))
+        ranked.sort(key=lambda e: (bool(e.drift), rank.get(e.info.alias, len(rank))))
+    if assignment is not None:
+        # The arm's model answers first, wherever it sits in the tier; the tier's others remain its fallbacks.
+        arm_model = catalog[assignment.model]
+        ranked = [estimate(arm_model, tokens, output, health.get(arm_model.alias), drifted(arm_model.alias),
+                           boost(arm_model.alias)),
+                  *(e for e in ranked if e.info.alias != assignment.model)]
     chain: list[Estimate] = list(ranked)
     for alias in profile.fallbacks:
         if alias in dropped or any(e.info.alias == alias for e in chain):
             continue
         info = catalog[alias]
-        est = estimate(info, tokens, output, health.get(alias))
-        if problem := _unfit(info, tokens, health.get(alias), now):
+        est = estimate(info, tokens, output, health.get(alias), drifted(alias), boost(alias))
+        if problem := _unfit(info, tokens, health.get(alias), now) or _over_budget(budget, info, est.cost):
             dropped[alias] = Candidate(alias, info.available, est.cost, problem, est.latency_s, est.error_rate,
-                                       price_source=info.price_source, dropped=True, latency_samples=est.samples)
+                                       price_source=info.price_source, dropped=True, latency_samples=est.samples,
+                                       drift=est.drift)
         else:
             chain.append(est)
+    stopped = [c.note for c in dropped.values() if c.note.startswith("budget reached")]
+    if not chain and stopped:
+        # The limit is spent: any free or local model of the profile may still answer, tier or not.
+        for info in catalog.available():
+            est = estimate(info, tokens, output, health.get(info.alias), drifted(info.alias))
+            if _free(info, est.cost) and not _unfit(info, tokens, health.get(info.alias), now):
+                chain.append(est)
+        if not chain:
+            raise _budget_refusal(stopped[0])
     if not chain:
         reasons = "; ".join(f"{c.alias}: {c.note}" for c in dropped.values()) or "the tier is empty"
         raise NoModelAvailable(f"no model can take this request ({route.name} route, {tier_name} tier): {reasons}")
@@ -253,10 +319,18 @@ def decide(request: RouteRequest, profile: Profile, catalog: Catalog, *,
             note = f"{tier_name} tier, {policy}" if alias in in_tier else f"fallback (no {tier_name} model available)"
             if alias in route.prefer:
                 note = f"{tier_name} tier, preferred by your votes and marks"
+            if assignment is not None:
+                note = assignment.note
+            if stopped and alias not in in_tier and alias not in profile.fallbacks:
+                note = "free model (the budget is spent)"
         else:
             note = f"fallback #{position}"
+        if est.drift and route.select == "weighted":
+            note += f"; drift penalty +{DRIFT_PENALTY * profile.selection.health:.2f}"
+        elif est.drift:
+            note += "; drifted: ranked behind the others"
         candidates.append(Candidate(alias, True, est.cost, note, est.latency_s, est.error_rate, est.score,
-                                    est.info.price_source, latency_samples=est.samples))
+                                    est.info.price_source, latency_samples=est.samples, drift=est.drift))
     candidates.extend(dropped.values())
     runner_up = margin = None
     if len(similarities) > 1:
@@ -264,4 +338,36 @@ def decide(request: RouteRequest, profile: Profile, catalog: Catalog, *,
         runner_up, margin = second[0], first[1] - second[1]
     return Decision(route.name, route.stage, why, chain[0].info.alias, tuple(e.info.alias for e in chain[1:]),
                     request.prompt_tokens, tuple(candidates), tier_name, score, threshold, tuple(skipped),
-                    similarities, runner_up, margin)
+                    similarities, runner_up, margin,
+                    budget=_budget_note(budget, route.select, stopped, {e.info.alias for e in chain}),
+                    experiment=assignment.experiment if assignment else None,
+                    arm=assignment.arm if assignment else None, assigned=bool(assignment and assignment.assigned))
+
+
+def _budget_note(budget: BudgetStatus | None, policy: str, stopped: list[str], aliases: set[str]) -> str:
+    if budget is None:
+        return ""
+    if stopped:
+        return stopped[0]
+    near = max((limit for alias in aliases for limit in budget.applying(alias)), key=lambda limit: limit.pressure,
+               default=None)
+    if near is None or not near.pressure:
+        return ""
+    how = f"cost weight ×{1 + COST_BOOST * near.pressure:.1f}" if policy == "weighted" else "cheapest first"
+    return f"{near.used:.0%} of a limit used ({near.describe()}): {how}"
+
+
+def _assignment(route: Route, catalog: Catalog, tokens: int, output: int, health: Mapping[str, ModelHealth],
+                now: float, budget: BudgetStatus | None, tallies: Mapping[str, Mapping[str, Tally]],
+                rng: random.Random) -> Assignment | None:
+    """The route's experiment arm for this prompt, among arms whose model can take it now (and afford it)."""
+    if route.experiment is None:
+        return None
+
+    def usable(alias: str) -> bool:
+        info = catalog[alias]
+        cost = estimate(info, tokens, output, health.get(alias)).cost
+        return _unfit(info, tokens, health.get(alias), now) is None and _over_budget(budget, info, cost) is None
+
+    usable_models = {arm.model for arm in route.experiment.variants if arm.model in catalog and usable(arm.model)}
+    return assign(route.experiment, usable_models, tallies.get(route.experiment.name, {}), rng)

@@ -19,7 +19,7 @@ SAMPLES = 50
 """Successful replies per model whose TTFT, speed and length make the latency estimate: medians, so one
 cold start or stall does not swing it."""
 
-_NOT_THE_MODELS_FAULT = {Failure.CANCELLED, Failure.CONTEXT_WINDOW, Failure.BAD_REQUEST, Failure.INTERRUPTED}
+NOT_THE_MODELS_FAULT = {Failure.CANCELLED, Failure.CONTEXT_WINDOW, Failure.BAD_REQUEST, Failure.INTERRUPTED}
 CARRIED_OVER = " (carried over from an earlier run)"
 
 
@@ -64,7 +64,7 @@ class HealthTracker:
 
     def record(self, attempt: Attempt, at: float | None = None, note: str = "") -> None:
         """`at`: when the attempt ended on `clock` (now, unless replayed from history)."""
-        if attempt.failure in _NOT_THE_MODELS_FAULT:
+        if attempt.failure in NOT_THE_MODELS_FAULT:
             return
         alias = attempt.model_alias
         with self._lock:

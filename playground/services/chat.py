@@ -14,6 +14,7 @@ from playground.history.store import Store
 from playground.providers.stream import AttemptStream
 from playground.router import NoModelAvailable, RouteRequest, decide
 from playground.router.rules import split_tags
+from playground.services import experiments
 from playground.services.events import (
     FLUSH_INTERVAL_S,
     AttemptEnded,
@@ -79,20 +80,27 @@ class ChatService:
             history = self._history(conversation)
             if settings.system:
                 history.insert(0, {"role": "system", "content": settings.system})
-            return conversation, prompt_id, history, tokens.count_text(text), tokens.count_messages(history)
+            return (conversation, prompt_id, history, tokens.count_text(text), tokens.count_messages(history),
+                    experiments.tallies(self.store, self.state.profile))
 
-        conversation_id, prompt_id, messages, prompt_tokens, request_tokens = await asyncio.to_thread(open_turn)
+        conversation_id, prompt_id, messages, prompt_tokens, request_tokens, tallies = \
+            await asyncio.to_thread(open_turn)
         yield TurnStarted(conversation_id, prompt_id)
         request = RouteRequest(text, prompt_tokens, request_tokens, prompt_tags | tags)
         try:
             decision = decide(request, self.state.profile, self.state.catalog, health=self.state.health.snapshot(),
-                              semantic=self.state.semantic, forced=model, rng=self.rng, now=self.state.health.clock())
+                              semantic=self.state.semantic, forced=model, rng=self.rng, now=self.state.health.clock(),
+                              drift=self.state.monitor.drift(), budget=self.state.monitor.budget(self.state.profile),
+                              tallies=tallies)
         except NoModelAvailable as exc:
             yield TurnFailed(conversation_id, str(exc))
             return
         yield Routed(decision)
 
         reply_id = await asyncio.to_thread(self.store.start_reply, conversation_id, incognito)
+        if decision.assigned and decision.experiment and decision.arm:
+            await asyncio.to_thread(self.store.record_assignment, reply_id, conversation_id, prompt_id,
+                                    decision.experiment, decision.arm, decision.route, self.state.profile.name)
         secrets = environment_secrets(self.state.profile.key_envs())
         attempts: list[Attempt] = []
         stream: AttemptStream | None = None
@@ -110,9 +118,12 @@ class ChatService:
                         # "Failover", as stats count it; "fallback" is a route's pick from the fallbacks list.
                         reason = f"failover after {attempts[-1].model_alias} failed ({attempts[-1].failure})"
                     yield AttemptStarted(alias, hop, reason)
-                    stream = AttemptStream(self.state.catalog[alias], messages, route=decision.route, reason=reason,
-                                           hop=hop, timeouts=self.state.profile.timeouts, secrets=secrets,
-                                           temperature=settings.temperature)
+                    # An experiment arm's model goes with the arm's settings.
+                    info, sent, temperature = experiments.arm_request(decision.arm, self.state.catalog[alias],
+                                                                      messages, settings.temperature)
+                    stream = AttemptStream(info, sent, route=decision.route, reason=reason, hop=hop,
+                                           timeouts=self.state.profile.timeouts, secrets=secrets,
+                                           temperature=temperature)
                     # Written while the request goes out, not before it: the row is for a crash's sake.
                     row = asyncio.ensure_future(asyncio.to_thread(
                         self.store.start_attempt, stream.attempt, conversation_id, prompt_id, reply_id,
@@ -176,7 +187,11 @@ class ChatService:
 
         def close_turn():
             self.store.save_reply(reply_id, text, status, author)
+            self.state.refresh_monitor(self.store, drift=False)  # the spend this turn added, for the next one
             return self.store.conversation_cost(conversation_id), self.store.today_cost()
 
         conversation_cost, day_cost = await asyncio.to_thread(close_turn)
         yield ReplyDone(Reply(conversation_id, reply_id, text, status, attempts), conversation_cost, day_cost)
+        # After the reply is out (a caller that stops reading at ReplyDone skips it): the drift figures
+        # with this turn's attempts, for the next decision.
+        await asyncio.to_thread(self.state.refresh_monitor, self.store)

@@ -14,6 +14,7 @@ from playground.base.records import Attempt, Column, Comparison, LiveStats, Outc
 from playground.base.safetext import environment_secrets
 from playground.config.catalog import LOCAL_PREFIX, ModelInfo
 from playground.config.profile import is_loopback
+from playground.config.variants import Variant, VariantError, parse_variant
 from playground.history.store import Store
 from playground.providers.stream import AttemptStream
 from playground.router import NoModelAvailable, RouteRequest, decide, route_for
@@ -29,7 +30,6 @@ from playground.services.events import (
     EmptyPrompt,
 )
 from playground.services.routing_state import RoutingState
-from playground.services.variants import Variant, VariantError, parse_variant
 
 MIN_MODELS, MAX_MODELS = 2, 6
 PROGRESS_INTERVAL_S = 0.1
@@ -79,6 +79,10 @@ class CompareService:
             info = self.state.catalog[alias]
             if not info.available:
                 raise CompareError(f"{alias} is unavailable: {info.unavailable_reason}")
+            limit = self.state.monitor.budget(self.state.profile).reached(alias)
+            if limit is not None and not (info.is_local or info.cost(1, 1) == 0):
+                raise CompareError(f"{alias}: budget reached: {limit.describe()} (compare free or local models, "
+                                   f"or raise `budget:` in the profile)")
             if variant.max_tokens is not None:
                 info = dataclasses.replace(info, spec=info.spec.model_copy(update={"max_output_tokens":
                                                                                    variant.max_tokens}))
@@ -88,7 +92,8 @@ class CompareService:
     def suggest(self, prompt: str, limit: int = 3) -> list[str]:
         """The models the router would try for this prompt, best first: its route's top candidates."""
         try:
-            decision = decide(RouteRequest(prompt, tokens.count_text(prompt)), self.state.profile, self.state.catalog)
+            decision = decide(RouteRequest(prompt, tokens.count_text(prompt)), self.state.profile, self.state.catalog,
+                              drift=self.state.monitor.drift(), budget=self.state.monitor.budget(self.state.profile))
         except NoModelAvailable:
             return []
         return [decision.model, *decision.fallbacks][:limit]
@@ -154,6 +159,8 @@ class CompareService:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
         yield CompareDone(comparison)
+        # Its attempts count towards spend and drift, for the next routing decision.
+        await asyncio.to_thread(self.state.refresh_monitor, self.store)
 
     async def _column(self, comparison: Comparison, index: int, variant: Variant, info: ModelInfo,
                       messages: list[dict], prompt_tokens: int, secrets: list[str], queue: asyncio.Queue,

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from playground.config.profile import Profile
+    from playground.history.store import Store
     from playground.providers.ollama import Probe
 
 
@@ -103,10 +105,37 @@ def run_checks(profile_name: str | None, db: str | None) -> list[Check]:
         count = store.conversation_count()
         checks.append(Check("history", True, f"{store_path} · {size / 1e6:.1f} MB · {count:,} conversations · "
                                              f"schema v{store.schema_version}"))
+        checks += watch_checks(store, profile, list(catalog.models))
         store.close()
     if os.environ.get("LITELLM_LOCAL_MODEL_COST_MAP", "True") != "True":
         checks.append(Check("offline", False, "LITELLM_LOCAL_MODEL_COST_MAP is not True in this shell",
                             "unset it: the playground sets it so LiteLLM does not download its price map"))
+    return checks
+
+
+def watch_checks(store: Store, profile: Profile, aliases: list[str]) -> list[Check]:
+    """The profile's spend against its budget, and each model's drift, from history."""
+    from playground.router import budget as budgets
+    from playground.services.monitor import read_drift, read_spend
+
+    checks = []
+    if profile.budget is not None:
+        for limit in budgets.assess(profile.budget, read_spend(store, profile)).limits:
+            name = " ".join(part for part in ("budget", limit.scope, limit.period) if part)
+            fix = "" if not limit.reached else \
+                "only free or local models answer until it resets; raise `budget:` in the profile to spend more"
+            checks.append(Check(name, not limit.reached, f"{limit.describe()} · {limit.left()}",
+                                fix, optional=True))
+    found = read_drift(store, aliases)
+    for alias, drift in found.items():
+        if drift.flagged:
+            checks.append(Check(f"drift {alias}", False, drift.summary(), "the router ranks it lower while this "
+                                "lasts; check the provider's status page, or take it out of its tiers",
+                                optional=True))
+    judged = [f"{alias} ({', '.join(s.short() for s in drift.signals)})" for alias, drift in found.items()
+              if drift.signals and not drift.flagged]
+    if judged:
+        checks.append(Check("drift", True, "steady: " + "; ".join(judged)))
     return checks
 
 

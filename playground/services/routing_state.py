@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from playground.config.catalog import Catalog, build_catalog
 from playground.config.profile import Profile
 from playground.router.health import HealthTracker
+from playground.services.monitor import Monitor
 
 if TYPE_CHECKING:  # the index module pulls in numpy, which start-up does not need
+    from playground.history.store import Store
     from playground.router.semantic import SemanticIndex
 
 
@@ -20,6 +22,12 @@ class RoutingState:
     health: HealthTracker
     semantic: SemanticIndex | None = None
     """The semantic route index, once built (embedding the utterances takes seconds); None skips semantic routes."""
+    monitor: Monitor = field(default_factory=Monitor)
+    """Drift and spend from history, refreshed off the routing path."""
+
+    def refresh_monitor(self, store: Store, *, drift: bool = True) -> None:
+        """Re-read drift and spend from history (blocking: call it from a worker thread)."""
+        self.monitor.refresh(store, self.profile, list(self.catalog.models), drift=drift)
 
     @classmethod
     def new(cls, profile: Profile, catalog: Catalog | None = None) -> RoutingState:

@@ -64,8 +64,9 @@ class Session:
         return len(index.routes) if index else 0
 
     def seed_health(self) -> None:
-        """Latency and error estimates start from history rather than from nothing."""
+        """Latency and error estimates, drift and spend start from history rather than from nothing."""
         self.state.health.seed(self.store.recent_attempts())
+        self.state.refresh_monitor(self.store)
 
     def add_model(self, name: str, api_base: str | None = None) -> str:
         """Make `name` (a profile alias or any LiteLLM model string) callable; returns its alias.

@@ -48,6 +48,8 @@ class PlaygroundApp(App):
     BINDINGS = [
         Binding("f3", "show_history", "History", id="app.history"),
         Binding("f4", "show_stats", "Stats", id="app.stats"),
+        # Shown in help (F1) and the command palette; the footer is full. F6/F7 select text in the prompt box.
+        Binding("f12", "experiments", "Experiments", id="app.experiments", show=False),
         Binding("f8", "leaderboard", "Leaderboard", id="app.leaderboard"),
         # F1 opens the terminal's own help in GNOME Terminal and others: Ctrl+/ (sent as Ctrl+_) too.
         Binding("f1,ctrl+underscore", "help", "Help", id="app.help"),
@@ -252,6 +254,12 @@ class PlaygroundApp(App):
         if self.session is not None and not isinstance(self.screen, LeaderboardScreen):
             self.push_screen(LeaderboardScreen(self.session))
 
+    def action_experiments(self) -> None:
+        from playground.tui.screens.experiments import ExperimentsScreen
+
+        if self.session is not None and not isinstance(self.screen, ExperimentsScreen):
+            self.push_screen(ExperimentsScreen(self.session))
+
     def _load(self) -> None:
         from playground.base import tokens
         from playground.config import local_model
@@ -293,6 +301,7 @@ class PlaygroundApp(App):
         if isinstance(state, ProfileChanged):
             self.session.apply_profile(state.profile)
             self._rebuild_semantic()
+            self._refresh_monitor()
             self.notify(f"Routing with profile {state.profile.name}", timeout=3, markup=False)
         self.profile_signal.publish(state)
 
@@ -301,6 +310,11 @@ class PlaygroundApp(App):
         # Embedding new utterances takes a moment; until it is done, semantic routes are skipped and say so.
         self.session.state.semantic = None
         self.session.build_semantic_index()
+
+    @work(thread=True, group="monitor", exclusive=True, exit_on_error=False)
+    def _refresh_monitor(self) -> None:
+        # Another profile may have another budget and name: its spend is read off the event loop.
+        self.session.state.refresh_monitor(self.session.store)
 
     # History and stats: pushed over the chat, which keeps its state underneath -------------------
 

@@ -137,6 +137,8 @@ class ChatScreen(Screen):
         """A prompt sent before LiteLLM was loaded: sent the moment it is."""
         self._waiting_since = 0.0
         self._queued: Queued | None = None
+        self._watched: tuple | None = None
+        """What the models panel shows, so that the once-a-second check repaints it only when it changed."""
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
@@ -163,7 +165,7 @@ class ChatScreen(Screen):
         status = self.query_one(StatusBar)
         status.profile = self.session.profile.name
         status.incognito = self.incognito
-        self.query_one(ModelsPanel).show(self.session.catalog)
+        self._show_watch()
         self.query_one(ModelsPanel).set_class(self.app.size.width >= WIDE_ENOUGH_FOR_PANEL, "-visible")
         box = self.query_one(PromptInput)
         box.focus()
@@ -221,7 +223,7 @@ class ChatScreen(Screen):
         status.engine = "ready" + (f" · {message.local_models_found} Ollama models" if message.local_models_found
                                    else "") + (f" · {message.note}" if message.note else "")
         status.day_cost = message.day_cost
-        self.query_one(ModelsPanel).show(self.session.catalog)
+        self._show_watch()
         if self.query("#welcome"):
             self.query_one("#welcome", Static).update(self._welcome())
         if self._waiting is not None:
@@ -236,10 +238,23 @@ class ChatScreen(Screen):
             return
         status.profile = state.profile.name
         status.problem = ""
-        self.query_one(ModelsPanel).show(self.session.catalog)
+        self._show_watch()
+
+    def _show_watch(self) -> None:
+        """The models panel and the budget left, as the monitor last read them from history (in memory)."""
+        monitor, profile = self.session.state.monitor, self.session.profile
+        budget, drift = monitor.budget(profile), monitor.drift()
+        tightest = budget.tightest()
+        self.query_one(StatusBar).budget = tightest.left() if tightest is not None else ""
+        shown = (self.session.catalog, tuple(d.summary() for d in drift.values()), budget)
+        if shown != self._watched:
+            self._watched = shown
+            self.query_one(ModelsPanel).show(self.session.catalog, drift, budget)
 
     def _tick(self) -> None:
-        """Once a second: how long a prompt has waited for LiteLLM, or a request for its first token."""
+        """Once a second: how long a prompt has waited for LiteLLM, or a request for its first token; the
+        drift and budget figures, which workers refresh after each turn."""
+        self._show_watch()
         if self._waiting is not None and self._reply is not None:
             self._reply.set_head(f"waiting for LiteLLM, {time.monotonic() - self._waiting_since:.0f} s")
         elif self._sending is not None and self._sending.is_running and self._reply is not None:

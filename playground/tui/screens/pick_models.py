@@ -13,9 +13,9 @@ from textual.widgets import Button, Input, SelectionList, Static
 from textual.widgets.selection_list import Selection
 
 from playground.config.catalog import Catalog, ModelInfo
+from playground.config.variants import VariantError, parse_variant
 from playground.present.format import model_detail
 from playground.services.compare import MAX_MODELS, MIN_MODELS
-from playground.services.variants import VariantError, parse_variant
 
 
 class ModelPicker(ModalScreen[list[str] | None]):

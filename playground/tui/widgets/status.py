@@ -71,6 +71,8 @@ class StatusBar(Static):
     """The conversation's own settings, when it has any (system prompt, temperature)."""
     streaming = reactive(False)
     """A reply is on its way: the engine is busy, not merely "ready"."""
+    budget = reactive("")
+    """What the profile's tightest spend limit leaves ("$0.42 left today"), when it has one."""
     problem = reactive("")
     """Shown instead of the usual line until fixed, e.g. a profile edit that does not validate."""
 
@@ -87,6 +89,9 @@ class StatusBar(Static):
             Part(Text.assemble("conversation ", (conversation, "bold")),
                  Text.assemble("conv. ", (conversation, "bold")), rank=3),
             Part(Text.assemble("today ", (today, "bold")), rank=3),
+            # Money the profile still lets you spend: dropped only after the costs, "today" and all.
+            Part(Text(self.budget, "bold red" if "reached" in self.budget else ""),
+                 Text(self.budget.split(" left")[0] + " left") if " left" in self.budget else None, rank=2),
             Part(Text("incognito: text not stored", "bold") if self.incognito else Text(""),
                  Text("incognito", "bold"), rank=1),
         ]

@@ -1,0 +1,67 @@
+"""Drift and budget in the chat screen: the models panel flags a drifted model, the status line says what
+the budget leaves, within 80 columns; both from history written over real HTTP."""
+
+from __future__ import annotations
+
+import yaml
+
+from playground.router import drift
+from playground.services.session import open_session
+from playground.tui.app import PlaygroundApp
+from playground.tui.widgets.models import ModelsPanel
+from playground.tui.widgets.reply import ReplyView
+from playground.tui.widgets.status import StatusBar
+from tests.support.helpers import STUB_PRICE, profile_data
+from tests.support.pilot import painted_text, wait_for
+
+
+async def test_models_panel_flags_drift_and_the_status_line_shows_the_budget_left(tmp_path, server):
+    server.script("steady", text="fine")
+    server.script("flaky", text="fine")
+    path = tmp_path / "p.yaml"
+    data = profile_data(server.api_base, ["steady", "flaky"], name="watch", price=STUB_PRICE,
+                        tiers={"main": ["steady", "flaky"]}, fallbacks=[],
+                        budget={"daily_usd": 2, "models": {"flaky": {"daily_usd": 1}}})
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    session = open_session(str(path), tmp_path / "h.db")
+    for _ in range(drift.MIN_BASELINE):
+        async for _event in session.chat.send("hello", model="flaky"):
+            pass
+    server.script("flaky", status=500)
+    for _ in range(drift.RECENT):
+        async for _event in session.chat.send("hello", model="flaky"):
+            pass
+
+    for size in ((120, 40), (80, 24)):
+        async with PlaygroundApp(session).run_test(size=size) as pilot:
+            status = pilot.app.screen.query_one(StatusBar)
+            await wait_for(pilot, lambda status=status: "left today" in painted_text(status))
+            line = painted_text(status).rstrip()
+            assert line.endswith("· $1.99 left today") and len(line) <= size[0]
+            if size[0] >= 120:
+                panel = painted_text(pilot.app.screen.query_one(ModelsPanel))
+                assert "⚠ drifted: errors 100%, was 0%" in panel
+                assert "  $0.9998 left today" in panel  # flaky's own limit: $1 less its 20 replies
+                assert panel.count("⚠") == 1  # steady is not flagged
+
+
+async def test_past_the_budget_the_chat_refuses_in_one_line(tmp_path, server):
+    server.script("paid", text="worth it")
+    path = tmp_path / "p.yaml"
+    data = profile_data(server.api_base, ["paid"], name="spent", price={"input_per_mtok": 10, "output_per_mtok": 20},
+                        budget={"daily_usd": 0.0001})
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    session = open_session(str(path), tmp_path / "h.db")
+    async for _event in session.chat.send("one long enough prompt to spend more than the whole day's limit at once"):
+        pass
+    async with PlaygroundApp(session).run_test(size=(80, 24)) as pilot:
+        status = pilot.app.screen.query_one(StatusBar)
+        await wait_for(pilot, lambda: "budget reached today" in painted_text(status))
+        await pilot.press(*"and another", "enter")
+        await wait_for(pilot, lambda: bool(pilot.app.screen.query(ReplyView)))
+        reply = pilot.app.screen.query(ReplyView).last()
+        await wait_for(pilot, lambda: "not sent" in str(reply.query_one(".reply-meta").render()))
+        note = str(reply.query_one(".reply-meta").render())
+        # 23 tokens in at $10/Mtok, 2 out at $20/Mtok: $0.00027 against a $0.0001 limit.
+        assert note.startswith("not sent: budget reached: $0.0003 of $0.0001 spent today; no free or local model")
+    assert server.hits["paid"] == 1  # only the turn before the app
