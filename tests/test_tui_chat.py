@@ -272,7 +272,7 @@ async def test_route_explanation_lists_every_candidate(tmp_path, stub):
         await _wait_for(pilot, lambda: reply.text and reply.body.shown_chars == len(reply.text))
         await pilot.click(".reply-why CollapsibleTitle")
         await _wait_for(pilot, lambda: reply.query_one(".reply-trace").region.height > 0)  # expanded, on screen
-        trace = str(reply.query_one(".reply-trace", Static).content)
+        trace = str(reply.query_one(".reply-trace", Static).render())
         assert "route everything · stage default" in trace
         # 7 request tokens ("hi", 3 per message, 3 to open the reply: OpenAI's layout) at $1/Mtok plus
         # 300 expected output tokens at $2/Mtok.

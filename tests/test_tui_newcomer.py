@@ -176,7 +176,7 @@ async def test_a_reopened_reply_keeps_its_explanation_and_its_mark(tmp_path, ser
         stored = app.screen.query_one(StoredReplyView)
         assert "marked good" in _meta(stored)
         assert "stub" not in _meta(stored)  # figures only: the head line names the model
-        trace = str(stored.query_one(".reply-trace", Static).content)
+        trace = str(stored.query_one(".reply-trace", Static).render())
         assert "route all" in trace and "✓ stub" in trace
 
 

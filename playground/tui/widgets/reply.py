@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import time
 
-from rich.console import Console, ConsoleOptions, RenderResult
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.geometry import Size
 from textual.widgets import Collapsible, Static
 
 from playground.base.records import Attempt, Reply
@@ -26,18 +26,20 @@ STATUS_NOTES = {
 }
 
 
-class HangingLines:
+class TraceView(Static):
     """Lines that wrap under their own text: a continuation is indented two cells past the line's own
     indent, so each candidate of "why this model?" stays one block."""
 
-    def __init__(self, lines: list[str]) -> None:
+    def __init__(self, lines: list[str] | None = None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.lines = lines or []
+
+    def show(self, lines: list[str]) -> None:
         self.lines = lines
+        self.refresh(layout=True)
 
-    def __str__(self) -> str:
-        return "\n".join(self.lines)
-
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        width = options.max_width
+    def hung(self, width: int) -> Text:
+        console = self.app.console
         rows: list[str] = []
         for line in self.lines:
             hang = len(line) - len(line.lstrip(" ")) + 2
@@ -47,7 +49,13 @@ class HangingLines:
             if rest:
                 room = width - hang if width - hang >= 10 else width
                 rows.extend(" " * (width - room) + row.plain.rstrip() for row in Text(rest).wrap(console, room))
-        yield Text("\n".join(rows))
+        return Text("\n".join(rows))
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return len(self.hung(width).plain.splitlines()) if self.lines else 0
+
+    def render(self) -> Text:
+        return self.hung(self.content_size.width or 1000)
 
 
 class PromptView(Static):
@@ -85,7 +93,7 @@ class ReplyView(Vertical):
         yield MarkdownView(classes="reply-body")
         yield Static(Text(""), classes="reply-meta", markup=False)
         with Collapsible(title="why this model?", classes="reply-why"):
-            yield Static(Text(""), classes="reply-trace", markup=False)
+            yield TraceView(classes="reply-trace")
 
     @on(Collapsible.Expanded)
     def _show_trace(self) -> None:
@@ -113,7 +121,7 @@ class ReplyView(Vertical):
 
     def show_decision(self, decision: Decision) -> None:
         self.set_head(f"→ {decision.model} · {decision.reason}")
-        self.query_one(".reply-trace", Static).update(HangingLines(decision_trace(decision)))
+        self.query_one(".reply-trace", TraceView).show(decision_trace(decision))
 
     def attempt_started(self, model_alias: str, hop: int, reason: str) -> None:
         if hop:
@@ -219,7 +227,7 @@ class StoredReplyView(ReplyView):
         yield Static(Text(with_mark(self._meta, self._good)), classes="reply-meta", markup=False)
         if self._decision:
             with Collapsible(title="why this model?", classes="reply-why"):
-                yield Static(HangingLines(stored_trace(self._decision)), classes="reply-trace", markup=False)
+                yield TraceView(stored_trace(self._decision), classes="reply-trace")
 
     def on_mount(self) -> None:
         self.set_class(self._message.status not in STATUS_NOTES, "-failed")
