@@ -67,10 +67,10 @@ class PlaygroundApp(App):
         self.startup_error = ""
         self._last_input = time.monotonic()
         self._early_input: list[events.Key | events.Paste] | None = [] if session is None else None
+        """What the terminal delivered before the first screen had a prompt box: typed as soon as it has one."""
         self._held_input: list[events.Key | events.Paste] = []
         """Keys (and pastes) that came in while the key before them was still being handled."""
         self._key_in_flight: KeyHandled | None = None
-        """What the terminal delivered before the first screen had a prompt box: typed as soon as it has one."""
         self.engine: EngineReady | EngineFailed | None = None
         """None while LiteLLM loads; prompts sent before then wait for it."""
         self.engine_signal: Signal[EngineReady | EngineFailed] = Signal(self, "engine")
