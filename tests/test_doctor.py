@@ -31,3 +31,18 @@ def test_a_corrupt_history_is_a_problem_with_a_fix(tmp_path):
     history = next(c for c in json.loads(result.stdout) if c["name"] == "history")
     assert not history["ok"] and "not a usable history database" in history["detail"]
     assert history["fix"] == "move the file aside or pass --db PATH"
+
+
+def test_the_profiles_offline_encoder_is_checked(tmp_path):
+    from playground.base.paths import resolve_profile
+    from playground.config.profile import Embeddings, load_profile
+    from playground.policy.export import to_profile_yaml
+    from playground.router.embeddings import E5_ID, MINILM_ID
+
+    semantic = load_profile(resolve_profile("semantic"))
+    for model, name in (("local", MINILM_ID), ("local-multilingual", E5_ID)):
+        path = tmp_path / f"{model}.yaml"
+        path.write_text(to_profile_yaml(semantic.model_copy(update={"embeddings": Embeddings(model=model)})))
+        checks = json.loads(doctor(tmp_path, "--json", "--profile", str(path)).stdout)
+        embeddings = next(c for c in checks if c["name"] == "embeddings")
+        assert embeddings["ok"] and embeddings["detail"].startswith(f"{name} loads and checks out"), embeddings

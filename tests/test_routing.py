@@ -13,7 +13,7 @@ from playground.config.profile import Condition, Cooldown, Profile, load_profile
 from playground.router import NoModelAvailable, RouteRequest, decide
 from playground.router.decide import SemanticScores
 from playground.router.health import HealthTracker
-from playground.router.rules import PromptFacts, has_code, matches, split_tags
+from playground.router.rules import PromptFacts, find_keyword, has_code, matches, split_tags
 
 MODELS = """
 models:
@@ -68,6 +68,21 @@ def test_tags_only_known_ones_are_taken():
 ])
 def test_conditions(condition, prompt, expected):
     assert matches(cond(**condition), facts(prompt))[0] is expected
+
+
+def test_keywords_match_as_the_whole_word_regex_does():
+    """find_keyword (str.find, fast on 16k-token prompts) against `\b(?:k1|k2)\b` case-insensitive."""
+    import re
+
+    rng = random.Random(7)
+    keywords = [("prove",), ("step by step", "derive"), ("c++",), ("-x", "x-"), ("a_b", "ab"), ("the", "then")]
+    alphabet = ["prove", "improve", "proven", "Step by Step", "derive", "c++", "c++x", "-x", "x-", "a_b", "ab",
+                "the", "then", "THEN", " ", ".", "_", "\n", "é"]
+    for _ in range(3000):
+        text = "".join(rng.choice(alphabet) + rng.choice(["", " ", ",", "_"]) for _ in range(rng.randint(0, 6)))
+        words = rng.choice(keywords)
+        found = re.search(r"\b(?:" + "|".join(map(re.escape, words)) + r")\b", text, re.IGNORECASE)
+        assert find_keyword(text.lower(), words) == (found.group(0).lower() if found else None), (text, words)
 
 
 def test_reasons_name_what_held():

@@ -107,7 +107,7 @@ def ask(prompt, model, api_base, conversation, latest, system, temperature, as_j
         conversation = conversation_to_continue(session.store, conversation, latest)
         session.refresh_local_models()
         session.seed_health()
-        if session.profile.semantic_routes and not model:
+        if session.profile.uses_embeddings and not model:
             from playground.router.embeddings import EmbeddingError
 
             try:

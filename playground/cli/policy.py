@@ -112,10 +112,15 @@ def _eval_live(profile_file, data: Path, more_profiles, as_json, results, per_pr
               help="keep this fraction of the strong model's quality (default 0.95)")
 @click.option("--folds", type=int, default=5, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--embedding/--no-embedding", default=False, show_default=True,
+              help="also weigh each prompt's sentence embedding (the profile's `embeddings` encoder, as semantic "
+                   "routes read prompts; cached on disk), beside its hashed words. Off by default: on held-out "
+                   "RouteLLM GSM8K and MMLU it did not beat hashed words (benchmarks/learned_routing.py), and a "
+                   "route that uses it embeds every prompt it decides")
 @click.option("--output", "-o", required=True, metavar="FILE", help="where to write the tuned profile")
 @click.option("--json", "as_json", is_flag=True, help="print the cross-validated report as JSON")
 @db_option
-def tune(profile_file, data, use_history, target_quality, folds, seed, output, as_json) -> int:
+def tune(profile_file, data, use_history, target_quality, folds, seed, embedding, output, as_json) -> int:
     """Learn a profile's learned route from replay data and/or history.
 
     PROFILE is the profile name or YAML file to start from.
@@ -128,6 +133,7 @@ def tune(profile_file, data, use_history, target_quality, folds, seed, output, a
     from playground.policy.replay import load_replay
     from playground.policy.tune import tune
     from playground.present.format import dollars
+    from playground.router.embeddings import EmbeddingError
 
     if folds < 2:
         fail("--folds must be at least 2")
@@ -141,15 +147,21 @@ def tune(profile_file, data, use_history, target_quality, folds, seed, output, a
     try:
         tuned = load_profile(resolve_profile(profile_file))
         if data:
+            encoder = cache = None
+            if embedding:
+                from playground.router.embeddings import EmbeddingCache
+                from playground.router.semantic import encoder_for
+
+                encoder, cache = encoder_for(tuned), EmbeddingCache()
             tuned, report = tune(tuned, load_replay(Path(data)), target_quality=target_quality, folds=folds,
-                                 seed=seed, data_name=Path(data).name, progress=show)
+                                 seed=seed, data_name=Path(data).name, progress=show, encoder=encoder, cache=cache)
         if use_history:
             from playground.cli.common import opened_store
             from playground.policy.tune_history import tune_from_history
 
             with opened_store() as store:
                 tuned, history_report = tune_from_history(tuned, store)
-    except (ProfileError, EvalError) as exc:
+    except (ProfileError, EvalError, EmbeddingError) as exc:
         fail(str(exc))
     sources = " and ".join(filter(None, [Path(data).name if data else "", "history" if use_history else ""]))
     header = f"# Tuned by `playground tune` from {profile_file} on {sources}.\n"

@@ -39,7 +39,7 @@ def route(prompt: str | None, file: str | None, as_json: bool) -> int:
         except SourceError as exc:
             fail(str(exc))
         session.refresh_local_models()
-        if session.profile.semantic_routes:
+        if session.profile.uses_embeddings:
             try:
                 session.build_semantic_index()
             except EmbeddingError as exc:

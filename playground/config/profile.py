@@ -139,6 +139,9 @@ class Head(_Strict):
     """Named prompt features (FEATURES)."""
     hashed_weights: dict[int, float] = Field(default_factory=dict)
     """Weights of hashed words and word pairs (bucket → weight); absent buckets weigh 0."""
+    embedding_weights: tuple[float, ...] = ()
+    """Weights of the prompt's sentence embedding, one per dimension (the spec's `embedding_model`), as the
+    semantic stage reads the prompt; empty: the embedding is not used."""
 
     @field_validator("weights")
     @classmethod
@@ -164,6 +167,9 @@ class LearnedSpec(_Strict):
     cost_scale: float | None = Field(default=None, gt=0)
     """Make the score cost-aware (needs both heads): score = 1 / (1 + cost_scale × quality lost per dollar
     saved), where the dollars are the estimated price gap between the two tiers for this prompt."""
+    embedding_model: str | None = None
+    """The encoder whose sentence embeddings the heads' `embedding_weights` were learned on; the profile's
+    `embeddings` must name the same encoder."""
     provenance: dict[str, str | float | int | None] = Field(default_factory=dict)
     """Where the classifier came from (data, date, cross-validated metrics, target), written by `tune`."""
 
@@ -171,10 +177,20 @@ class LearnedSpec(_Strict):
     def _buckets_in_range(self) -> LearnedSpec:
         if self.cost_scale is not None and self.strong is None:
             raise ValueError("cost_scale needs the `strong` head: it weighs the quality gap between the tiers")
-        for head in (self.cheap, self.strong):
-            if head and any(not 0 <= b < self.hash_buckets for b in head.hashed_weights):
+        heads = [h for h in (self.cheap, self.strong) if h]
+        for head in heads:
+            if any(not 0 <= b < self.hash_buckets for b in head.hashed_weights):
                 raise ValueError(f"hashed_weights buckets must lie in 0..{self.hash_buckets - 1}")
+        sizes = {len(h.embedding_weights) for h in heads}
+        if len(sizes) > 1:
+            raise ValueError(f"the heads' embedding_weights differ in length ({', '.join(map(str, sorted(sizes)))})")
+        if self.uses_embedding and not self.embedding_model:
+            raise ValueError("embedding_weights need `embedding_model`: the encoder they were learned on")
         return self
+
+    @property
+    def uses_embedding(self) -> bool:
+        return any(h and h.embedding_weights for h in (self.cheap, self.strong))
 
 
 SUCCESS_SOURCES = ("marks", "votes")
@@ -363,7 +379,8 @@ class Budget(BudgetLimit):
 
 class Embeddings(_Strict):
     model: str = "local"
-    """`local` (MiniLM, offline) or any LiteLLM embedding model string."""
+    """`local` (all-MiniLM-L6-v2, offline, English), `local-multilingual` (multilingual-e5-small, offline,
+    ~100 languages, slower; needs the `multilingual` extra) or any LiteLLM embedding model string."""
     key_env: str | None = None
     api_base: str | None = None
 
@@ -467,6 +484,11 @@ class Profile(_Strict):
     @property
     def semantic_routes(self) -> list[Route]:
         return [r for r in self.routes if r.semantic is not None]
+
+    @property
+    def uses_embeddings(self) -> bool:
+        """Routing embeds prompts: semantic routes, or a learned route that weighs the prompt's embedding."""
+        return bool(self.semantic_routes) or any(r.learned and r.learned.uses_embedding for r in self.routes)
 
 
 def load_profile(path: Path) -> Profile:

@@ -13,6 +13,7 @@ from playground.config.catalog import Catalog, ModelInfo, build_catalog
 from playground.config.profile import Profile
 from playground.policy.replay import ReplayItem
 from playground.router import RouteRequest, decide
+from playground.router.semantic import SemanticIndex
 
 Progress = Callable[[int, int], None]
 MAX_CURVE_POINTS = 200
@@ -167,8 +168,8 @@ def _with_threshold(profile: Profile, value: float) -> Profile:
     return profile.model_copy(update={"routes": routes})
 
 
-def evaluate(profile: Profile, items: list[ReplayItem], *, semantic=None, progress: Progress | None = None
-             ) -> EvalReport:
+def evaluate(profile: Profile, items: list[ReplayItem], *, semantic: SemanticIndex | None = None,
+             progress: Progress | None = None) -> EvalReport:
     catalog = replay_catalog(profile)
     present = [info for info in catalog.models.values() if any(_data_name(info, item) for item in items[:50])]
     if len(present) < 2:
@@ -208,10 +209,13 @@ def evaluate(profile: Profile, items: list[ReplayItem], *, semantic=None, progre
 
     # Route each prompt at the profile's threshold and, for learned routes, at both extremes, so that the
     # threshold sweep needs no further routing.
+    if semantic is not None:
+        semantic.prefetch([item.prompt for item, _ in scored])
     variants = [profile, _with_threshold(profile, 0.0), _with_threshold(profile, 1.01)] \
         if any(r.learned for r in profile.routes) else [profile]
     router = PolicyResult()
-    sweep = []  # (p or None, cheap choice, strong choice)
+    sweep: list[tuple[float | None, str | None, str | None, dict[str, tuple[float, float]]]] = []
+    # (p or None, cheap choice, strong choice, outcomes)
     for done, (item, row) in enumerate(scored, start=1):
         prompt_tokens = pricer.prompt_tokens(item)
         request = RouteRequest(item.prompt, prompt_tokens, prompt_tokens + 7)
@@ -225,7 +229,7 @@ def evaluate(profile: Profile, items: list[ReplayItem], *, semantic=None, progre
             raise EvalError(f"{item.id}: the profile routes to {decision.model}, which has no outcome in the data")
         score, cost = row[chosen]
         router.add(item.category, score, cost, chosen == strong)
-        if len(choices) == 3 and decision.stage == "learned":
+        if len(choices) == 3 and decision.stage == "learned" and decision.score is not None:
             sweep.append((decision.score, choices[1][0], choices[2][0], row))
         else:
             sweep.append((None, chosen, chosen, row))

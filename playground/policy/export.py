@@ -264,9 +264,10 @@ def to_litellm(profile: Profile, catalog: Catalog, *, local_url: str | None = No
     unmapped = _unmapped(served)
     if routing:
         config["litellm_settings"] = {"callbacks": f"{module_name(served)}.proxy_handler"}
-        if served.semantic_routes and served.embeddings.model == "local":
-            unmapped.append("semantic routes embed prompts with the playground's offline MiniLM model: it must be "
-                            "installed where the proxy runs (it comes with llm-routing-playground)")
+        if served.uses_embeddings and served.embeddings.model in ("local", "local-multilingual"):
+            unmapped.append("semantic routes and a learned route on embeddings embed prompts with the playground's "
+                            "offline MiniLM model: it must be installed where the proxy runs (it comes with "
+                            "llm-routing-playground)")
     else:
         unmapped.append(f"routing: written to standard output, the config cannot carry the routing module; export "
                         f"with -o DIR/config.yaml to route `model: {served.name}` as the playground does "

