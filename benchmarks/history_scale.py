@@ -71,8 +71,12 @@ def generate(path: Path, seed: int = 7) -> None:
             hops = 2 if turn_count % 4 == 3 else 1
             turn_count += 1
             final_alias = None
+            tried: list[str] = []
             for hop in range(hops):
                 alias, price_in, price_out = rng.choice(MODELS)
+                # As the store marks them: a retry is a model already tried, a failover another than the first.
+                retry, failover = int(alias in tried), int(bool(tried) and tried[0] != alias)
+                tried.append(alias)
                 tokens_in, tokens_out = rng.randint(20, 2000), rng.randint(20, 800)
                 failed = hop < hops - 1
                 cost = (tokens_in * price_in + (0 if failed else tokens_out) * price_out) / 1e6
@@ -80,7 +84,7 @@ def generate(path: Path, seed: int = 7) -> None:
                 attempts.append((conversation, message_id - 1, message_id, hop, alias, f"x/{alias}", route,
                                  f"{route} route", stamp, ttft, ttft + rng.uniform(200, 6000),
                                  tokens_in, 0 if failed else tokens_out, cost, "server_error" if failed else None,
-                                 "" if failed else reply))
+                                 "" if failed else reply, retry, failover))
                 final_alias = alias
             messages.append((message_id, conversation, "assistant", reply, "complete", final_alias, stamp))
             when += timedelta(seconds=30)
@@ -93,8 +97,8 @@ def generate(path: Path, seed: int = 7) -> None:
                          "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?7)", messages)
         conn.executemany("INSERT INTO attempts (conversation_id, prompt_message_id, reply_message_id, hop, "
                          "model_alias, model, route, reason, started_at, ttft_ms, latency_ms, input_tokens, "
-                         "output_tokens, cost_usd, failure, output) VALUES "
-                         "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", attempts)
+                         "output_tokens, cost_usd, failure, output, retry, fallback) VALUES "
+                         "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", attempts)
         conn.execute("ANALYZE")
     store.close()
     # Outside the write transaction: a checkpoint inside it fails ("database table is locked").
@@ -212,7 +216,7 @@ def main() -> None:
     print(_line("stats data, all time, with baseline",
                 _timed(lambda: compute(store, baseline=baseline), args.runs), 200))
     whole = compute(store)
-    print(f"  fallback rate {whole.fallback_rate:.1%} of {whole.answered:,} answered replies; "
+    print(f"  failover rate {whole.fallback_rate:.1%} of {whole.answered:,} answered replies; "
           f"{whole.retries:,} retries (the generator answers 1 turn in 4 after a failed hop, on a random model)")
     since = datetime(2025, 9, 1, tzinfo=UTC)
     print(_line("stats data, since 2025-09-01 (a third)", _timed(lambda: compute(store, since=since, baseline=baseline),
