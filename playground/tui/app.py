@@ -71,6 +71,7 @@ class PlaygroundApp(App):
         self._held_input: list[events.Key | events.Paste] = []
         """Keys (and pastes) that came in while the key before them was still being handled."""
         self._key_in_flight: KeyHandled | None = None
+        self._key_sent_at = 0.0
         self.engine: EngineReady | EngineFailed | None = None
         """None while LiteLLM loads; prompts sent before then wait for it."""
         self.engine_signal: Signal[EngineReady | EngineFailed] = Signal(self, "engine")
@@ -143,6 +144,10 @@ class PlaygroundApp(App):
             return
         if isinstance(event, (events.Key, events.Paste)) and not event.is_forwarded:
             if self._key_in_flight is not None:
+                if not self._held_input:  # a timer only when a key waits: none on the usual path
+                    waited = time.monotonic() - self._key_sent_at
+                    self.set_timer(max(0.0, KEY_SETTLE_LIMIT_S - waited),
+                                   partial(self._key_settled, self._key_in_flight))
                 self._held_input.append(event)
                 return
             await self._dispatch_input(event)
@@ -158,18 +163,19 @@ class PlaygroundApp(App):
         await super().on_event(event)
         probe = KeyHandled()
         if target.post_message(probe):
-            self._key_in_flight = probe
-            self.set_timer(KEY_SETTLE_LIMIT_S, partial(self._key_settled, probe))
+            self._key_in_flight, self._key_sent_at = probe, time.monotonic()
 
     async def on_key_handled(self, message: KeyHandled) -> None:
         await self._key_settled(message)
 
-    async def _key_settled(self, probe: KeyHandled) -> None:
+    async def _key_settled(self, probe: KeyHandled | None) -> None:
         if probe is not self._key_in_flight:
             return
         self._key_in_flight = None
         while self._held_input and self._key_in_flight is None:
             await self._dispatch_input(self._held_input.pop(0))
+        if self._held_input:  # the next key is in flight with more behind it: it gets its own time limit
+            self.set_timer(KEY_SETTLE_LIMIT_S, partial(self._key_settled, self._key_in_flight))
 
     def release_early_input(self) -> None:
         """Replay keys and pastes that arrived before the starting screen's prompt box had focus."""
