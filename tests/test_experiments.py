@@ -443,3 +443,43 @@ def test_an_arm_whose_model_is_past_its_budget_is_not_assigned(tmp_path):
     unlimited = {decide(RouteRequest("hello", 1), profile, catalog, rng=random.Random(seed)).model
                  for seed in range(20)}
     assert unlimited == {"fast", "slow"}
+
+
+def write_checked(tmp_path, base: str):
+    """The experiment's route escalates to `big` when an answer is not JSON; the outcome is that check."""
+    text = PROFILE.format(base=base, strategy="fixed", outcome="check")
+    text = text.replace("tiers: {main: [fast, slow]}",
+                        f"  big: {{model: openai/big, api_base: '{base}', price: {{input_per_mtok: 9, "
+                        "output_per_mtok: 9}}\ntiers: {main: [fast, slow], strong: [big]}")
+    text = text.replace("    tier: main\n", "    tier: main\n    escalate: {to: [strong], json: true}\n")
+    text = text.replace("{model: fast, weight: 3}", "{model: fast, weight: 1}")
+    path = tmp_path / "checked.yaml"
+    path.write_text(text)
+    return path
+
+
+async def test_a_check_outcome_counts_each_arms_first_answer_passing_the_cascade(tmp_path, server):
+    server.script("fast", text="Sure, here it is: a=1")
+    server.script("slow", text='{"a": 1}')
+    server.script("big", text='{"a": 1}')
+    session = opened(tmp_path, write_checked(tmp_path, server.api_base))
+    arms = Counter()
+    for i in range(12):
+        decision, reply = await turn(session, f"question {i} as JSON")
+        arms[decision.arm] += 1
+        assert reply.final.model_alias == ("big" if decision.arm == "fast" else "slow")
+    result = experiments.report_one(session.store, session.profile.routes[0])
+    by_arm = {arm.label: arm for arm in result.arms}
+    assert by_arm["fast"].judged == arms["fast"] and by_arm["fast"].successes == 0
+    assert by_arm["slow@temperature=1.2"].successes == arms["slow@temperature=1.2"] > 0
+    assert result.leader == "slow@temperature=1.2"
+    # An escalated reply's cost counts both answers: fast's replies cost more than slow's (big is pricier).
+    sums = experiments.outcomes(session.store, session.profile.routes[0], session.profile.routes[0].experiment)
+    assert sums["fast"].cost / sums["fast"].judged > sums["slow@temperature=1.2"].cost / arms["slow@temperature=1.2"]
+    session.store.close()
+
+
+def test_a_check_outcome_needs_the_routes_cascade(tmp_path):
+    path = write(tmp_path, "http://127.0.0.1:9/v1", outcome="check")
+    with pytest.raises(ProfileError, match=r"trial\.yaml:\d+:\d+: .*needs the route's `escalate:` checks"):
+        load_profile(path)

@@ -12,6 +12,7 @@ import os
 
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 
+import datetime
 import re
 import sqlite3
 import time
@@ -166,6 +167,28 @@ def test_chat_with_a_routed_reply_and_why_open(snap_compare, session, size):
     assert snap_compare(_app(session), terminal_size=size, run_before=ask)
 
 
+def test_chat_with_an_escalated_reply(snap_compare, tmp_path, stub):
+    """The cheap answer failed the route's JSON check: the escalation row, the stronger model's answer, both costs."""
+    stub.script("careful", text='{"otters": "hold hands while they sleep"}')
+    profile = compare_profile(tmp_path, stub.api_base, ["fast", "careful"], tiers={"cheap": ["fast"],
+                              "strong": ["careful"]}, timeouts={"first_token": 120, "idle": 120, "total": 300},
+                              routes=[{"name": "everything", "tier": "cheap",
+                                       "escalate": {"to": ["strong"], "json": True}}])
+    session = open_session(profile, tmp_path / "cascade.db")
+
+    async def ask(pilot):
+        await pilot.press(*"otters as json", "enter")
+        await wait_for(pilot, lambda: "TTFT" in str(pilot.app.screen.query_one(".reply-meta").render()), 40)
+        await _settle(pilot)
+        pilot.app.screen.query_one("#transcript").scroll_end(animate=False)
+        await _settle(pilot)
+
+    try:
+        assert snap_compare(_app(session), terminal_size=(120, 40), run_before=ask)
+    finally:
+        session.store.close()
+
+
 @pytest.mark.parametrize("size", SIZES)
 def test_chat_with_a_crowded_status_line(snap_compare, session, size):
     """Incognito, own settings, a task tag and an engine note: the least important parts give way first."""
@@ -189,11 +212,14 @@ def test_chat_with_a_drifted_model_and_a_budget(snap_compare, tmp_path, stub, si
     session = open_session(str(profile), tmp_path / "h.db")
     store, now = session.store, time.time()
     conversation, prompt_id = store.start_turn(None, "how are the models doing?", "budgeted")
-    # Today's history: `careful` answered 20 times, then failed 10 times in a row: its errors drifted.
+    # Today's history: `careful` answered 20 times, then failed 10 times in a row: its errors drifted. The
+    # attempts fall inside today even just after midnight, so today's spend is always theirs.
+    midnight = datetime.datetime.now().replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+    step = min(60.0, (now - midnight) / 31)
     for i in range(30):
         failed = i >= 20
         attempt = Attempt("careful", "openai/careful", "everything", "everything (default route)", 0,
-                          now - 60 * (30 - i), text="" if failed else "fine", input_tokens=12, output_tokens=30,
+                          now - step * (30 - i), text="" if failed else "fine", input_tokens=12, output_tokens=30,
                           cost_usd=0.0 if failed else 0.02, ttft_s=None if failed else 0.25,
                           latency_s=0.1 if failed else 1.5, failure=Failure.SERVER_ERROR if failed else None)
         store.record_attempt(attempt, conversation, prompt_id, None, None)

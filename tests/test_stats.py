@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlite_utils
 
-from playground.base.records import Attempt, Failure
+from playground.base.records import Attempt, Cost, Failure
 from playground.config.catalog import ModelInfo
 from playground.config.profile import ModelSpec
 from playground.history.migrations import MIGRATIONS
@@ -147,10 +147,21 @@ def test_savings_against_a_baseline_model(store):
 
 def test_cost_per_successful_task_from_feedback(store):
     models = {m.model_alias: m for m in compute(store, utc_offset=NO_OFFSET).by_model}
-    # Reply 1 good ($0.001), reply 2 bad ($0.0005 on cheap, the failed hop cost nothing).
-    assert models["cheap"].outcomes == Outcomes(2, 1, pytest.approx(0.0015))
-    assert models["cheap"].outcomes.cost_per_success == pytest.approx(0.0015)
+    # Reply 1 good ($0.001), reply 2 bad ($0.0005 on cheap after a failed hop on `broken`, whose price is
+    # unknown): the cost per success is unknown, never counted as if that hop were free.
+    assert models["cheap"].outcomes == Outcomes(2, 1, pytest.approx(0.0015), unpriced=1)
+    assert models["cheap"].outcomes.cost_per_success is None
+    assert models["cheap"].outcomes.per_success == Cost(pytest.approx(0.0015), 1)
     assert models["strong"].outcomes == Outcomes() and models["strong"].outcomes.cost_per_success is None
+
+
+def test_cost_per_success_is_known_when_every_call_was_priced(store):
+    _, p3 = store.prompts[1:]
+    reply = store.db.execute("SELECT reply_message_id FROM attempts WHERE prompt_message_id = ?", (p3,)).fetchone()[0]
+    store.record_feedback(reply, good=True)
+    models = {m.model_alias: m for m in compute(store, utc_offset=NO_OFFSET).by_model}
+    assert models["strong"].outcomes == Outcomes(1, 1, pytest.approx(0.02))
+    assert models["strong"].outcomes.cost_per_success == pytest.approx(0.02)
 
 
 def test_votes_and_cost_per_success_with_votes(store):
@@ -161,15 +172,17 @@ def test_votes_and_cost_per_success_with_votes(store):
     assert models["cheap"].votes == Votes(shown=3, wins=0, ties=1, all_bad=1)
     assert models["broken"].votes == Votes(shown=1, wins=0, ties=1, all_bad=0)
     assert stats.votes == Votes(6, 1, 2, 2)
-    # cheap: feedback good $0.001, bad $0.0005; lost vote 1 ($0 spent there), all-bad on prompt 1
-    # ($0.001), tie on prompt 2 ($0.0005): 5 judged, 2 successes, $0.003.
-    assert models["cheap"].outcomes == Outcomes(5, 2, pytest.approx(0.003))
+    # cheap: feedback good $0.001, bad $0.0005 (behind it an unpriced hop); lost vote 1 ($0 spent there),
+    # all-bad on prompt 1 ($0.001), tie on prompt 2 ($0.0005): 5 judged, 2 successes, $0.003 + unknown.
+    assert models["cheap"].outcomes == Outcomes(5, 2, pytest.approx(0.003), unpriced=1)
     # strong: won vote 1 ($0.02), all-bad on prompt 1 (it never answered it: $0).
     assert models["strong"].outcomes == Outcomes(2, 1, pytest.approx(0.02))
     routes = {r.route: r for r in stats.by_route}
     assert routes["code"].outcomes == Outcomes(2, 1, pytest.approx(0.02))
-    assert routes["everyday"].outcomes == Outcomes(6, 3, pytest.approx(0.003))
-    assert routes["everyday"].outcomes.cost_per_success == pytest.approx(0.001)
+    # everyday: also broken's side of the tie, whose one call had no known price.
+    assert routes["everyday"].outcomes == Outcomes(6, 3, pytest.approx(0.003), unpriced=2)
+    assert routes["everyday"].outcomes.cost_per_success is None
+    assert routes["code"].outcomes.cost_per_success == pytest.approx(0.02)
 
 
 def test_an_empty_store_has_zero_stats(tmp_path):

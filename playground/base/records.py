@@ -80,6 +80,14 @@ class Attempt:
     failure: Failure | None = None
     error: str | None = None
     retry_after_s: float | None = None
+    stage: int = 0
+    """Which step of the route's cascade asked: 0 is the route's own choice, 1 the first escalation."""
+    verdict: str | None = None
+    """The cascade's checks on this answer: pass, fail, or None when none ran."""
+    check_detail: str | None = None
+    """Which check failed and why, or which checks passed."""
+    purpose: str | None = None
+    """None for an answer; `judge` for a call that graded another attempt's answer."""
 
     @property
     def ok(self) -> bool:
@@ -108,14 +116,22 @@ class Reply:
     text: str
     status: str  # complete | failed | cancelled
     attempts: list[Attempt] = field(default_factory=list)
+    judged: list[Attempt] = field(default_factory=list)
+    """Calls made to grade the answers (a cascade's judge): not answers, but paid for all the same."""
 
     @property
     def final(self) -> Attempt | None:
-        return self.attempts[-1] if self.attempts else None
+        """The attempt whose answer the reply is: the last one that answered (an escalation that failed keeps the
+        answer before it), else the last one tried."""
+        return next((a for a in reversed(self.attempts) if a.ok), self.attempts[-1] if self.attempts else None)
+
+    @property
+    def escalated(self) -> bool:
+        return any(a.stage for a in self.attempts)
 
     @property
     def cost(self) -> Cost:
-        return Cost.of(a.cost_usd for a in self.attempts)
+        return Cost.of(a.cost_usd for a in (*self.attempts, *self.judged))
 
     @property
     def cost_usd(self) -> float | None:

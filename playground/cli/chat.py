@@ -130,20 +130,40 @@ def ask(prompt, model, api_base, conversation, latest, system, temperature, as_j
 
 
 async def _run_ask(session, prompt, model, conversation, settings, as_json, explain, tags, incognito) -> int:
-    from playground.present.format import decision_trace, dollars, failure_line, meta_line
-    from playground.services.events import AttemptEnded, AttemptStarted, ReplyDone, Routed, TextDelta, TurnFailed
+    from playground.present.format import (
+        cascade_summary,
+        decision_trace,
+        dollars,
+        escalation_line,
+        failure_line,
+        meta_line,
+    )
+    from playground.services.events import (
+        AttemptEnded,
+        AttemptStarted,
+        Checked,
+        ReplyDone,
+        Routed,
+        TextDelta,
+        TurnFailed,
+    )
 
     out = sys.stdout
     streaming = not as_json
     printed = False
+    # A cascade may replace an answer after it has streamed: into a pipe only the answer that stands is written.
+    hold = escalating = False
     events = session.chat.send(prompt, conversation_id=conversation, model=model, tags=tags, incognito=incognito,
                                settings=settings)
     # aclosing: when the reader goes away (a closed pipe, Ctrl+C) the reply is saved as cancelled right here.
     async with aclosing(events):
         async for event in events:
-            if isinstance(event, Routed) and explain:
-                click.echo("\n".join(decision_trace(event.decision)), err=True)
-            elif isinstance(event, TextDelta) and streaming:
+            if isinstance(event, Routed):
+                route = next((r for r in session.profile.routes if r.name == event.decision.route), None)
+                hold = streaming and route is not None and route.escalate is not None and not out.isatty()
+                if explain:
+                    click.echo("\n".join(decision_trace(event.decision)), err=True)
+            elif isinstance(event, TextDelta) and streaming and not hold:
                 out.write(event.text)
                 out.flush()
                 printed = True
@@ -151,7 +171,15 @@ async def _run_ask(session, prompt, model, conversation, settings, as_json, expl
                 if printed:
                     out.write("\n")
                     printed = False
-                click.echo(f"↻ {event.reason}; trying {event.model_alias}", err=True)
+                if not escalating:  # an escalation was announced by its check
+                    click.echo(f"↻ {event.reason}; trying {event.model_alias}", err=True)
+                escalating = False
+            elif isinstance(event, Checked) and not event.verdict.passed and streaming:
+                if printed:
+                    out.write("\n")
+                    printed = False
+                click.echo(escalation_line(event), err=True)
+                escalating = event.next_model is not None
             elif isinstance(event, AttemptEnded) and not event.attempt.ok and streaming:
                 if printed:
                     out.write("\n")
@@ -173,12 +201,18 @@ async def _run_ask(session, prompt, model, conversation, settings, as_json, expl
                         "conversation_cost_known_usd": event.conversation_cost.known_usd,
                         "day_cost_usd": event.day_cost.usd, "day_cost_known_usd": event.day_cost.known_usd,
                         "attempts": [a.to_dict() | {"text": None} for a in reply.attempts],
+                        "escalated": reply.escalated, "judged": [a.to_dict() | {"text": None} for a in reply.judged],
                     })
                 else:
+                    if hold:
+                        out.write(reply.text)
+                        printed = bool(reply.text)
                     if printed:
                         out.write("\n")
                     if final is not None:
                         click.echo(meta_line(final), err=True)
+                    if summary := cascade_summary(reply):
+                        click.echo(summary, err=True)
                     limit = session.state.monitor.budget(session.profile).tightest()
                     left = f" · {limit.left()}" if limit is not None else ""
                     click.echo(f"conversation {reply.conversation_id} · {dollars(event.conversation_cost)} · "

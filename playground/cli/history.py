@@ -179,7 +179,7 @@ def stats(since: str | None, baseline: str | None, as_json: bool, experiments: b
 
 def render_stats(stats) -> str:
     from playground.base.safetext import one_line
-    from playground.present.format import dollars, milliseconds, percent, stats_summary
+    from playground.present.format import dollars, escalated, milliseconds, per_success, percent, stats_summary
 
     lines = stats_summary(stats)
     if stats.by_day:
@@ -187,7 +187,8 @@ def render_stats(stats) -> str:
                                      for d in stats.by_day]
     if stats.by_model:
         lines += ["", f"  {'model':24} {'requests':>8} {'errors':>7} {'tokens in':>10} {'out':>9} {'cost':>12} "
-                      f"{'TTFT p50/p95':>17} {'total p50/p95':>17} {'votes won':>9} {'$/success':>10}"]
+                      f"{'TTFT p50/p95':>17} {'total p50/p95':>17} {'votes won':>9} {'escalated':>9} "
+                      f"{'$/success':>10}"]
         for m in stats.by_model:
             lines.append(
                 f"  {one_line(m.model_alias, 24):24} {m.requests:>8} {percent(m.error_rate):>7} "
@@ -195,11 +196,12 @@ def render_stats(stats) -> str:
                 f"{milliseconds(m.ttft.p50_ms) + ' / ' + milliseconds(m.ttft.p95_ms):>17} "
                 f"{milliseconds(m.latency.p50_ms) + ' / ' + milliseconds(m.latency.p95_ms):>17} "
                 f"{f'{m.votes.wins}/{m.votes.shown}' if m.votes.shown else '–':>9} "
-                f"{dollars(m.outcomes.cost_per_success) if m.outcomes.successes else '–':>10}")
+                f"{escalated(m.escalations):>9} {per_success(m.outcomes):>10}")
     if stats.by_route:
-        lines += ["", f"  {'route':24} {'prompts':>8} {'cost':>12} {'judged':>7} {'$/success':>10}"]
+        lines += ["", f"  {'route':24} {'prompts':>8} {'cost':>12} {'escalated':>9} {'judged':>7} {'successes':>9} "
+                      f"{'$/success':>10}"]
         for r in stats.by_route:
             lines.append(f"  {one_line(r.route or '–', 24):24} {r.turns:>8} {dollars(r.cost_usd):>12} "
-                         f"{r.outcomes.judged:>7} "
-                         f"{dollars(r.outcomes.cost_per_success) if r.outcomes.successes else '–':>10}")
+                         f"{escalated(r.escalations):>9} {r.outcomes.judged:>7} {r.outcomes.successes:>9} "
+                         f"{per_success(r.outcomes):>10}")
     return "\n".join(lines)

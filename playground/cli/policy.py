@@ -24,8 +24,14 @@ from playground.cli.common import db_option, fail, opened_session, print_json, p
 @click.option("--per-provider", type=int, default=2, show_default=True,
               help="with --live: concurrent calls per provider")
 @click.option("--judge", metavar="ALIAS", help="with --live: the model that grades `judge` checks")
+@click.option("--check-accuracy", metavar="P[:Q]", callback=lambda _ctx, _param, value: _accuracy(value),
+              help="for a profile that escalates: how often its checks agree with the data's correctness label "
+                   "(score ≥ 0.5): P on right and wrong answers alike, or P on right ones and Q on wrong ones "
+                   "(e.g. 0.9 or 0.95:0.7; `eval --live` measures both)")
+@click.option("--seed", type=int, default=0, show_default=True, help="seeds the simulated checks of --check-accuracy")
 @db_option
-def evaluate(profile_file, data, more_profiles, as_json, plot, live, results, per_provider, judge) -> int:
+def evaluate(profile_file, data, more_profiles, as_json, plot, live, results, per_provider, judge, check_accuracy,
+             seed) -> int:
     """Replay recorded outcomes through profiles: quality, cost, metrics.
 
     PROFILE is a profile name or YAML file, DATA.jsonl replay data (one prompt with per-model outcomes a
@@ -46,7 +52,8 @@ def evaluate(profile_file, data, more_profiles, as_json, plot, live, results, pe
         reports = []
         for profile in profiles:
             index = build_index(profile)
-            reports.append(evaluate(profile, items, semantic=index, progress=progress(f"routing with {profile.name}")))
+            reports.append(evaluate(profile, items, semantic=index, progress=progress(f"routing with {profile.name}"),
+                                    check_accuracy=check_accuracy, seed=seed))
     except (ProfileError, EvalError, EmbeddingError) as exc:
         fail(str(exc))
     if plot:
@@ -62,6 +69,17 @@ def evaluate(profile_file, data, more_profiles, as_json, plot, live, results, pe
 
     click.echo(eval_text(reports, Path(data).name))
     return 0
+
+
+def _accuracy(value: str | None):
+    from playground.policy.evaluation import CheckAccuracy
+
+    if value is None:
+        return None
+    try:
+        return CheckAccuracy.parse(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 def _eval_live(profile_file, data: Path, more_profiles, as_json, results, per_provider, judge) -> int:
@@ -96,6 +114,15 @@ def _eval_live(profile_file, data: Path, more_profiles, as_json, results, per_pr
     rate = "–" if summary["pass_rate"] is None else f"{summary['pass_rate']:.1%}"
     click.echo(f"{summary['prompts']} prompts · {summary['answered']} answered · passed {summary['passed']}/"
                f"{summary['checked']} checked ({rate}) · {dollars(summary['cost_usd'])} · results in {results_path}")
+    if summary["cascaded"]:
+        def share(key: str) -> str:
+            return "–" if summary[key] is None else f"{summary[key]:.2f}"
+
+        click.echo(f"cascades: {summary['escalated']} of {summary['cascaded']} escalated · on the first answers, by "
+                   f"the prompts' own checks, the cascade's checks passed {share('check_pass_right')} of "
+                   f"{summary['right_first']} right ones and failed {share('check_fail_wrong')} of "
+                   f"{summary['wrong_first']} wrong ones (replay with --check-accuracy "
+                   f"{share('check_pass_right')}:{share('check_fail_wrong')})")
     for model, m in sorted(summary["by_model"].items()):
         click.echo(f"  {model:30} {m['prompts']:4} prompts  {m['passed']}/{m['checked']} passed  "
                    f"{dollars(m['cost_usd'])}")

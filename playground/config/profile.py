@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from playground.base.errors import SourceError
 from playground.base.paths import missing_profile
 from playground.base.yamlsource import YamlDocument, load_yaml
+from playground.config.escalation import Escalation, unknown_step
 from playground.config.variants import Variant, VariantError, parse_variant
 
 ProfileError = SourceError
@@ -193,9 +194,9 @@ class LearnedSpec(_Strict):
         return any(h and h.embedding_weights for h in (self.cheap, self.strong))
 
 
-SUCCESS_SOURCES = ("marks", "votes")
-"""What can say an experiment's reply succeeded: a good/bad mark on it, or its arm winning a compare vote.
-Each names a source in playground.services.experiments (answer checks join this list when they land)."""
+SUCCESS_SOURCES = ("marks", "votes", "check")
+"""What can say an experiment's reply succeeded: a good/bad mark on it, its arm winning a compare vote, or
+the route's cascade passing its first answer. Each names a source in playground.services.experiments."""
 
 OUTCOMES = (*SUCCESS_SOURCES, "cost_per_success")
 
@@ -301,12 +302,16 @@ class Route(_Strict):
     random share by each model's `weight`."""
     experiment: Experiment | None = None
     """Answer with one of these variants first (the tier's models remain the fallbacks), recording which."""
+    escalate: Escalation | None = None
+    """Check each answer; when a check fails, ask the next tier or model (see config.escalation)."""
 
     @model_validator(mode="after")
     def _one_stage(self) -> Route:
         stages = [s for s in ("when", "semantic", "learned") if getattr(self, s) is not None]
         if len(stages) > 1:
             raise ValueError(f"a route has at most one of when, semantic, learned (got {', '.join(stages)})")
+        if self.experiment is not None and self.experiment.success_source == "check" and self.escalate is None:
+            raise ValueError("an experiment judged by `check` needs the route's `escalate:` checks")
         return self
 
     @property
@@ -426,6 +431,8 @@ class Profile(_Strict):
             for j, alias in enumerate(route.prefer):
                 if alias not in self.models:
                     raise ReferenceProblem(f"unknown model {alias!r} (models: {known})", "routes", i, "prefer", j)
+            if route.escalate and (problem := unknown_step(route.escalate, set(self.tiers), set(self.models))):
+                raise ReferenceProblem(problem[0], "routes", i, "escalate", *problem[1])
             if route.name in seen:
                 raise ReferenceProblem(f"route name {route.name!r} is used twice", "routes", i, "name")
             seen.add(route.name)

@@ -154,6 +154,7 @@ def _mark_retries_and_fallbacks(db: sqlite_utils.Database) -> None:
 ATTEMPTS_BY_TIME = "attempts_for_stats"
 ATTEMPTS_BY_MODEL_ROUTE = "attempts_by_model_route"
 ATTEMPTS_BY_REPLY = "attempts_by_reply"
+ATTEMPTS_CHECKED = "attempts_checked"
 SEARCH_PREFIXES = (3, 4, 5, 6)
 
 
@@ -200,6 +201,23 @@ def _add_assignments(db: sqlite_utils.Database) -> None:
     db.table("assignments").create_index(["conversation_id"])
 
 
+def _add_escalation(db: sqlite_utils.Database) -> None:
+    # A cascade's stage and its checks' verdict on each answer, and which calls graded an answer (a judge)
+    # rather than gave one: the totals' index carries `purpose`, since a judge's call is neither a turn nor
+    # an answer.
+    db.table("attempts").add_column("stage", int, not_null_default=0)
+    for column in ("verdict", "check_detail", "purpose"):
+        db.table("attempts").add_column(column, str)
+    db.execute(f"DROP INDEX {ATTEMPTS_BY_MODEL_ROUTE}")
+    db.table("attempts").create_index(
+        ["model_alias", "route", "started_at", "failure", "hop", "cost_usd", "input_tokens", "output_tokens",
+         "ttft_ms", "latency_ms", "retry", "fallback", "purpose"], index_name=ATTEMPTS_BY_MODEL_ROUTE)
+    # The escalation rates and cost per successful task read the checked answers only: a partial index,
+    # empty without cascades.
+    db.execute(f"CREATE INDEX {ATTEMPTS_CHECKED} ON attempts (reply_message_id, id, started_at, model_alias, route, "
+               "stage, verdict, purpose) WHERE verdict IS NOT NULL")
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("create_v1", _create_v1),
     ("add_incognito", _add_incognito),
@@ -215,4 +233,5 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("mark_retries_and_fallbacks", _mark_retries_and_fallbacks),
     ("index_for_drift_and_budgets", _index_for_drift_and_budgets),
     ("add_assignments", _add_assignments),
+    ("add_escalation", _add_escalation),
 ]

@@ -13,6 +13,7 @@ from playground.base.records import Cost
 from playground.history.migrations import (
     ATTEMPTS_BY_MODEL_ROUTE,
     ATTEMPTS_BY_TIME,
+    ATTEMPTS_CHECKED,
     ATTEMPTS_FOR_DRIFT,
     ATTEMPTS_FOR_SPEND,
     attempts_by,
@@ -151,6 +152,19 @@ def experiment_marks(cursor: Cursor, experiment: str, with_cost: bool) -> Rows:
         (experiment,)).fetchall()
 
 
+def experiment_checks(cursor: Cursor, experiment: str, with_cost: bool) -> Rows:
+    """Per arm, the assigned replies whose first answer a cascade checked, how many passed, and (`with_cost`)
+    the same cost sums as experiment_marks over every call behind the reply (escalations and judges too)."""
+    cost = _REPLY_COST.format(reply="a.reply_message_id") if with_cost else "0.0"
+    return cursor.execute(
+        f"WITH judged AS (SELECT a.arm, x.verdict = 'pass' AS s, {cost} AS c FROM assignments a "
+        f"CROSS JOIN attempts x INDEXED BY {ATTEMPTS_CHECKED} ON x.reply_message_id = a.reply_message_id "
+        "WHERE a.experiment = ? AND x.stage = 0 AND x.verdict IS NOT NULL AND x.purpose IS NULL) "
+        "SELECT arm, count(*) AS judged, total(s) AS successes, count(*) - count(c) AS unpriced, total(c) AS cost, "
+        "total(c * c) AS cost_squared, total(c * s) AS cost_of_successes FROM judged GROUP BY arm",
+        (experiment,)).fetchall()
+
+
 def experiment_votes(cursor: Cursor, route: str, labels: Sequence[str], since: str) -> Rows:
     """`models` and `reply_message_ids` are parallel lists: a label's reply sits at the same key."""
     reply = "json_extract(v.reply_message_ids, '$[' || j.key || ']')"
@@ -266,11 +280,27 @@ def totals_by_model_route(cursor: Cursor, since: datetime | None) -> Rows:
         "total(output_tokens) FILTER (WHERE failure IS NULL) AS ok_output, "
         "count(ttft_ms) FILTER (WHERE failure IS NULL) AS timed_ttft, "
         "count(latency_ms) FILTER (WHERE failure IS NULL) AS timed_latency, "
-        # A prompt's first attempt is hop 0; a reply is answered by its one successful attempt.
-        "count(*) FILTER (WHERE hop = 0) AS turns, count(*) FILTER (WHERE failure IS NULL) AS answered, "
+        # A prompt's first attempt is hop 0; a reply is answered by its one successful attempt (per cascade
+        # stage). A judge's call grades an answer: a request, but neither a turn nor an answer.
+        "count(*) FILTER (WHERE hop = 0 AND purpose IS NULL) AS turns, "
+        "count(*) FILTER (WHERE failure IS NULL AND purpose IS NULL) AS answered, "
         # Each attempt was marked a retry or a fallback when it was recorded (see the migrations).
         "count(*) FILTER (WHERE retry) AS retries, count(*) FILTER (WHERE fallback AND failure IS NULL) AS fallbacks "
         f"FROM attempts INDEXED BY {ATTEMPTS_BY_MODEL_ROUTE} {_where(where)} GROUP BY model_alias, route",
+        params).fetchall()
+
+
+def escalations_by_model_route(cursor: Cursor, since: datetime | None) -> Rows:
+    """A cascade's checks per (model, route): answers checked and failed (the model was escalated from), and of
+    those the route's own first answers (the share of its tasks the first tier could not finish). Read through
+    the index of checked answers, so a history without cascades costs nothing here."""
+    where, params = _since(since)
+    return cursor.execute(
+        "SELECT model_alias, route, count(*) AS checked, count(*) FILTER (WHERE verdict = 'fail') AS check_failed, "
+        "count(*) FILTER (WHERE stage = 0) AS first_checked, "
+        "count(*) FILTER (WHERE verdict = 'fail' AND stage = 0) AS escalated "
+        f"FROM attempts INDEXED BY {ATTEMPTS_CHECKED} "
+        f"{_where(['verdict IS NOT NULL', 'purpose IS NULL', *where])} GROUP BY model_alias, route",
         params).fetchall()
 
 
@@ -309,23 +339,52 @@ def percentiles(cursor: Cursor, column: str, since: datetime | None, model_alias
     return found
 
 
+# What a task cost: every attempt behind the reply, and the calls that judged its answers (a cascade's judge,
+# recorded against the prompt with no reply), with the count of those that had no known price.
+_TASK_COST = (
+    "(SELECT total(cost_usd) FROM attempts t WHERE t.reply_message_id = {reply}) + "
+    "(SELECT total(cost_usd) FROM attempts t WHERE t.prompt_message_id = {prompt} AND t.purpose = 'judge') AS cost, "
+    "(SELECT count(*) - count(cost_usd) FROM attempts t WHERE t.reply_message_id = {reply}) + "
+    "(SELECT count(*) - count(cost_usd) FROM attempts t WHERE t.prompt_message_id = {prompt} AND t.purpose = 'judge') "
+    "AS unpriced")
+
+
 def feedback_outcomes(cursor: Cursor, since: datetime | None) -> Rows:
-    """Each good/bad mark with what its reply cost, fallbacks included."""
+    """Each good/bad mark with what its reply cost (fallbacks, escalations and judges included) and how many
+    of those calls had no known price."""
     where, params = _since(since, "created_at")
+    prompt = "(SELECT prompt_message_id FROM attempts p WHERE p.reply_message_id = f.message_id LIMIT 1)"
     return cursor.execute(
-        "SELECT f.model_alias, f.route, f.good, (SELECT total(cost_usd) FROM attempts a "
-        f"WHERE a.reply_message_id = f.message_id) AS cost FROM (SELECT * FROM feedback {_where(where)}) f",
-        params).fetchall()
+        f"SELECT f.model_alias, f.route, f.good, {_TASK_COST.format(reply='f.message_id', prompt=prompt)} "
+        f"FROM (SELECT * FROM feedback {_where(where)}) f", params).fetchall()
 
 
 def vote_outcomes(cursor: Cursor, since: datetime | None) -> Rows:
-    """One row per model per vote, with what that model's replies to the prompt cost."""
+    """One row per model per vote, with what that model's replies to the prompt cost and how many of those
+    calls had no known price."""
     where, params = _since(since, "created_at")
     return cursor.execute(
         "SELECT v.route, v.outcome, v.winner_model_alias AS winner, j.value AS model, "
         "(SELECT total(cost_usd) FROM attempts a WHERE a.prompt_message_id = v.prompt_message_id "
-        " AND a.model_alias = j.value) AS cost "
+        " AND a.model_alias = j.value) AS cost, "
+        "(SELECT count(*) - count(cost_usd) FROM attempts a WHERE a.prompt_message_id = v.prompt_message_id "
+        " AND a.model_alias = j.value) AS unpriced "
         f"FROM (SELECT * FROM votes {_where(where)}) v, json_each(v.models) j", params).fetchall()
+
+
+def check_outcomes(cursor: Cursor, since: datetime | None) -> Rows:
+    """Each reply a cascade checked and nobody marked: whether its last checked answer passed, the model that
+    gave it, and what the task cost (see _TASK_COST). Read through the index of checked answers only."""
+    where, params = _since(since, "a.started_at")
+    return cursor.execute(
+        f"SELECT a.model_alias, a.route, a.verdict = 'pass' AS good, "
+        f"{_TASK_COST.format(reply='a.reply_message_id', prompt='a.prompt_message_id')} "
+        f"FROM attempts a INDEXED BY {ATTEMPTS_CHECKED} "
+        f"WHERE a.verdict IS NOT NULL AND a.purpose IS NULL {''.join(' AND ' + w for w in where)} "
+        "AND a.id = (SELECT max(c.id) FROM attempts c INDEXED BY "
+        f"{ATTEMPTS_CHECKED} WHERE c.reply_message_id = a.reply_message_id AND c.verdict IS NOT NULL "
+        "AND c.purpose IS NULL) "
+        "AND NOT EXISTS (SELECT 1 FROM feedback f WHERE f.message_id = a.reply_message_id)", params).fetchall()
 
 
 def votes_by_model(cursor: Cursor, since: datetime | None) -> Rows:
@@ -378,15 +437,16 @@ def spend_by_model(cursor: Cursor, profile: str, month_start: datetime, day_star
 
 def export_batch(cursor: Cursor, after_message_id: int, size: int) -> Rows:
     """Messages after the given id, in id order: a reply carries the metadata of the attempt that
-    produced it and the cost of every attempt (failed fallbacks included, null when any had no known
-    price); a prompt has none."""
+    produced it and the cost of every attempt (failed fallbacks, escalations and a cascade's judge
+    included, null when any had no known price); a prompt has none."""
     return cursor.execute("""
 SELECT m.conversation_id, c.title AS conversation_title, c.profile, m.id AS message_id, m.role, m.status,
        m.created_at, m.incognito, m.content, m.model_alias, a.route,
        (SELECT count(*) FROM attempts x WHERE x.reply_message_id = m.id) AS attempts,
        a.input_tokens, a.output_tokens,
        (SELECT CASE WHEN count(*) = count(cost_usd) THEN sum(cost_usd) END FROM attempts x
-        WHERE x.reply_message_id = m.id) AS cost_usd,
+        WHERE x.reply_message_id = m.id OR (x.purpose = 'judge' AND x.prompt_message_id = a.prompt_message_id))
+       AS cost_usd,
        a.ttft_ms, a.latency_ms, a.failure
 FROM messages m
 JOIN conversations c ON c.id = m.conversation_id

@@ -8,6 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import datetime, timedelta
 
+from playground.base.records import Cost
 from playground.config.catalog import ModelInfo
 from playground.history import queries
 from playground.history.store import Store
@@ -21,18 +22,41 @@ class Percentiles:
 
 @dataclass(frozen=True)
 class Outcomes:
-    """Replies whose success is known (feedback, votes) and what they cost, fallbacks included."""
+    """Replies whose success is known (feedback, votes, a cascade's checks) and what they cost: every call
+    behind them, fallbacks, escalations and judges included."""
 
     judged: int = 0
     successes: int = 0
     cost_usd: float = 0.0
+    """The priced part."""
+    unpriced: int = 0
+    """Calls behind these replies that had no known price: the cost per success is then unknown, never low."""
 
     @property
     def cost_per_success(self) -> float | None:
-        return self.cost_usd / self.successes if self.successes else None
+        """None when nothing succeeded or any call's price is unknown (as JSON: null)."""
+        return self.cost_usd / self.successes if self.successes and not self.unpriced else None
 
-    def add(self, success: bool, cost: float) -> Outcomes:
-        return Outcomes(self.judged + 1, self.successes + int(success), self.cost_usd + cost)
+    @property
+    def per_success(self) -> Cost | None:
+        """The cost per success with its unknown part kept (shown as "$x + unknown"); None without a success."""
+        return Cost(self.cost_usd / self.successes, self.unpriced) if self.successes else None
+
+    def add(self, success: bool, cost: float, unpriced: int = 0) -> Outcomes:
+        return Outcomes(self.judged + 1, self.successes + int(success), self.cost_usd + cost,
+                        self.unpriced + unpriced)
+
+
+@dataclass(frozen=True)
+class Escalations:
+    """A cascade's checks on answers: how many were checked and how many failed (and were escalated from)."""
+
+    checked: int = 0
+    failed: int = 0
+
+    @property
+    def rate(self) -> float | None:
+        return self.failed / self.checked if self.checked else None
 
 
 @dataclass(frozen=True)
@@ -59,6 +83,8 @@ class ModelStats:
     latency: Percentiles
     votes: Votes = Votes()
     outcomes: Outcomes = Outcomes()
+    escalations: Escalations = Escalations()
+    """This model's answers a cascade checked, and those that failed (another model was asked)."""
 
     @property
     def error_rate(self) -> float:
@@ -72,6 +98,8 @@ class RouteStats:
     turns: int
     cost_usd: float
     outcomes: Outcomes = Outcomes()
+    escalations: Escalations = Escalations()
+    """The route's first answers a cascade checked, and those that failed: its escalation rate."""
 
 
 @dataclass(frozen=True)
@@ -171,10 +199,13 @@ def compute(store: Store, since: datetime | None = None, baseline: ModelInfo | N
     # One pass over a covering index, grouped finely enough for every per-model and per-route figure;
     # the groups (models × routes) are few next to the attempts.
     groups = store.read(queries.totals_by_model_route, since)
+    checks = store.read(queries.escalations_by_model_route, since)
     day_groups = store.read(queries.spend_by_day, since, round(offset.total_seconds() / 60))
 
     models = _totals(groups, "model_alias")
     routes = _totals(groups, "route")
+    model_checks = _totals(checks, "model_alias", _CHECKED)
+    route_checks = _totals(checks, "route", _CHECKED)
     model_outcomes, route_outcomes = _outcomes(store, since)
     votes = {row["model"]: Votes(row["shown"], row["wins"], row["ties"], row["all_bad"])
              for row in store.read(queries.votes_by_model, since)}
@@ -184,6 +215,7 @@ def compute(store: Store, since: datetime | None = None, baseline: ModelInfo | N
         ttft=_percentiles(store, "ttft_ms", since, int(row["timed_ttft"]), alias),
         latency=_percentiles(store, "latency_ms", since, int(row["timed_latency"]), alias),
         votes=votes.get(alias, Votes()), outcomes=model_outcomes.get(alias, Outcomes()),
+        escalations=Escalations(*_escalations(model_checks.get(alias), "checked", "check_failed")),
     ) for alias, row in sorted(models.items(), key=lambda item: (-item[1]["cost_usd"], item[0]))]
 
     savings = None
@@ -205,7 +237,8 @@ def compute(store: Store, since: datetime | None = None, baseline: ModelInfo | N
         latency=_percentiles(store, "latency_ms", since, int(sum(r["timed_latency"] for r in models.values()))),
         by_day=[DaySpend(row["day"], row["requests"], row["cost_usd"]) for row in day_groups],
         by_model=by_model,
-        by_route=[RouteStats(route, int(row["turns"]), row["cost_usd"], route_outcomes.get(route, Outcomes()))
+        by_route=[RouteStats(route, int(row["turns"]), row["cost_usd"], route_outcomes.get(route, Outcomes()),
+                             Escalations(*_escalations(route_checks.get(route), "first_checked", "escalated")))
                   for route, row in sorted(routes.items(), key=lambda item: (-item[1]["cost_usd"], item[0] or ""))],
         savings=savings,
     )
@@ -221,29 +254,39 @@ def _percentiles(store: Store, column: str, since: datetime | None, count: int,
 
 _SUMMED = ("requests", "cancelled", "errors", "input_tokens", "output_tokens", "cost_usd", "unpriced", "ok_input",
            "ok_output", "timed_ttft", "timed_latency", "turns", "answered", "retries", "fallbacks")
+_CHECKED = ("checked", "check_failed", "first_checked", "escalated")
 
 
-def _totals(groups: list, key: str) -> dict[str, dict[str, float]]:
-    totals: dict[str, dict[str, float]] = defaultdict(lambda: dict.fromkeys(_SUMMED, 0))
+def _totals(groups: list, key: str, summed: tuple[str, ...] = _SUMMED) -> dict[str, dict[str, float]]:
+    totals: dict[str, dict[str, float]] = defaultdict(lambda: dict.fromkeys(summed, 0))
     for row in groups:
         into = totals[row[key]]
-        for name in _SUMMED:
+        for name in summed:
             into[name] += row[name]
     return dict(totals)
 
 
+def _escalations(row: dict[str, float] | None, checked: str, failed: str) -> tuple[int, int]:
+    return (int(row[checked]), int(row[failed])) if row else (0, 0)
+
+
 def _outcomes(store: Store, since: datetime | None) -> tuple[dict[str, Outcomes], dict[str, Outcomes]]:
-    """Success per model and per route, from good/bad feedback on replies and from side-by-side votes
-    (the winner and both sides of a tie succeeded; 'all_bad' failed them all)."""
+    """Success per model and per route, from good/bad feedback on replies, from side-by-side votes (the
+    winner and both sides of a tie succeeded; 'all_bad' failed them all), and from a cascade's checks on
+    replies nobody marked (its last checked answer passed or not)."""
     by_model: dict[str, Outcomes] = defaultdict(Outcomes)
     by_route: dict[str, Outcomes] = defaultdict(Outcomes)
+
+    def add(model: str, route: str | None, success: bool, cost: float, unpriced: int) -> None:
+        by_model[model] = by_model[model].add(success, cost, int(unpriced))
+        if route:
+            by_route[route] = by_route[route].add(success, cost, int(unpriced))
+
     for row in store.read(queries.feedback_outcomes, since):
-        by_model[row["model_alias"]] = by_model[row["model_alias"]].add(bool(row["good"]), row["cost"])
-        if row["route"]:
-            by_route[row["route"]] = by_route[row["route"]].add(bool(row["good"]), row["cost"])
+        add(row["model_alias"], row["route"], bool(row["good"]), row["cost"], row["unpriced"])
     for row in store.read(queries.vote_outcomes, since):
         success = row["outcome"] == "tie" or (row["outcome"] == "win" and row["winner"] == row["model"])
-        by_model[row["model"]] = by_model[row["model"]].add(success, row["cost"])
-        if row["route"]:
-            by_route[row["route"]] = by_route[row["route"]].add(success, row["cost"])
+        add(row["model"], row["route"], success, row["cost"], row["unpriced"])
+    for row in store.read(queries.check_outcomes, since):
+        add(row["model_alias"], row["route"], bool(row["good"]), row["cost"], row["unpriced"])
     return dict(by_model), dict(by_route)

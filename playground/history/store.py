@@ -70,7 +70,8 @@ def _attempt(row: sqlite3.Row) -> Attempt:
         price_source=row["price_source"], finish_reason=row["finish_reason"],
         failure=Failure(row["failure"]) if row["failure"] else None, error=row["error"],
         setup_s=None if row["setup_ms"] is None else row["setup_ms"] / 1000, retry_after_s=row["retry_after_s"],
-        cached_input_tokens=row["cached_input_tokens"], cache_write_tokens=row["cache_write_tokens"])
+        cached_input_tokens=row["cached_input_tokens"], cache_write_tokens=row["cache_write_tokens"],
+        stage=row["stage"], verdict=row["verdict"], check_detail=row["check_detail"], purpose=row["purpose"])
 
 
 def _summary(row: sqlite3.Row) -> ConversationSummary:
@@ -286,7 +287,8 @@ class Store:
             "failure": attempt.failure.value if attempt.failure else None, "error": attempt.error,
             "output": attempt.text, "setup_ms": None if attempt.setup_s is None else attempt.setup_s * 1000,
             "retry_after_s": attempt.retry_after_s, "cached_input_tokens": attempt.cached_input_tokens,
-            "cache_write_tokens": attempt.cache_write_tokens,
+            "cache_write_tokens": attempt.cache_write_tokens, "stage": attempt.stage, "verdict": attempt.verdict,
+            "check_detail": attempt.check_detail, "purpose": attempt.purpose,
         }
         with self._write() as conn:
             incognito = conn.execute("SELECT incognito FROM messages WHERE id = ?", (prompt_message_id,)).fetchone()
@@ -299,14 +301,24 @@ class Store:
                 conn.execute(f"UPDATE attempts SET {assignments} WHERE id = ?", (*values, attempt_id))
                 return attempt_id
             # What the stats count: a retry tries a model already tried for this reply; a fallback, a model
-            # other than the reply's first. Set once, when the row is made.
-            tried = [found[0] for found in conn.execute(
-                "SELECT model_alias FROM attempts WHERE reply_message_id = ? ORDER BY hop, id", (reply_message_id,))]
-            row["retry"] = int(attempt.model_alias in tried)
-            row["fallback"] = int(bool(tried) and tried[0] != attempt.model_alias)
+            # other than the first of the reply's cascade stage (an escalation is not a fallback). Set once,
+            # when the row is made.
+            tried = conn.execute("SELECT model_alias, stage FROM attempts WHERE reply_message_id = ? ORDER BY hop, id",
+                                 (reply_message_id,)).fetchall()
+            in_stage = [alias for alias, stage in tried if stage == attempt.stage]
+            row["retry"] = int(any(alias == attempt.model_alias for alias, _ in tried))
+            row["fallback"] = int(bool(in_stage) and in_stage[0] != attempt.model_alias)
             cursor = conn.execute(f"INSERT INTO attempts ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})",
                                   tuple(row.values()))
             return _row_id(cursor)
+
+    def record_verdict(self, attempt_id: int, verdict: str, detail: str) -> None:
+        """A cascade's checks on an answer already recorded: pass or fail, and why. A detail can quote the
+        answer (a schema error names the value), so an incognito turn keeps only the check's name."""
+        with self._write() as conn:
+            conn.execute("UPDATE attempts SET verdict = ?, check_detail = CASE WHEN (SELECT incognito FROM messages "
+                         "WHERE id = attempts.prompt_message_id) THEN ? ELSE ? END WHERE id = ?",
+                         (verdict, detail.split(":")[0], detail, attempt_id))
 
     def record_feedback(self, message_id: int, good: bool) -> None:
         """The user's verdict on a reply; a second verdict on the same reply replaces the first."""
@@ -504,9 +516,11 @@ class Store:
 
     def experiment_marks(self, experiment: str, with_cost: bool = True) -> dict[str, ArmOutcomes]:
         """Each arm's marked replies: a good mark is a success. Without `with_cost` no attempt row is read."""
-        return {row["arm"]: ArmOutcomes(row["judged"], int(row["successes"]), row["unpriced"] if with_cost else 0,
-                                        row["cost"], row["cost_squared"], row["cost_of_successes"])
-                for row in self.read(queries.experiment_marks, experiment, with_cost)}
+        return _arm_outcomes(self.read(queries.experiment_marks, experiment, with_cost), with_cost)
+
+    def experiment_checks(self, experiment: str, with_cost: bool = True) -> dict[str, ArmOutcomes]:
+        """Each arm's replies whose first answer a cascade checked: a passing check is a success."""
+        return _arm_outcomes(self.read(queries.experiment_checks, experiment, with_cost), with_cost)
 
     def experiment_votes(self, route: str, labels: list[str], since: str) -> list[dict]:
         """Compare votes on the route since `since` (stored UTC text), one row per compared label among
@@ -521,3 +535,9 @@ class Store:
         return {row["reply_message_id"]: (row["cost_usd"], None if row["latency_ms"] is None
                                           else row["latency_ms"] / 1000)
                 for row in self.read(queries.reply_costs, message_ids)}
+
+
+def _arm_outcomes(rows: list, with_cost: bool) -> dict[str, ArmOutcomes]:
+    return {row["arm"]: ArmOutcomes(row["judged"], int(row["successes"]), row["unpriced"] if with_cost else 0,
+                                    row["cost"], row["cost_squared"], row["cost_of_successes"])
+            for row in rows}

@@ -4,19 +4,24 @@ the policy against single-model baselines and the per-prompt oracle (RouteLLM's 
 from __future__ import annotations
 
 import itertools
+import random
 import statistics
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
 from playground.base import tokens
 from playground.config.catalog import Catalog, ModelInfo, build_catalog
-from playground.config.profile import Profile
+from playground.config.profile import Profile, Route
 from playground.policy.replay import ReplayItem
-from playground.router import RouteRequest, decide
+from playground.router import Decision, RouteRequest, decide
+from playground.router.checks import JUDGE_PROMPT
+from playground.router.escalation import step_chain
 from playground.router.semantic import SemanticIndex
 
 Progress = Callable[[int, int], None]
 MAX_CURVE_POINTS = 200
+CORRECT = 0.5
+"""A replay outcome scoring at least this counts as correct: the label a simulated check agrees with or not."""
 
 
 class EvalError(ValueError):
@@ -73,6 +78,8 @@ class EvalReport:
     oracle: PolicyResult
     curve: list[CurvePoint]
     skipped: int
+    cascade: CascadeTally | None = None
+    """How the profile's cascades went, when it has any."""
 
     def pgr(self, quality: float) -> float:
         strong = self.baselines[self.strong_model].total.summary()["quality"]
@@ -115,7 +122,89 @@ class EvalReport:
                 "weak_model": self.weak_model, "router": self.router.to_dict(),
                 "baselines": {m: r.to_dict() for m, r in self.baselines.items()},
                 "oracle": self.oracle.to_dict(), "metrics": self.metrics(),
-                "curve": [asdict(p) for p in self.curve[::max(1, len(self.curve) // MAX_CURVE_POINTS)]]}
+                "curve": [asdict(p) for p in self.curve[::max(1, len(self.curve) // MAX_CURVE_POINTS)]],
+                "cascade": asdict(self.cascade) | {"escalation_rate": self.cascade.escalation_rate}
+                if self.cascade else None}
+
+
+@dataclass(frozen=True)
+class CheckAccuracy:
+    """How often a simulated check gets an answer right: it passes a right answer (score ≥ CORRECT) with
+    probability `on_right` and fails a wrong one with probability `on_wrong`."""
+
+    on_right: float
+    on_wrong: float
+
+    @classmethod
+    def parse(cls, text: str) -> CheckAccuracy:
+        """`0.9` (as accurate on right and wrong answers) or `0.95:0.7` (on right, on wrong)."""
+        try:
+            values = [float(part) for part in text.split(":")]
+        except ValueError:
+            values = []
+        if len(values) not in (1, 2) or not all(0 <= v <= 1 for v in values):
+            raise ValueError(f"{text!r}: give P or P_RIGHT:P_WRONG, probabilities from 0 to 1 (e.g. 0.9 or 0.95:0.7)")
+        return cls(values[0], values[-1])
+
+    def __str__(self) -> str:
+        if self.on_right == self.on_wrong:
+            return f"{self.on_right:.0%} accurate"
+        return f"passing {self.on_right:.0%} of right answers, failing {self.on_wrong:.0%} of wrong ones"
+
+
+@dataclass
+class CascadeTally:
+    """A replay of cascades: the checks are simulated, agreeing with the data's correctness label
+    (score ≥ CORRECT) as often as `check_accuracy` says, never the label itself."""
+
+    check_accuracy: CheckAccuracy
+    seed: int
+    prompts: int = 0
+    """Prompts whose route escalates."""
+    escalated: int = 0
+    """Of those, prompts whose first answer failed its (simulated) check."""
+    calls: int = 0
+    """Answers paid for on those prompts (each escalation adds one)."""
+    judge_usd: float = 0.0
+    """What the judge's calls cost (estimated from its price and the tokens it reads), included in the policy's cost."""
+    wrong_kept: int = 0
+    """Incorrect answers the check let stand."""
+    right_escalated: int = 0
+    """Correct answers the check sent up anyway (paid for twice)."""
+
+    @property
+    def escalation_rate(self) -> float | None:
+        return self.escalated / self.prompts if self.prompts else None
+
+    def run(self, route: Route, decision: Decision, chosen: str, row: dict[str, tuple[float, float]],
+            profile: Profile, catalog: Catalog, tokens: int, rng: random.Random,
+            judge_cost: Callable[[str], float]) -> tuple[str, float, float]:
+        """(model whose answer stands, its score, what every call cost) for one prompt; `judge_cost(model)` is
+        what grading that model's answer costs (0 without a judge)."""
+        assert route.escalate is not None
+        self.prompts += 1
+        asked, cost = {chosen, decision.model}, 0.0
+        model, steps = chosen, list(route.escalate.to)
+        while True:
+            score, price = row[model]
+            judged = judge_cost(model)
+            cost += price + judged
+            self.judge_usd += judged
+            self.calls += 1
+            correct = score >= CORRECT
+            agrees = rng.random() < (self.check_accuracy.on_right if correct else self.check_accuracy.on_wrong)
+            passed = correct if agrees else not correct
+            following = None
+            while not passed and steps and following is None:
+                chain, _ = step_chain(steps.pop(0), route, profile, catalog, tokens, exclude=asked)
+                following = next((alias for alias in chain if alias in row), None)
+            if following is None:
+                self.wrong_kept += int(passed and not correct)
+                return model, score, cost
+            self.escalated += int(model == chosen)
+            self.right_escalated += int(correct)
+            asked.add(following)
+            model = following
 
 
 def replay_catalog(profile: Profile) -> Catalog:
@@ -169,8 +258,27 @@ def _with_threshold(profile: Profile, value: float) -> Profile:
 
 
 def evaluate(profile: Profile, items: list[ReplayItem], *, semantic: SemanticIndex | None = None,
-             progress: Progress | None = None) -> EvalReport:
+             progress: Progress | None = None, check_accuracy: CheckAccuracy | float | None = None,
+             seed: int = 0) -> EvalReport:
+    """`check_accuracy`: for a profile that escalates, how often a check's verdict agrees with the data's
+    correctness label (seeded by `seed`); required then, since the data cannot say what a real check would do.
+    A float is as accurate on right and wrong answers."""
+    if isinstance(check_accuracy, (int, float)):
+        check_accuracy = CheckAccuracy(check_accuracy, check_accuracy)
     catalog = replay_catalog(profile)
+    cascades = {r.name: r for r in profile.routes if r.escalate is not None}
+    if cascades and check_accuracy is None:
+        raise EvalError(f"profile {profile.name!r} escalates (routes {', '.join(cascades)}): give the checks' "
+                        "accuracy (--check-accuracy 0.9, or one measured by `eval --live`); the data's own "
+                        "correctness labels would make a perfect check")
+    cascade = CascadeTally(check_accuracy, seed) if cascades and check_accuracy is not None else None
+    rng = random.Random(seed)
+    judge_overhead = tokens.count_text(JUDGE_PROMPT)
+    for route in cascades.values():
+        judge = route.escalate.judge if route.escalate else None
+        if judge is not None and catalog[judge.model].cost(1, 1) is None:
+            raise EvalError(f"the judge {judge.model!r} of route {route.name!r} has no known price: give it a price "
+                            "in the profile, so that its calls are counted")
     present = [info for info in catalog.models.values() if any(_data_name(info, item) for item in items[:50])]
     if len(present) < 2:
         raise EvalError(f"profile {profile.name!r} names fewer than two models found in the data; "
@@ -228,8 +336,26 @@ def evaluate(profile: Profile, items: list[ReplayItem], *, semantic: SemanticInd
         if chosen is None:
             raise EvalError(f"{item.id}: the profile routes to {decision.model}, which has no outcome in the data")
         score, cost = row[chosen]
+        if cascade is not None and decision.route in cascades:
+            route = cascades[decision.route]
+
+            def judge_cost(model: str, item: ReplayItem = item, route: Route = route) -> float:
+                judge = route.escalate.judge if route.escalate else None
+                if judge is None:
+                    return 0.0
+                outcome = item.outcomes[_data_name(catalog[model], item) or model]
+                answer = outcome.output_tokens if outcome.output_tokens is not None else \
+                    pricer.median_output.get(_data_name(catalog[model], item) or model, 1)
+                # The judge reads its prompt, the question and the answer, and writes one word.
+                return catalog[judge.model].cost(pricer.prompt_tokens(item) + answer + judge_overhead, 1) or 0.0
+
+            chosen, score, cost = cascade.run(route, decision, chosen, row, profile, catalog, request.request_tokens,
+                                              rng, judge_cost)
         router.add(item.category, score, cost, chosen == strong)
-        if len(choices) == 3 and decision.stage == "learned" and decision.score is not None:
+        if decision.route in cascades:
+            # The cascade's outcome is fixed for this prompt: the threshold sweep moves other prompts only.
+            sweep.append((None, chosen, chosen, {chosen: (score, cost)}))
+        elif len(choices) == 3 and decision.stage == "learned" and decision.score is not None:
             sweep.append((decision.score, choices[1][0], choices[2][0], row))
         else:
             sweep.append((None, chosen, chosen, row))
@@ -241,7 +367,7 @@ def evaluate(profile: Profile, items: list[ReplayItem], *, semantic: SemanticInd
     curve = [CurvePoint(learned_threshold, total["strong_share"], total["quality"], total["cost_usd"])]
     if any(p is not None for p, *_ in sweep):
         curve = _sweep(sweep, strong)
-    return EvalReport(profile.name, len(scored), strong, weak, router, baselines, oracle, curve, skipped)
+    return EvalReport(profile.name, len(scored), strong, weak, router, baselines, oracle, curve, skipped, cascade)
 
 
 def _sweep(sweep, strong: str) -> list[CurvePoint]:

@@ -232,6 +232,10 @@ def _unmapped(profile: Profile) -> list[str]:
         lines.append("latency in selection: the playground ranks by latencies measured in its history; the proxy's "
                      "routing module has none, so `fastest` keeps the tier's order and `weighted` weighs cost and "
                      "health only, as the playground does before its first replies")
+    cascades = [route.name for route in profile.routes if route.escalate is not None]
+    if cascades:
+        lines.append(f"escalate ({', '.join(cascades)}): the proxy answers with the route's first choice and never "
+                     "checks the answer, so it does not escalate; LiteLLM's fallbacks cover failed calls only")
     return lines
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from playground.base.records import Attempt, Cost, LiveStats
+from playground.base.records import Attempt, Cost, LiveStats, Reply
 from playground.base.safetext import one_line
 from playground.config.catalog import ModelInfo
-from playground.history.stats import Stats
+from playground.history.stats import Escalations, Outcomes, Stats
 from playground.history.store import ConversationSummary
 from playground.router.decide import Decision
+from playground.services.events import Checked
 
 SMALLEST_SHOWN_USD = 0.000001
 
@@ -85,6 +86,32 @@ def live_line(live: LiveStats) -> str:
                        f"total {seconds(live.elapsed_s)}", _rate(live.tokens_per_s)])
 
 
+def escalation_line(checked: Checked) -> str:
+    """An answer that failed its cascade's checks: why, what it cost, and who answers instead (or why no one)."""
+    attempt = checked.attempt
+    skipped = f" (skipped {'; '.join(checked.skipped)})" if checked.skipped else ""
+    then = f"asking {checked.next_model}" if checked.next_model else "no tier left to ask: this answer stands"
+    return f"⤴ {attempt.model_alias}'s answer failed {checked.verdict.reason} ({dollars(attempt.cost_usd)}); " \
+           f"{then}{skipped}"
+
+
+def cascade_summary(reply: Reply) -> str | None:
+    """How a cascaded reply came about: each checked answer with its verdict and cost, and the total (judge
+    calls included); None when no check ran."""
+    checked = [a for a in reply.attempts if a.verdict is not None]
+    if not checked:
+        return None
+    # The failed check by name only: the escalation row above the answer gives its detail.
+    steps = [f"{a.model_alias} {'✓' if a.verdict == 'pass' else '✗ ' + (a.check_detail or 'failed').split(':')[0]} "
+             f"{dollars(a.cost_usd)}" for a in checked]
+    judge = f" (judge {dollars(Cost.of(a.cost_usd for a in reply.judged))})" if reply.judged else ""
+    total = f"total {dollars(reply.cost)}{judge}"
+    if not reply.escalated and checked[-1].verdict == "pass":
+        return f"✓ {checked[-1].check_detail} · {total}"
+    head = "⤴ escalated" if reply.escalated else "✗ failed its checks"
+    return f"{head}: {' → '.join(steps)} · {total}"
+
+
 def failure_line(attempt: Attempt) -> str:
     return f"✗ {attempt.model_alias}: {attempt.failure} — {attempt.error or 'no detail'}"
 
@@ -144,6 +171,17 @@ def milliseconds(value: float | None) -> str:
     return seconds(None if value is None else value / 1000)
 
 
+def escalated(escalations: Escalations) -> str:
+    """The share of checked answers a cascade escalated from, "–" where none was checked."""
+    return "–" if escalations.rate is None else percent(escalations.rate)
+
+
+def per_success(outcomes: Outcomes) -> str:
+    """Cost per successful task, "$x + unknown" when a call behind it had no known price, "–" without a success."""
+    found = outcomes.per_success
+    return "–" if found is None else dollars(found)
+
+
 def empty_spend_note(stats: Stats) -> str | None:
     """Why the spend plots would be empty, and what fills them; None when there is spend to plot."""
     if any(day.cost_usd for day in stats.by_day):
@@ -181,6 +219,11 @@ def stats_summary(stats: Stats) -> list[str]:
     if votes.shown:
         lines.append(f"votes: {votes.wins} wins, {votes.ties} ties, {votes.all_bad} all bad "
                      f"over {votes.shown} model showings")
+    checked = sum(r.escalations.checked for r in stats.by_route)
+    if checked:
+        failed = sum(r.escalations.failed for r in stats.by_route)
+        lines.append(f"cascades: {failed} of {checked} first answers failed their checks and were escalated "
+                     f"({percent(failed / checked)})")
     if stats.savings:
         saved = stats.savings
         verb = "saved" if saved.saved_usd >= 0 else "cost an extra"

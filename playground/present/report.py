@@ -28,6 +28,14 @@ def eval_text(reports: list[EvalReport], data_name: str) -> str:
     lines.append(_row("oracle (cheapest correct)", first.oracle.total.summary()))
     lines.append("")
     for report in reports:
+        if (cascade := report.cascade) is not None:
+            lines.append(f"  {report.profile}: cascades on {cascade.prompts:,} prompts · "
+                         f"{_pct(cascade.escalation_rate)} escalated · {cascade.calls / max(cascade.prompts, 1):.2f} "
+                         f"answers paid per prompt · simulated checks {cascade.check_accuracy} (seed "
+                         f"{cascade.seed}): {cascade.wrong_kept} wrong answers kept, {cascade.right_escalated} right "
+                         f"ones escalated" + (f" · judge calls {dollars(cascade.judge_usd)} (est.)"
+                                              if cascade.judge_usd else ""))
+    for report in reports:
         m = report.metrics()
         apgr = "–" if m["apgr"] is None else f"{m['apgr']:.3f}"
         lines.append(f"  {report.profile}: CPT(50%) {_pct(m['cpt50'])} · CPT(80%) {_pct(m['cpt80'])} · "

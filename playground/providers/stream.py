@@ -70,7 +70,7 @@ class AttemptStream:
 
     def __init__(self, info: ModelInfo, messages: list[dict], *, route: str, reason: str, hop: int,
                  timeouts: Timeouts, secrets: list[str], api_key: str | None = None,
-                 temperature: float | None = None) -> None:
+                 temperature: float | None = None, logprobs: bool = False) -> None:
         self.info = info
         self.messages = messages
         self.timeouts = timeouts
@@ -81,6 +81,8 @@ class AttemptStream:
                                hop=hop, started_at=time.time(), price_source=info.price_source)
         self._pieces: list[str] = []
         self._response = None
+        self.logprobs: list[float] | None = [] if logprobs else None
+        """With `logprobs`, each token's log-probability, when the provider returns them (a cascade checks them)."""
 
     @property
     def text(self) -> str:
@@ -121,6 +123,8 @@ class AttemptStream:
             args["max_tokens"] = spec.max_output_tokens
         if self.temperature is not None:
             args["temperature"] = self.temperature
+        if self.logprobs is not None:
+            args["logprobs"] = True
         return args
 
     async def __aiter__(self) -> AsyncGenerator[str, None]:
@@ -145,6 +149,7 @@ class AttemptStream:
         attempt.setup_s = called - began
         attempt.started_at = began_wall + attempt.setup_s
         watchdog = _Watchdog(self.timeouts.total)
+        logprobs = self.logprobs
         try:
             try:
                 watchdog.wait(self.timeouts.first_token)
@@ -162,6 +167,8 @@ class AttemptStream:
                         watchdog.waiting = False
                     if not chunk.choices:
                         continue
+                    if logprobs is not None and (found := getattr(chunk.choices[0], "logprobs", None)) is not None:
+                        logprobs.extend(t.logprob for t in found.content or ())
                     text = chunk.choices[0].delta.content
                     if text:
                         text = clean(text)

@@ -128,7 +128,7 @@ def _free(info: ModelInfo, cost: float | None) -> bool:
     return info.is_local or cost == 0
 
 
-def _over_budget(budget: BudgetStatus | None, info: ModelInfo, cost: float | None) -> str | None:
+def over_budget(budget: BudgetStatus | None, info: ModelInfo, cost: float | None) -> str | None:
     if budget is None or _free(info, cost) or (limit := budget.reached(info.alias)) is None:
         return None
     return f"budget reached: {limit.describe()}"
@@ -139,7 +139,7 @@ def _budget_refusal(reason: str) -> BudgetReached:
                          f"or wait for the next day or month)")
 
 
-def _unfit(info: ModelInfo, tokens: int, health: ModelHealth | None, now: float) -> str | None:
+def unfit(info: ModelInfo, tokens: int, health: ModelHealth | None, now: float) -> str | None:
     if not info.available:
         return f"unavailable: {info.unavailable_reason}"
     if info.context_window and tokens > info.context_window:
@@ -255,10 +255,10 @@ def decide(request: RouteRequest, profile: Profile, catalog: Catalog, *,
     output = profile.expected_output_tokens
     if forced is not None:
         info = catalog[forced]
-        if problem := _unfit(info, tokens, None, now):
+        if problem := unfit(info, tokens, None, now):
             raise NoModelAvailable(f"{forced} cannot take this request: {problem}")
         est = estimate(info, tokens, output, health.get(forced))
-        if stop := _over_budget(budget, info, est.cost):
+        if stop := over_budget(budget, info, est.cost):
             raise _budget_refusal(f"{forced}: {stop}")
         return Decision("manual", "manual", "", forced, (), request.prompt_tokens,
                         (Candidate(forced, True, est.cost, "chosen by you", est.latency_s, est.error_rate,
@@ -275,7 +275,7 @@ def decide(request: RouteRequest, profile: Profile, catalog: Catalog, *,
     viable: list[Estimate] = []
     for info in tier:
         est = estimate(info, tokens, output, health.get(info.alias), drifted(info.alias), boost(info.alias))
-        if problem := _unfit(info, tokens, health.get(info.alias), now) or _over_budget(budget, info, est.cost):
+        if problem := unfit(info, tokens, health.get(info.alias), now) or over_budget(budget, info, est.cost):
             dropped[info.alias] = Candidate(info.alias, info.available, est.cost, problem, est.latency_s,
                                             est.error_rate, price_source=info.price_source, dropped=True,
                                             latency_samples=est.samples, drift=est.drift)
@@ -299,7 +299,7 @@ def decide(request: RouteRequest, profile: Profile, catalog: Catalog, *,
             continue
         info = catalog[alias]
         est = estimate(info, tokens, output, health.get(alias), drifted(alias), boost(alias))
-        if problem := _unfit(info, tokens, health.get(alias), now) or _over_budget(budget, info, est.cost):
+        if problem := unfit(info, tokens, health.get(alias), now) or over_budget(budget, info, est.cost):
             dropped[alias] = Candidate(alias, info.available, est.cost, problem, est.latency_s, est.error_rate,
                                        price_source=info.price_source, dropped=True, latency_samples=est.samples,
                                        drift=est.drift)
@@ -310,7 +310,7 @@ def decide(request: RouteRequest, profile: Profile, catalog: Catalog, *,
         # The limit is spent: any free or local model of the profile may still answer, tier or not.
         for info in catalog.available():
             est = estimate(info, tokens, output, health.get(info.alias), drifted(info.alias))
-            if _free(info, est.cost) and not _unfit(info, tokens, health.get(info.alias), now):
+            if _free(info, est.cost) and not unfit(info, tokens, health.get(info.alias), now):
                 chain.append(est)
         if not chain:
             raise _budget_refusal(stopped[0])
@@ -376,7 +376,7 @@ def _assignment(route: Route, catalog: Catalog, tokens: int, output: int, health
     def usable(alias: str) -> bool:
         info = catalog[alias]
         cost = estimate(info, tokens, output, health.get(alias)).cost
-        return _unfit(info, tokens, health.get(alias), now) is None and _over_budget(budget, info, cost) is None
+        return unfit(info, tokens, health.get(alias), now) is None and over_budget(budget, info, cost) is None
 
     usable_models = {arm.model for arm in route.experiment.variants if arm.model in catalog and usable(arm.model)}
     return assign(route.experiment, usable_models, tallies.get(route.experiment.name, {}), rng)

@@ -15,6 +15,7 @@ from playground.providers.stream import AttemptStream
 from playground.router import NoModelAvailable, RouteRequest, decide
 from playground.router.rules import split_tags
 from playground.services import experiments
+from playground.services.cascade import Cascade
 from playground.services.events import (
     FLUSH_INTERVAL_S,
     AttemptEnded,
@@ -103,17 +104,23 @@ class ChatService:
                                     decision.experiment, decision.arm, decision.route, self.state.profile.name)
         secrets = environment_secrets(self.state.profile.key_envs())
         attempts: list[Attempt] = []
+        judged: list[Attempt] = []
         stream: AttemptStream | None = None
         row: asyncio.Future | None = None
         hop = 0
+        cascade = Cascade.of(self.state, decision, text, request_tokens, secrets, self.rng)
+        if cascade is not None:
+            messages = cascade.messages(messages)
         try:
-            for _position, alias in enumerate((decision.model, *decision.fallbacks)):
+            for _position, alias in enumerate(cascade.aliases() if cascade else (decision.model, *decision.fallbacks)):
                 tries = 0
                 while True:
                     if hop == 0:
                         reason = decision.reason
                     elif tries:
                         reason = f"retry {tries} after {attempts[-1].failure}"
+                    elif cascade is not None and (escalation := cascade.take_reason()):
+                        reason = escalation
                     else:
                         # "Failover", as stats count it; "fallback" is a route's pick from the fallbacks list.
                         reason = f"failover after {attempts[-1].model_alias} failed ({attempts[-1].failure})"
@@ -123,7 +130,10 @@ class ChatService:
                                                                       messages, settings.temperature)
                     stream = AttemptStream(info, sent, route=decision.route, reason=reason, hop=hop,
                                            timeouts=self.state.profile.timeouts, secrets=secrets,
-                                           temperature=temperature)
+                                           temperature=temperature,
+                                           logprobs=cascade is not None and cascade.wants_logprobs)
+                    if cascade is not None:
+                        stream.attempt.stage = cascade.stage
                     # Written while the request goes out, not before it: the row is for a crash's sake.
                     row = asyncio.ensure_future(asyncio.to_thread(
                         self.store.start_attempt, stream.attempt, conversation_id, prompt_id, reply_id,
@@ -135,7 +145,7 @@ class ChatService:
                             # Keep the partial reply on disk so a crash mid-stream loses at most half a second.
                             await asyncio.to_thread(self.store.save_reply, reply_id, stream.text, "streaming", alias)
                             flushed = time.monotonic()
-                    attempt = stream.attempt
+                    attempt, logprobs = stream.attempt, stream.logprobs
                     stream = None
                     attempts.append(attempt)
                     self.state.health.record(attempt)
@@ -153,7 +163,14 @@ class ChatService:
                         self.state.profile.retries.backoff_s * 2 ** (tries - 1)
                     await self._sleep(delay)
                 if attempts[-1].ok:
-                    break
+                    if cascade is None:
+                        break
+                    checked = await cascade.check(attempts[-1], logprobs, self.store, conversation_id, prompt_id,
+                                                  attempt_id)
+                    judged.extend(checked.judged)
+                    yield checked
+                    if checked.next_model is None:
+                        break
         except (asyncio.CancelledError, GeneratorExit):
             # Cancelled, or the caller stopped listening (aclose): either way the reply is final now.
             if stream is not None:
@@ -174,7 +191,8 @@ class ChatService:
                                   last.model_alias if last else None)
             raise
 
-        final = attempts[-1]
+        # The last answer stands (an escalation that failed to answer keeps the answer before it).
+        final = next((a for a in reversed(attempts) if a.ok), attempts[-1])
         if final.ok:
             text, status, author = final.text, "complete", final.model_alias
         else:
@@ -191,7 +209,7 @@ class ChatService:
             return self.store.conversation_cost(conversation_id), self.store.today_cost()
 
         conversation_cost, day_cost = await asyncio.to_thread(close_turn)
-        yield ReplyDone(Reply(conversation_id, reply_id, text, status, attempts), conversation_cost, day_cost)
+        yield ReplyDone(Reply(conversation_id, reply_id, text, status, attempts, judged), conversation_cost, day_cost)
         # After the reply is out (a caller that stops reading at ReplyDone skips it): the drift figures
         # with this turn's attempts, for the next decision.
         await asyncio.to_thread(self.state.refresh_monitor, self.store)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from playground.base.records import Attempt, Comparison, Cost, LiveStats, Reply
 from playground.router import Decision
+from playground.router.checks import Verdict
 
 FLUSH_INTERVAL_S = 0.5
 """How often streamed text is handed to the UI: often enough to look live, rarely enough to stay cheap."""
@@ -44,6 +45,19 @@ class AttemptEnded:
 
 
 @dataclass(frozen=True)
+class Checked:
+    """A cascade checked an answer: it stands, or `next_model` is asked next (None: the cascade has no one left)."""
+
+    attempt: Attempt
+    verdict: Verdict
+    next_model: str | None
+    judged: tuple[Attempt, ...] = ()
+    """The judge's call, when one graded the answer."""
+    skipped: tuple[str, ...] = ()
+    """Steps of the cascade passed over for want of a usable model, each with why."""
+
+
+@dataclass(frozen=True)
 class ReplyDone:
     reply: Reply
     conversation_cost: Cost
@@ -58,7 +72,7 @@ class TurnFailed:
     message: str
 
 
-Event = TurnStarted | Routed | AttemptStarted | TextDelta | AttemptEnded | ReplyDone | TurnFailed
+Event = TurnStarted | Routed | AttemptStarted | TextDelta | AttemptEnded | Checked | ReplyDone | TurnFailed
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 An outcome source turns history into each arm's outcomes (judged, successes, cost sums), by name: `marks`
 joins good/bad marks to the replies assigned to each arm; `votes` reads compare votes on the route that
-named an arm.
+named an arm; `check` reads whether the route's cascade passed each assigned reply's first answer.
 Register another source in OUTCOME_SOURCES and name it in playground.config.profile.SUCCESS_SOURCES.
 """
 
@@ -51,7 +51,13 @@ def _from_votes(store: Store, route: Route, experiment: Experiment, with_cost: b
     return found
 
 
-OUTCOME_SOURCES: dict[str, OutcomeSource] = {"marks": _from_marks, "votes": _from_votes}
+def _from_checks(store: Store, route: Route, experiment: Experiment, with_cost: bool) -> dict[str, ArmOutcomes]:
+    """Assigned replies whose first answer the route's cascade checked (`escalate:`): passing is a success,
+    and the cost is every call behind the reply, so an arm that needs escalating pays for it."""
+    return store.experiment_checks(experiment.name, with_cost)
+
+
+OUTCOME_SOURCES: dict[str, OutcomeSource] = {"marks": _from_marks, "votes": _from_votes, "check": _from_checks}
 
 
 def outcomes(store: Store, route: Route, experiment: Experiment, with_cost: bool = True) -> dict[str, ArmOutcomes]:

@@ -18,12 +18,11 @@ from playground.base.errors import SourceError
 from playground.base.jsonl import read_objects
 from playground.base.records import Cost
 from playground.router import NoModelAvailable, RouteRequest, decide
+from playground.router.checks import JUDGE_PROMPT, json_problem, judge_verdict
 from playground.services.events import ReplyDone, TurnFailed
 from playground.services.session import Session
 
 CHECKS = ("exact", "contains", "regex", "json", "judge")
-JUDGE_PROMPT = ("You grade answers. Question:\n{prompt}\n\nAnswer:\n{answer}\n\nCriterion: {criterion}\n"
-                "Reply with exactly one word: PASS if the answer meets the criterion, FAIL otherwise.")
 
 
 @dataclass(frozen=True)
@@ -46,6 +45,12 @@ class LiveResult:
     latency_s: float | None
     conversation_id: str | None
     detail: str = ""
+    escalated: bool = False
+    """A cascade replaced the first answer."""
+    first_verdict: bool | None = None
+    """A cascade's checks on the first answer (None: the route does not escalate)."""
+    first_correct: bool | None = None
+    """The prompt's own check on that same first answer: what the cascade's checks are measured against."""
 
 
 def read_prompts(path: Path) -> list[LivePrompt]:
@@ -72,11 +77,7 @@ def check_answer(item: LivePrompt, answer: str) -> bool | None:
     """True/False for the mechanical checks; None when there is no check (or it needs the judge)."""
     text = answer.strip()
     if item.check == "json":
-        try:
-            json.loads(text.removeprefix("```json").removeprefix("```").removesuffix("```"))
-        except ValueError:
-            return False
-        return True
+        return json_problem(text) is None
     expected = item.expected
     if expected is None:  # read_prompts demands `expected` for every other check
         return None
@@ -107,11 +108,10 @@ def _plus(a: float | None, b: float | None) -> float | None:
 
 
 async def _judge(session: Session, judge: str, item: LivePrompt, answer: str) -> tuple[bool | None, float | None]:
-    prompt = JUDGE_PROMPT.format(prompt=item.prompt, answer=answer, criterion=item.expected)
+    prompt = JUDGE_PROMPT.format(question=item.prompt, answer=answer, criterion=item.expected)
     async for event in session.chat.send(prompt, model=judge):
         if isinstance(event, ReplyDone):
-            verdict = event.reply.text.strip().upper()
-            return (verdict.startswith("PASS") if verdict[:4] in ("PASS", "FAIL") else None), event.reply.cost_usd
+            return judge_verdict(event.reply.text), event.reply.cost_usd
         if isinstance(event, TurnFailed):
             return None, 0.0
     return None, 0.0
@@ -150,6 +150,11 @@ async def run_live(session: Session, prompts: list[LivePrompt], results: Path, *
                     if final is not None:
                         result.model, result.route, result.latency_s = final.model_alias, final.route, final.latency_s
                     result.cost_usd = reply.cost_usd
+                    checked = [a for a in reply.attempts if a.verdict is not None]
+                    if checked:
+                        result.escalated = reply.escalated
+                        result.first_verdict = checked[0].verdict == "pass"
+                        result.first_correct = check_answer(item, checked[0].text)
                     if reply.status == "complete":
                         result.passed = check_answer(item, reply.text)
                         if item.check == "judge" and judge:
@@ -183,7 +188,16 @@ def summarise(results: list[LiveResult]) -> dict:
         if r.passed is not None:
             m["checked"] += 1
             m["passed"] += int(r.passed)
+    # How often a cascade's checks got the first answer right, by the prompts' own checks: passing right
+    # answers and failing wrong ones, the accuracy to give replay evaluation (`eval --check-accuracy`).
+    right = [r for r in results if r.first_verdict is not None and r.first_correct is True]
+    wrong = [r for r in results if r.first_verdict is not None and r.first_correct is False]
+    cascaded = [r for r in results if r.first_verdict is not None]
     return {"prompts": len(results), "answered": sum(r.status == "complete" for r in results),
+            "cascaded": len(cascaded), "escalated": sum(r.escalated for r in cascaded),
+            "right_first": len(right), "wrong_first": len(wrong),
+            "check_pass_right": sum(bool(r.first_verdict) for r in right) / len(right) if right else None,
+            "check_fail_wrong": sum(not r.first_verdict for r in wrong) / len(wrong) if wrong else None,
             "checked": len(checked), "passed": sum(bool(r.passed) for r in checked),
             "pass_rate": (sum(bool(r.passed) for r in checked) / len(checked)) if checked else None,
             "cost_usd": Cost.of(r.cost_usd for r in results).usd, "by_model": by_model}

@@ -42,6 +42,8 @@ class Behaviour:
     usage_extra: dict = field(default_factory=dict)
     # Replaces the usage's prompt_tokens (a server that counts its chat template).
     prompt_tokens: int | None = None
+    # Each chunk's token log-probability, sent when the request asks for logprobs (cycled over the chunks).
+    logprobs: list[float] | None = None
 
 
 @dataclass
@@ -214,7 +216,12 @@ class OpenAIStubServer:
                         if server._stop.is_set():
                             return
                         delta = {"content": piece} if index else {"role": "assistant", "content": piece}
-                        self._event({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
+                        choice = {"index": 0, "delta": delta, "finish_reason": None}
+                        if behaviour.logprobs and request.get("logprobs"):
+                            value = behaviour.logprobs[index % len(behaviour.logprobs)]
+                            choice["logprobs"] = {"content": [{"token": piece, "logprob": value, "bytes": None,
+                                                               "top_logprobs": []}]}
+                        self._event({**base, "choices": [choice]})
                         if self.timing.first_byte is None:
                             self.timing.first_byte = time.perf_counter()
                     if behaviour.cut_after is not None and behaviour.cut_after >= len(pieces):

@@ -27,6 +27,7 @@ from playground.present.format import model_detail
 from playground.services.events import (
     AttemptEnded,
     AttemptStarted,
+    Checked,
     ReplyDone,
     Routed,
     TextDelta,
@@ -403,6 +404,8 @@ class ChatScreen(Screen):
             reply.attempt_started(event.model_alias, event.hop, event.reason)
         elif isinstance(event, AttemptEnded):
             await reply.attempt_ended(event.attempt)
+        elif isinstance(event, Checked) and not event.verdict.passed:
+            await reply.checked(event)
         elif isinstance(event, ReplyDone):
             reply.finished(event.reply)
             status = self.query_one(StatusBar)
@@ -412,7 +415,7 @@ class ChatScreen(Screen):
         elif isinstance(event, TurnFailed):
             reply.stopped(f"not sent: {event.message}")
             self.query_one(StatusBar).streaming = False
-        if isinstance(event, (ReplyDone, TurnFailed, AttemptEnded)):
+        if isinstance(event, (ReplyDone, TurnFailed, AttemptEnded, Checked)):
             self._follow(new_turn=False)
 
     @on(Worker.StateChanged)

@@ -19,14 +19,22 @@ from playground.base.dates import parse_since
 from playground.base.safetext import one_line
 from playground.config.catalog import ModelInfo
 from playground.history.stats import Stats, compute
-from playground.present.format import dollars, empty_spend_note, milliseconds, percent, stats_summary
+from playground.present.format import (
+    dollars,
+    empty_spend_note,
+    escalated,
+    milliseconds,
+    per_success,
+    percent,
+    stats_summary,
+)
 from playground.services.session import Session
 from playground.tui.widgets.footer import Footer
 
 WINDOWS = [("Last 7 days", "7d"), ("Last 30 days", "30d"), ("All time", "all")]
 MODEL_COLUMNS = ["Model", "Requests", "Errors", "Tokens in", "Tokens out", "Cost", "TTFT p50", "TTFT p95",
                  "Total p50", "Total p95", "Votes won", "$/success"]
-ROUTE_COLUMNS = ["Route", "Prompts", "Cost", "Judged", "Succeeded", "$/success"]
+ROUTE_COLUMNS = ["Route", "Prompts", "Cost", "Escalated", "Judged", "Succeeded", "$/success"]
 
 
 def _priced(session: Session) -> list[ModelInfo]:
@@ -106,15 +114,13 @@ class StatsScreen(Screen):
                 Text(m.model_alias), m.requests, percent(m.error_rate), f"{m.input_tokens:,}", f"{m.output_tokens:,}",
                 dollars(m.cost_usd), milliseconds(m.ttft.p50_ms), milliseconds(m.ttft.p95_ms),
                 milliseconds(m.latency.p50_ms), milliseconds(m.latency.p95_ms),
-                f"{m.votes.wins}/{m.votes.shown}" if m.votes.shown else "–",
-                dollars(m.outcomes.cost_per_success) if m.outcomes.successes else "–", key=m.model_alias)
+                f"{m.votes.wins}/{m.votes.shown}" if m.votes.shown else "–", per_success(m.outcomes),
+                key=m.model_alias)
         routes = self.query_one("#stats-routes", DataTable)
         routes.clear()
         for r in stats.by_route:
-            routes.add_row(Text(r.route or "–"), r.turns, dollars(r.cost_usd), r.outcomes.judged,
-                           r.outcomes.successes,
-                           dollars(r.outcomes.cost_per_success) if r.outcomes.successes else "–",
-                           key=r.route or "–")
+            routes.add_row(Text(r.route or "–"), r.turns, dollars(r.cost_usd), escalated(r.escalations),
+                           r.outcomes.judged, r.outcomes.successes, per_success(r.outcomes), key=r.route or "–")
 
     def _plot_days(self, stats: Stats) -> None:
         widget = self.query_one("#spend-by-day", PlotextPlot)

@@ -14,9 +14,10 @@ from textual.widgets import Collapsible, Static
 
 from playground.base.records import Attempt, Reply
 from playground.history.store import StoredMessage
-from playground.present.format import decision_trace, failure_line, figures
+from playground.present.format import cascade_summary, decision_trace, escalation_line, failure_line, figures
 from playground.router import Decision
 from playground.router.decide import Candidate
+from playground.services.events import Checked
 from playground.tui.widgets.markdown_view import MarkdownView
 
 STATUS_NOTES = {
@@ -86,6 +87,7 @@ class ReplyView(Vertical):
         """When the request left, while no text has come back: the head counts the seconds."""
         self.stopped_as = ""
         """Why the reply stopped before it was finished (cancelled, not sent, an error)."""
+        self._trace: list[str] = []
 
     def compose(self) -> ComposeResult:
         yield Static(Text("routing…"), classes="reply-head", markup=False)
@@ -121,7 +123,8 @@ class ReplyView(Vertical):
 
     def show_decision(self, decision: Decision) -> None:
         self.set_head(f"→ {decision.model} · {decision.reason}")
-        self.query_one(".reply-trace", TraceView).show(decision_trace(decision))
+        self._trace = decision_trace(decision)
+        self.query_one(".reply-trace", TraceView).show(self._trace)
 
     def attempt_started(self, model_alias: str, hop: int, reason: str) -> None:
         if hop:
@@ -142,6 +145,11 @@ class ReplyView(Vertical):
             row = Static(Text(failure_line(attempt)), classes="failure-row", markup=False)
             await self.query_one(".reply-failures", Vertical).mount(row)
 
+    async def checked(self, checked: Checked) -> None:
+        """A cascade's check failed this answer: it is replaced by the next model's (kept in history)."""
+        row = Static(Text(escalation_line(checked)), classes="failure-row escalation-row", markup=False)
+        await self.query_one(".reply-failures", Vertical).mount(row)
+
     def finished(self, reply: Reply) -> None:
         self.message_id = reply.message_id
         self._sent_at = None
@@ -149,9 +157,12 @@ class ReplyView(Vertical):
         if final is None:
             return
         meta = self.query_one(".reply-meta", Static)
+        cascade = cascade_summary(reply)
+        if cascade:
+            self.query_one(".reply-trace", TraceView).show([*self._trace, cascade])
         if reply.status == "complete":
             # The model and the route are in the head line already: the metadata line holds the figures.
-            self._meta = meta_text(final)
+            self._meta = meta_text(final) + (f"\n{cascade}" if cascade else "")
             self.set_class(final.finish_reason == "length", "-cut")
         else:
             self._meta = f"{reply.status}: every model failed; the partial reply is kept in history"
@@ -223,7 +234,10 @@ class StoredReplyView(ReplyView):
         else:
             note = STATUS_NOTES.get(message.status, f"{message.status}: this is the partial reply")
         meta = meta_text(attempt) if attempt and attempt.ok else ""
-        self._meta = " · ".join(part for part in (meta, note) if part)
+        # A cascade's answer says how it stood: the head already names the check that sent it up.
+        checks = f"{'⤴ escalated,' if attempt.stage else '✓' if attempt.verdict == 'pass' else '✗'} " \
+            f"{attempt.check_detail}" if attempt and attempt.verdict else ""
+        self._meta = " · ".join(part for part in (meta, checks, note) if part)
         yield Static(Text(with_mark(self._meta, self._good)), classes="reply-meta", markup=False)
         if self._decision:
             with Collapsible(title="why this model?", classes="reply-why"):
