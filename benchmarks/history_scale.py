@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import os
 import random
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -70,8 +71,12 @@ def generate(path: Path, seed: int = 7) -> None:
             hops = 2 if turn_count % 4 == 3 else 1
             turn_count += 1
             final_alias = None
+            tried: list[str] = []
             for hop in range(hops):
                 alias, price_in, price_out = rng.choice(MODELS)
+                # As the store marks them: a retry is a model already tried, a failover another than the first.
+                retry, failover = int(alias in tried), int(bool(tried) and tried[0] != alias)
+                tried.append(alias)
                 tokens_in, tokens_out = rng.randint(20, 2000), rng.randint(20, 800)
                 failed = hop < hops - 1
                 cost = (tokens_in * price_in + (0 if failed else tokens_out) * price_out) / 1e6
@@ -79,7 +84,7 @@ def generate(path: Path, seed: int = 7) -> None:
                 attempts.append((conversation, message_id - 1, message_id, hop, alias, f"x/{alias}", route,
                                  f"{route} route", stamp, ttft, ttft + rng.uniform(200, 6000),
                                  tokens_in, 0 if failed else tokens_out, cost, "server_error" if failed else None,
-                                 "" if failed else reply))
+                                 "" if failed else reply, retry, failover))
                 final_alias = alias
             messages.append((message_id, conversation, "assistant", reply, "complete", final_alias, stamp))
             when += timedelta(seconds=30)
@@ -92,11 +97,14 @@ def generate(path: Path, seed: int = 7) -> None:
                          "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?7)", messages)
         conn.executemany("INSERT INTO attempts (conversation_id, prompt_message_id, reply_message_id, hop, "
                          "model_alias, model, route, reason, started_at, ttft_ms, latency_ms, input_tokens, "
-                         "output_tokens, cost_usd, failure, output) VALUES "
-                         "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", attempts)
+                         "output_tokens, cost_usd, failure, output, retry, fallback) VALUES "
+                         "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", attempts)
         conn.execute("ANALYZE")
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     store.close()
+    # Outside the write transaction: a checkpoint inside it fails ("database table is locked").
+    checkpoint = sqlite3.connect(path)
+    checkpoint.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    checkpoint.close()
 
 
 def _timed(call, runs: int) -> list[float]:
@@ -141,15 +149,20 @@ def search_queries(words: list[str], rng: random.Random, store: Store) -> dict[s
     }
 
 
-async def _history_open_ms(db: Path, runs: int) -> list[float]:
+async def _history_open_ms(db: Path, runs: int, changed: bool = False) -> list[float]:
+    """F3 until the rows are shown. `changed`: the newest conversation is renamed before each open, as a
+    turn in the chat changes the list, so the screen cannot keep the rows it showed last time."""
     from playground.services.session import open_session
     from playground.tui.app import PlaygroundApp
     from playground.tui.screens.history import HistoryScreen
 
     session = open_session("default", db)
+    newest = session.store.conversations()[0]
     times = []
     async with PlaygroundApp(session, load_engine=False).run_test(size=(140, 44)) as pilot:
-        for _ in range(runs):
+        for run in range(runs):
+            if changed:
+                session.store.rename_conversation(newest.id, f"{newest.title} ({run})")
             started = time.perf_counter()
             await pilot.press("f3")
             # The screen is kept between opens, but says "loading…" until its new list is shown.
@@ -159,6 +172,8 @@ async def _history_open_ms(db: Path, runs: int) -> list[float]:
             times.append((time.perf_counter() - started) * 1000)
             await pilot.press("escape")
             await pilot.pause(0.1)
+    if changed:
+        session.store.rename_conversation(newest.id, newest.title)  # the store as generated, for the next run
     session.store.close()
     return times
 
@@ -201,13 +216,15 @@ def main() -> None:
     print(_line("stats data, all time, with baseline",
                 _timed(lambda: compute(store, baseline=baseline), args.runs), 200))
     whole = compute(store)
-    print(f"  fallback rate {whole.fallback_rate:.1%} of {whole.answered:,} answered replies; "
+    print(f"  failover rate {whole.fallback_rate:.1%} of {whole.answered:,} answered replies; "
           f"{whole.retries:,} retries (the generator answers 1 turn in 4 after a failed hop, on a random model)")
     since = datetime(2025, 9, 1, tzinfo=UTC)
     print(_line("stats data, since 2025-09-01 (a third)", _timed(lambda: compute(store, since=since, baseline=baseline),
                                                     args.runs), 200))
     store.close()
     print(_line("history screen open (F3 to rows shown)", asyncio.run(_history_open_ms(db, args.runs)), 300))
+    print(_line("history screen open, the list changed since", asyncio.run(_history_open_ms(db, args.runs, True)),
+                300))
 
     print()
     empty = work / "empty.db"

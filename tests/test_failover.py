@@ -62,7 +62,7 @@ async def test_server_errors_are_retried_with_exponential_backoff_then_fall_back
     assert stub.hits["flaky"] == 3 and stub.hits["backup"] == 1
     assert sleeps == [0.25, 0.5]
     assert [s[1].split(" (")[0] for s in starts[1:]] == ["retry 1 after server_error", "retry 2 after server_error",
-                                                         "fallback after flaky failed"]
+                                                         "failover after flaky failed"]
     assert reply.status == "complete" and reply.text == "fine"
     rows = session.store.attempts(reply.conversation_id)
     assert [(r["model_alias"], r["hop"], r["failure"]) for r in rows] == [

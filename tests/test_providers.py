@@ -163,7 +163,7 @@ async def test_each_failure_falls_back_and_every_attempt_is_stored(server, chat_
 
     started = [e for e in events if isinstance(e, AttemptStarted)]
     assert [(s.model_alias, s.hop) for s in started] == [(fault, 0), ("backup", 1)]
-    assert started[1].reason == f"fallback after {fault} failed ({failure})"
+    assert started[1].reason == f"failover after {fault} failed ({failure})"
     assert [e.attempt.failure for e in events if isinstance(e, AttemptEnded)] == [failure, None]
 
     rows = chat.store.attempts(reply.conversation_id)

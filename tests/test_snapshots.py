@@ -190,6 +190,22 @@ def test_chat_with_an_escalated_reply(snap_compare, tmp_path, stub):
 
 
 @pytest.mark.parametrize("size", SIZES)
+def test_chat_with_a_crowded_status_line(snap_compare, session, size):
+    """Incognito, own settings, a task tag and an engine note: the least important parts give way first."""
+    from playground.base.records import TurnSettings
+    from playground.tui.messages import EngineReady
+
+    async def crowd(pilot):
+        pilot.app._apply(EngineReady(2, 0.0123, "semantic routes off: the embedding model is not installed"))
+        pilot.app.screen._set_settings(TurnSettings("Answer briefly.", 0.7))
+        await pilot.press("f9")
+        pilot.app.clear_notifications()  # its toast would cover the status line
+        await _settle(pilot)
+
+    assert snap_compare(_app(session), terminal_size=size, run_before=crowd)
+
+
+@pytest.mark.parametrize("size", SIZES)
 def test_chat_with_a_drifted_model_and_a_budget(snap_compare, tmp_path, stub, size):
     profile = Path(compare_profile(tmp_path, stub.api_base, ["fast", "careful", "broken"], name="budgeted",
                                    budget={"daily_usd": 5, "models": {"careful": {"daily_usd": 1}}}))

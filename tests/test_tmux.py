@@ -200,3 +200,28 @@ def test_quit_while_the_local_model_streams_is_quick_and_silent(terminal, tmp_pa
     _assert_restored(term, 10)
     took = time.monotonic() - started
     assert took < 1.5, f"quitting took {took:.1f} s"  # < 1 s in the app, plus tmux's polling here
+
+
+def test_keys_sent_in_one_burst_with_a_control_key_all_arrive(terminal, tmp_path, server):
+    """tmux writes `C-u hello` in one read. Textual runs a binding (Ctrl+U: delete to the line's start) only
+    when the key has bubbled back to the app, after the letters behind it were typed: they were deleted.
+    The same burst with Tab in the settings dialog typed the next field's text into the first one."""
+    profile = write_profile(tmp_path, server.api_base, ["stub"])
+    term = terminal(80, 24)
+    term.start([str(PLAYGROUND), "--profile", str(profile)], _app_env(tmp_path / "home"))
+    term.wait_for("· ready", 60)
+    term.keys("C-s")
+    term.wait_for("System prompt", 10)
+    term.keys("be brief", "Tab", "0.5", "Enter")
+    shown = term.wait_for("Next turns", 5)
+    assert "temperature 0.5" in shown, shown
+    for _ in range(3):  # a race: one pass can be lucky
+        term.type("draft")
+        term.wait_for("draft", 5)
+        term.keys("C-u", "hello")
+        shown = term.wait_for("hello", 5)
+        assert "draft" not in shown, shown
+        term.keys("C-u")
+        term.wait_for("Ask anything", 5)
+    term.keys("C-q")
+    _assert_restored(term)

@@ -6,6 +6,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from textual.widgets import Static
 
 from playground.services.session import open_session
 from playground.tui.app import PlaygroundApp
@@ -70,8 +71,15 @@ async def test_failing_model_falls_back_and_shows_why(tmp_path, stub):
         await _wait_for(pilot, lambda: "TTFT" in _meta(reply))
         failures = [str(row.render()) for row in reply.query(".failure-row")]
         assert failures and failures[0].startswith("✗ broken: server_error — HTTP 500")
-        assert _head(reply).startswith("→ backup · fallback after broken failed (server_error)")
+        # A model failed and the next answered: a failover, in the head line and in stats alike. "Fallback"
+        # is the route's choice from the fallbacks list when its tier has no model ("fallback (no … available)").
+        assert _head(reply).startswith("→ backup · failover after broken failed (server_error)")
         assert reply.text == "backup answer"
+    from playground.history import stats
+    from playground.present.format import stats_summary
+
+    summary = "\n".join(stats_summary(stats.compute(session.store)))
+    assert "failovers 100.0% of replies" in summary and "fallback" not in summary
 
 
 async def test_escape_cancels_stream_and_keeps_partial(tmp_path, stub):
@@ -88,6 +96,122 @@ async def test_escape_cancels_stream_and_keeps_partial(tmp_path, stub):
     assert messages[-1].content.startswith("w0 w1 w2")
     assert len(messages[-1].content.split()) < 200
     assert session.store.attempts(conversation)[-1]["failure"] == "cancelled"
+
+
+async def test_a_prompt_sent_while_a_reply_streams_is_queued_and_sent_after_it(tmp_path, stub):
+    """It was left in the box, so the next prompt was typed onto its end."""
+    stub.script("slow", text=" ".join(f"w{i}" for i in range(40)), chunk_delay=0.05)
+    session = open_session(_profile(tmp_path, stub.api_base, ["slow"]), tmp_path / "h.db")
+    async with PlaygroundApp(session).run_test(size=SIZE) as pilot:
+        first = await _ask(pilot, "count")
+        await _wait_for(pilot, lambda: len(first.text.split()) >= 3)
+        await pilot.press(*"again", "enter")
+        box = pilot.app.screen.query_one("#prompt")
+        await _wait_for(pilot, lambda: len(pilot.app.screen.query(ReplyView)) == 2)
+        queued = pilot.app.screen.query(ReplyView).last()
+        assert box.text == ""
+        assert _head(queued).startswith("queued")
+        assert "TTFT" not in _meta(first)  # still streaming: the queued prompt waits
+        await _wait_for(pilot, lambda: "TTFT" in _meta(queued))
+        assert "TTFT" in _meta(first) and first.text.endswith("w39")
+        # A third prompt, queued and taken back with Esc, returns to the box; the reply goes on.
+        await pilot.press(*"again", "enter")
+        await _wait_for(pilot, lambda: len(pilot.app.screen.query(ReplyView)) == 3)
+        await pilot.press(*"more", "enter")
+        await _wait_for(pilot, lambda: len(pilot.app.screen.query(ReplyView)) == 4)
+        await pilot.press(*" typed", "escape")
+        await _wait_for(pilot, lambda: len(pilot.app.screen.query(ReplyView)) == 3)
+        assert box.text == "more\n typed"
+        await _wait_for(pilot, lambda: "TTFT" in _meta(pilot.app.screen.query(ReplyView).last()))
+    prompts = [m.content for m in session.store.messages(session.store.latest_conversation()) if m.role == "user"]
+    assert prompts == ["count", "again", "again"]
+
+
+async def test_marking_a_cancelled_reply_says_why_it_cannot_be_marked(tmp_path, stub):
+    """The mark went to the finished reply before it, out of sight."""
+    stub.script("slow", text=" ".join(f"w{i}" for i in range(60)), chunk_delay=0.05)
+    session = open_session(_profile(tmp_path, stub.api_base, ["slow"]), tmp_path / "h.db")
+    async with PlaygroundApp(session).run_test(size=SIZE) as pilot:
+        finished = await _ask(pilot, "count")
+        await _wait_for(pilot, lambda: "TTFT" in _meta(finished))
+        reply = await _ask(pilot, "count again")
+        await _wait_for(pilot, lambda: len(reply.text.split()) >= 3)
+        await pilot.press("escape")
+        await _wait_for(pilot, lambda: "cancelled" in _meta(reply))
+        await pilot.press("ctrl+g")
+        await _wait_for(pilot, lambda: bool(pilot.app._notifications))
+        notes = [n.message for n in pilot.app._notifications]
+        assert any("cancelled" in note for note in notes), notes
+        assert "marked" not in _meta(finished)
+    conversation = session.store.latest_conversation()
+    reply_ids = [m.id for m in session.store.messages(conversation) if m.role == "assistant"]
+    assert all(session.store.feedback(i) is None for i in reply_ids)
+
+
+async def test_tab_goes_from_the_prompt_to_the_newest_reply_and_why_is_in_the_palette(tmp_path, stub):
+    """Tab reached the oldest reply first; "why this model?" had no key and no palette entry."""
+    from textual.widgets import Collapsible
+
+    stub.script("fast", text="an answer")
+    session = open_session(_profile(tmp_path, stub.api_base, ["fast"]), tmp_path / "h.db")
+    app = PlaygroundApp(session)
+    async with app.run_test(size=SIZE) as pilot:
+        for prompt in ("one", "two"):
+            reply = await _ask(pilot, prompt)
+            await _wait_for(pilot, lambda reply=reply: "TTFT" in _meta(reply))
+        older, newest = app.screen.query(ReplyView)
+        app.screen.query_one("#prompt").focus()
+        await pilot.press("tab")
+        assert app.focused is newest
+        await pilot.press("tab")
+        assert newest in app.focused.ancestors  # its "why this model?"
+        await pilot.press("tab")
+        assert app.focused is older
+        await pilot.press("shift+tab", "shift+tab", "shift+tab")
+        assert app.focused is app.screen.query_one("#prompt")
+        commands = [command.title for command in app.get_system_commands(app.screen)]
+        assert any(title.startswith("Why this model? (") for title in commands), str(commands)
+        await pilot.press("f7")
+        assert not newest.query_one(Collapsible).collapsed and older.query_one(Collapsible).collapsed
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_a_crowded_status_line_fits_its_row(tmp_path, stub, size):
+    """At 80 columns the status line was cut: the day's cost and incognito fell off the end."""
+    from playground.base.records import TurnSettings
+    from playground.tui.messages import EngineReady
+    from tests.support.pilot import painted_text
+
+    session = open_session(_profile(tmp_path, stub.api_base, ["fast"]), tmp_path / "h.db")
+    app = PlaygroundApp(session, load_engine=False)
+    async with app.run_test(size=size) as pilot:
+        app._apply(EngineReady(2, 0.0123, "semantic routes off: the embedding model is not installed"))
+        app.screen._set_settings(TurnSettings("Answer briefly.", 0.7))
+        await pilot.press("f9")
+        status = app.screen.query_one(StatusBar)
+        await pilot.pause(0.1)
+        line = painted_text(status).strip()
+        assert len(line) <= size[0] - 2, line
+        assert line.startswith("ui-test · ") and "ready" in line and "incognito" in line, line
+        assert "today $0.0123" in line, line
+        if size[0] >= 120:
+            assert "temperature 0.7" in line and "incognito: text not stored" in line, line
+
+
+async def test_why_this_model_wraps_each_line_under_its_own_text(tmp_path, stub):
+    """Wrapped lines started at the left edge, so a candidate's figures ran into the next candidate's."""
+    stub.script("fast", text="an answer")
+    session = open_session(_profile(tmp_path, stub.api_base, ["fast"]), tmp_path / "h.db")
+    app = PlaygroundApp(session)
+    async with app.run_test(size=(80, 24)) as pilot:
+        reply = await _ask(pilot, "hello")
+        await _wait_for(pilot, lambda: "TTFT" in _meta(reply))
+        await pilot.press("f7")
+        await pilot.pause(0.2)
+        rows = painted_text(reply.query_one(".reply-trace")).splitlines()
+        chosen = next(i for i, row in enumerate(rows) if "✓ fast" in row)
+        assert rows[chosen].startswith("  ✓ fast") and len(rows) > chosen + 1, rows
+        assert rows[chosen + 1].startswith("    ") and rows[chosen + 1].strip(), rows
 
 
 async def test_model_text_cannot_inject_markup_or_escapes(tmp_path, stub):
@@ -129,7 +253,7 @@ async def test_route_explanation_lists_every_candidate(tmp_path, stub):
         await _wait_for(pilot, lambda: reply.text and reply.body.shown_chars == len(reply.text))
         await pilot.click(".reply-why CollapsibleTitle")
         await _wait_for(pilot, lambda: reply.query_one(".reply-trace").region.height > 0)  # expanded, on screen
-        trace = str(reply.query_one(".reply-trace").render())
+        trace = str(reply.query_one(".reply-trace", Static).render())
         assert "route everything · stage default" in trace
         # 7 request tokens ("hi", 3 per message, 3 to open the reply: OpenAI's layout) at $1/Mtok plus
         # 300 expected output tokens at $2/Mtok.

@@ -260,3 +260,25 @@ async def test_history_is_built_once_and_reloads_each_time_it_is_shown(session):
         await _wait_for(pilot, lambda: len(_rows(again)) == before + 1)
         assert _rows(again)[0][0] == "written while history was closed"
         assert isinstance(pilot.app.focused, Input)  # opened from the chat: the search box again
+
+
+async def test_history_reopened_after_a_theme_change_is_in_the_new_theme(session):
+    """History skips Textual's restyle on each show (it threw away the table's drawn cells): a theme
+    chosen while it was away must still reach it."""
+    app = PlaygroundApp(session, load_engine=False)
+    async with app.run_test(size=SIZE) as pilot:
+        async def history_background():
+            await pilot.press("f3")
+            await _wait_for(pilot, lambda: isinstance(app.screen, HistoryScreen)
+                            and "conversations" in str(app.screen.query_one("#history-status").render()))
+            await pilot.pause(0.1)
+            colour = app.screen.query_one(DataTable).styles.background
+            await pilot.press("escape")
+            await _wait_for(pilot, lambda: isinstance(app.screen, ChatScreen))
+            return colour
+
+        dark = await history_background()
+        assert await history_background() == dark
+        app.theme = "textual-light"
+        await pilot.pause(0.1)
+        assert await history_background() != dark

@@ -18,7 +18,7 @@ from playground.tui.widgets.prompt_input import PromptInput
 from playground.tui.widgets.reply import ReplyView
 from playground.tui.widgets.status import StatusBar
 from tests.support.helpers import profile_data
-from tests.support.pilot import painted_text, wait_for
+from tests.support.pilot import painted_text, screen_lines, wait_for
 
 SIZE = (120, 40)
 TWO_BLOCKS = "Two ways:\n\n```python\nprint('first')\n```\n\nor\n\n```bash\necho second\n```\n"
@@ -155,6 +155,26 @@ async def test_the_profile_picker_switches_routing_profile(tmp_path, stub, monke
         assert app.screen.query_one(StatusBar).profile == "other"
         await _ask(pilot, "who answers", 1)
         assert _finished(app)[-1].text == "Answer from b"
+
+
+async def test_the_profile_picker_keeps_each_profile_on_one_line_at_80_columns(tmp_path, stub, monkeypatch):
+    """A long folder wrapped onto the next lines; it loses its middle instead, its leaf stays."""
+    deep = tmp_path.joinpath(*[f"folder-{i}-of-a-long-checkout-path" for i in range(4)], "leaf-folder")
+    deep.mkdir(parents=True)
+    monkeypatch.chdir(deep)
+    (deep / "deep.yaml").write_text(yaml.safe_dump(profile_data(stub.api_base, ["b", "a"], name="deep")))
+    app = _app(tmp_path, stub)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f10")
+        await wait_for(pilot, lambda: isinstance(app.screen, PickOne))
+        await pilot.press(*"deep")
+        await pilot.pause(0.3)
+        lines = screen_lines(app)
+        row = next((line for line in lines if "deep.yaml" in line), "\n".join(lines))
+        assert "…" in row and "leaf-folder" in row, "\n".join(lines)
+        assert not any("leaf-folder" in line and "deep.yaml" not in line for line in lines), lines
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.session.profile.name == "deep")
 
 
 async def test_help_and_the_command_palette_list_the_screens_actions(tmp_path, stub):

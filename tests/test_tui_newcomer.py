@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from textual.containers import VerticalScroll
+from textual.widgets import Static
 
 from playground.providers import engine
 from playground.services.session import open_session
@@ -135,7 +136,7 @@ async def test_a_profile_change_while_history_is_on_top_is_applied_and_shown(tmp
         await wait_for(pilot, lambda: session.profile.name == "after", timeout=5)
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, ChatScreen))
-        await wait_for(pilot, lambda: " after " in _status(app), timeout=3)
+        await wait_for(pilot, lambda: _status(app).startswith("after · "), timeout=3)
         # Back on the chat, typing goes to the prompt box.
         assert isinstance(app.focused, PromptInput)
 
@@ -175,7 +176,7 @@ async def test_a_reopened_reply_keeps_its_explanation_and_its_mark(tmp_path, ser
         stored = app.screen.query_one(StoredReplyView)
         assert "marked good" in _meta(stored)
         assert "stub" not in _meta(stored)  # figures only: the head line names the model
-        trace = str(stored.query_one(".reply-trace").render())
+        trace = str(stored.query_one(".reply-trace", Static).render())
         assert "route all" in trace and "✓ stub" in trace
 
 

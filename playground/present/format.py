@@ -41,6 +41,17 @@ def model_detail(info: ModelInfo) -> str:
     return f"{dollars(price)}/Mtok in" if price is not None else "price unknown"
 
 
+def middle_ellipsis(text: str, width: int) -> str:
+    """`text` in at most `width` characters, its middle replaced by "…": a path keeps its root and its leaf."""
+    if len(text) <= width:
+        return text
+    if width <= 1:
+        return "…"[:max(width, 0)]
+    keep = width - 1
+    head = keep // 2
+    return text[:head] + "…" + text[len(text) - (keep - head):]
+
+
 def seconds(value: float | None) -> str:
     if value is None:
         return "–"
@@ -199,7 +210,7 @@ def stats_summary(stats: Stats) -> list[str]:
         f"{stats.turns} prompts, {stats.requests} requests, {stats.input_tokens:,} tokens in / "
         f"{stats.output_tokens:,} out, {dollars(stats.cost_usd)}"
         + (f" ({stats.unpriced_requests} requests had no known price)" if stats.unpriced_requests else ""),
-        f"errors {percent(stats.error_rate)} · fallbacks {percent(stats.fallback_rate)} of replies · "
+        f"errors {percent(stats.error_rate)} · failovers {percent(stats.fallback_rate)} of replies · "
         f"{stats.retries} retr{'y' if stats.retries == 1 else 'ies'} · "
         f"TTFT p50 {milliseconds(stats.ttft.p50_ms)} p95 {milliseconds(stats.ttft.p95_ms)} · "
         f"total p50 {milliseconds(stats.latency.p50_ms)} p95 {milliseconds(stats.latency.p95_ms)}",

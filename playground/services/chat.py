@@ -191,7 +191,8 @@ class ChatService:
                     elif cascade is not None and (escalation := cascade.take_reason()):
                         reason = escalation
                     else:
-                        reason = f"fallback after {attempts[-1].model_alias} failed ({attempts[-1].failure})"
+                        # "Failover", as stats count it; "fallback" is a route's pick from the fallbacks list.
+                        reason = f"failover after {attempts[-1].model_alias} failed ({attempts[-1].failure})"
                     yield AttemptStarted(alias, hop, reason)
                     # An experiment arm's model goes with the arm's settings.
                     info, sent, temperature = experiments.arm_request(decision.arm, self.state.catalog[alias],

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.message import Message
 from textual.screen import Screen
 from textual.signal import Signal
 
@@ -32,6 +33,14 @@ if TYPE_CHECKING:
 # after the first paint: run_tui paints a starting screen while a thread opens the session.
 
 PROFILE_POLL_S = 1.0
+KEY_SETTLE_LIMIT_S = 0.25
+"""How long the next key waits for the one before it to be handled, if its probe got lost on the way
+(the widget it went to was removed)."""
+
+
+class KeyHandled(Message):
+    """Posted behind a key to the widget the key went to: it bubbles the way the key does, so when it
+    reaches the app, the key has been handled, bindings included."""
 
 
 class PlaygroundApp(App):
@@ -59,6 +68,10 @@ class PlaygroundApp(App):
         self._last_input = time.monotonic()
         self._early_input: list[events.Key | events.Paste] | None = [] if session is None else None
         """What the terminal delivered before the first screen had a prompt box: typed as soon as it has one."""
+        self._held_input: list[events.Key | events.Paste] = []
+        """Keys (and pastes) that came in while the key before them was still being handled."""
+        self._key_in_flight: KeyHandled | None = None
+        self._key_sent_at = 0.0
         self.engine: EngineReady | EngineFailed | None = None
         """None while LiteLLM loads; prompts sent before then wait for it."""
         self.engine_signal: Signal[EngineReady | EngineFailed] = Signal(self, "engine")
@@ -129,7 +142,40 @@ class PlaygroundApp(App):
         if self._early_input is not None and isinstance(event, (events.Key, events.Paste)):
             self._early_input.append(event)
             return
+        if isinstance(event, (events.Key, events.Paste)) and not event.is_forwarded:
+            if self._key_in_flight is not None:
+                if not self._held_input:  # a timer only when a key waits: none on the usual path
+                    waited = time.monotonic() - self._key_sent_at
+                    self.set_timer(max(0.0, KEY_SETTLE_LIMIT_S - waited),
+                                   partial(self._key_settled, self._key_in_flight))
+                self._held_input.append(event)
+                return
+            await self._dispatch_input(event)
+            return
         await super().on_event(event)
+
+    async def _dispatch_input(self, event: events.Key | events.Paste) -> None:
+        """One key at a time: Textual runs a widget's bindings only once the key has bubbled back up to
+        the app, while the keys behind it already went straight to the focused widget. In one burst
+        (`Ctrl+U hello` from tmux, a paste of text and Tab) Ctrl+U then deleted the letters typed after it,
+        and Tab moved focus after the text meant for the next field had gone into this one."""
+        target = self.focused or self.screen
+        await super().on_event(event)
+        probe = KeyHandled()
+        if target.post_message(probe):
+            self._key_in_flight, self._key_sent_at = probe, time.monotonic()
+
+    async def on_key_handled(self, message: KeyHandled) -> None:
+        await self._key_settled(message)
+
+    async def _key_settled(self, probe: KeyHandled | None) -> None:
+        if probe is not self._key_in_flight:
+            return
+        self._key_in_flight = None
+        while self._held_input and self._key_in_flight is None:
+            await self._dispatch_input(self._held_input.pop(0))
+        if self._held_input:  # the next key is in flight with more behind it: it gets its own time limit
+            self.set_timer(KEY_SETTLE_LIMIT_S, partial(self._key_settled, self._key_in_flight))
 
     def release_early_input(self) -> None:
         """Replay keys and pastes that arrived before the starting screen's prompt box had focus."""

@@ -26,3 +26,8 @@ def painted_text(widget) -> str:
         if width and height:
             parts.extend(strip.text.rstrip() for strip in node.render_lines(Region(0, 0, width, height)))
     return "\n".join(parts)
+
+
+def screen_lines(app) -> list[str]:
+    """The terminal's rows as the app paints them now, every layer composed (dialogs over screens)."""
+    return [strip.text for strip in app.screen._compositor.render_strips()]

@@ -15,7 +15,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widget import Widget
+from textual.widgets import Collapsible, Static
 from textual.worker import Worker, WorkerState
 
 from playground.base.paths import bundled_profiles_dir, known_profiles
@@ -36,6 +37,7 @@ from playground.services.events import (
 from playground.services.session import Session
 from playground.tui.collect import streaming
 from playground.tui.messages import EngineFailed, EngineReady, ProfileChanged, ProfileInvalid, TurnProgress
+from playground.tui.widgets.footer import Footer
 from playground.tui.widgets.markdown_view import code_blocks, first_line
 from playground.tui.widgets.models import ModelsPanel
 from playground.tui.widgets.prompt_input import PromptInput
@@ -48,6 +50,19 @@ if TYPE_CHECKING:
 # Dialogs and the compare screen are imported when first opened, so that the first paint does not wait.
 
 WIDE_ENOUGH_FOR_PANEL = 110
+QUEUED_NOTE = "queued · sent when the reply above ends · Esc takes it back to the box"
+
+
+@dataclass
+class Queued:
+    """A prompt sent while a reply streams: shown in the transcript, sent when that reply ends."""
+
+    text: str
+    tags: frozenset[str]
+    model: str | None
+    replacing: int | None
+    prompt: PromptView
+    reply: ReplyView
 
 
 def profile_label(path: Path) -> str:
@@ -74,6 +89,9 @@ class ChatScreen(Screen):
                 tooltip="Ask the last prompt again, of a model you pick; the old answer stays in history"),
         Binding("ctrl+l", "edit_last", "Edit last", id="chat.edit", show=False,
                 tooltip="Edit the last prompt and send it again (also: ↑ in an empty prompt box)"),
+        # Over the prompt box's own F7 (select all): a reply's explanation matters more there.
+        Binding("f7", "why", "Why this model?", id="chat.why", show=False, priority=True,
+                tooltip="Open or close the routing explanation of the focused or latest reply"),
         Binding("ctrl+o", "copy", "Copy", id="chat.copy", show=False,
                 tooltip="Copy the focused or latest reply, or one of its code blocks, to the clipboard"),
         Binding("ctrl+s", "settings", "Settings", id="chat.settings",
@@ -119,6 +137,7 @@ class ChatScreen(Screen):
         self._waiting: tuple[str, frozenset[str], str | None, int | None] | None = None
         """A prompt sent before LiteLLM was loaded: sent the moment it is."""
         self._waiting_since = 0.0
+        self._queued: Queued | None = None
         self._watched: tuple | None = None
         """What the models panel shows, so that the once-a-second check repaints it only when it changed."""
 
@@ -166,6 +185,23 @@ class ChatScreen(Screen):
             self._engine_changed(self.app.engine)
         self.set_interval(1.0, self._tick)
 
+    @property
+    def focus_chain(self) -> list[Widget]:
+        """Tab goes from the prompt box to the newest reply and its "why this model?", then to older ones
+        (Textual's order is the page's: the oldest reply first, the prompt box last)."""
+        chain = super().focus_chain
+        by_reply: dict[ReplyView, list[Widget]] = {}
+        rest: list[Widget] = []
+        for widget in chain:
+            reply = next((node for node in widget.ancestors_with_self if isinstance(node, ReplyView)), None)
+            if reply is None:
+                rest.append(widget)
+            else:
+                by_reply.setdefault(reply, []).append(widget)
+        boxes = [widget for widget in rest if isinstance(widget, PromptInput)]
+        newest_first = [widget for reply in reversed(by_reply) for widget in by_reply[reply]]
+        return boxes + newest_first + [widget for widget in rest if widget not in boxes]
+
     def on_screen_resume(self) -> None:
         # Back from history, stats or a dialog: typing goes to the prompt box again.
         if not isinstance(self.focused, ReplyView):
@@ -181,6 +217,7 @@ class ChatScreen(Screen):
             if self._waiting is not None and self._reply is not None:
                 self._reply.stopped(f"not sent: engine failed: {state.message}")
                 self._waiting = None
+                self._take_back_queued()
 
     def _engine_ready(self, message: EngineReady) -> None:
         status = self.query_one(StatusBar)
@@ -234,22 +271,62 @@ class ChatScreen(Screen):
             self.query_one(PromptInput).clear()
 
     def _busy(self) -> bool:
-        if (self._sending is not None and self._sending.is_running) or self._waiting is not None:
-            self.notify("A reply is still streaming: Esc cancels it.", severity="warning")
-            return True
-        return False
+        return (self._sending is not None and self._sending.is_running) or self._waiting is not None
 
     async def _ask(self, text: str, *, model: str | None = None, replacing: int | None = None) -> bool:
+        """Send `text` now, or queue it behind the reply in flight; False (the text stays where it was) if a
+        prompt is queued already."""
+        tags = frozenset({self.tag}) if self.tag else frozenset()
         if self._busy():
-            return False
+            return await self._queue(text, tags, model, replacing)
         transcript = self.query_one("#transcript", VerticalScroll)
         if replacing is not None:
             self._mark_replaced(transcript)
         self._reply = ReplyView()
         await transcript.mount_all([PromptView(text), self._reply])
         self._follow(transcript)
+        self._begin(text, tags, model, replacing)
+        return True
+
+    async def _queue(self, text: str, tags: frozenset[str], model: str | None, replacing: int | None) -> bool:
+        if self._queued is not None:
+            self.notify("A prompt is queued already: it is sent when this reply ends. Esc takes it back.",
+                        severity="warning")
+            return False
+        transcript = self.query_one("#transcript", VerticalScroll)
+        queued = Queued(text, tags, model, replacing, PromptView(text), ReplyView())
+        await transcript.mount_all([queued.prompt, queued.reply])
+        queued.reply.set_head(QUEUED_NOTE)
+        self._queued = queued
+        self._follow(transcript)
+        return True
+
+    def _send_queued(self) -> None:
+        queued, self._queued = self._queued, None
+        if queued is None:
+            return
+        if queued.replacing is not None:
+            self._mark_replaced(self.query_one("#transcript", VerticalScroll), before=queued.prompt)
+        self._reply = queued.reply
+        self._begin(queued.text, queued.tags, queued.model, queued.replacing)
+
+    def _take_back_queued(self) -> bool:
+        """Put a queued prompt back in the box (before anything typed since): what was typed is never lost."""
+        queued, self._queued = self._queued, None
+        if queued is None:
+            return False
+        queued.prompt.remove()
+        queued.reply.remove()
+        box = self.query_one(PromptInput)
+        box.load_text("\n".join(part for part in (queued.text, box.text) if part.strip()))
+        box.move_cursor(box.document.end)
+        if queued.replacing is not None:
+            self._replacing = queued.replacing
+            self._show_editing()
+        return True
+
+    def _begin(self, text: str, tags: frozenset[str], model: str | None, replacing: int | None) -> None:
         self._last_prompt = None
-        tags = frozenset({self.tag}) if self.tag else frozenset()
         if self.app.engine is None:
             self._waiting, self._waiting_since = (text, tags, model, replacing), time.monotonic()
             self._reply.set_head("waiting for LiteLLM, 0 s")
@@ -289,9 +366,11 @@ class ChatScreen(Screen):
             transcript.anchor()
 
     @staticmethod
-    def _mark_replaced(transcript: VerticalScroll) -> None:
-        """Dim the last turn on screen: it stays readable, as in history, but is no longer context."""
+    def _mark_replaced(transcript: VerticalScroll, before: PromptView | None = None) -> None:
+        """Dim the last turn on screen (before a queued prompt): it stays readable, as in history, but is no
+        longer context."""
         shown = list(transcript.children)
+        shown = shown[:shown.index(before)] if before in shown else shown
         prompts = [i for i, widget in enumerate(shown) if isinstance(widget, PromptView)]
         for widget in shown[prompts[-1]:] if prompts else []:
             if isinstance(widget, ReplyView):
@@ -350,11 +429,16 @@ class ChatScreen(Screen):
         elif event.state is WorkerState.ERROR:
             error = event.worker.error
             self._reply.stopped(one_line(redact(f"error: {type(error).__name__}: {error}")))
+        if event.state in (WorkerState.CANCELLED, WorkerState.ERROR, WorkerState.SUCCESS):
+            self._send_queued()
 
     # Actions ------------------------------------------------------------------------------------
 
     def action_cancel(self) -> None:
-        """Esc: stop the reply, leave edit mode, or drop a prompt still waiting for LiteLLM."""
+        """Esc: take back a queued prompt, stop the reply, leave edit mode, or drop a prompt still waiting
+        for LiteLLM."""
+        if self._take_back_queued():
+            return
         if self._waiting is not None:
             self._waiting = None
             if self._reply is not None:
@@ -368,8 +452,13 @@ class ChatScreen(Screen):
             self._show_editing()
             self.query_one(PromptInput).clear()
 
-    async def action_new_conversation(self) -> None:
+    def _stop_all(self) -> None:
+        """Before the transcript changes: a queued prompt goes back to the box, the reply in flight stops."""
+        self._take_back_queued()
         self.action_cancel()
+
+    async def action_new_conversation(self) -> None:
+        self._stop_all()
         self.conversation_id = None
         self._last_prompt = self._replacing = None
         self._set_settings(TurnSettings())
@@ -431,7 +520,18 @@ class ChatScreen(Screen):
             if alias is not None:
                 await self._ask(text, model=alias, replacing=prompt_id)
 
-        self.app.push_screen(PickOne("Ask the last prompt again, of…", choices), picked)
+        self.app.push_screen(PickOne("Which model should answer the last prompt again?", choices), picked)
+
+    def action_why(self) -> None:
+        focused = self.focused
+        reply = next((node for node in focused.ancestors_with_self if isinstance(node, ReplyView)), None) \
+            if focused is not None else None
+        for candidate in [reply] if reply is not None else reversed(list(self.query(ReplyView))):
+            if candidate.query(Collapsible):
+                why = candidate.query_one(Collapsible)
+                why.collapsed = not why.collapsed
+                return
+        self.notify("No routed reply to explain yet.", severity="warning")
 
     def _target_reply(self) -> ReplyView | None:
         focused = self.focused if isinstance(self.focused, ReplyView) else None
@@ -552,12 +652,16 @@ class ChatScreen(Screen):
         transcript.scroll_end(animate=False)
 
     def action_mark(self, good: bool) -> None:
-        """Mark the focused reply, or else the latest finished one, good or bad."""
+        """Mark the focused reply, or else the latest one, good or bad; a reply that did not finish cannot be."""
         focused = self.focused if isinstance(self.focused, ReplyView) else None
-        finished = [r for r in self.query(ReplyView) if r.message_id is not None]
-        target = focused if focused is not None and focused.message_id is not None else (finished or [None])[-1]
+        target = focused or (list(self.query(ReplyView)) or [None])[-1]
         if target is None:
-            self.notify("No finished reply to mark yet.", severity="warning")
+            self.notify("No reply to mark yet.", severity="warning")
+            return
+        if target.message_id is None:
+            why = target.stopped_as.split(" · ")[0] if target.stopped_as else "not finished yet"
+            self.notify(f"This reply can't be marked ({why}): only a finished one can. Tab moves to another.",
+                        severity="warning", markup=False)
             return
         self._record_mark(target, target.message_id, good)
 
@@ -581,7 +685,7 @@ class ChatScreen(Screen):
     # Conversations from history -----------------------------------------------------------------
 
     def open_conversation(self, conversation_id: str) -> None:
-        self.action_cancel()
+        self._stop_all()
         self._load_conversation(conversation_id)
 
     @work(thread=True, exclusive=True, group="open", exit_on_error=False)

@@ -12,7 +12,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
 from playground.base.records import Comparison, Outcome, Vote
@@ -31,6 +31,7 @@ from playground.tui.collect import streaming
 from playground.tui.messages import CompareProgress
 from playground.tui.screens.pick_models import ModelPicker
 from playground.tui.widgets.column import CompareColumn
+from playground.tui.widgets.footer import Footer
 from playground.tui.widgets.prompt_input import PromptInput
 
 OUTCOME_WORDS = {Outcome.TIE: "tie", Outcome.ALL_BAD: "all bad"}

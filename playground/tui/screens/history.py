@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Select, Static
+from textual.widgets import DataTable, Input, Select, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from playground.base.dates import parse_since
@@ -19,6 +19,7 @@ from playground.base.safetext import one_line
 from playground.history.store import ConversationSummary, HistoryFilter, Store
 from playground.present.format import conversation_title, dollars, local_time
 from playground.tui.screens.dialogs import Confirm, TextPrompt
+from playground.tui.widgets.footer import Footer
 
 WHEN = [("Today", "0d"), ("Last 7 days", "7d"), ("Last 30 days", "30d")]
 
@@ -59,6 +60,9 @@ class HistoryScreen(Screen[str | None]):
         self.store = store
         self._shown: dict[str, ConversationSummary] = {}
         self._opened = True
+        self._styled_with = ""
+        """The theme the screen was last styled in."""
+        self._choices: tuple[list[str], list[str]] | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="history-filters"):
@@ -78,7 +82,15 @@ class HistoryScreen(Screen[str | None]):
         table.add_column("Cost", key="cost")
         table.add_column("Match", key="match")
 
-    def on_screen_resume(self) -> None:
+    def _on_screen_resume(self, event: events.ScreenResume) -> None:
+        # Textual restyles every widget of a screen each time it is shown, in case the theme changed while
+        # it was away; that also throws away every cell the table had drawn, the largest part of the time
+        # to open history on a large store. Only a new theme changes this screen's styles.
+        # Textual's own handler (Screen's) runs after this one and reads the flag.
+        if self._styled_with == self.app.theme:
+            event.refresh_styles = False
+        self._styled_with = self.app.theme
+        # (Textual calls one of `_on_screen_resume` and `on_screen_resume` per class, so all of it is here.)
         # The rows shown are from the last visit until the new list replaces them.
         self.query_one("#history-status", Static).update(Text("loading…"))
         if self._opened:  # from the chat, not back from a dialog of ours, which keeps the focus where it was
@@ -119,17 +131,31 @@ class HistoryScreen(Screen[str | None]):
 
     @on(ChoicesLoaded)
     def _choices_loaded(self, message: ChoicesLoaded) -> None:
+        if (message.models, message.profiles) == self._choices:
+            return  # setting them again rebuilds both menus
+        self._choices = (message.models, message.profiles)
         self.query_one("#history-model", Select).set_options((Text(m), m) for m in message.models)
         self.query_one("#history-profile", Select).set_options((Text(p), p) for p in message.profiles)
 
     @on(Loaded)
     def _loaded(self, message: Loaded) -> None:
+        # The same list as shown (history reopened with nothing new): the table keeps its rows, and with
+        # them its measured columns and drawn cells, most of the time a reload takes on a large store.
+        if message.conversations != list(self._shown.values()):
+            self._fill(message.conversations)
+        count = len(message.conversations)
+        limit = self._filter().limit
+        status = f"{count} conversation{'s' if count != 1 else ''}" + (" (the most recent)" if count >= limit else "")
+        self.query_one("#history-status", Static).update(
+            Text(status + " · Enter opens · r renames · d deletes · Esc returns"))
+
+    def _fill(self, conversations: list[ConversationSummary]) -> None:
         table = self.query_one(HistoryTable)
         # The cursor stays on the conversation it was on, wherever a reload puts it.
         selected = self._selected()
         table.clear()
-        self._shown = {summary.id: summary for summary in message.conversations}
-        for summary in message.conversations:
+        self._shown = {summary.id: summary for summary in conversations}
+        for summary in conversations:
             table.add_row(
                 Text(conversation_title(summary, 60), style="italic" if not summary.title else ""),
                 Text(local_time(summary.updated_at)),
@@ -139,11 +165,6 @@ class HistoryScreen(Screen[str | None]):
                 key=summary.id)
         if selected in self._shown:
             table.move_cursor(row=table.get_row_index(selected), animate=False)
-        count = len(message.conversations)
-        limit = self._filter().limit
-        status = f"{count} conversation{'s' if count != 1 else ''}" + (" (the most recent)" if count >= limit else "")
-        self.query_one("#history-status", Static).update(
-            Text(status + " · Enter opens · r renames · d deletes · Esc returns"))
 
     @on(Input.Changed, "#history-search")
     @on(Select.Changed)

@@ -10,12 +10,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from playground.base.records import Vote
 from playground.present.format import dollars, empty_board_note, seconds
 from playground.services.leaderboard import categories, standings
 from playground.services.session import Session
+from playground.tui.widgets.footer import Footer
 
 COLUMNS = ("model", "rating", "95% interval", "wins", "losses", "ties", "all bad", "cost / win", "median latency")
 

@@ -13,6 +13,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from playground.present.format import middle_ellipsis
+
 
 @dataclass(frozen=True)
 class Choice:
@@ -23,7 +25,9 @@ class Choice:
 
 
 class PickOne(ModalScreen[str | None]):
-    """Every word typed must appear in an item's name or detail; Enter picks the highlighted item."""
+    """Every word typed must appear in an item's name or detail; Enter picks the highlighted item.
+
+    Each item is one line: a detail too long for it (a profile's folder) loses its middle."""
 
     CSS_PATH = "pick_one.tcss"
     BINDINGS = [
@@ -47,19 +51,28 @@ class PickOne(ModalScreen[str | None]):
         self._fill("")
         self.query_one(Input).focus()
 
+    def on_resize(self) -> None:
+        # The list's width is known once it is laid out, and changes with the terminal.
+        self.call_after_refresh(lambda: self._fill(self.query_one(Input).value))
+
     def _fill(self, query: str) -> None:
         words = query.lower().split()
         options = self.query_one(OptionList)
+        padding = options.get_component_styles("option-list--option").padding
+        width = options.scrollable_content_region.width - options._get_left_gutter_width() - padding.width
+        highlighted = options.highlighted_option.id if options.highlighted_option is not None else None
         options.clear_options()
         for choice in self._choices:
             haystack = f"{choice.label} {choice.detail}".lower()
             if all(word in haystack for word in words):
                 prompt = Text(choice.label)
                 if choice.detail:
-                    prompt.append(f"  {choice.detail}", style="dim")
+                    room = width - prompt.cell_len - 2 if width > 0 else len(choice.detail)
+                    prompt.append(f"  {middle_ellipsis(choice.detail, room)}", style="dim")
                 options.add_option(Option(prompt, id=choice.value, disabled=not choice.enabled))
         enabled = [i for i, option in enumerate(options.options) if not option.disabled]
-        options.highlighted = enabled[0] if enabled else None
+        ids = [options.options[i].id for i in enabled]
+        options.highlighted = enabled[ids.index(highlighted)] if highlighted in ids else enabled[0] if enabled else None
 
     @on(Input.Changed)
     def _filter(self, event: Input.Changed) -> None:

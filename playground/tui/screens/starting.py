@@ -12,8 +12,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
+from playground.tui.widgets.footer import Footer
 from playground.tui.widgets.prompt_input import PromptInput
 
 

@@ -11,7 +11,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Select, Static
+from textual.widgets import DataTable, Select, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 from textual_plotext import PlotextPlot
 
@@ -29,6 +29,7 @@ from playground.present.format import (
     stats_summary,
 )
 from playground.services.session import Session
+from playground.tui.widgets.footer import Footer
 
 WINDOWS = [("Last 7 days", "7d"), ("Last 30 days", "30d"), ("All time", "all")]
 MODEL_COLUMNS = ["Model", "Requests", "Errors", "Tokens in", "Tokens out", "Cost", "TTFT p50", "TTFT p95",

@@ -9,6 +9,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.geometry import Size
 from textual.widgets import Collapsible, Static
 
 from playground.base.records import Attempt, Reply
@@ -24,6 +25,38 @@ STATUS_NOTES = {
     "compared": "not chosen in a comparison",
     "replaced": "replaced: the prompt was edited or asked of another model",
 }
+
+
+class TraceView(Static):
+    """Lines that wrap under their own text: a continuation is indented two cells past the line's own
+    indent, so each candidate of "why this model?" stays one block."""
+
+    def __init__(self, lines: list[str] | None = None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.lines = lines or []
+
+    def show(self, lines: list[str]) -> None:
+        self.lines = lines
+        self.refresh(layout=True)
+
+    def hung(self, width: int) -> Text:
+        console = self.app.console
+        rows: list[str] = []
+        for line in self.lines:
+            hang = len(line) - len(line.lstrip(" ")) + 2
+            first, *_ = Text(line).wrap(console, width) or [Text("")]
+            rows.append(first.plain.rstrip())
+            rest = line[len(first.plain):].strip()
+            if rest:
+                room = width - hang if width - hang >= 10 else width
+                rows.extend(" " * (width - room) + row.plain.rstrip() for row in Text(rest).wrap(console, room))
+        return Text("\n".join(rows))
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return len(self.hung(width).plain.splitlines()) if self.lines else 0
+
+    def render(self) -> Text:
+        return self.hung(self.content_size.width or 1000)
 
 
 class PromptView(Static):
@@ -52,6 +85,8 @@ class ReplyView(Vertical):
         self._head = "routing…"
         self._sent_at: float | None = None
         """When the request left, while no text has come back: the head counts the seconds."""
+        self.stopped_as = ""
+        """Why the reply stopped before it was finished (cancelled, not sent, an error)."""
         self._trace: list[str] = []
 
     def compose(self) -> ComposeResult:
@@ -60,7 +95,7 @@ class ReplyView(Vertical):
         yield MarkdownView(classes="reply-body")
         yield Static(Text(""), classes="reply-meta", markup=False)
         with Collapsible(title="why this model?", classes="reply-why"):
-            yield Static(Text(""), classes="reply-trace", markup=False)
+            yield TraceView(classes="reply-trace")
 
     @on(Collapsible.Expanded)
     def _show_trace(self) -> None:
@@ -89,7 +124,7 @@ class ReplyView(Vertical):
     def show_decision(self, decision: Decision) -> None:
         self.set_head(f"→ {decision.model} · {decision.reason}")
         self._trace = decision_trace(decision)
-        self.query_one(".reply-trace", Static).update(Text("\n".join(self._trace)))
+        self.query_one(".reply-trace", TraceView).show(self._trace)
 
     def attempt_started(self, model_alias: str, hop: int, reason: str) -> None:
         if hop:
@@ -124,7 +159,7 @@ class ReplyView(Vertical):
         meta = self.query_one(".reply-meta", Static)
         cascade = cascade_summary(reply)
         if cascade:
-            self.query_one(".reply-trace", Static).update(Text("\n".join([*self._trace, cascade])))
+            self.query_one(".reply-trace", TraceView).show([*self._trace, cascade])
         if reply.status == "complete":
             # The model and the route are in the head line already: the metadata line holds the figures.
             self._meta = meta_text(final) + (f"\n{cascade}" if cascade else "")
@@ -143,6 +178,7 @@ class ReplyView(Vertical):
         self.query_one(".reply-meta", Static).update(Text(with_mark(self._meta, good)))
 
     def stopped(self, note: str) -> None:
+        self.stopped_as = note
         self._sent_at = None
         self.set_head(self._head)
         self.query_one(".reply-meta", Static).update(Text(note))
@@ -205,7 +241,7 @@ class StoredReplyView(ReplyView):
         yield Static(Text(with_mark(self._meta, self._good)), classes="reply-meta", markup=False)
         if self._decision:
             with Collapsible(title="why this model?", classes="reply-why"):
-                yield Static(Text("\n".join(stored_trace(self._decision))), classes="reply-trace", markup=False)
+                yield TraceView(stored_trace(self._decision), classes="reply-trace")
 
     def on_mount(self) -> None:
         self.set_class(self._message.status not in STATUS_NOTES, "-failed")
