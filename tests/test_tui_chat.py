@@ -101,7 +101,7 @@ async def test_escape_cancels_stream_and_keeps_partial(tmp_path, stub):
 async def test_a_prompt_sent_while_a_reply_streams_is_queued_and_sent_after_it(tmp_path, stub):
     """It was left in the box, so the next prompt was typed onto its end."""
     stub.script("slow", text=" ".join(f"w{i}" for i in range(40)), chunk_delay=0.05)
-    session = open_session(_profile(tmp_path, stub.api_base, ["slow"]), tmp_path / "h.db")
+    session = open_session(write_profile(tmp_path, stub.api_base, ["slow"], **UI), tmp_path / "h.db")
     async with PlaygroundApp(session).run_test(size=SIZE) as pilot:
         first = await _ask(pilot, "count")
         await _wait_for(pilot, lambda: len(first.text.split()) >= 3)
@@ -130,7 +130,7 @@ async def test_a_prompt_sent_while_a_reply_streams_is_queued_and_sent_after_it(t
 async def test_marking_a_cancelled_reply_says_why_it_cannot_be_marked(tmp_path, stub):
     """The mark went to the finished reply before it, out of sight."""
     stub.script("slow", text=" ".join(f"w{i}" for i in range(60)), chunk_delay=0.05)
-    session = open_session(_profile(tmp_path, stub.api_base, ["slow"]), tmp_path / "h.db")
+    session = open_session(write_profile(tmp_path, stub.api_base, ["slow"], **UI), tmp_path / "h.db")
     async with PlaygroundApp(session).run_test(size=SIZE) as pilot:
         finished = await _ask(pilot, "count")
         await _wait_for(pilot, lambda: "TTFT" in _meta(finished))
@@ -153,7 +153,7 @@ async def test_tab_goes_from_the_prompt_to_the_newest_reply_and_why_is_in_the_pa
     from textual.widgets import Collapsible
 
     stub.script("fast", text="an answer")
-    session = open_session(_profile(tmp_path, stub.api_base, ["fast"]), tmp_path / "h.db")
+    session = open_session(write_profile(tmp_path, stub.api_base, ["fast"], **UI), tmp_path / "h.db")
     app = PlaygroundApp(session)
     async with app.run_test(size=SIZE) as pilot:
         for prompt in ("one", "two"):
@@ -182,7 +182,7 @@ async def test_a_crowded_status_line_fits_its_row(tmp_path, stub, size):
     from playground.tui.messages import EngineReady
     from tests.support.pilot import painted_text
 
-    session = open_session(_profile(tmp_path, stub.api_base, ["fast"]), tmp_path / "h.db")
+    session = open_session(write_profile(tmp_path, stub.api_base, ["fast"], **UI), tmp_path / "h.db")
     app = PlaygroundApp(session, load_engine=False)
     async with app.run_test(size=size) as pilot:
         app._apply(EngineReady(2, 0.0123, "semantic routes off: the embedding model is not installed"))
@@ -201,7 +201,7 @@ async def test_a_crowded_status_line_fits_its_row(tmp_path, stub, size):
 async def test_why_this_model_wraps_each_line_under_its_own_text(tmp_path, stub):
     """Wrapped lines started at the left edge, so a candidate's figures ran into the next candidate's."""
     stub.script("fast", text="an answer")
-    session = open_session(_profile(tmp_path, stub.api_base, ["fast"]), tmp_path / "h.db")
+    session = open_session(write_profile(tmp_path, stub.api_base, ["fast"], **UI), tmp_path / "h.db")
     app = PlaygroundApp(session)
     async with app.run_test(size=(80, 24)) as pilot:
         reply = await _ask(pilot, "hello")
