@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from playground.base.errors import SourceError
 from playground.base.paths import missing_profile
 from playground.base.yamlsource import YamlDocument, load_yaml
-from playground.config.escalation import Escalation, unknown_step
+from playground.config.escalation import Escalation, unknown_step, valid_regex
 from playground.config.variants import Variant, VariantError, parse_variant
 
 ProfileError = SourceError
@@ -106,12 +106,7 @@ class Condition(_Strict):
     @field_validator("regex")
     @classmethod
     def _compiles(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"invalid regular expression: {exc}") from None
-        return value
+        return valid_regex(value)
 
     @model_validator(mode="after")
     def _not_empty(self) -> Condition:
