@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 Z95 = 1.959963984540054
@@ -48,18 +49,27 @@ def proportions_differ(s1: int, n1: int, s2: int, n2: int, z: float = Z95) -> fl
     return statistic
 
 
+def _hypergeometric(n1: int, n2: int, successes: int) -> Callable[[int], float]:
+    """With the margins fixed, the chance that group 1 (of n1) holds k of the `successes` (of n1 + n2)."""
+    whole = math.comb(n1 + n2, successes)
+    return lambda k: math.comb(n1, k) * math.comb(n2, successes - k) / whole
+
+
 def fisher_exact(s1: int, n1: int, s2: int, n2: int) -> float:
     """Two-sided p-value of Fisher's exact test on the 2×2 table (successes, failures) × (group 1, group 2):
     the probability, with the margins fixed, of a table no more likely than the one observed."""
-    successes, total = s1 + s2, n1 + n2
-    whole = math.comb(total, successes)
-
-    def chance(k: int) -> float:
-        return math.comb(n1, k) * math.comb(n2, successes - k) / whole
-
+    successes = s1 + s2
+    chance = _hypergeometric(n1, n2, successes)
     observed = chance(s1)
     low, high = max(0, successes - n2), min(successes, n1)
     return min(1.0, sum(p for k in range(low, high + 1) if (p := chance(k)) <= observed * (1 + 1e-9)))
+
+
+def fisher_greater(s1: int, n1: int, s2: int, n2: int) -> float:
+    """One-sided p-value of Fisher's exact test: with the margins fixed, the chance that group 1 holds at
+    least s1 of the successes."""
+    chance = _hypergeometric(n1, n2, s1 + s2)
+    return sum(chance(k) for k in range(s1, min(s1 + s2, n1) + 1))
 
 
 def _normal_cdf(x: float) -> float:

@@ -22,10 +22,11 @@ attempts, or last QUALITY_RECENT judgements) with the *baseline* just before it 
 
 from __future__ import annotations
 
-import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from playground.base.intervals import fisher_greater
 
 RECENT = 10
 BASELINE = 50
@@ -132,11 +133,8 @@ def _proportion_worse(bad_recent: int, n_recent: int, bad_base: int, n_base: int
     if bad_recent < MIN_EVENTS or bad_recent / n_recent <= bad_base / n_base:
         return False
     # Fisher's exact test, one-sided: with the bad outcomes of both windows pooled, the chance that the
-    # recent window drew at least this many of them (hypergeometric tail).
-    bad, total = bad_recent + bad_base, n_recent + n_base
-    tail = sum(math.comb(bad, k) * math.comb(total - bad, n_recent - k)
-               for k in range(bad_recent, min(bad, n_recent) + 1))
-    return tail / math.comb(total, n_recent) < ALPHA
+    # recent window drew at least this many of them.
+    return fisher_greater(bad_recent, n_recent, bad_base, n_base) < ALPHA
 
 
 def _proportion(name: str, recent: Sequence[bool], base: Sequence[bool], minimum: int) -> Signal | None:
