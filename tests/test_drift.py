@@ -6,6 +6,9 @@ import random
 import re
 import time
 
+import pytest
+
+from playground.base.intervals import fisher_greater
 from playground.base.records import Outcome, Vote
 from playground.history import queries
 from playground.history.store import Store
@@ -13,9 +16,8 @@ from playground.present.format import decision_trace
 from playground.router import drift
 from playground.router.drift import Judgement, Observation
 from playground.services.doctor import run_checks
-from playground.services.events import ReplyDone, Routed
 from playground.services.session import open_session
-from tests.support.helpers import STUB_PRICE
+from tests.support.helpers import STUB_PRICE, routed_turn
 
 NOW = 1_800_000_000.0
 
@@ -104,15 +106,6 @@ timeouts: {{first_token: 30, idle: 30, total: 60}}
     return open_session(str(path), tmp_path / "h.db")
 
 
-async def ask(session, prompt="hello there"):
-    decision = reply = None
-    async for event in session.chat.send(prompt):
-        if isinstance(event, Routed):
-            decision = event.decision
-        elif isinstance(event, ReplyDone):
-            reply = event.reply
-    return decision, reply
-
 
 async def test_a_model_whose_ttft_degrades_mid_run_is_flagged_and_loses_traffic(tmp_path, server):
     # A small per-chunk delay keeps tokens/s steady on a loaded machine; only TTFT is meant to move.
@@ -120,7 +113,7 @@ async def test_a_model_whose_ttft_degrades_mid_run_is_flagged_and_loses_traffic(
     server.script("other", text="one two three four five", chunk_delay=0.01)
     session = degrading_session(tmp_path, server.api_base)
     for _ in range(drift.MIN_BASELINE + drift.RECENT):
-        decision, reply = await ask(session)
+        decision, reply = await routed_turn(session)
         assert decision.model == "fast" and reply.status == "complete"
     assert not session.state.monitor.drift()["fast"].flagged
     steady = {c.name: c for c in run_checks(str(tmp_path / "p.yaml"), str(tmp_path / "h.db"))}["drift"]
@@ -129,7 +122,7 @@ async def test_a_model_whose_ttft_degrades_mid_run_is_flagged_and_loses_traffic(
     server.script("fast", text="one two three four five", chunk_delay=0.01, first_chunk_delay=0.6)
     chosen = []
     for _ in range(drift.RECENT):
-        decision, _reply = await ask(session)
+        decision, _reply = await routed_turn(session)
         chosen.append(decision.model)
     flagged = session.state.monitor.drift()["fast"]
     assert [s.name for s in flagged.findings] == ["ttft"]
@@ -146,7 +139,7 @@ async def test_a_model_that_starts_failing_is_flagged_for_its_errors(tmp_path, s
     server.script("other", text="fine")
     session = degrading_session(tmp_path, server.api_base)
     for _ in range(drift.MIN_BASELINE):
-        await ask(session)
+        await routed_turn(session)
     server.script("fast", status=500)
     for _ in range(drift.RECENT):
         # Ask `fast` by name, so the errors land on it whatever the router would have chosen.
@@ -155,7 +148,7 @@ async def test_a_model_that_starts_failing_is_flagged_for_its_errors(tmp_path, s
     found = session.state.monitor.drift()["fast"]
     assert "errors" in [s.name for s in found.findings]
     assert "errors 100% of the last 10 vs 0% of 20 before" in found.summary()
-    decision, reply = await ask(session)
+    decision, reply = await routed_turn(session)
     assert decision.model == "other" and reply.status == "complete"
 
 
@@ -163,7 +156,7 @@ async def test_bad_marks_on_the_latest_replies_flag_quality(tmp_path, server):
     server.script("fast", text="fine")
     server.script("other", text="fine")
     session = degrading_session(tmp_path, server.api_base)
-    replies = [(await ask(session))[1] for _ in range(25)]
+    replies = [(await routed_turn(session))[1] for _ in range(25)]
     for i, reply in enumerate(replies):
         session.store.record_feedback(reply.message_id, good=i < 15)
         time.sleep(0.002)  # marks are ordered by their time, kept to the millisecond
@@ -210,3 +203,9 @@ def test_a_drifted_model_loses_its_preference_and_its_place_under_every_policy()
         assert decision.model == "b", select
         (a,) = [c for c in decision.candidates if c.alias == "a"]
         assert a.drift == flagged.summary() and not a.dropped  # still a fallback
+
+
+def test_the_one_sided_fisher_test_matches_hand_computed_values():
+    assert fisher_greater(3, 3, 0, 3) == pytest.approx(1 / 20)  # all 3 bad in the recent 3: 1 of C(6,3) tables
+    assert fisher_greater(2, 3, 0, 3) == pytest.approx(3 / 15)  # 2 of 2 bad in the recent 3: C(3,2) of C(6,2)
+    assert fisher_greater(0, 3, 2, 3) == pytest.approx(1.0)

@@ -19,8 +19,8 @@ from playground.router.budget import BudgetStatus, Limit, Spend
 from playground.router.decide import RouteRequest, decide
 from playground.router.experiment import Tally, assign
 from playground.services import experiments
-from playground.services.events import ReplyDone, Routed
 from playground.services.session import open_session
+from tests.support.helpers import routed_turn
 
 PROFILE = """\
 # An experiment on the default route.
@@ -71,15 +71,6 @@ def assigned_arms(store) -> list[str]:
         lambda cursor: cursor.execute("SELECT arm FROM assignments ORDER BY reply_message_id").fetchall())]
 
 
-async def turn(session, prompt: str = "hello there"):
-    decision = reply = None
-    async for event in session.chat.send(prompt):
-        if isinstance(event, Routed):
-            decision = event.decision
-        elif isinstance(event, ReplyDone):
-            reply = event.reply
-    return decision, reply
-
 
 # Profile syntax -----------------------------------------------------------------------------------
 
@@ -113,7 +104,7 @@ async def test_fixed_split_follows_the_weights_and_is_recorded_per_reply(tmp_pat
     session = opened(tmp_path, write(tmp_path, stub.api_base))
     arms = []
     for i in range(40):
-        decision, reply = await turn(session, f"question {i}")
+        decision, reply = await routed_turn(session, f"question {i}")
         assert reply.status == "complete"
         arms.append(decision.arm)
     assert assigned_arms(session.store) == arms  # every reply's arm, in order
@@ -134,7 +125,7 @@ async def test_fixed_split_follows_the_weights_and_is_recorded_per_reply(tmp_pat
 
 async def test_the_why_panel_names_the_experiment_arm(tmp_path, stub):
     session = opened(tmp_path, write(tmp_path, stub.api_base))
-    decision, _ = await turn(session)
+    decision, _ = await routed_turn(session)
     trace = "\n".join(decision_trace(decision))
     assert f"experiment temps: this reply is arm {decision.arm}" in trace
     assert f"experiment temps, arm {decision.arm}" in decision.reason
@@ -155,7 +146,7 @@ async def test_thompson_shifts_traffic_to_the_arm_with_better_outcomes(tmp_path,
     session = opened(tmp_path, write(tmp_path, stub.api_base, strategy="thompson"), seed=11)
     arms = []
     for i in range(60):
-        decision, reply = await turn(session, f"question {i}")
+        decision, reply = await routed_turn(session, f"question {i}")
         arms.append(decision.arm)
         # The user likes slow's answers and dislikes fast's (Ctrl+G / Ctrl+F in the chat).
         session.store.record_feedback(reply.message_id, decision.arm.startswith("slow"))
@@ -182,7 +173,7 @@ async def test_votes_outcome_counts_compare_votes_that_showed_an_arm(tmp_path, s
     from playground.base.records import Outcome
 
     session = opened(tmp_path, write(tmp_path, stub.api_base, strategy="thompson", outcome="votes"))
-    await turn(session)  # the experiment's first assigned reply: votes count from here
+    await routed_turn(session)  # the experiment's first assigned reply: votes count from here
     arms = ["fast", "slow@temperature=1.2"]
     for outcome, winner in ((Outcome.WIN, 1), (Outcome.WIN, 1), (Outcome.WIN, 0), (Outcome.TIE, None),
                             (Outcome.ALL_BAD, None)):
@@ -328,7 +319,7 @@ async def test_stop_writes_the_winner_keeping_the_file_and_routing_follows(tmp_p
     assert code == 0 and path.read_text() == after.replace('winner: "slow@temperature=1.2"', 'winner: "fast"')
     # The reloaded profile routes every prompt to the winner, and no longer assigns replies.
     session = opened(tmp_path, path)
-    decision, _ = await turn(session)
+    decision, _ = await routed_turn(session)
     assert decision.model == "fast" and decision.arm == "fast" and not decision.assigned
     assert "experiment temps is stopped: its winner fast answers" in decision_trace(decision)
     assert len(assigned_arms(session.store)) == 12
@@ -465,7 +456,7 @@ async def test_a_check_outcome_counts_each_arms_first_answer_passing_the_cascade
     session = opened(tmp_path, write_checked(tmp_path, server.api_base))
     arms = Counter()
     for i in range(12):
-        decision, reply = await turn(session, f"question {i} as JSON")
+        decision, reply = await routed_turn(session, f"question {i} as JSON")
         arms[decision.arm] += 1
         assert reply.final.model_alias == ("big" if decision.arm == "fast" else "slow")
     result = experiments.report_one(session.store, session.profile.routes[0])

@@ -93,3 +93,17 @@ def guarded_env(netlog: Path | None = None, **extra: str) -> dict[str, str]:
         env["PLAYGROUND_TEST_NETLOG"] = str(netlog)
     env.update(extra)
     return env
+
+
+async def routed_turn(session, prompt: str = "hello there"):
+    """Send one prompt through the session's chat: the router's decision and the reply (None when the turn
+    failed before one)."""
+    from playground.services.events import ReplyDone, Routed
+
+    decision = reply = None
+    async for event in session.chat.send(prompt):
+        if isinstance(event, Routed):
+            decision = event.decision
+        elif isinstance(event, ReplyDone):
+            reply = event.reply
+    return decision, reply
