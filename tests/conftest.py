@@ -71,6 +71,7 @@ def stub_server():
 
 
 def _reset(stub: OpenAIStubServer) -> None:
+    stub.release()  # a test's held streams must not keep server threads waiting into the next test
     stub.behaviours.clear()
     stub.hits.clear()
     stub.requests.clear()

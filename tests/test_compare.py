@@ -46,10 +46,16 @@ async def _collect(events) -> list:
 
 
 async def test_columns_stream_concurrently_and_a_failure_stays_in_its_column(session, stub):
-    # 4.5 s of slow stream (0.9 s in the fixture): under load, LiteLLM's error path for the 500 alone
-    # took longer than 0.9 s, so the slow column finished first although nothing waited for anything.
-    stub.script("slow", text=" ".join(f"s{i}" for i in range(30)), chunk_delay=0.15)
-    events = await _collect(session.compare.run("hello there", ["slow", "broken"]))
+    # The slow column holds after 5 words until the failing column has ended (a fixed slow stream was not
+    # slow enough under load: LiteLLM's error path for the 500 alone took longer than 0.9 s). Had the
+    # failure waited for the slow column, the hold would run out and the order check below fail. Its 0.9 s
+    # of stream (chunk_delay) is for the live figures, shown at most every 0.1 s.
+    slow = stub.script("slow", text=" ".join(f"s{i}" for i in range(30)), chunk_delay=0.03, hold_after=5)
+    events = []
+    async for event in session.compare.run("hello there", ["slow", "broken"]):
+        events.append(event)
+        if isinstance(event, ColumnEnded) and event.column == 1:
+            slow.resume.set()
     assert isinstance(events[0], CompareStarted) and isinstance(events[-1], CompareDone)
     ended = {e.column: e for e in events if isinstance(e, ColumnEnded)}
     assert ended[0].status == "compared" and ended[0].attempt.ok

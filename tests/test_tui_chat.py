@@ -100,7 +100,9 @@ async def test_escape_cancels_stream_and_keeps_partial(tmp_path, stub):
 
 async def test_a_prompt_sent_while_a_reply_streams_is_queued_and_sent_after_it(tmp_path, stub):
     """It was left in the box, so the next prompt was typed onto its end."""
-    stub.script("slow", text=" ".join(f"w{i}" for i in range(40)), chunk_delay=0.05)
+    # Each reply holds after 3 words until the test has done what it must do while that reply streams.
+    words = " ".join(f"w{i}" for i in range(40))
+    held = stub.script("slow", text=words, hold_after=3)
     session = open_session(write_profile(tmp_path, stub.api_base, ["slow"], **UI), tmp_path / "h.db")
     async with PlaygroundApp(session).run_test(size=SIZE) as pilot:
         first = await _ask(pilot, "count")
@@ -112,9 +114,12 @@ async def test_a_prompt_sent_while_a_reply_streams_is_queued_and_sent_after_it(t
         assert box.text == ""
         assert _head(queued).startswith("queued")
         assert "TTFT" not in _meta(first)  # still streaming: the queued prompt waits
+        assert stub.hits["slow"] == 1  # and was not sent
+        held.resume.set()
         await _wait_for(pilot, lambda: "TTFT" in _meta(queued))
         assert "TTFT" in _meta(first) and first.text.endswith("w39")
         # A third prompt, queued and taken back with Esc, returns to the box; the reply goes on.
+        held = stub.script("slow", text=words, hold_after=3)
         await pilot.press(*"again", "enter")
         await _wait_for(pilot, lambda: len(pilot.app.screen.query(ReplyView)) == 3)
         await pilot.press(*"more", "enter")
@@ -122,6 +127,8 @@ async def test_a_prompt_sent_while_a_reply_streams_is_queued_and_sent_after_it(t
         await pilot.press(*" typed", "escape")
         await _wait_for(pilot, lambda: len(pilot.app.screen.query(ReplyView)) == 3)
         assert box.text == "more\n typed"
+        assert "TTFT" not in _meta(pilot.app.screen.query(ReplyView).last())  # it was still streaming
+        held.resume.set()
         await _wait_for(pilot, lambda: "TTFT" in _meta(pilot.app.screen.query(ReplyView).last()))
     prompts = [m.content for m in session.store.messages(session.store.latest_conversation()) if m.role == "user"]
     assert prompts == ["count", "again", "again"]
@@ -129,11 +136,13 @@ async def test_a_prompt_sent_while_a_reply_streams_is_queued_and_sent_after_it(t
 
 async def test_marking_a_cancelled_reply_says_why_it_cannot_be_marked(tmp_path, stub):
     """The mark went to the finished reply before it, out of sight."""
-    stub.script("slow", text=" ".join(f"w{i}" for i in range(60)), chunk_delay=0.05)
+    words = " ".join(f"w{i}" for i in range(60))
+    stub.script("slow", text=words)
     session = open_session(write_profile(tmp_path, stub.api_base, ["slow"], **UI), tmp_path / "h.db")
     async with PlaygroundApp(session).run_test(size=SIZE) as pilot:
         finished = await _ask(pilot, "count")
         await _wait_for(pilot, lambda: "TTFT" in _meta(finished))
+        stub.script("slow", text=words, hold_after=3)  # still streaming when Esc is pressed
         reply = await _ask(pilot, "count again")
         await _wait_for(pilot, lambda: len(reply.text.split()) >= 3)
         await pilot.press("escape")

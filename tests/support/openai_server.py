@@ -44,6 +44,13 @@ class Behaviour:
     prompt_tokens: int | None = None
     # Each chunk's token log-probability, sent when the request asks for logprobs (cycled over the chunks).
     logprobs: list[float] | None = None
+    # After this many content chunks, wait until `resume` is set (at most `hold_s`) before the rest: a
+    # reply that is still streaming for exactly as long as a test needs it to, instead of for a fixed time
+    # long enough on a loaded machine. Past `hold_s` the rest is sent, so a test waiting for the wrong
+    # thing fails on its own assertion rather than hanging.
+    hold_after: int | None = None
+    resume: threading.Event = field(default_factory=threading.Event)
+    hold_s: float = 20.0
 
 
 @dataclass
@@ -95,8 +102,14 @@ class OpenAIStubServer:
         self._thread.start()
         return self
 
+    def release(self) -> None:
+        """Let every held stream go on (see Behaviour.hold_after)."""
+        for behaviour in self.behaviours.values():
+            behaviour.resume.set()
+
     def __exit__(self, *exc) -> None:
         self._stop.set()
+        self.release()
         self._httpd.shutdown()
         self._httpd.server_close()
 
@@ -213,6 +226,8 @@ class OpenAIStubServer:
                             return
                         if index and behaviour.chunk_delay:
                             time.sleep(behaviour.chunk_delay)
+                        if index == behaviour.hold_after:
+                            behaviour.resume.wait(behaviour.hold_s)
                         if server._stop.is_set():
                             return
                         delta = {"content": piece} if index else {"role": "assistant", "content": piece}
