@@ -122,8 +122,10 @@ def _votes(session) -> None:
 
 
 async def _settle(pilot) -> None:
-    """Wait until two paints 0.2 s apart are the same: a table can re-measure its columns a frame late."""
-    last = None
+    """Wait until two paints 0.2 s apart are the same: a table can re-measure its columns a frame late.
+    The first paint is taken as soon as the app is idle, not 0.2 s later."""
+    await pilot.pause()
+    last = re.sub(r"terminal-\d+", "", pilot.app.export_screenshot())
     for _ in range(50):
         await pilot.pause(0.2)
         shot = re.sub(r"terminal-\d+", "", pilot.app.export_screenshot())
