@@ -73,12 +73,14 @@ async def test_a_prompt_sent_while_litellm_loads_waits_and_is_sent_when_it_is_re
 
 
 async def test_status_says_streaming_and_the_head_counts_seconds_until_the_first_token(tmp_path, server):
-    server.script("slow", text="late words", first_chunk_delay=2.5)
+    # The first token is held back until the head has counted a second (a fixed 2.5 s delay before).
+    slow = server.script("slow", text="late words", hold_after=0)
     session = open_session(str(write_profile(tmp_path, server.api_base, ["slow"])), tmp_path / "h.db")
     async with PlaygroundApp(session, load_engine=False).run_test(size=SMALL) as pilot:
         reply = await _send(pilot, "hi")
         await wait_for(pilot, lambda: re.search(r"waiting for the first token, [1-9]\d* s", _head(reply)), timeout=15)
         assert "streaming" in _status(pilot.app) and "ready" not in _status(pilot.app)
+        slow.resume.set()
         await wait_for(pilot, lambda: "TTFT" in _meta(reply), timeout=30)
         assert "waiting" not in _head(reply)
         assert "streaming" not in _status(pilot.app)
