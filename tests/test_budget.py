@@ -158,7 +158,7 @@ async def test_unpriced_replies_are_counted_not_taken_as_free(tmp_path, server):
     # `ask` says what is left after its reply; "≤" because unpriced replies may have used some of it.
     result = ask_cli(tmp_path, path, "and now?")
     assert result.returncode == 0, result.stderr
-    assert result.stderr.splitlines()[-1].endswith("today $0.6000 + unknown · ≤$99.40 left today")
+    assert result.stderr.splitlines()[-1].endswith("today $0.60 + unknown · ≤$99.40 left today")
 
 
 def test_near_a_limit_policies_without_a_cost_weight_take_the_cheapest():
