@@ -101,6 +101,10 @@ class BudgetStatus:
         """The limit that stops this model (the profile's first), if any."""
         return next((limit for limit in self.applying(alias) if limit.reached), None)
 
+    def profile_pressure(self) -> float:
+        """How near the profile's own limits (not single models') are to their end, 0 to 1."""
+        return max((limit.pressure for limit in self.limits if limit.scope == PROFILE), default=0.0)
+
     def tightest(self) -> Limit | None:
         """The profile's limit with the least left: what the status line shows."""
         own = [limit for limit in self.limits if limit.scope == PROFILE]

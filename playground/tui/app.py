@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 # after the first paint: run_tui paints a starting screen while a thread opens the session.
 
 PROFILE_POLL_S = 1.0
+SPEND_POLL_S = 15.0
+"""How often a profile with a budget re-reads today's spend: other processes (`playground ask`, another
+window) spend from the same history, and a new day starts with nothing spent."""
 KEY_SETTLE_LIMIT_S = 0.25
 """How long the next key waits for the one before it to be handled, if its probe got lost on the way
 (the widget it went to was removed)."""
@@ -92,6 +95,7 @@ class PlaygroundApp(App):
         else:
             self._start()
         self.set_interval(PROFILE_POLL_S, self._check_profile)
+        self.set_interval(SPEND_POLL_S, self._poll_spend)
         collect.defer_full_collections()
         self.theme_changed_signal.subscribe(self, lambda theme: self._remember_theme(theme.name))
         self.set_interval(collect.IDLE_BEFORE_COLLECTING_S, lambda: collect.collect_if_idle(self._last_input))
@@ -316,6 +320,14 @@ class PlaygroundApp(App):
         # Embedding new utterances takes a moment; until it is done, semantic routes are skipped and say so.
         self.session.state.semantic = None
         self.session.build_semantic_index()
+
+    def _poll_spend(self) -> None:
+        if self.session is not None and self.session.profile.budget is not None:
+            self._refresh_spend()
+
+    @work(thread=True, group="spend", exclusive=True, exit_on_error=False)
+    def _refresh_spend(self) -> None:
+        self.session.state.refresh_monitor(self.session.store, drift=False)
 
     @work(thread=True, group="monitor", exclusive=True, exit_on_error=False)
     def _refresh_monitor(self) -> None:
