@@ -242,3 +242,25 @@ async def test_a_budget_scoped_to_all_counts_every_profiles_spend(tmp_path, serv
     decision, done, failed = await turn(budgeted("all"))
     assert decision is None and done is None
     assert failed.startswith("budget reached: $") and "spent today" in failed
+
+
+async def test_near_the_limit_a_turn_is_answered_by_a_cheaper_tier_over_http(tmp_path, server):
+    server.script("pricey", text="the strong tier")
+    server.script("cheap", text="the cheap tier")
+    path = tmp_path / "tiers.yaml"
+    data = profile_data(server.api_base, {"pricey": {"price": PRICEY}, "cheap": {"price": CHEAP}}, name="tiers",
+                        tiers={"strong": ["pricey"], "light": ["cheap"]}, fallbacks=[],
+                        routes=[{"name": "all", "tier": "strong"}])
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    session = open_session(str(path), tmp_path / "h.db")
+    decision, done, _ = await turn(session)
+    assert (decision.tier, done.reply.text) == ("strong", "the strong tier")
+
+    data["budget"] = {"daily_usd": round(done.day_cost.known_usd / 0.92, 6)}  # 92% spent: past 90%, one step
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    session.apply_profile(load_profile(path))
+    session.state.refresh_monitor(session.store)
+    decision, done, _ = await turn(session)
+    assert (decision.tier, decision.model, done.reply.text) == ("light", "cheap", "the cheap tier")
+    assert decision.budget.startswith("92% of a limit used") and "strong → light tier" in decision.budget
+    assert done.reply.final.route == "all" and server.hits == {"pricey": 1, "cheap": 1}
