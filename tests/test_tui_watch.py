@@ -90,5 +90,6 @@ async def test_spend_from_another_process_reaches_the_running_chat(tmp_path, ser
             capture_output=True, text=True, timeout=120, env=guarded_env(PLAYGROUND_HOME=str(tmp_path / "home")))
         assert done.returncode == 0, done.stderr
         await wait_for(pilot, lambda: "$1.00" not in painted_text(status), timeout=10)
-        assert "$0.986 left today" in painted_text(status)  # 14 tokens at $1,000/Mtok
+        line = painted_text(status)
+        assert "$0.986 left today" in line and "today $0.014 ·" in line  # 14 tokens at $1,000/Mtok
     assert server.hits["paid"] == 1

@@ -27,6 +27,7 @@ from playground.tui import collect, preferences
 from playground.tui.messages import EngineFailed, EngineReady, ProfileChanged, ProfileInvalid
 
 if TYPE_CHECKING:
+    from playground.base.records import Cost
     from playground.services.session import Session
 
 # Everything that needs the session (the chat and every other screen, the store, pydantic) is imported
@@ -79,6 +80,9 @@ class PlaygroundApp(App):
         """None while LiteLLM loads; prompts sent before then wait for it."""
         self.engine_signal: Signal[EngineReady | EngineFailed] = Signal(self, "engine")
         self.profile_signal: Signal[ProfileChanged | ProfileInvalid] = Signal(self, "profile")
+        self.spend_signal: Signal[Cost] = Signal(self, "spend")
+        """Today's spend in the whole history, re-read every SPEND_POLL_S: other processes spend too."""
+        self._spent_today: Cost | None = None
         # Read once: the file is written by this process only (when the theme changes).
         theme = preferences.load().get("theme")
         if isinstance(theme, str) and theme in self.available_themes:
@@ -322,12 +326,18 @@ class PlaygroundApp(App):
         self.session.build_semantic_index()
 
     def _poll_spend(self) -> None:
-        if self.session is not None and self.session.profile.budget is not None:
+        if self.session is not None:
             self._refresh_spend()
 
     @work(thread=True, group="spend", exclusive=True, exit_on_error=False)
     def _refresh_spend(self) -> None:
-        self.session.state.refresh_monitor(self.session.store, drift=False)
+        if self.session.profile.budget is not None:
+            self.session.state.refresh_monitor(self.session.store, drift=False)
+        today = self.session.store.today_cost()
+        if today != self._spent_today and self.is_running:
+            self._spent_today = today
+            with contextlib.suppress(RuntimeError):  # the loop closed between the check and the call
+                self.call_from_thread(self.spend_signal.publish, today)
 
     @work(thread=True, group="monitor", exclusive=True, exit_on_error=False)
     def _refresh_monitor(self) -> None:
