@@ -8,9 +8,9 @@ from rich.markdown import Markdown as RichMarkdown
 from rich.segment import Segment
 from textual.app import App, ComposeResult
 
+from playground.tui.frames import FRAME_S
 from playground.tui.widgets.markdown_view import (
     CUT_CODE_AFTER_CHARS,
-    REDRAW_EVERY_S,
     MarkdownView,
     _parse_with_breaks,
 )
@@ -172,8 +172,8 @@ async def test_streamed_in_timed_pieces_it_paints_what_the_whole_text_paints():
             view.append(text[at:at + size])
             at += size
             if rng.random() < 0.1:
-                await pilot.pause(REDRAW_EVERY_S)
-        await pilot.pause(REDRAW_EVERY_S * 3)
+                await pilot.pause(FRAME_S)
+        await pilot.pause(FRAME_S * 3)
         assert painted_text(view) == expected
         assert "Step 11" in expected and "drain_11" in expected and "```" not in expected
 
@@ -183,14 +183,14 @@ async def test_text_appears_within_the_redraw_interval_and_clear_empties_it():
     async with app.run_test(size=(80, 20)) as pilot:
         view = app.query_one(MarkdownView)
         view.append("first **words**")
-        await pilot.pause(REDRAW_EVERY_S * 2)
+        await pilot.pause(FRAME_S * 2)
         assert "first words" in painted_text(view)
         view.clear()
         await pilot.pause()
         assert painted_text(view).strip() == ""
         assert view.source == ""
         view.append("second")
-        await pilot.pause(REDRAW_EVERY_S * 2)
+        await pilot.pause(FRAME_S * 2)
         assert painted_text(view).strip() == "second"
 
 

@@ -9,6 +9,7 @@ from textual.widgets import Static
 
 from playground.base.records import Attempt, LiveStats
 from playground.present.format import figures, live_line, seconds
+from playground.tui.frames import frames
 from playground.tui.widgets.markdown_view import MarkdownView
 
 
@@ -22,16 +23,13 @@ class CompareColumn(VerticalScroll):
         self.text = ""
         self.ended = False
         self.waited_s = 0.0
+        self.body = MarkdownView(classes="column-body")
 
     def compose(self) -> ComposeResult:
         yield Static(Text(self.model_alias), classes="column-label", markup=False)
         yield Static(Text("waiting for the first token…"), classes="column-live", markup=False)
-        yield MarkdownView(classes="column-body")
+        yield self.body
         yield Static(Text(""), classes="column-state", markup=False)
-
-    @property
-    def body(self) -> MarkdownView:
-        return self.query_one(".column-body", MarkdownView)
 
     def label(self, text: str) -> None:
         self.query_one(".column-label", Static).update(Text(text))
@@ -55,7 +53,9 @@ class CompareColumn(VerticalScroll):
                  f"waiting {seconds(waited_s)}"))
 
     def progress(self, live: LiveStats) -> None:
-        self._live(live_line(live))
+        # Shown with the text, at the next frame: its own repaint ten times a second per column cost as
+        # much as the text's.
+        frames(self.app).request(self, lambda: None if self.ended else self._live(live_line(live)))
 
     def finished(self, attempt: Attempt, status: str, waited_s: float = 0.0) -> None:
         self.ended = True

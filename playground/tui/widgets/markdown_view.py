@@ -20,13 +20,18 @@ import io
 import re
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from markdown_it.token import Token
 from rich.console import Console
 from rich.segment import Segment
 from textual.geometry import Size
 from textual.strip import Strip
 from textual.widget import Widget
+
+from playground.tui.frames import FRAME_S, frames
+
+if TYPE_CHECKING:
+    from markdown_it.token import Token
 
 # An open code block is redrawn whole while it grows, and highlighting 25 kB of code took 300 ms. Past this
 # many characters, its lines but the last few are drawn once, as their own block; the rest reopens with
@@ -35,12 +40,9 @@ from textual.widget import Widget
 CUT_CODE_AFTER_CHARS = 1500
 _KEEP_OPEN_LINES = 3  # code lines left open at a cut: the cut falls behind what is still arriving
 
-# Streamed text is shown at most this often. Each redraw re-lays out and repaints the screen, which costs
-# the same whether one token or fifty arrived; at 10 a second the text still reads as a stream.
-REDRAW_EVERY_S = 0.1
-# A redraw that took long (a long list or table still open) waits longer before the next one, so that
-# drawing one reply takes at most this share of the time.
-_DRAW_SHARE = 0.05
+# Streamed text is drawn at the app's next frame (tui/frames.py). A redraw that took long (a long list or
+# table still open) skips frames, so that drawing one reply takes at most this share of a core.
+_DRAW_SHARE = 0.1
 
 _CLOSING_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})[ \t]*\n?")
 
@@ -74,8 +76,17 @@ def _renderer(code_theme: str):
 
 
 @functools.cache
+def _after_a_block() -> Token:
+    """An empty HTML block: Rich draws nothing for it, and puts a blank line before the next block."""
+    from markdown_it.token import Token
+
+    return Token("html_block", "", 0)
+
+
+@functools.cache
 def _blank_line_after(token_type: str) -> bool:
-    from rich.markdown import Markdown as RichMarkdown, UnknownElement
+    from rich.markdown import Markdown as RichMarkdown
+    from rich.markdown import UnknownElement
 
     return RichMarkdown.elements.get(token_type, UnknownElement).new_line
 
@@ -104,9 +115,6 @@ def warm_up() -> None:
         console.render_lines(RichMarkdown(sample, code_theme=theme, hyperlinks=False))
         _renderer(theme)
     _parser()
-
-
-_AFTER_A_BLOCK = Token("html_block", "", 0)
 
 
 @dataclass
@@ -169,8 +177,7 @@ class MarkdownView(Widget):
         self._final_width = 0
         self._open_lines: list[list[Segment]] = []
         self._width = 0  # the width the open lines were drawn at; 0 when they must be drawn again
-        self._redraw_pending = False
-        self._redraw_delay = REDRAW_EVERY_S
+        self._rested = 0.0  # when it may draw again, after a slow draw (time.monotonic)
         self.shown_chars = 0  # how much of the source the drawn lines show
 
     @property
@@ -186,30 +193,32 @@ class MarkdownView(Widget):
         self._redraw()
 
     def append(self, text: str) -> None:
-        """Add streamed text; it is shown within REDRAW_EVERY_S (longer only if drawing it is slow)."""
+        """Add streamed text; it is shown at the next frame (later only if drawing it is slow)."""
         if not text:
             return
         self._source += text
-        if not self._redraw_pending:
-            self._redraw_pending = True
-            self.set_timer(self._redraw_delay, self._redraw)
+        frames(self.app).request(self, self._redraw)
 
     def clear(self) -> None:
         """Drop everything shown (a new attempt replaces a failed one's text)."""
         self._source, self._final, self._open_at, self._reopen = "", [], 0, ""
         self._final_references, self._references = {}, {}
         self._final_lines, self._final_drawn, self._final_width, self._open_lines = [], 0, 0, []
+        self._rested = 0.0
         self._redraw()
 
     def _redraw(self) -> None:
-        self._redraw_pending = False
+        if not self.is_attached:  # removed before its frame came
+            return
+        if time.monotonic() < self._rested:
+            frames(self.app).request(self, self._redraw)
+            return
         self._width = 0
-        # Drawn here, in this reply's own timer callback, rather than in the next layout pass: with several
-        # replies streaming, a key press waits for one reply's drawing at most, not for all of them.
+        # Drawn here rather than in the layout pass, which then only reads the height.
         if width := self.size.width:
-            started = time.perf_counter()
+            started = time.thread_time()  # CPU time: a draw is not slow because another process ran
             self._draw(width)
-            self._redraw_delay = max(REDRAW_EVERY_S, (time.perf_counter() - started) / _DRAW_SHARE)
+            self._rested = time.monotonic() + (time.thread_time() - started) / _DRAW_SHARE - FRAME_S
         self.refresh(layout=True)
         # Follow the stream while its end is in view; once the user scrolls up to read, stay put.
         # (Textual's anchor() would also bottom-align a pane that is not full yet.)
@@ -307,7 +316,7 @@ class MarkdownView(Widget):
             # Whether Rich puts a blank line before a block depends on the element it closed last: the
             # block before (none after a rule), or one inside this block (a list's last item, an image).
             # An empty HTML block draws nothing and leaves the state the block before left.
-            tokens = [_AFTER_A_BLOCK, *tokens]
+            tokens = [_after_a_block(), *tokens]
         drawn = self._render(tokens, width)
         lines.extend(drawn[1 if continues else 0:len(drawn) - 1 if cut else len(drawn)])
 
