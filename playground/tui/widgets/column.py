@@ -23,13 +23,21 @@ class CompareColumn(VerticalScroll):
         self.text = ""
         self.ended = False
         self.waited_s = 0.0
-        self.body = MarkdownView(classes="column-body")
+        self.body = MarkdownView(classes="column-body", follow=False)
 
     def compose(self) -> ComposeResult:
         yield Static(Text(self.model_alias), classes="column-label", markup=False)
         yield Static(Text("waiting for the first token…"), classes="column-live", markup=False)
         yield self.body
         yield Static(Text(""), classes="column-state", markup=False)
+
+    def watch_virtual_size(self) -> None:
+        # Follow the stream: anchored, the column is scrolled to its end in the same layout pass that
+        # places the new text (scrolling after it cost a second repaint a frame). Only once the column is
+        # full: anchored before, Textual would align its text to the bottom. Scrolling up releases the
+        # anchor (Textual), scrolling back to the end takes it again.
+        if not self.is_anchored and self.max_scroll_y > 0:
+            self.anchor()
 
     def label(self, text: str) -> None:
         self.query_one(".column-label", Static).update(Text(text))

@@ -163,9 +163,12 @@ class MarkdownView(Widget):
     }
     """
 
-    def __init__(self, source: str = "", *, classes: str | None = None) -> None:
+    def __init__(self, source: str = "", *, classes: str | None = None, follow: bool = True) -> None:
+        """`follow`: while the end of the scrolling pane around it is in view, scroll it on to the end as text
+        arrives (False for a pane that follows by itself)."""
         super().__init__(classes=classes)
         self._source = source
+        self._follow = follow
         self._final: list[_Final] = []
         self._open_at = 0  # where the blocks that may still change begin in the source
         self._reopen = ""  # the fence line of a code block cut at _open_at, which the open text continues
@@ -220,6 +223,8 @@ class MarkdownView(Widget):
             self._draw(width)
             self._rested = time.monotonic() + (time.thread_time() - started) / _DRAW_SHARE - FRAME_S
         self.refresh(layout=True)
+        if not self._follow:
+            return
         # Follow the stream while its end is in view; once the user scrolls up to read, stay put.
         # (Textual's anchor() would also bottom-align a pane that is not full yet.)
         pane = next((node for node in self.ancestors if isinstance(node, Widget) and node.is_scrollable), None)
