@@ -190,7 +190,8 @@ async def run_screen(kind: str, profile: str, db: Path, seconds: float) -> dict:
         cpu, wall = time.process_time(), time.perf_counter()
         keys = asyncio.create_task(probe_keys(app, wall + seconds))
         while time.perf_counter() - wall < seconds + 60:
-            await pilot.pause(0.2)
+            # Not pilot.pause: it lays out and repaints the screen each time, which the app alone would not.
+            await asyncio.sleep(0.2)
             if kind == "compare" and screen._finished:
                 break
             if kind == "chat" and any("TTFT" in str(r.query_one(".reply-meta").render())

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
+from textual.geometry import Size
 from textual.widgets import Static
 
 from playground.base.records import Attempt, LiveStats
@@ -31,13 +32,17 @@ class CompareColumn(VerticalScroll):
         yield self.body
         yield Static(Text(""), classes="column-state", markup=False)
 
-    def watch_virtual_size(self) -> None:
+    def _size_updated(self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True) -> bool:
+        # Without a second layout and repaint each frame (see MarkdownView._size_updated); the scrollbar
+        # still appears by a layout of its own.
+        resized = super()._size_updated(size, virtual_size, container_size, layout=False)
         # Follow the stream: anchored, the column is scrolled to its end in the same layout pass that
         # places the new text (scrolling after it cost a second repaint a frame). Only once the column is
         # full: anchored before, Textual would align its text to the bottom. Scrolling up releases the
         # anchor (Textual), scrolling back to the end takes it again.
         if not self.is_anchored and self.max_scroll_y > 0:
             self.anchor()
+        return resized
 
     def label(self, text: str) -> None:
         self.query_one(".column-label", Static).update(Text(text))

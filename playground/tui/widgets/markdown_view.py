@@ -345,6 +345,12 @@ class MarkdownView(Widget):
             self._draw(width)
         return self._final_lines, self._open_lines
 
+    def _size_updated(self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True) -> bool:
+        # Textual sets virtual_size as a reactive here, which asks for a second layout and a full repaint
+        # after every layout that changed the height: each frame of streamed text was laid out and painted
+        # twice. Nothing scrolls inside this widget, so nothing needs it (Textual's ScrollView skips it too).
+        return super()._size_updated(size, virtual_size, container_size, layout=False)
+
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         if not width:
             return 0
