@@ -209,14 +209,16 @@ async def test_a_theme_change_redraws_the_text_in_the_new_colours():
 
 
 async def test_a_long_open_code_block_is_drawn_in_parts_that_read_as_the_whole_block():
-    code = "\n".join(f"def f{i}(x):\n    return x * {i}" for i in range(300))
-    text = f"Here:\n\n```python\n{code}\n```\n\nDone.\n"
+    # Blank lines (a cut never ends on one: Rich would strip it) and lines that wrap at WIDTH.
+    code = "\n".join(f"def f{i}(x):\n\n\n    return x * {i}  # a comment long enough to wrap at sixty columns"
+                     for i in range(150))
+    text = f"Here:\n\n~~~~ python\n{code}\n~~~~\n\nDone.\n"
     assert len(code) > 5 * CUT_CODE_AFTER_CHARS
     app = Holder()
     async with app.run_test(size=(WIDTH, 30)):
         view = app.query_one(MarkdownView)
-        for at in range(0, len(text), 40):
-            view.append(text[at:at + 40])
+        for at in range(0, len(text), 37):
+            view.append(text[at:at + 37])
             view._draw(WIDTH)
             # While it streams, the code drawn again is never much more than the cut size.
             assert len(view._reopen + view.source[view._open_at:]) < CUT_CODE_AFTER_CHARS + 200
