@@ -164,9 +164,14 @@ class PlaygroundApp(App):
         if isinstance(event, (events.Key, events.Paste)) and not event.is_forwarded:
             if self._key_in_flight is not None:
                 if not self._held_input:  # a timer only when a key waits: none on the usual path
-                    waited = time.monotonic() - self._key_sent_at
-                    self.set_timer(max(0.0, KEY_SETTLE_LIMIT_S - waited),
-                                   partial(self._key_settled, self._key_in_flight))
+                    left = KEY_SETTLE_LIMIT_S - (time.monotonic() - self._key_sent_at)
+                    settle = partial(self._key_settled, self._key_in_flight)
+                    # Past the limit already: now (a Textual timer of 0 s raises ZeroDivisionError in its
+                    # task, and the key stayed held until the one before it came back, if ever).
+                    if left > 0:
+                        self.set_timer(left, settle)
+                    else:
+                        self.call_next(settle)
                 self._held_input.append(event)
                 return
             await self._dispatch_input(event)
