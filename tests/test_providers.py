@@ -104,6 +104,26 @@ async def test_the_attempt_ends_at_the_providers_last_byte_without_litellms_asse
     assert assembled == []
 
 
+async def test_a_stream_does_not_start_a_task_per_chunk(server):
+    """LiteLLM reads the OpenAI client's stream with a new `async for` for each chunk, and each left behind a
+    suspended generator that asyncio closed with a task of its own: one task per chunk."""
+    loop = asyncio.get_running_loop()
+    made = []
+
+    def counted(loop, coro, **kwargs):
+        made.append(getattr(coro, "__qualname__", repr(coro)))
+        return asyncio.Task(coro, loop=loop, **kwargs)
+
+    server.script("many", text=" ".join(f"w{i}" for i in range(100)))
+    loop.set_task_factory(counted)
+    try:
+        attempt, pieces, _ = await stream_once(server, "many")
+    finally:
+        loop.set_task_factory(None)
+    assert attempt.ok and len(pieces) == 100
+    assert len(made) < 20, made[:5]
+
+
 async def test_usage_sent_well_after_the_finish_reason_is_waited_for_and_timed(server):
     server.script("late", text="one two three", tail_delay=0.3)
     attempt, pieces, _ = await stream_once(server, "late")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import os
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
@@ -59,6 +60,40 @@ class _Watchdog:
 
     def close(self) -> None:
         self.handle.cancel()
+
+
+class _OneIterator:
+    """A provider stream that is its own iterator.
+
+    LiteLLM's wrapper reads the provider's stream with a fresh `async for` for each chunk it hands over, and
+    the OpenAI client's stream answers each with a new async generator. Left suspended when the chunk is
+    handed over, each of those is finalised by asyncio through a task of its own: some 200 tasks for a
+    200-chunk reply, run on the event loop while the reply streams. The same stream as its own iterator
+    gives no generator to finalise.
+    """
+
+    __slots__ = ("_next", "_stream")
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+        self._next = stream.__anext__
+
+    def __aiter__(self) -> _OneIterator:
+        return self
+
+    def __anext__(self):
+        return self._next()
+
+    async def close(self) -> None:
+        # LiteLLM closes its provider stream with aclose() or close(), whichever it has.
+        await self._stream.close()
+
+
+def _one_iterator(response) -> None:
+    raw = getattr(response, "completion_stream", None)
+    if raw is not None and hasattr(raw, "__anext__") and hasattr(raw, "close") and \
+            inspect.isasyncgenfunction(getattr(type(raw), "__aiter__", None)):
+        response.completion_stream = _OneIterator(raw)
 
 
 def _provider_tail(response) -> AsyncIterator | None:
@@ -200,6 +235,7 @@ class AttemptStream:
                 watchdog.wait(self.timeouts.first_token)
                 response = self._response = await litellm.acompletion(**self._call_args())
                 sent()
+                _one_iterator(response)
                 iterator = response.__aiter__()
                 tail = None
                 while True:
