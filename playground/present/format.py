@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from playground.base.money import dollars
 from playground.base.records import Attempt, Cost, LiveStats, Reply
 from playground.base.safetext import one_line
 from playground.config.catalog import ModelInfo
@@ -11,26 +12,6 @@ from playground.history.stats import Escalations, Outcomes, Stats
 from playground.history.store import ConversationSummary
 from playground.router.decide import Decision
 from playground.services.events import Checked
-
-SMALLEST_SHOWN_USD = 0.000001
-
-
-def dollars(value: float | Cost | None) -> str:
-    """Money in text, one way everywhere: "$0.0123", "$0.000045", "$?" when unknown, and for a sum
-    with unpriced parts "$0.0123 + unknown" (never "$0")."""
-    if isinstance(value, Cost):
-        if not value.unknown:
-            return dollars(value.known_usd)
-        return f"{dollars(value.known_usd)} + unknown" if value.known_usd else "$?"
-    if value is None:
-        return "$?"
-    if value == 0:
-        return "$0"
-    if abs(value) < SMALLEST_SHOWN_USD:
-        return f"<${SMALLEST_SHOWN_USD:.6f}"
-    if abs(value) < 0.01:
-        return f"${value:.6f}".rstrip("0")
-    return f"${value:.4f}"
 
 
 def model_detail(info: ModelInfo) -> str:
@@ -190,9 +171,17 @@ def empty_spend_note(stats: Stats) -> str | None:
         return ("Nothing recorded in this window yet. Ask something in the chat (Esc goes back) or compare "
                 "models with F5; spend per day and per model are plotted here. A longer window may show more.")
     counted = f"{stats.requests} request{'s' if stats.requests != 1 else ''}"
-    return (f"No spend to plot: {counted} in this window cost $0 (local models are free, "
-            "and unpriced ones count as $0). Spend appears once a priced model answers: set its key in the "
-            "environment (e.g. OPENAI_API_KEY), then ask it or compare it with F5.")
+    unpriced = stats.unpriced_requests
+    why = "local models are free" if not unpriced else \
+        f"{unpriced} had no known price: not plotted, never counted as $0" + \
+        ("; the rest were free" if unpriced < stats.requests else "")
+    return (f"No spend to plot: {counted} in this window ({why}). Spend appears once a priced model answers: "
+            "set its key in the environment (e.g. OPENAI_API_KEY), then ask it or compare it with F5.")
+
+
+def unpriced_note(unpriced: int) -> str:
+    """What a spend figure or plot leaves out: "; 3 unpriced requests left out"."""
+    return f"; {unpriced} unpriced request{'s' if unpriced != 1 else ''} left out" if unpriced else ""
 
 
 def empty_board_note(category: str | None) -> str:
@@ -208,7 +197,7 @@ def stats_summary(stats: Stats) -> list[str]:
     lines = [
         f"since {stats.since.strftime('%Y-%m-%d %H:%M') if stats.since else 'the beginning'}: "
         f"{stats.turns} prompts, {stats.requests} requests, {stats.input_tokens:,} tokens in / "
-        f"{stats.output_tokens:,} out, {dollars(stats.cost_usd)}"
+        f"{stats.output_tokens:,} out, {dollars(stats.cost)}"
         + (f" ({stats.unpriced_requests} requests had no known price)" if stats.unpriced_requests else ""),
         f"errors {percent(stats.error_rate)} · failovers {percent(stats.fallback_rate)} of replies · "
         f"{stats.retries} retr{'y' if stats.retries == 1 else 'ies'} · "
