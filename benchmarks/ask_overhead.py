@@ -1,7 +1,9 @@
 """End-to-end overhead of `playground ask` over a bare litellm.acompletion stream, same server, same run.
 
 (a) one process, warm: ChatService.send() (routing, SQLite writes, token accounting) vs a bare
-    litellm.acompletion(stream=True), interleaved, against the same scripted local server;
+    litellm.acompletion(stream=True), interleaved, against the same scripted local server; and vs the bare
+    stream read as the playground reads it (what it skips of LiteLLM's work skipped too), which leaves the
+    playground's own work;
 (b) whole processes, cold: `python -m playground ask --json` vs a script that imports LiteLLM and makes one
     bare streamed call (and, for scale, one that only imports LiteLLM).
 
