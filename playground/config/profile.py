@@ -124,7 +124,10 @@ class SemanticSpec(_Strict):
     """Cosine similarity (top-k mean) a prompt needs to take this route when it is the most similar one.
     Left out, it is fitted when the index is built: above what generic text reaches, below what the
     route's own utterances reach (leave-one-out). A less similar route never wins over a more similar one."""
-    top_k: int = Field(default=3, ge=1)
+    top_k: int = Field(default=5, ge=1)
+    """A route's score is the mean similarity to its top_k closest utterances: with ten or so utterances, five
+    reads the route's spread better than the nearest few (MT-Bench as a development set: best route 68.8% at
+    3, 75.0% at 5; data/intents.jsonl 96.3% and 98.5%)."""
 
 
 class Head(_Strict):
