@@ -5,7 +5,8 @@ per category written from the category names only, with no threshold, committed 
 read; the category-to-route mapping is the identity and the tier each category needs on the default
 profile (strong for coding, math and fermi estimates, cheap for the rest) was written down before the
 run. Development (the method was chosen on it, so its figures are not held out): MT-Bench's 80 first turns
-in 8 categories, routed by data/mtbench_routes.yaml. Baselines in the same run, per set: the most similar
+in 8 categories, routed by data/mtbench_routes.yaml (ten utterances a route) and mtbench_routes_20.yaml
+(twenty). Baselines in the same run, per set: the most similar
 route with no threshold, the nearest utterance by TF-IDF, and the old fixed threshold 0.5. Also: the same
 prompts at the end of ~2,000 tokens of material with a sentence after them, ten non-English prompts, and
 decide() time at 200 and 16k tokens.
@@ -110,7 +111,7 @@ def non_english() -> None:
               f"(load {os.getloadavg()[0]:.1f})")
 
 
-def accuracy(questions: Path, routes: Path, role: str):
+def accuracy(questions: Path, routes: Path, role: str, *, tiers: bool = True):
     """Top-1 of the routes on the questions' first turns (each category is the route of that name), with the
     baselines, the same prompts made long, and the default profile's tier per category."""
     profile = load_profile(routes)
@@ -145,19 +146,21 @@ def accuracy(questions: Path, routes: Path, role: str):
     print(f"  long ÷ short: {hits['long, calibrated'] / max(hits['calibrated'], 1):.2f} "
           f"(~{count_text(MATERIAL * 30)} tokens of material before each prompt, a closing sentence after)")
 
+    if not tiers:
+        return profile, catalog, index
     # The shipped default profile on the same prompts: does each reach the tier its category needs?
     default = load_profile(Path(__file__).parent.parent / "playground" / "profiles" / "default.yaml")
     default_catalog = build_catalog(default, env={})
     default_index = build_index(default, EmbeddingCache(Path(tempfile.mkdtemp()) / "e.db"))
     strong_needed = STRONG_NEEDED[questions.stem]
-    tiers = Counter()
+    reached = Counter()
     for row in rows:
         n = count_text(row["turns"][0])
         got = route_for(RouteRequest(row["turns"][0], n, n), default, default_catalog, default_index)[0]
-        tiers[row["category"], got.tier == ("strong" if row["category"] in strong_needed else "cheap")] += 1
-    right = sum(n for (_, ok), n in tiers.items() if ok)
+        reached[row["category"], got.tier == ("strong" if row["category"] in strong_needed else "cheap")] += 1
+    right = sum(n for (_, ok), n in reached.items() if ok)
     print(f"  default profile, right tier (strong for {', '.join(sorted(strong_needed))}, cheap for the rest): "
-          f"{right}/{total}; " + ", ".join(f"{c} {tiers[c, True]}/{categories[c]}" for c in sorted(categories)))
+          f"{right}/{total}; " + ", ".join(f"{c} {reached[c, True]}/{categories[c]}" for c in sorted(categories)))
     return profile, catalog, index
 
 
@@ -171,6 +174,7 @@ def main() -> None:
         return
     accuracy(*HELD_OUT, "HELD OUT")
     profile, catalog, index = accuracy(*DEVELOPMENT, "DEVELOPMENT (the method was chosen on it; not held out)")
+    accuracy(DEVELOPMENT[0], DATA / "mtbench_routes_20.yaml", "DEVELOPMENT, twenty utterances a route", tiers=False)
 
     non_english()
 

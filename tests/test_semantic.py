@@ -12,7 +12,7 @@ import pytest
 from playground.base.paths import resolve_profile
 from playground.base.tokens import count_text
 from playground.config.catalog import build_catalog
-from playground.config.profile import load_profile
+from playground.config.profile import SemanticSpec, load_profile
 from playground.router import RouteRequest, decide
 from playground.router.embeddings import EmbeddingCache, EmbeddingError, MiniLMEncoder, minilm_path
 from playground.router.semantic import SemanticIndex, build_index, out_of_domain
@@ -196,3 +196,10 @@ def test_prefetching_a_file_of_prompts_batches_the_encodes_and_keeps_the_answers
     assert counting.texts == embedded  # match() read every view from the prefetched batch
     for got, want in zip(found, expected):
         assert got.similarities == pytest.approx(want.similarities, abs=1e-4)
+
+
+def test_a_route_scores_the_closer_half_of_its_utterances_unless_top_k_is_set():
+    # Chosen on development data (benchmarks/README.md): 5 with ten utterances, 10 with twenty.
+    sizes = (3, 10, 20, 26)
+    assert [SemanticSpec(utterances=tuple("abcdefghijklmnopqrstuvwxyz"[:n])).k for n in sizes] == [5, 5, 10, 13]
+    assert SemanticSpec(utterances=("a",) * 20, top_k=3).k == 3

@@ -124,7 +124,7 @@ class SemanticIndex:
         self._specs = {r.name: r.semantic for r in routes if r.semantic is not None}
         texts = [u for spec in self._specs.values() for u in spec.utterances]
         self._owner = np.repeat(np.arange(len(self.routes)), [len(s.utterances) for s in self._specs.values()])
-        self._top_k = [s.top_k for s in self._specs.values()]
+        self._top_k = [s.k for s in self._specs.values()]
         self._prefetched: dict[str, np.ndarray] = {}
         self._last: tuple[str, np.ndarray] | None = None
         if self.routes:
