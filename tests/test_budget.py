@@ -158,7 +158,7 @@ async def test_unpriced_replies_are_counted_not_taken_as_free(tmp_path, server):
     # `ask` says what is left after its reply; "≤" because unpriced replies may have used some of it.
     result = ask_cli(tmp_path, path, "and now?")
     assert result.returncode == 0, result.stderr
-    assert result.stderr.splitlines()[-1].endswith("today $0.6000 + unknown · ≤$99.40 left today")
+    assert result.stderr.splitlines()[-1].endswith("today $0.60 + unknown · ≤$99.40 left today")
 
 
 def test_near_a_limit_policies_without_a_cost_weight_take_the_cheapest():
@@ -179,3 +179,88 @@ def test_near_a_limit_policies_without_a_cost_weight_take_the_cheapest():
         decision = decide(request, profile, catalog, now=0.0, budget=status)
         assert decision.model == expected
     assert decision.budget == "85% of a limit used ($8.50 of $10.00 spent today): cheapest first"
+
+
+def test_near_the_limit_routes_step_down_to_cheaper_tiers():
+    from playground.config.catalog import build_catalog
+    from playground.config.profile import Profile
+    from playground.router import RouteRequest, decide
+    from playground.router.budget import SpendSnapshot, assess
+
+    def profile(step_down: bool = True) -> Profile:
+        return Profile.model_validate({
+            "name": "tiers", "models": {"strong": {"model": "openai/strong", "price": PRICEY},
+                                        "mid": {"model": "openai/mid", "price": CHEAP},
+                                        "cheap": {"model": "openai/cheap", "price": {"input_per_mtok": 1_000,
+                                                                                     "output_per_mtok": 2_000}},
+                                        "mystery": {"model": "openai/mystery"}},
+            "tiers": {"strong": ["strong"], "mid": ["mid"], "cheap": ["cheap"], "unpriced": ["mystery"]},
+            "routes": [{"name": "all", "tier": "strong", "select": "first"}],
+            "budget": {"daily_usd": 10, "step_down": step_down}})
+
+    request = RouteRequest("hi", 1, 1)
+    chosen = {}
+    for spent in (7.9, 8.5, 9.0, 9.5):
+        # Two tiers are cheaper than `strong` (the unpriced one cannot be ranked): a step per third of 80–100%.
+        status = assess(profile().budget, SpendSnapshot(day={"strong": Spend(spent)}, month={"strong": Spend(spent)}))
+        decision = decide(request, profile(), build_catalog(profile(), env={}), now=0.0, budget=status)
+        chosen[spent] = (decision.tier, decision.model)
+        if spent == 9.0:
+            assert decision.budget == "90% of a limit used ($9.00 of $10.00 spent today): strong → mid tier; " \
+                                      "cheapest first"
+    assert chosen == {7.9: ("strong", "strong"), 8.5: ("strong", "strong"), 9.0: ("mid", "mid"),
+                      9.5: ("cheap", "cheap")}
+    # A model's own limit makes that model cheaper-first but moves no route off its tier.
+    status = assess(profile().budget, SpendSnapshot())
+    assert decide(request, profile(), build_catalog(profile(), env={}), now=0.0, budget=status).tier == "strong"
+    kept = profile(step_down=False)
+    status = assess(kept.budget, SpendSnapshot(day={"strong": Spend(9.5)}, month={"strong": Spend(9.5)}))
+    decision = decide(request, kept, build_catalog(kept, env={}), now=0.0, budget=status)
+    assert (decision.tier, decision.model) == ("strong", "strong")
+    assert decision.budget == "95% of a limit used ($9.50 of $10.00 spent today): cheapest first"
+
+
+async def test_a_budget_scoped_to_all_counts_every_profiles_spend(tmp_path, server):
+    server.script("cheap", text="counted")
+    server.script("pricey", text="counted")
+    path = write(tmp_path, server.api_base, None, free=False)
+    other = open_session(str(path), tmp_path / "h.db")
+    _, done, _ = await turn(other, model="pricey")  # spent under the profile `budget-test`
+    spent = done.day_cost.known_usd
+
+    def budgeted(scope: str):
+        data = yaml.safe_load(path.read_text())
+        data.update(name="watcher", budget={"daily_usd": round(spent * 0.9, 6), "scope": scope})
+        mine = tmp_path / f"{scope}.yaml"
+        mine.write_text(yaml.safe_dump(data, sort_keys=False))
+        session = open_session(str(mine), tmp_path / "h.db")
+        session.seed_health()  # as `ask` and the app do once the session is open: spend read from history
+        return session
+
+    decision, done, failed = await turn(budgeted("profile"))
+    assert failed is None and done.reply.text == "counted" and not decision.budget  # its own spend: nothing yet
+    decision, done, failed = await turn(budgeted("all"))
+    assert decision is None and done is None
+    assert failed.startswith("budget reached: $") and "spent today" in failed
+
+
+async def test_near_the_limit_a_turn_is_answered_by_a_cheaper_tier_over_http(tmp_path, server):
+    server.script("pricey", text="the strong tier")
+    server.script("cheap", text="the cheap tier")
+    path = tmp_path / "tiers.yaml"
+    data = profile_data(server.api_base, {"pricey": {"price": PRICEY}, "cheap": {"price": CHEAP}}, name="tiers",
+                        tiers={"strong": ["pricey"], "light": ["cheap"]}, fallbacks=[],
+                        routes=[{"name": "all", "tier": "strong"}])
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    session = open_session(str(path), tmp_path / "h.db")
+    decision, done, _ = await turn(session)
+    assert (decision.tier, done.reply.text) == ("strong", "the strong tier")
+
+    data["budget"] = {"daily_usd": round(done.day_cost.known_usd / 0.92, 6)}  # 92% spent: past 90%, one step
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    session.apply_profile(load_profile(path))
+    session.state.refresh_monitor(session.store)
+    decision, done, _ = await turn(session)
+    assert (decision.tier, decision.model, done.reply.text) == ("light", "cheap", "the cheap tier")
+    assert decision.budget.startswith("92% of a limit used") and "strong → light tier" in decision.budget
+    assert done.reply.final.route == "all" and server.hits == {"pricey": 1, "cheap": 1}

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
+from playground.base.money import dollars
 from playground.base.records import Cost
 from playground.config.profile import load_profile
 from playground.history.export import rows
 from playground.history.store import HistoryFilter, Store
-from playground.present.format import dollars
 from playground.services.chat import ChatService
 from playground.services.events import ReplyDone
 from playground.services.routing_state import RoutingState
@@ -60,10 +60,11 @@ def test_a_fully_priced_reply_keeps_its_number(server, make_profile, tmp_path):
 def test_money_prints_one_way():
     assert dollars(8.999999999999999e-05) == "$0.00009"
     assert dollars(0.0123456) == "$0.0123"
-    assert dollars(2.5) == "$2.5000"
+    assert dollars(2.5) == "$2.50" and dollars(1234.5) == "$1,234.50" and dollars(0.46) == "$0.46"
+    assert dollars(-0.0123) == "-$0.0123" and dollars(0.0000451) == "$0.000045"
     assert dollars(0) == "$0" and dollars(None) == "$?"
     assert dollars(1e-9) == "<$0.000001"
-    assert dollars(Cost(0.0, 2)) == "$?" and dollars(Cost(0.012, 1)) == "$0.0120 + unknown"
+    assert dollars(Cost(0.0, 2)) == "$?" and dollars(Cost(0.012, 1)) == "$0.012 + unknown"
     assert Cost.of([0.01, None, 0.02]) == Cost(0.03, 1) and Cost.of([0.01, None, 0.02]).usd is None
 
 

@@ -50,7 +50,7 @@ def test_history_lists_conversations_newest_first(capsys, db):
     code, out, _ = _run(capsys, "history", "--db", db)
     lines = out.splitlines()
     assert code == 0 and len(lines) == 2
-    assert 'tax "AND" NEAR(' in lines[0] and "$0.0200" in lines[0] and "[strong]" in lines[0]
+    assert 'tax "AND" NEAR(' in lines[0] and "$0.02 " in lines[0] and "[strong]" in lines[0]
     assert "tell me about otters" in lines[1] and "$0.001" in lines[1]
 
 
@@ -101,7 +101,7 @@ def test_stats_json_and_text(capsys, db):
     assert stats["by_model"][0]["latency"] == {"p50_ms": 1000.0, "p95_ms": 1000.0}
     assert stats["savings"]["baseline"] == "gpt-4.1" and "saved_usd" in stats["savings"]
     code, out, _ = _run(capsys, "stats", "--db", db)
-    assert "2 prompts, 2 requests, 20 tokens in / 10 out, $0.0210" in out
+    assert "2 prompts, 2 requests, 20 tokens in / 10 out, $0.021" in out
     assert "TTFT p50 200 ms p95 200 ms" in out
     code, out, _ = _run(capsys, "stats", "--db", db, "--json", "--since", "2030-01-01")
     assert json.loads(out)["requests"] == 0

@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from playground.base.money import dollars
 from playground.base.records import Attempt, Cost, Failure
 from playground.history.migrations import MIGRATIONS
 from playground.history.store import Store, StoreError
-from playground.present.format import dollars
 
 
 def attempt(alias="m", *, hop=0, cost=0.001, failure=None, started_at=None, text="reply") -> Attempt:
@@ -108,7 +108,7 @@ def test_costs_per_conversation_and_today(tmp_path):
     two_days_ago = (datetime.now(UTC) - timedelta(days=2)).timestamp()
     store.record_attempt(attempt(cost=8.0, started_at=two_days_ago), two, p2, None, None)
     assert store.conversation_cost(one) == Cost(pytest.approx(0.75), 1)
-    assert store.conversation_cost(one).usd is None and dollars(store.conversation_cost(one)) == "$0.7500 + unknown"
+    assert store.conversation_cost(one).usd is None and dollars(store.conversation_cost(one)) == "$0.75 + unknown"
     assert store.conversation_cost(two).usd == pytest.approx(9.0)
     assert store.conversation_cost("nope") == Cost(0.0, 0)
     assert store.today_cost() == Cost(pytest.approx(1.75), 1)

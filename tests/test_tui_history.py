@@ -79,7 +79,7 @@ async def test_history_lists_conversations_and_searches_as_you_type(session):
         screen = await _open_history(pilot)
         rows = _rows(screen)
         assert [r[0] for r in rows] == ["[bold]markup[/bold] in a title", "tell me about otters"]
-        assert rows[0][2:4] == ["strong", "$0.0300"] and rows[1][2:4] == ["cheap", "$0.003"]
+        assert rows[0][2:4] == ["strong", "$0.03"] and rows[1][2:4] == ["cheap", "$0.003"]
         assert "2 conversations" in str(screen.query_one("#history-status", Static).render())
         await pilot.press(*"beav")
         await _wait_for(pilot, lambda: len(_rows(screen)) == 1)
@@ -165,13 +165,13 @@ async def test_stats_screen_shows_figures_per_model(session):
         await pilot.press("f4")
         await _wait_for(pilot, lambda: "prompts" in str(app.screen.query_one("#stats-summary").render()))
         summary = str(app.screen.query_one("#stats-summary").render())
-        assert "3 prompts, 3 requests, 300 tokens in / 150 out, $0.0330" in summary
+        assert "3 prompts, 3 requests, 300 tokens in / 150 out, $0.033" in summary
         assert "TTFT p50 250 ms p95 250 ms · total p50 1.50 s p95 1.50 s" in summary
         # Baseline: the dearest priced model, strong: 300 × $10/M + 150 × $30/M = $0.0075 against $0.033.
         assert "against strong for everything: $0.0075; the router cost an extra $0.0255" in summary
         models = app.screen.query_one("#stats-models", DataTable)
         rows = {str(models.get_row_at(i)[0]): [str(c) for c in models.get_row_at(i)] for i in range(models.row_count)}
-        assert rows["strong"][1:6] == ["1", "0.0%", "100", "50", "$0.0300"]
+        assert rows["strong"][1:6] == ["1", "0.0%", "100", "50", "$0.03"]
         assert rows["cheap"][1:6] == ["2", "0.0%", "200", "100", "$0.003"]
         await pilot.press("f3")  # straight from stats to history
         await _wait_for(pilot, lambda: isinstance(app.screen, HistoryScreen))

@@ -3,15 +3,20 @@ the budget leaves, within 80 columns; both from history written over real HTTP."
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
+import sys
+
 import yaml
 
 from playground.router import drift
 from playground.services.session import open_session
+from playground.tui import app as tui_app
 from playground.tui.app import PlaygroundApp
 from playground.tui.widgets.models import ModelsPanel
 from playground.tui.widgets.reply import ReplyView
 from playground.tui.widgets.status import StatusBar
-from tests.support.helpers import STUB_PRICE, profile_data
+from tests.support.helpers import STUB_PRICE, guarded_env, profile_data
 from tests.support.pilot import painted_text, wait_for
 
 
@@ -62,6 +67,29 @@ async def test_past_the_budget_the_chat_refuses_in_one_line(tmp_path, server):
         reply = pilot.app.screen.query(ReplyView).last()
         await wait_for(pilot, lambda: "not sent" in str(reply.query_one(".reply-meta").render()))
         note = str(reply.query_one(".reply-meta").render())
-        # 23 tokens in at $10/Mtok, 2 out at $20/Mtok: $0.00027 against a $0.0001 limit.
-        assert note.startswith("not sent: budget reached: $0.0003 of $0.0001 spent today; no free or local model")
+        # 21 tokens in at $10/Mtok, 2 out at $20/Mtok: $0.00025 against a $0.0001 limit.
+        assert note.startswith("not sent: budget reached: $0.00025 of $0.0001 spent today; no free or local model")
     assert server.hits["paid"] == 1  # only the turn before the app
+
+
+async def test_spend_from_another_process_reaches_the_running_chat(tmp_path, server, monkeypatch):
+    monkeypatch.setattr(tui_app, "SPEND_POLL_S", 0.3)
+    server.script("paid", text="worth it")
+    path = tmp_path / "p.yaml"
+    data = profile_data(server.api_base, ["paid"], name="shared", budget={"daily_usd": 1},
+                        price={"input_per_mtok": 1000, "output_per_mtok": 2000})
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    session = open_session(str(path), tmp_path / "h.db")
+    async with PlaygroundApp(session).run_test(size=(80, 24)) as pilot:
+        status = pilot.app.screen.query_one(StatusBar)
+        await wait_for(pilot, lambda: "$1.00 left today" in painted_text(status))
+        # Another process spends under the same profile: `playground ask` in a terminal beside the app.
+        done = await asyncio.to_thread(
+            subprocess.run, [sys.executable, "-m", "playground", "ask", "spend a little", "--profile", str(path),
+                             "--db", str(tmp_path / "h.db")],
+            capture_output=True, text=True, timeout=120, env=guarded_env(PLAYGROUND_HOME=str(tmp_path / "home")))
+        assert done.returncode == 0, done.stderr
+        await wait_for(pilot, lambda: "$1.00" not in painted_text(status), timeout=10)
+        line = painted_text(status)
+        assert "$0.986 left today" in line and "today $0.014 ·" in line  # 14 tokens at $1,000/Mtok
+    assert server.hits["paid"] == 1

@@ -132,10 +132,10 @@ def ask(prompt, model, api_base, conversation, latest, system, temperature, as_j
 
 
 async def _run_ask(session, prompt, model, conversation, settings, as_json, explain, tags, incognito) -> int:
+    from playground.base.money import dollars
     from playground.present.format import (
         cascade_summary,
         decision_trace,
-        dollars,
         escalation_line,
         failure_line,
         meta_line,
@@ -267,8 +267,9 @@ def compare(prompt, models, api_base, conversation, latest, as_json) -> int:
 
 
 async def _run_compare(session, prompt: str, models: list[str], conversation: str | None, as_json: bool) -> int:
+    from playground.base.money import dollars
     from playground.base.safetext import one_line
-    from playground.present.format import dollars, seconds
+    from playground.present.format import seconds
     from playground.services.events import CompareDone
 
     async for event in session.compare.run(prompt, models, conversation_id=conversation):

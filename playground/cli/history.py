@@ -90,9 +90,10 @@ def _unfinished(store, conversation_id: str) -> str:
 
 
 def _list(search: str) -> int:
+    from playground.base.money import dollars
     from playground.base.safetext import one_line
     from playground.history.store import HistoryFilter
-    from playground.present.format import conversation_title, dollars, local_time
+    from playground.present.format import conversation_title, local_time
 
     limit = option("limit", LIMIT)
     if limit < 1:
@@ -178,8 +179,9 @@ def stats(since: str | None, baseline: str | None, as_json: bool, experiments: b
 
 
 def render_stats(stats) -> str:
+    from playground.base.money import dollars
     from playground.base.safetext import one_line
-    from playground.present.format import dollars, escalated, milliseconds, per_success, percent, stats_summary
+    from playground.present.format import escalated, milliseconds, per_success, percent, stats_summary
 
     lines = stats_summary(stats)
     if stats.by_day:

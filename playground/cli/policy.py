@@ -84,7 +84,7 @@ def _accuracy(value: str | None):
 
 def _eval_live(profile_file, data: Path, more_profiles, as_json, results, per_provider, judge) -> int:
     from playground.base.errors import SourceError
-    from playground.present.format import dollars
+    from playground.base.money import dollars
     from playground.services.live_eval import read_prompts, run_live, summarise
 
     if more_profiles:
@@ -153,13 +153,13 @@ def tune(profile_file, data, use_history, target_quality, folds, seed, embedding
     PROFILE is the profile name or YAML file to start from.
     """
     from playground.base.files import write_private
+    from playground.base.money import dollars
     from playground.base.paths import resolve_profile
     from playground.config.profile import ProfileError, load_profile
     from playground.policy.evaluation import EvalError
     from playground.policy.export import to_profile_yaml
     from playground.policy.replay import load_replay
     from playground.policy.tune import tune
-    from playground.present.format import dollars
     from playground.router.embeddings import EmbeddingError
 
     if folds < 2:

@@ -371,11 +371,18 @@ class BudgetLimit(_Strict):
 
 
 class Budget(BudgetLimit):
-    """What this profile may spend (its own conversations only), and per model. Past 80% of a limit the
-    router prefers cheaper models; past the limit it refuses, unless a free or local model can answer."""
+    """What may be spent, in all and per model. Past 80% of the profile's limit the router prefers cheaper
+    models and steps down to cheaper tiers; past the limit it refuses, unless a free or local model can answer."""
 
     models: dict[str, BudgetLimit] = Field(default_factory=dict)
-    """Limits of single models, by alias; each counts that model's spend under this profile."""
+    """Limits of single models, by alias; each counts that model's spend under `scope`."""
+    scope: Literal["profile", "all"] = "profile"
+    """What counts against the limits: `profile`, conversations routed by a profile of this name (from any
+    process); `all`, everything in this history database, whichever profile (one provider bill)."""
+    step_down: bool = True
+    """Near the profile's limit, answer from a cheaper tier: with k tiers cheaper than the route's (by the
+    cheapest priced model's estimate for the prompt), one step down per 1/(k+1) of the last 20% spent, so
+    with one cheaper tier from 90% on. False keeps each route's tier and only ranks cheaper models first."""
 
     @model_validator(mode="after")
     def _some_limit(self) -> Budget:

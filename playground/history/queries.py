@@ -420,17 +420,17 @@ def latest_judgements(cursor: Cursor, per_model: int) -> Rows:
         "SELECT model, at, good FROM ranked WHERE n <= ? ORDER BY model, at DESC", (per_model,)).fetchall()
 
 
-def spend_by_model(cursor: Cursor, profile: str, month_start: datetime, day_start: datetime) -> Rows:
-    """A profile's spend per model since the start of the month and of the day: the priced sum, and how
-    many attempts had no known price (left out of the sum, and counted)."""
+def spend_by_model(cursor: Cursor, profile: str | None, month_start: datetime, day_start: datetime) -> Rows:
+    """A profile's spend (every profile's, for None) per model since the start of the month and of the day:
+    the priced sum, and how many attempts had no known price (left out of the sum, and counted)."""
     day = utc_text(day_start)
     return cursor.execute(
         "SELECT a.model_alias, total(a.cost_usd) AS month_usd, count(*) - count(a.cost_usd) AS month_unpriced, "
         "total(a.cost_usd) FILTER (WHERE a.started_at >= ?) AS day_usd, "
         "count(*) FILTER (WHERE a.started_at >= ? AND a.cost_usd IS NULL) AS day_unpriced "
         f"FROM attempts a INDEXED BY {ATTEMPTS_FOR_SPEND} JOIN conversations c ON c.id = a.conversation_id "
-        "WHERE a.started_at >= ? AND c.profile = ? GROUP BY a.model_alias",
-        (day, day, utc_text(min(month_start, day_start)), profile)).fetchall()
+        "WHERE a.started_at >= ? AND (? IS NULL OR c.profile = ?) GROUP BY a.model_alias",
+        (day, day, utc_text(min(month_start, day_start)), profile, profile)).fetchall()
 
 
 # Export -----------------------------------------------------------------------------------------

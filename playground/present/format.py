@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from playground.base.money import dollars
 from playground.base.records import Attempt, Cost, LiveStats, Reply
 from playground.base.safetext import one_line
 from playground.config.catalog import ModelInfo
@@ -11,26 +12,6 @@ from playground.history.stats import Escalations, Outcomes, Stats
 from playground.history.store import ConversationSummary
 from playground.router.decide import Decision
 from playground.services.events import Checked
-
-SMALLEST_SHOWN_USD = 0.000001
-
-
-def dollars(value: float | Cost | None) -> str:
-    """Money in text, one way everywhere: "$0.0123", "$0.000045", "$?" when unknown, and for a sum
-    with unpriced parts "$0.0123 + unknown" (never "$0")."""
-    if isinstance(value, Cost):
-        if not value.unknown:
-            return dollars(value.known_usd)
-        return f"{dollars(value.known_usd)} + unknown" if value.known_usd else "$?"
-    if value is None:
-        return "$?"
-    if value == 0:
-        return "$0"
-    if abs(value) < SMALLEST_SHOWN_USD:
-        return f"<${SMALLEST_SHOWN_USD:.6f}"
-    if abs(value) < 0.01:
-        return f"${value:.6f}".rstrip("0")
-    return f"${value:.4f}"
 
 
 def model_detail(info: ModelInfo) -> str:

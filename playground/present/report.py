@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from playground.base.money import dollars
 from playground.policy.evaluation import EvalReport
-from playground.present.format import dollars
 from playground.present.plots import terminal_plot
 
 

@@ -9,6 +9,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from playground.base.money import dollars
 from playground.config.profile import Budget, BudgetLimit
 
 PRESSURE_FROM = 0.8
@@ -70,7 +71,7 @@ class Limit:
         who = "" if self.scope == PROFILE else f" on {self.scope}"
         unpriced = "" if not self.spent.unpriced else \
             f" (excludes {self.spent.unpriced} unpriced repl{'y' if self.spent.unpriced == 1 else 'ies'})"
-        return f"{usd(self.spent.known_usd)} of {usd(self.limit_usd)} spent{who} {self.period}{unpriced}"
+        return f"{dollars(self.spent.known_usd)} of {dollars(self.limit_usd)} spent{who} {self.period}{unpriced}"
 
     def left(self) -> str:
         """"$0.42 left today"; "≤$0.42" when unpriced replies may have used some of it."""
@@ -79,17 +80,7 @@ class Limit:
         # Rounded down ("$5.00 left" must not be shown when a fraction of a cent is spent), after float noise.
         step = 100 if self.left_usd >= 1 else 10_000
         left = math.floor(round(self.left_usd * step, 6)) / step
-        return f"{'≤' if self.spent.unpriced else ''}{usd(left)} left {self.period}"
-
-
-def usd(value: float) -> str:
-    """Cents for a dollar or more; small sums keep up to four decimals ($0.0012), never "$0.00"."""
-    if value >= 1 or value == 0:
-        return f"${value:.2f}"
-    if value < 0.0001:
-        return "<$0.0001"
-    digits = f"{value:.4f}".rstrip("0")
-    return f"${digits}{'0' * max(0, 2 - len(digits.split('.')[1]))}"
+        return f"{'≤' if self.spent.unpriced else ''}{dollars(left)} left {self.period}"
 
 
 @dataclass(frozen=True)
@@ -109,6 +100,10 @@ class BudgetStatus:
     def reached(self, alias: str) -> Limit | None:
         """The limit that stops this model (the profile's first), if any."""
         return next((limit for limit in self.applying(alias) if limit.reached), None)
+
+    def profile_pressure(self) -> float:
+        """How near the profile's own limits (not single models') are to their end, 0 to 1."""
+        return max((limit.pressure for limit in self.limits if limit.scope == PROFILE), default=0.0)
 
     def tightest(self) -> Limit | None:
         """The profile's limit with the least left: what the status line shows."""

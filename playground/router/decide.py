@@ -5,6 +5,7 @@ Pure: everything it needs (health, the semantic index, randomness) is passed in.
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Mapping, Sequence
@@ -272,6 +273,7 @@ def decide(request: RouteRequest, profile: Profile, catalog: Catalog, *,
     similarities: dict[str, float] = {}
     route, tier_name, why, score, threshold, skipped = _pick_route(request, profile, catalog, facts, semantic,
                                                                    similarities)
+    tier_name, stepped = _step_down(tier_name, profile, catalog, budget, tokens, output, health, now)
     rng = rng or random.Random()
     assignment = _assignment(route, catalog, tokens, output, health, now, budget, tallies or {}, rng)
     tier = catalog.members(profile.tiers[tier_name])
@@ -352,12 +354,13 @@ def decide(request: RouteRequest, profile: Profile, catalog: Catalog, *,
     return Decision(route.name, route.stage, why, chain[0].info.alias, tuple(e.info.alias for e in chain[1:]),
                     request.prompt_tokens, tuple(candidates), tier_name, score, threshold, tuple(skipped),
                     similarities, runner_up, margin,
-                    budget=_budget_note(budget, route.select, stopped, {e.info.alias for e in chain}),
+                    budget=_budget_note(budget, route.select, stopped, {e.info.alias for e in chain}, stepped),
                     experiment=assignment.experiment if assignment else None,
                     arm=assignment.arm if assignment else None, assigned=bool(assignment and assignment.assigned))
 
 
-def _budget_note(budget: BudgetStatus | None, policy: str, stopped: list[str], aliases: set[str]) -> str:
+def _budget_note(budget: BudgetStatus | None, policy: str, stopped: list[str], aliases: set[str],
+                 stepped: str) -> str:
     if budget is None:
         return ""
     if stopped:
@@ -367,7 +370,33 @@ def _budget_note(budget: BudgetStatus | None, policy: str, stopped: list[str], a
     if near is None or not near.pressure:
         return ""
     how = f"cost weight ×{1 + COST_BOOST * near.pressure:.1f}" if policy == "weighted" else "cheapest first"
-    return f"{near.used:.0%} of a limit used ({near.describe()}): {how}"
+    return f"{near.used:.0%} of a limit used ({near.describe()}): {stepped + '; ' if stepped else ''}{how}"
+
+
+def _step_down(tier_name: str, profile: Profile, catalog: Catalog, budget: BudgetStatus | None, tokens: int,
+               output: int, health: Mapping[str, ModelHealth], now: float) -> tuple[str, str]:
+    """The tier that answers near the profile's limit, and "strong → cheap tier" when it is not the route's.
+    Tiers are ranked by the cheapest priced model that can take the prompt; a tier with none is never chosen."""
+    pressure = budget.profile_pressure() if budget is not None else 0.0
+    if not pressure or profile.budget is None or not profile.budget.step_down:
+        return tier_name, ""
+
+    def cheapest(name: str) -> float | None:
+        known = [cost for info in catalog.members(profile.tiers[name])
+                 if unfit(info, tokens, health.get(info.alias), now) is None
+                 and (cost := estimate(info, tokens, output, health.get(info.alias)).cost) is not None]
+        return min(known, default=None)
+
+    own = cheapest(tier_name)
+    if own is None:
+        return tier_name, ""
+    cheaper = sorted(((cost, name) for name in profile.tiers
+                      if name != tier_name and (cost := cheapest(name)) is not None and cost < own), reverse=True)
+    steps = min(len(cheaper), math.floor(pressure * (len(cheaper) + 1)))
+    if not steps:
+        return tier_name, ""
+    chosen = cheaper[steps - 1][1]
+    return chosen, f"{tier_name} → {chosen} tier"
 
 
 def _assignment(route: Route, catalog: Catalog, tokens: int, output: int, health: Mapping[str, ModelHealth],

@@ -45,11 +45,13 @@ def read_drift(store: Store, aliases: Iterable[str], now: float | None = None) -
 
 
 def read_spend(store: Store, profile: Profile, now: datetime | None = None) -> SpendSnapshot:
-    """The profile's spend per model today and this month, on the local calendar."""
+    """The spend per model today and this month, on the local calendar, under the budget's scope: this
+    profile's conversations, or every conversation in the store."""
     local = (now or datetime.now()).astimezone()
     day = local.replace(hour=0, minute=0, second=0, microsecond=0)
     month = day.replace(day=1)
-    rows = store.read(queries.spend_by_model, profile.name, month, day)
+    everything = profile.budget is not None and profile.budget.scope == "all"
+    rows = store.read(queries.spend_by_model, None if everything else profile.name, month, day)
     return SpendSnapshot(day={r["model_alias"]: Spend(r["day_usd"], r["day_unpriced"]) for r in rows},
                          month={r["model_alias"]: Spend(r["month_usd"], r["month_unpriced"]) for r in rows})
 
@@ -60,15 +62,15 @@ class Monitor:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._drift: dict[str, ModelDrift] = {}
-        self._spend: tuple[str, SpendSnapshot] = ("", SpendSnapshot())
-        """The spend of the profile (by name) it was read for."""
+        self._spend: tuple[tuple[str, str], SpendSnapshot] = (("", ""), SpendSnapshot())
+        """The spend, and what it was read for: the profile's name and the budget's scope."""
 
     def refresh(self, store: Store, profile: Profile, aliases: Iterable[str], *, drift: bool = True) -> None:
         """Re-read the profile's spend (and every model's drift, unless `drift` is False) from history."""
         spend = read_spend(store, profile) if profile.budget else SpendSnapshot()
         found = read_drift(store, aliases) if drift else None
         with self._lock:
-            self._spend = (profile.name, spend)
+            self._spend = (_counted(profile), spend)
             if found is not None:
                 self._drift = found
 
@@ -80,5 +82,9 @@ class Monitor:
         """The profile's limits against its spend at the last refresh (none read yet for a profile just
         switched to: its spend counts from the next refresh, a worker's moment later)."""
         with self._lock:
-            name, spend = self._spend
-        return budgets.assess(profile.budget, spend if name == profile.name else SpendSnapshot())
+            counted, spend = self._spend
+        return budgets.assess(profile.budget, spend if counted == _counted(profile) else SpendSnapshot())
+
+
+def _counted(profile: Profile) -> tuple[str, str]:
+    return profile.name, profile.budget.scope if profile.budget is not None else ""

@@ -27,12 +27,16 @@ from playground.tui import collect, preferences
 from playground.tui.messages import EngineFailed, EngineReady, ProfileChanged, ProfileInvalid
 
 if TYPE_CHECKING:
+    from playground.base.records import Cost
     from playground.services.session import Session
 
 # Everything that needs the session (the chat and every other screen, the store, pydantic) is imported
 # after the first paint: run_tui paints a starting screen while a thread opens the session.
 
 PROFILE_POLL_S = 1.0
+SPEND_POLL_S = 15.0
+"""How often a profile with a budget re-reads today's spend: other processes (`playground ask`, another
+window) spend from the same history, and a new day starts with nothing spent."""
 KEY_SETTLE_LIMIT_S = 0.25
 """How long the next key waits for the one before it to be handled, if its probe got lost on the way
 (the widget it went to was removed)."""
@@ -76,6 +80,9 @@ class PlaygroundApp(App):
         """None while LiteLLM loads; prompts sent before then wait for it."""
         self.engine_signal: Signal[EngineReady | EngineFailed] = Signal(self, "engine")
         self.profile_signal: Signal[ProfileChanged | ProfileInvalid] = Signal(self, "profile")
+        self.spend_signal: Signal[Cost] = Signal(self, "spend")
+        """Today's spend in the whole history, re-read every SPEND_POLL_S: other processes spend too."""
+        self._spent_today: Cost | None = None
         # Read once: the file is written by this process only (when the theme changes).
         theme = preferences.load().get("theme")
         if isinstance(theme, str) and theme in self.available_themes:
@@ -92,6 +99,7 @@ class PlaygroundApp(App):
         else:
             self._start()
         self.set_interval(PROFILE_POLL_S, self._check_profile)
+        self.set_interval(SPEND_POLL_S, self._poll_spend)
         collect.defer_full_collections()
         self.theme_changed_signal.subscribe(self, lambda theme: self._remember_theme(theme.name))
         self.set_interval(collect.IDLE_BEFORE_COLLECTING_S, lambda: collect.collect_if_idle(self._last_input))
@@ -316,6 +324,20 @@ class PlaygroundApp(App):
         # Embedding new utterances takes a moment; until it is done, semantic routes are skipped and say so.
         self.session.state.semantic = None
         self.session.build_semantic_index()
+
+    def _poll_spend(self) -> None:
+        if self.session is not None:
+            self._refresh_spend()
+
+    @work(thread=True, group="spend", exclusive=True, exit_on_error=False)
+    def _refresh_spend(self) -> None:
+        if self.session.profile.budget is not None:
+            self.session.state.refresh_monitor(self.session.store, drift=False)
+        today = self.session.store.today_cost()
+        if today != self._spent_today and self.is_running:
+            self._spent_today = today
+            with contextlib.suppress(RuntimeError):  # the loop closed between the check and the call
+                self.call_from_thread(self.spend_signal.publish, today)
 
     @work(thread=True, group="monitor", exclusive=True, exit_on_error=False)
     def _refresh_monitor(self) -> None:

@@ -179,6 +179,7 @@ class ChatScreen(Screen):
             box.move_cursor(box.document.end)
         self.app.engine_signal.subscribe(self, self._engine_changed)
         self.app.profile_signal.subscribe(self, self._profile_changed)
+        self.app.spend_signal.subscribe(self, lambda today: setattr(self.query_one(StatusBar), "day_cost", today))
         # A reply can outgrow the screen after the last turn began: anchor the moment it does.
         self.watch(self.query_one("#transcript", VerticalScroll), "virtual_size", self._transcript_resized, init=False)
         if self.app.engine is not None:

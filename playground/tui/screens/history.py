@@ -15,9 +15,10 @@ from textual.widgets import DataTable, Input, Select, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from playground.base.dates import parse_since
+from playground.base.money import dollars
 from playground.base.safetext import one_line
 from playground.history.store import ConversationSummary, HistoryFilter, Store
-from playground.present.format import conversation_title, dollars, local_time
+from playground.present.format import conversation_title, local_time
 from playground.tui.screens.dialogs import Confirm, TextPrompt
 from playground.tui.widgets.footer import Footer
 

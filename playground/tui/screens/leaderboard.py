@@ -12,8 +12,9 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
+from playground.base.money import dollars
 from playground.base.records import Vote
-from playground.present.format import dollars, empty_board_note, seconds
+from playground.present.format import empty_board_note, seconds
 from playground.services.leaderboard import categories, standings
 from playground.services.session import Session
 from playground.tui.widgets.footer import Footer

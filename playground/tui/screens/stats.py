@@ -16,11 +16,11 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from textual_plotext import PlotextPlot
 
 from playground.base.dates import parse_since
+from playground.base.money import dollars
 from playground.base.safetext import one_line
 from playground.config.catalog import ModelInfo
 from playground.history.stats import Stats, compute
 from playground.present.format import (
-    dollars,
     empty_spend_note,
     escalated,
     milliseconds,

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from rich.text import Text
 from textual.widgets import Static
 
+from playground.base.money import dollars
 from playground.config.catalog import Catalog
-from playground.present.format import dollars
 from playground.router.budget import BudgetStatus
 from playground.router.drift import ModelDrift
 

@@ -12,7 +12,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from playground.present.format import dollars
+from playground.base.money import dollars
 
 SEPARATOR = " · "
 
