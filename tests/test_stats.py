@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlite_utils
 
+from playground.base.money import dollars
 from playground.base.records import Attempt, Cost, Failure
 from playground.config.catalog import ModelInfo
 from playground.config.profile import ModelSpec
@@ -120,6 +121,11 @@ def test_per_day_per_model_and_per_route(store):
     assert (broken.error_rate, broken.ttft, broken.cost_usd) == (1.0, Percentiles(None, None), 0)
     assert [(r.route, r.turns, round(r.cost_usd, 6)) for r in stats.by_route] == [
         ("code", 2, 0.0201), ("everyday", 2, 0.0015)]
+    # The one unpriced attempt stays unknown in its day, model and route, never a priced-looking sum.
+    for rows in (stats.by_day, stats.by_model, stats.by_route):
+        assert sum(row.unpriced for row in rows) == 1
+        assert [dollars(row.cost).endswith(" + unknown") or dollars(row.cost) == "$?" for row in rows].count(True) == 1
+    assert dollars(stats.cost) == "$0.0216 + unknown"
 
 
 def test_days_follow_the_utc_offset(store):

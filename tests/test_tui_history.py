@@ -212,11 +212,13 @@ async def test_the_search_box_has_room_at_80x24(session):
         assert all(select.size.width >= 10 for select in screen.query("#history-filters Select"))
 
 
-@pytest.mark.parametrize(("cost", "says"), [(None, "Nothing recorded in this window yet"),
-                                            (0.0, "1 request in this window cost $0")])
+@pytest.mark.parametrize(("cost", "says"), [
+    ("nothing", "Nothing recorded in this window yet"),
+    (0.0, "1 request in this window (local models are free)"),
+    (None, "1 request in this window (1 had no known price: not plotted, never counted as $0)")])
 async def test_stats_with_nothing_spent_say_what_fills_the_plots(tmp_path, cost, says):
     session = open_session(_profile(tmp_path), tmp_path / "h.db")
-    if cost is not None:
+    if cost != "nothing":
         _turn(session.store, "a free question", "a free answer", "cheap", cost)
     try:
         async with PlaygroundApp(session, load_engine=False).run_test(size=(80, 24)) as pilot:

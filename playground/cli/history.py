@@ -185,7 +185,7 @@ def render_stats(stats) -> str:
 
     lines = stats_summary(stats)
     if stats.by_day:
-        lines += ["", "per day:"] + [f"  {d.day}  {d.requests:>6} requests  {dollars(d.cost_usd):>12}"
+        lines += ["", "per day:"] + [f"  {d.day}  {d.requests:>6} requests  {dollars(d.cost):>12}"
                                      for d in stats.by_day]
     if stats.by_model:
         lines += ["", f"  {'model':24} {'requests':>8} {'errors':>7} {'tokens in':>10} {'out':>9} {'cost':>12} "
@@ -194,7 +194,7 @@ def render_stats(stats) -> str:
         for m in stats.by_model:
             lines.append(
                 f"  {one_line(m.model_alias, 24):24} {m.requests:>8} {percent(m.error_rate):>7} "
-                f"{m.input_tokens:>10,} {m.output_tokens:>9,} {dollars(m.cost_usd):>12} "
+                f"{m.input_tokens:>10,} {m.output_tokens:>9,} {dollars(m.cost):>12} "
                 f"{milliseconds(m.ttft.p50_ms) + ' / ' + milliseconds(m.ttft.p95_ms):>17} "
                 f"{milliseconds(m.latency.p50_ms) + ' / ' + milliseconds(m.latency.p95_ms):>17} "
                 f"{f'{m.votes.wins}/{m.votes.shown}' if m.votes.shown else '–':>9} "
@@ -203,7 +203,7 @@ def render_stats(stats) -> str:
         lines += ["", f"  {'route':24} {'prompts':>8} {'cost':>12} {'escalated':>9} {'judged':>7} {'successes':>9} "
                       f"{'$/success':>10}"]
         for r in stats.by_route:
-            lines.append(f"  {one_line(r.route or '–', 24):24} {r.turns:>8} {dollars(r.cost_usd):>12} "
+            lines.append(f"  {one_line(r.route or '–', 24):24} {r.turns:>8} {dollars(r.cost):>12} "
                          f"{escalated(r.escalations):>9} {r.outcomes.judged:>7} {r.outcomes.successes:>9} "
                          f"{per_success(r.outcomes):>10}")
     return "\n".join(lines)

@@ -309,7 +309,8 @@ def spend_by_day(cursor: Cursor, since: datetime | None, utc_offset_minutes: int
     where, params = _since(since)
     day = "substr(started_at, 1, 10)" if not utc_offset_minutes else "date(started_at, ?)"
     shift = [f"{utc_offset_minutes:+d} minutes"] if utc_offset_minutes else []
-    return cursor.execute(f"SELECT {day} AS day, count(*) AS requests, total(cost_usd) AS cost_usd "
+    return cursor.execute(f"SELECT {day} AS day, count(*) AS requests, total(cost_usd) AS cost_usd, "
+                          "count(*) - count(cost_usd) AS unpriced "
                           f"FROM attempts INDEXED BY {ATTEMPTS_BY_TIME} {_where(where)} GROUP BY day ORDER BY day",
                           (*shift, *params)).fetchall()
 

@@ -79,12 +79,18 @@ class ModelStats:
     input_tokens: int
     output_tokens: int
     cost_usd: float
+    """The priced part; `unpriced` requests had no known price."""
     ttft: Percentiles
     latency: Percentiles
+    unpriced: int = 0
     votes: Votes = Votes()
     outcomes: Outcomes = Outcomes()
     escalations: Escalations = Escalations()
     """This model's answers a cascade checked, and those that failed (another model was asked)."""
+
+    @property
+    def cost(self) -> Cost:
+        return Cost(self.cost_usd, self.unpriced)
 
     @property
     def error_rate(self) -> float:
@@ -100,6 +106,11 @@ class RouteStats:
     outcomes: Outcomes = Outcomes()
     escalations: Escalations = Escalations()
     """The route's first answers a cascade checked, and those that failed: its escalation rate."""
+    unpriced: int = 0
+
+    @property
+    def cost(self) -> Cost:
+        return Cost(self.cost_usd, self.unpriced)
 
 
 @dataclass(frozen=True)
@@ -107,6 +118,12 @@ class DaySpend:
     day: str
     requests: int
     cost_usd: float
+    """The priced part."""
+    unpriced: int = 0
+
+    @property
+    def cost(self) -> Cost:
+        return Cost(self.cost_usd, self.unpriced)
 
 
 @dataclass(frozen=True)
@@ -147,6 +164,10 @@ class Stats:
     by_model: list[ModelStats] = field(default_factory=list)
     by_route: list[RouteStats] = field(default_factory=list)
     savings: Savings | None = None
+
+    @property
+    def cost(self) -> Cost:
+        return Cost(self.cost_usd, self.unpriced_requests)
 
     @property
     def error_rate(self) -> float:
@@ -214,7 +235,7 @@ def compute(store: Store, since: datetime | None = None, baseline: ModelInfo | N
         input_tokens=int(row["input_tokens"]), output_tokens=int(row["output_tokens"]), cost_usd=row["cost_usd"],
         ttft=_percentiles(store, "ttft_ms", since, int(row["timed_ttft"]), alias),
         latency=_percentiles(store, "latency_ms", since, int(row["timed_latency"]), alias),
-        votes=votes.get(alias, Votes()), outcomes=model_outcomes.get(alias, Outcomes()),
+        unpriced=int(row["unpriced"]), votes=votes.get(alias, Votes()), outcomes=model_outcomes.get(alias, Outcomes()),
         escalations=Escalations(*_escalations(model_checks.get(alias), "checked", "check_failed")),
     ) for alias, row in sorted(models.items(), key=lambda item: (-item[1]["cost_usd"], item[0]))]
 
@@ -235,10 +256,11 @@ def compute(store: Store, since: datetime | None = None, baseline: ModelInfo | N
         cost_usd=sum(m.cost_usd for m in by_model), unpriced_requests=int(sum(r["unpriced"] for r in models.values())),
         ttft=_percentiles(store, "ttft_ms", since, int(sum(r["timed_ttft"] for r in models.values()))),
         latency=_percentiles(store, "latency_ms", since, int(sum(r["timed_latency"] for r in models.values()))),
-        by_day=[DaySpend(row["day"], row["requests"], row["cost_usd"]) for row in day_groups],
+        by_day=[DaySpend(row["day"], row["requests"], row["cost_usd"], row["unpriced"]) for row in day_groups],
         by_model=by_model,
         by_route=[RouteStats(route, int(row["turns"]), row["cost_usd"], route_outcomes.get(route, Outcomes()),
-                             Escalations(*_escalations(route_checks.get(route), "first_checked", "escalated")))
+                             Escalations(*_escalations(route_checks.get(route), "first_checked", "escalated")),
+                             int(row["unpriced"]))
                   for route, row in sorted(routes.items(), key=lambda item: (-item[1]["cost_usd"], item[0] or ""))],
         savings=savings,
     )

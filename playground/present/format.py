@@ -171,9 +171,17 @@ def empty_spend_note(stats: Stats) -> str | None:
         return ("Nothing recorded in this window yet. Ask something in the chat (Esc goes back) or compare "
                 "models with F5; spend per day and per model are plotted here. A longer window may show more.")
     counted = f"{stats.requests} request{'s' if stats.requests != 1 else ''}"
-    return (f"No spend to plot: {counted} in this window cost $0 (local models are free, "
-            "and unpriced ones count as $0). Spend appears once a priced model answers: set its key in the "
-            "environment (e.g. OPENAI_API_KEY), then ask it or compare it with F5.")
+    unpriced = stats.unpriced_requests
+    why = "local models are free" if not unpriced else \
+        f"{unpriced} had no known price: not plotted, never counted as $0" + \
+        ("; the rest were free" if unpriced < stats.requests else "")
+    return (f"No spend to plot: {counted} in this window ({why}). Spend appears once a priced model answers: "
+            "set its key in the environment (e.g. OPENAI_API_KEY), then ask it or compare it with F5.")
+
+
+def unpriced_note(unpriced: int) -> str:
+    """What a spend figure or plot leaves out: "; 3 unpriced requests left out"."""
+    return f"; {unpriced} unpriced request{'s' if unpriced != 1 else ''} left out" if unpriced else ""
 
 
 def empty_board_note(category: str | None) -> str:
@@ -189,7 +197,7 @@ def stats_summary(stats: Stats) -> list[str]:
     lines = [
         f"since {stats.since.strftime('%Y-%m-%d %H:%M') if stats.since else 'the beginning'}: "
         f"{stats.turns} prompts, {stats.requests} requests, {stats.input_tokens:,} tokens in / "
-        f"{stats.output_tokens:,} out, {dollars(stats.cost_usd)}"
+        f"{stats.output_tokens:,} out, {dollars(stats.cost)}"
         + (f" ({stats.unpriced_requests} requests had no known price)" if stats.unpriced_requests else ""),
         f"errors {percent(stats.error_rate)} · failovers {percent(stats.fallback_rate)} of replies · "
         f"{stats.retries} retr{'y' if stats.retries == 1 else 'ies'} · "

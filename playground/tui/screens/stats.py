@@ -27,6 +27,7 @@ from playground.present.format import (
     per_success,
     percent,
     stats_summary,
+    unpriced_note,
 )
 from playground.services.session import Session
 from playground.tui.widgets.footer import Footer
@@ -112,21 +113,21 @@ class StatsScreen(Screen):
         for m in stats.by_model:
             models.add_row(
                 Text(m.model_alias), m.requests, percent(m.error_rate), f"{m.input_tokens:,}", f"{m.output_tokens:,}",
-                dollars(m.cost_usd), milliseconds(m.ttft.p50_ms), milliseconds(m.ttft.p95_ms),
+                dollars(m.cost), milliseconds(m.ttft.p50_ms), milliseconds(m.ttft.p95_ms),
                 milliseconds(m.latency.p50_ms), milliseconds(m.latency.p95_ms),
                 f"{m.votes.wins}/{m.votes.shown}" if m.votes.shown else "–", per_success(m.outcomes),
                 key=m.model_alias)
         routes = self.query_one("#stats-routes", DataTable)
         routes.clear()
         for r in stats.by_route:
-            routes.add_row(Text(r.route or "–"), r.turns, dollars(r.cost_usd), escalated(r.escalations),
+            routes.add_row(Text(r.route or "–"), r.turns, dollars(r.cost), escalated(r.escalations),
                            r.outcomes.judged, r.outcomes.successes, per_success(r.outcomes), key=r.route or "–")
 
     def _plot_days(self, stats: Stats) -> None:
         widget = self.query_one("#spend-by-day", PlotextPlot)
         plt = widget.plt
         plt.clear_data()
-        plt.title("Spend per day ($)")
+        plt.title(f"Spend per day ($){unpriced_note(stats.unpriced_requests)}")
         if stats.by_day:
             # Month-day labels: the year repeats on every bar and crowds the axis.
             plt.bar([d.day[5:] for d in stats.by_day], [d.cost_usd for d in stats.by_day])
@@ -136,7 +137,7 @@ class StatsScreen(Screen):
         widget = self.query_one("#spend-by-model", PlotextPlot)
         plt = widget.plt
         plt.clear_data()
-        plt.title("Spend per model ($)")
+        plt.title(f"Spend per model ($){unpriced_note(stats.unpriced_requests)}")
         top = stats.by_model[:8]
         if top:
             plt.bar([one_line(m.model_alias, 16) for m in top], [m.cost_usd for m in top], orientation="horizontal")
