@@ -174,6 +174,7 @@ def profile_yaml(folder: Path, api_base: str) -> str:
 
 
 async def run_screen(kind: str, profile: str, db: Path, seconds: float) -> dict:
+    load_before = os.getloadavg()[0]
     probe = Probe()
     session = open_session(profile, db)
     session.chat = StampedChat(session.state, session.store)
@@ -190,7 +191,8 @@ async def run_screen(kind: str, profile: str, db: Path, seconds: float) -> dict:
         cpu, wall = time.process_time(), time.perf_counter()
         keys = asyncio.create_task(probe_keys(app, wall + seconds))
         while time.perf_counter() - wall < seconds + 60:
-            await pilot.pause(0.2)
+            # Not pilot.pause: it lays out and repaints the screen each time, which the app alone would not.
+            await asyncio.sleep(0.2)
             if kind == "compare" and screen._finished:
                 break
             if kind == "chat" and any("TTFT" in str(r.query_one(".reply-meta").render())
@@ -217,7 +219,7 @@ async def run_screen(kind: str, profile: str, db: Path, seconds: float) -> dict:
         "lag_p50_ms": statistics.median(lags) * 1000, "lag_p99_ms": lags[int(len(lags) * 0.99)] * 1000,
         "lag_max_ms": lags[-1] * 1000,
         "key_p50_ms": statistics.median(keys_ms), "key_p95_ms": keys_ms[int(len(keys_ms) * 0.95)],
-        "key_max_ms": keys_ms[-1], "keys": len(keys_ms),
+        "key_max_ms": keys_ms[-1], "keys": len(keys_ms), "load": (load_before, os.getloadavg()[0]),
     }
 
 
@@ -278,8 +280,10 @@ def main() -> None:
         print(f"{r['screen']}: {r['cpu_s_per_1k_tokens'] / baseline['cpu_s_per_1k_tokens']:.2f}x the CPU per token of "
               f"reading the same stream with bare litellm.acompletion")
     compare = results[-1]
-    verdict = compare["lag_max_ms"] <= 500 and compare["key_max_ms"] <= 50
-    print(f"compare keeps up (lag ≤ 500 ms, key ≤ 50 ms): {'yes' if verdict else 'NO'}")
+    verdict = compare["key_p95_ms"] <= 50 and compare["lag_p50_ms"] <= 150
+    print(f"compare keeps up (key p95 ≤ 50 ms, lag p50 ≤ 150 ms, issue #12): {'yes' if verdict else 'NO'}")
+    print("load average (1 min) before and after each screen: "
+          + ", ".join(f"{r['screen']} {r['load'][0]:.1f} → {r['load'][1]:.1f}" for r in results))
 
 
 if __name__ == "__main__":

@@ -131,3 +131,23 @@ def test_normalised_yaml_round_trips(tmp_path):
     again = tmp_path / "again.yaml"
     again.write_text(to_profile_yaml(profile))
     assert load_profile(again) == profile
+
+
+def test_the_header_says_budgets_and_bandits_do_not_reach_the_proxy(tmp_path):
+    from playground.config.profile import Profile
+
+    profile = Profile.model_validate({
+        "name": "limits", "models": {"a": {"model": "openai/a", "api_base": "http://127.0.0.1:9/v1"},
+                                     "b": {"model": "openai/b", "api_base": "http://127.0.0.1:9/v1"}},
+        "tiers": {"main": ["a", "b"]},
+        "routes": [{"name": "all", "tier": "main",
+                    "experiment": {"name": "ab", "strategy": "thompson", "variants": ["a", "b"]}}],
+        "budget": {"daily_usd": 5}})
+    export = to_litellm(profile, build_catalog(profile, env={}))
+    assert any(line.startswith("experiment (all): the proxy records no outcomes") for line in export.unmapped)
+    assert any(line.startswith("budget: the proxy does not read the playground's history") for line in export.unmapped)
+    assert "#   - budget: the proxy does not read" in export.to_yaml()
+    profile = profile.model_copy(update={"budget": None, "routes": [profile.routes[0].model_copy(
+        update={"experiment": None})]})
+    assert not [line for line in to_litellm(profile, build_catalog(profile, env={})).unmapped
+                if line.startswith(("budget", "experiment"))]

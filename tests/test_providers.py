@@ -84,9 +84,10 @@ async def test_streamed_reply_uses_the_providers_usage(server):
     assert request["stream_options"] == {"include_usage": True}
 
 
-async def test_the_attempt_ends_at_the_usage_without_litellms_second_assembly(server, monkeypatch):
-    """With include_usage LiteLLM assembles the whole reply twice after the last byte (once to yield the
-    usage, once more to log it): the attempt takes the provider's usage and stops after the first."""
+async def test_the_attempt_ends_at_the_providers_last_byte_without_litellms_assembly(server, monkeypatch):
+    """With include_usage LiteLLM assembles the whole reply after the provider's last byte before it yields
+    the usage (and once more to log it): the attempt reads the provider's usage and the end of the body
+    itself, and waits for no assembly."""
     litellm = engine.load()  # its warm-up assembles a stream of its own
     assembled = []
     assemble = litellm.stream_chunk_builder
@@ -100,7 +101,36 @@ async def test_the_attempt_ends_at_the_usage_without_litellms_second_assembly(se
     attempt, pieces, _ = await stream_once(server, "ok")
     assert len(pieces) == 50 and attempt.ok and attempt.finish_reason == "stop"
     assert not attempt.tokens_estimated and attempt.output_tokens == 50
-    assert len(assembled) == 1
+    assert assembled == []
+
+
+async def test_a_stream_does_not_start_a_task_per_chunk(server):
+    """LiteLLM reads the OpenAI client's stream with a new `async for` for each chunk, and each left behind a
+    suspended generator that asyncio closed with a task of its own: one task per chunk."""
+    loop = asyncio.get_running_loop()
+    made = []
+
+    def counted(loop, coro, **kwargs):
+        made.append(getattr(coro, "__qualname__", repr(coro)))
+        return asyncio.Task(coro, loop=loop, **kwargs)
+
+    server.script("many", text=" ".join(f"w{i}" for i in range(100)))
+    loop.set_task_factory(counted)
+    try:
+        attempt, pieces, _ = await stream_once(server, "many")
+    finally:
+        loop.set_task_factory(None)
+    assert attempt.ok and len(pieces) == 100
+    assert len(made) < 20, made[:5]
+
+
+async def test_usage_sent_well_after_the_finish_reason_is_waited_for_and_timed(server):
+    server.script("late", text="one two three", tail_delay=0.3)
+    attempt, pieces, _ = await stream_once(server, "late")
+    assert pieces == ["one ", "two ", "three"] and attempt.ok and attempt.finish_reason == "stop"
+    assert not attempt.tokens_estimated and attempt.output_tokens == 3
+    # The latency ends with the provider's last byte, not with the finish reason.
+    assert attempt.latency_s >= 0.3
 
 
 async def test_without_usage_tokens_are_counted_and_marked_estimated(server):

@@ -328,3 +328,19 @@ def test_a_prompt_more_like_generic_text_than_any_route_falls_through(tmp_path):
     assert "semantic: more like generic text (0.80) than like any route (best translate 0.65)" in decision.skipped
     # Less than the margin closer to generic text: the route still wins.
     assert decide(RouteRequest("q", 1, 1), profile, catalog, semantic=matcher).route == "translate"
+
+
+def test_the_matchers_fitted_generic_cut_replaces_the_margin(tmp_path):
+    profile = profile_from(tmp_path, SEMANTIC)
+    catalog = build_catalog(profile, env={})
+
+    class WithCut(FixedSemantic):
+        def match(self, text):
+            return SemanticScores(self.answers[text], self.generic[text], generic_cut=0.2)
+
+    matcher = WithCut({"p": {"translate": 0.65, "reason": 0.1}, "q": {"translate": 0.65, "reason": 0.1}},
+                      margin=0.1, generic={"p": 0.8, "q": 0.9})
+    assert decide(RouteRequest("p", 1, 1), profile, catalog, semantic=matcher).route == "translate"
+    decision = decide(RouteRequest("q", 1, 1), profile, catalog, semantic=matcher)
+    assert decision.route == "rest"
+    assert "semantic: more like generic text (0.90) than like any route (best translate 0.65)" in decision.skipped

@@ -12,7 +12,7 @@ import pytest
 from playground.base.paths import resolve_profile
 from playground.base.tokens import count_text
 from playground.config.catalog import build_catalog
-from playground.config.profile import load_profile
+from playground.config.profile import SemanticSpec, load_profile
 from playground.router import RouteRequest, decide
 from playground.router.embeddings import EmbeddingCache, EmbeddingError, MiniLMEncoder, minilm_path
 from playground.router.semantic import SemanticIndex, build_index, out_of_domain
@@ -89,7 +89,9 @@ def test_semantic_routing_accuracy_on_labelled_intents(tmp_path):
         n = count_text(row["prompt"])
         decision = decide(RouteRequest(row["prompt"], n, n + 7), profile, catalog, semantic=index)
         correct += decision.route == row["intent"]
-    assert correct / len(rows) >= 0.9
+    # 0.93 when a prompt fell through as "more like generic text" at a fixed cut (the margin) and each route
+    # scored its top 3 utterances; 0.97 with the cut fitted from the routes' own utterances and the top 5.
+    assert correct / len(rows) >= 0.95
 
 
 def test_the_chat_routes_semantically_once_the_index_is_built(tmp_path, monkeypatch):
@@ -132,6 +134,8 @@ def test_fitted_thresholds_sit_between_generic_text_and_the_routes_own_utterance
         assert threshold <= calibration.own_low[name] and threshold <= calibration.out_of_domain[name]
         assert calibration.own[name] > calibration.out_of_domain[name] - 0.1
     assert 0 < calibration.margin < 0.5
+    # The generic cut lets through every utterance but the one that leans most towards generic text.
+    assert 0 < calibration.generic_cut < 0.5
     catalog = build_catalog(profile, env=KEYS)
     for prompt, route in [("The bus stop moved across the street last week.", "default"),
                           ("Could you put this letter into Spanish for me?", "translation")]:
@@ -192,3 +196,10 @@ def test_prefetching_a_file_of_prompts_batches_the_encodes_and_keeps_the_answers
     assert counting.texts == embedded  # match() read every view from the prefetched batch
     for got, want in zip(found, expected):
         assert got.similarities == pytest.approx(want.similarities, abs=1e-4)
+
+
+def test_a_route_scores_the_closer_half_of_its_utterances_unless_top_k_is_set():
+    # Chosen on development data (benchmarks/README.md): 5 with ten utterances, 10 with twenty.
+    sizes = (3, 10, 20, 26)
+    assert [SemanticSpec(utterances=tuple("abcdefghijklmnopqrstuvwxyz"[:n])).k for n in sizes] == [5, 5, 10, 13]
+    assert SemanticSpec(utterances=("a",) * 20, top_k=3).k == 3

@@ -215,3 +215,28 @@ async def test_a_variant_typed_in_the_picker_compares_one_model_with_itself(sess
         assert first.text == second.text == SLOW_TEXT
         assert "waited" not in _shown(first, ".column-live")
         assert "TTFT" in _shown(second, ".column-live") and "for its turn" in _shown(second, ".column-live")
+
+
+async def test_a_full_column_follows_its_stream_until_scrolled_up_and_again_from_its_end(session, stub):
+    stub.script("lines", text=" ".join(f"line\n\n{i}" for i in range(5000)), words_per_chunk=2, chunk_delay=0.02)
+    session.add_model("openai/lines", stub.api_base)
+    app = PlaygroundApp(session, load_engine=False)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = CompareScreen(session, models=[f"openai/lines@{stub.api_base}", "slow"])
+        await app.push_screen(screen)
+        await pilot.press(*"go", "enter")
+        await _wait_for(pilot, lambda: len(screen._columns) == 2 and screen._columns[0].max_scroll_y > 10)
+        column = screen._columns[0]
+        await _wait_for(pilot, lambda: column.scroll_y == column.max_scroll_y > 20)  # it follows
+        await pilot.press("home")  # the focused column, scrolled up by the user: it stays where it was put
+        height = column.max_scroll_y
+        await _wait_for(pilot, lambda: column.max_scroll_y > height + 20)
+        assert column.scroll_y == 0
+        await pilot.press("end")  # back at its end, it follows again
+        height = column.max_scroll_y
+        await _wait_for(pilot, lambda: column.max_scroll_y > height + 20 and column.scroll_y == column.max_scroll_y)
+        await pilot.press("escape")
+        await _wait_for(pilot, lambda: screen._finished)
+        await pilot.pause()
+        assert column.scroll_y == column.max_scroll_y
+        assert painted_text(column).rstrip().endswith("cancelled · the partial answer is kept in history")

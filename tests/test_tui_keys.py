@@ -263,3 +263,18 @@ def test_an_incognito_conversation_keeps_its_temperature_but_not_its_system_prom
     store.start_turn(public, "a private question", "p", incognito=True)
     store.save_settings(public, TurnSettings("You are terse.", 0.7), incognito=True)
     assert store.settings(public) == TurnSettings("You are terse.", 0.7)
+
+
+async def test_a_key_held_behind_one_lost_past_the_time_limit_is_still_handled(tmp_path, stub):
+    import time
+
+    from playground.tui.app import KEY_SETTLE_LIMIT_S, KeyHandled
+
+    app = _app(tmp_path, stub)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        # The key before it went to a widget that was removed: its probe never comes back, and its time
+        # limit has already passed when F1 arrives.
+        app._key_in_flight, app._key_sent_at = KeyHandled(), time.monotonic() - 2 * KEY_SETTLE_LIMIT_S
+        await pilot.press("f1")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), timeout=5)

@@ -11,9 +11,11 @@ import uuid
 from pathlib import Path
 
 import pytest
+from textual import events
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from playground.history.store import StoreError
 from playground.providers import engine
 from playground.services.session import open_session
 from playground.tui import clipboard
@@ -333,3 +335,32 @@ async def test_a_profile_that_does_not_validate_ends_the_start_with_its_error(tm
         await wait_for(pilot, lambda: not app.is_running or app.return_code == 2, timeout=10)
     assert app.return_code == 2 and app.startup_error.startswith("playground: error: ")
     assert "bad.yaml" in app.startup_error
+
+
+async def test_keys_typed_while_the_chat_replaces_the_starting_screen_all_arrive(tmp_path, server):
+    # Found in tmux on a cold start: a letter (or the Enter) typed just as the session opened went to the
+    # starting screen's box after its text had been handed over, and was lost.
+    server.script("stub", text="answered")
+    path = str(write_profile(tmp_path, server.api_base, ["stub"], name="race"))
+    session = open_session(path, tmp_path / "h.db")
+    gate = threading.Event()
+
+    def opener():  # the test opens the session itself, at the moment it chooses
+        gate.wait(10)
+        raise StoreError("the test is over")
+
+    app = PlaygroundApp(opener=opener, profile_name="race", load_engine=False)
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.press(*"Say")
+        # The session opens while a key is still in the starting box's queue, and more keys follow at once.
+        await app.on_event(events.Key(" ", " "))
+        app._opened(session)
+        for key in ("h", "i", "enter"):
+            await app.on_event(events.Key(key, key if key != "enter" else "\r"))
+        await wait_for(pilot, lambda: isinstance(app.screen, ChatScreen), timeout=10)
+        await wait_for(pilot, lambda: bool(app.screen.query(ReplyView)), timeout=10)
+        reply = app.screen.query_one(ReplyView)
+        await wait_for(pilot, lambda: reply.text == "answered", timeout=30)
+        assert session.store.messages(app.screen.conversation_id)[0].content == "Say hi"
+        assert app.screen.query_one(PromptInput).text == ""
+    gate.set()

@@ -236,6 +236,15 @@ def _unmapped(profile: Profile) -> list[str]:
     if cascades:
         lines.append(f"escalate ({', '.join(cascades)}): the proxy answers with the route's first choice and never "
                      "checks the answer, so it does not escalate; LiteLLM's fallbacks cover failed calls only")
+    bandits = [route.name for route in profile.routes
+               if route.experiment is not None and route.experiment.strategy == "thompson"]
+    if bandits:
+        lines.append(f"experiment ({', '.join(bandits)}): the proxy records no outcomes, so Thompson sampling "
+                     "keeps its prior and splits traffic evenly between the variants")
+    if profile.budget is not None:
+        lines.append("budget: the proxy does not read the playground's history, so these limits are not enforced "
+                     "there (no step down, no refusal); LiteLLM's own max_budget and budget_duration (on keys, "
+                     "teams or the proxy, with its database) can take their place")
     return lines
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import os
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 
 from playground.base import tokens
 from playground.base.records import Attempt, Failure
@@ -59,6 +60,76 @@ class _Watchdog:
 
     def close(self) -> None:
         self.handle.cancel()
+
+
+class _OneIterator:
+    """A provider stream that is its own iterator.
+
+    LiteLLM's wrapper reads the provider's stream with a fresh `async for` for each chunk it hands over, and
+    the OpenAI client's stream answers each with a new async generator. Left suspended when the chunk is
+    handed over, each of those is finalised by asyncio through a task of its own: some 200 tasks for a
+    200-chunk reply, run on the event loop while the reply streams. The same stream as its own iterator
+    gives no generator to finalise.
+    """
+
+    __slots__ = ("_next", "_stream")
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+        self._next = stream.__anext__
+
+    def __aiter__(self) -> _OneIterator:
+        return self
+
+    def __anext__(self):
+        return self._next()
+
+    async def close(self) -> None:
+        # LiteLLM closes its provider stream with aclose() or close(), whichever it has.
+        await self._stream.close()
+
+
+def _one_iterator(response) -> None:
+    raw = getattr(response, "completion_stream", None)
+    if raw is not None and hasattr(raw, "__anext__") and hasattr(raw, "close") and \
+            inspect.isasyncgenfunction(getattr(type(raw), "__aiter__", None)):
+        response.completion_stream = _OneIterator(raw)
+
+
+def _provider_tail(response) -> AsyncIterator | None:
+    """The rest of the provider's stream after its finish reason, read from under LiteLLM's wrapper: None when
+    the wrapper is not one whose raw stream and chunk parser are there to read.
+
+    Only the usage chunk (include_usage) and the end of the body follow the finish reason. Read through the
+    wrapper, the end of the body first starts LiteLLM's end-of-stream work: it assembles the whole reply from
+    its chunks (in a thread: some 15 ms for 200 chunks) and schedules its logging and caching, none of which
+    the playground uses, before it hands over the usage it already holds. Read here, each chunk goes through the
+    wrapper's own parser, and a chunk carrying usage is kept in `chunks`, where LiteLLM keeps it and
+    `_account` reads it. The body is still read to its last byte, so the latency ends where it did.
+    """
+    raw = getattr(response, "completion_stream", None)
+    parse = getattr(response, "chunk_creator", None)
+    kept = getattr(response, "chunks", None)
+    if parse is None or not isinstance(kept, list) or not hasattr(raw, "__aiter__"):
+        return None
+    return _read_tail(raw, parse, kept)
+
+
+async def _read_tail(raw, parse: Callable, kept: list) -> AsyncGenerator:
+    import httpx
+
+    try:
+        async for piece in raw:
+            if piece is None or piece == "None":
+                continue
+            chunk = parse(chunk=piece)
+            if chunk is not None:
+                if getattr(chunk, "usage", None) is not None:
+                    kept.append(chunk)
+                yield chunk
+    except (httpx.ReadError, httpx.RemoteProtocolError):
+        # After the finish reason LiteLLM too takes a broken connection for the end of a complete reply.
+        return
 
 
 def _warm_local_model() -> None:
@@ -164,7 +235,9 @@ class AttemptStream:
                 watchdog.wait(self.timeouts.first_token)
                 response = self._response = await litellm.acompletion(**self._call_args())
                 sent()
+                _one_iterator(response)
                 iterator = response.__aiter__()
+                tail = None
                 while True:
                     # One timer for the stream (see _Watchdog): this loop is the hot path.
                     watchdog.wait(self.timeouts.first_token if attempt.ttft_s is None else self.timeouts.idle)
@@ -187,12 +260,15 @@ class AttemptStream:
                             attempt.ttft_s = (clock.received or time.perf_counter()) - started
                         self._pieces.append(text)
                         yield text
-                    elif getattr(chunk, "usage", None) is not None:
-                        # With include_usage, LiteLLM strips usage from every chunk it passes on and yields it
-                        # once more, on a response it assembles after the provider's last byte. All that
-                        # follows is a second assembly of the whole reply and its logging (about 10 ms per
-                        # 200 chunks); the provider's own usage is already in `chunks`, so stop here.
+                    elif tail is None and getattr(chunk, "usage", None) is not None:
+                        # A stream whose end LiteLLM read (see _provider_tail): with include_usage it yields the
+                        # usage once more, on a response it assembled after the provider's last byte. All that
+                        # follows is a second assembly of the whole reply and its logging; the provider's own
+                        # usage is already in `chunks`, so stop here.
                         break
+                    if tail is None and chunk.choices and chunk.choices[0].finish_reason and \
+                            (tail := _provider_tail(response)) is not None:
+                        iterator = tail
             except asyncio.CancelledError:
                 if not watchdog.expired:
                     raise

@@ -43,6 +43,9 @@ class SemanticScores:
     """Similarity of the text to each semantic route (by name)."""
     generic: float | None = None
     """Its similarity, measured the same way, to generic text that asks for nothing in particular."""
+    generic_cut: float | None = None
+    """How much more like generic text than like the best route the text may be and still take it (fitted by
+    the matcher); None: the matcher's margin."""
 
 
 class SemanticMatcher(Protocol):
@@ -190,7 +193,8 @@ def _pick_route(request: RouteRequest, profile: Profile, catalog: Catalog, facts
             threshold = semantic.thresholds().get(best.name, 1.0)
             lead = score - similarities.get(ranked[1].name, -1.0) if len(ranked) > 1 else None
             ahead = f", {lead:.2f} ahead of {ranked[1].name}" if lead is not None else ""
-            if found.generic is not None and found.generic - score >= semantic.margin():
+            cut = found.generic_cut if found.generic_cut is not None else semantic.margin()
+            if found.generic is not None and found.generic - score >= cut:
                 skipped.append(f"semantic: more like generic text ({found.generic:.2f}) than like any route "
                                f"(best {best.name} {score:.2f})")
                 continue

@@ -51,6 +51,12 @@ class Calibration:
     """Routes whose threshold was fitted (the profile left it out)."""
     margin: float
     """A lead over the runner-up this large is evidence on its own: out-of-domain text rarely has it."""
+    generic_cut: float
+    """How much more like generic text than like its best route a prompt may be and still take that route:
+    the most any of the routes' own utterances leans that way (leave-one-out), so only prompts less like a
+    route than every example of one fall through as generic. The generic side is the top few of many lines
+    and a route's the top_k of a few utterances, so the two are not on one scale and a fixed cut (the
+    margin) sent ordinary requests to the default."""
 
 
 def request_views(text: str) -> list[str]:
@@ -118,14 +124,14 @@ class SemanticIndex:
         self._specs = {r.name: r.semantic for r in routes if r.semantic is not None}
         texts = [u for spec in self._specs.values() for u in spec.utterances]
         self._owner = np.repeat(np.arange(len(self.routes)), [len(s.utterances) for s in self._specs.values()])
-        self._top_k = [s.top_k for s in self._specs.values()]
+        self._top_k = [s.k for s in self._specs.values()]
         self._prefetched: dict[str, np.ndarray] = {}
         self._last: tuple[str, np.ndarray] | None = None
         if self.routes:
             self._matrix = self._embed(texts)
             self.calibration = self._calibrate()
         else:  # only a learned route's prompt embedding is wanted: nothing to match or calibrate
-            self.calibration = Calibration({}, {}, {}, {}, frozenset(), 1.0)
+            self.calibration = Calibration({}, {}, {}, {}, frozenset(), 1.0, 1.0)
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         return self.cache.encode(self.encoder, texts) if self.cache else self.encoder.encode(texts)
@@ -144,6 +150,7 @@ class SemanticIndex:
             mine = np.sort(rows[:, self._owner == index], axis=1)[:, ::-1][:, :k]
             own_scores[name] = mine.mean(axis=1) if rows.shape[0] > 1 else np.array([1.0])
         self._generic = self._embed(out_of_domain())
+        leaning = self._generic_similarity(self._matrix) - np.concatenate([own_scores[name] for name in names])
         ood = self._route_scores(self._generic)
         ood_high = {name: float(np.percentile(ood[:, i], 90)) for i, name in enumerate(names)}
         ordered = np.sort(ood, axis=1)
@@ -158,7 +165,10 @@ class SemanticIndex:
                 # Above what most generic text reaches, but never above what the route's own utterances reach.
                 thresholds[route.name] = min(ood_high[route.name], own_low[route.name])
                 fitted.add(route.name)
-        return Calibration(own, own_low, ood_high, thresholds, frozenset(fitted), margin)
+        return Calibration(own, own_low, ood_high, thresholds, frozenset(fitted), margin, float(leaning.max()))
+
+    def _generic_similarity(self, vectors: np.ndarray) -> np.ndarray:
+        return np.sort(vectors @ self._generic.T, axis=1)[:, ::-1][:, :_GENERIC_TOP_K].mean(axis=1)
 
     def match(self, text: str) -> SemanticScores:
         """Each route's score: the mean cosine similarity of the prompt to its top_k closest utterances,
@@ -169,10 +179,10 @@ class SemanticIndex:
         if len(views) > 1:
             views = np.vstack([views, pooled(views)])
         table = self._route_scores(views)
-        generic = np.sort(views @ self._generic.T, axis=1)[:, ::-1][:, :_GENERIC_TOP_K].mean(axis=1)
+        generic = self._generic_similarity(views)
         chosen = int(np.argmax(table.max(axis=1) - generic))
         return SemanticScores({route.name: float(table[chosen][i]) for i, route in enumerate(self.routes)},
-                              float(generic[chosen]))
+                              float(generic[chosen]), self.calibration.generic_cut)
 
     def _views(self, text: str) -> np.ndarray:
         """(views, dim) for request_views(text); the last prompt's are kept, so that the semantic stage and a

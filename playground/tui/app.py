@@ -129,20 +129,31 @@ class PlaygroundApp(App):
         """The session is open: the chat replaces the starting screen, with whatever was typed there."""
         from playground.tui.screens.chat import ChatScreen
         from playground.tui.screens.starting import StartingScreen
+        from playground.tui.widgets.prompt_input import PromptInput
 
         assert self.session is not None
-        starting = self.screen if isinstance(self.screen, StartingScreen) else None
-        chat = ChatScreen(self.session, draft=starting.draft if starting else "",
-                          pending=starting.submitted if starting else [])
-        if starting is not None:
-            self.switch_screen(chat)
+        if isinstance(starting := self.screen, StartingScreen):
+            # Keys from now on wait for the chat's prompt box (it replays them once it has focus), and the
+            # key still in the starting box's queue lands before its text is taken: in a burst typed
+            # during the switch, a letter or the Enter used to go to the box being thrown away.
+            self._early_input, self._held_input, self._key_in_flight = list(self._held_input), [], None
+            starting.query_one(PromptInput).call_later(self._replace_starting, starting)
         else:
-            self.push_screen(chat)
+            self.push_screen(ChatScreen(self.session))
         if self._load_engine:
             # A daemon thread, not a worker: quitting while LiteLLM imports (seconds) must not wait for it.
             threading.Thread(target=self._load, name="engine-load", daemon=True).start()
         else:
             self.engine = EngineReady(0, 0.0)  # the first request loads LiteLLM itself
+
+    def _replace_starting(self, starting: Screen) -> None:
+        """Run from the starting box's queue, after the last key it was given. Not awaited: the box whose
+        queue runs this is removed by the switch."""
+        from playground.tui.screens.chat import ChatScreen
+        from playground.tui.screens.starting import StartingScreen
+
+        assert self.session is not None and isinstance(starting, StartingScreen)
+        self.switch_screen(ChatScreen(self.session, draft=starting.draft, pending=starting.submitted))
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, (events.Key, events.MouseDown, events.Paste)):
@@ -153,9 +164,14 @@ class PlaygroundApp(App):
         if isinstance(event, (events.Key, events.Paste)) and not event.is_forwarded:
             if self._key_in_flight is not None:
                 if not self._held_input:  # a timer only when a key waits: none on the usual path
-                    waited = time.monotonic() - self._key_sent_at
-                    self.set_timer(max(0.0, KEY_SETTLE_LIMIT_S - waited),
-                                   partial(self._key_settled, self._key_in_flight))
+                    left = KEY_SETTLE_LIMIT_S - (time.monotonic() - self._key_sent_at)
+                    settle = partial(self._key_settled, self._key_in_flight)
+                    # Past the limit already: now (a Textual timer of 0 s raises ZeroDivisionError in its
+                    # task, and the key stayed held until the one before it came back, if ever).
+                    if left > 0:
+                        self.set_timer(left, settle)
+                    else:
+                        self.call_next(settle)
                 self._held_input.append(event)
                 return
             await self._dispatch_input(event)
@@ -185,13 +201,14 @@ class PlaygroundApp(App):
         if self._held_input:  # the next key is in flight with more behind it: it gets its own time limit
             self.set_timer(KEY_SETTLE_LIMIT_S, partial(self._key_settled, self._key_in_flight))
 
-    def release_early_input(self) -> None:
-        """Replay keys and pastes that arrived before the starting screen's prompt box had focus."""
+    def release_early_input(self, *, cooked: bool = False) -> None:
+        """Replay keys and pastes that arrived before a prompt box had focus: before the first paint
+        (`cooked`: the terminal was not yet in raw mode) or while the chat replaced the starting screen."""
         early, self._early_input = self._early_input or [], None
         for event in early:
             if isinstance(event, events.Paste):
                 self.post_message(events.Paste(event.text))
-            elif event.key in ("ctrl+j", "newline"):
+            elif cooked and event.key in ("ctrl+j", "newline"):
                 # Typed while the terminal was still in cooked mode, Enter arrives as a line feed.
                 self.post_message(events.Key("enter", "\r"))
             else:

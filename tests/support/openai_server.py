@@ -32,6 +32,8 @@ class Behaviour:
     # Close the connection after this many content chunks, without finish_reason or [DONE].
     cut_after: int | None = None
     send_usage: bool = True
+    # Seconds between the finish reason and what follows it (the usage chunk, [DONE]).
+    tail_delay: float = 0.0
     # Accept the request and never answer (until the client gives up or the server stops).
     hang: bool = False
     # Extra raw SSE lines sent before the first chunk (comments, garbage).
@@ -243,6 +245,8 @@ class OpenAIStubServer:
                         return
                     end = {"index": 0, "delta": {}, "finish_reason": behaviour.finish_reason}
                     self._event({**base, "choices": [end]})
+                    if behaviour.tail_delay:
+                        time.sleep(behaviour.tail_delay)
                     if behaviour.send_usage:
                         prompt_tokens = behaviour.prompt_tokens or _prompt_tokens(request)
                         usage = {"prompt_tokens": prompt_tokens, "completion_tokens": len(words),

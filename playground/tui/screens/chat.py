@@ -177,6 +177,9 @@ class ChatScreen(Screen):
         if self._draft:
             box.load_text(self._draft)
             box.move_cursor(box.document.end)
+        release = getattr(self.app, "release_early_input", None)
+        if release is not None:  # what was typed while this screen replaced the starting one
+            self.call_after_refresh(release)
         self.app.engine_signal.subscribe(self, self._engine_changed)
         self.app.profile_signal.subscribe(self, self._profile_changed)
         self.app.spend_signal.subscribe(self, lambda today: setattr(self.query_one(StatusBar), "day_cost", today))

@@ -28,7 +28,7 @@ from playground.services.events import (
 )
 from playground.services.session import Session
 from playground.tui.collect import streaming
-from playground.tui.messages import CompareProgress
+from playground.tui.messages import CompareProgress, CompareText
 from playground.tui.screens.pick_models import ModelPicker
 from playground.tui.widgets.column import CompareColumn
 from playground.tui.widgets.footer import Footer
@@ -171,16 +171,27 @@ class CompareScreen(Screen[Continued | None]):
 
     @work(group="compare", exit_on_error=False)
     async def _run(self, prompt: str, models: list[str], prompt_message_id: int | None) -> None:
+        text: CompareText | None = None
         with streaming():
             async for event in self.session.compare.run(prompt, models, self.conversation_id, prompt_message_id):
-                self.post_message(CompareProgress(event))
+                if isinstance(event, ColumnDelta):
+                    if text is None or text.taken:
+                        text = CompareText()
+                        self.post_message(text)
+                    text.add(event.column, event.text)
+                else:
+                    text = None  # text that comes after this event is shown after it
+                    self.post_message(CompareProgress(event))
+
+    @on(CompareText)
+    def _text(self, message: CompareText) -> None:
+        for column, text in message.take().items():
+            self._columns[column].append(text)
 
     @on(CompareProgress)
     async def _progress(self, message: CompareProgress) -> None:
         event = message.event
-        if isinstance(event, ColumnDelta):
-            self._columns[event.column].append(event.text)
-        elif isinstance(event, ColumnProgress):
+        if isinstance(event, ColumnProgress):
             self._columns[event.column].progress(event.live)
         elif isinstance(event, ColumnWaiting):
             self._columns[event.column].waiting(f"column {self._order.index(event.behind) + 1}", event.waited_s)

@@ -44,7 +44,7 @@ class StartingScreen(Screen):
         self.query_one(PromptInput).focus()
         release = getattr(self.app, "release_early_input", None)
         if release is not None:
-            self.call_after_refresh(release)
+            self.call_after_refresh(release, cooked=True)
 
     def on_prompt_input_submitted(self, message: PromptInput.Submitted) -> None:
         self.submitted.append(message.text)

@@ -5,10 +5,12 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
+from textual.geometry import Size
 from textual.widgets import Static
 
 from playground.base.records import Attempt, LiveStats
 from playground.present.format import figures, live_line, seconds
+from playground.tui.frames import frames
 from playground.tui.widgets.markdown_view import MarkdownView
 
 
@@ -22,16 +24,25 @@ class CompareColumn(VerticalScroll):
         self.text = ""
         self.ended = False
         self.waited_s = 0.0
+        self.body = MarkdownView(classes="column-body", follow=False)
 
     def compose(self) -> ComposeResult:
         yield Static(Text(self.model_alias), classes="column-label", markup=False)
         yield Static(Text("waiting for the first token…"), classes="column-live", markup=False)
-        yield MarkdownView(classes="column-body")
+        yield self.body
         yield Static(Text(""), classes="column-state", markup=False)
 
-    @property
-    def body(self) -> MarkdownView:
-        return self.query_one(".column-body", MarkdownView)
+    def _size_updated(self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True) -> bool:
+        # Without a second layout and repaint each frame (see MarkdownView._size_updated); the scrollbar
+        # still appears by a layout of its own.
+        resized = super()._size_updated(size, virtual_size, container_size, layout=False)
+        # Follow the stream: anchored, the column is scrolled to its end in the same layout pass that
+        # places the new text (scrolling after it cost a second repaint a frame). Only once the column is
+        # full: anchored before, Textual would align its text to the bottom. Scrolling up releases the
+        # anchor (Textual), scrolling back to the end takes it again.
+        if not self.is_anchored and self.max_scroll_y > 0:
+            self.anchor()
+        return resized
 
     def label(self, text: str) -> None:
         self.query_one(".column-label", Static).update(Text(text))
@@ -55,7 +66,9 @@ class CompareColumn(VerticalScroll):
                  f"waiting {seconds(waited_s)}"))
 
     def progress(self, live: LiveStats) -> None:
-        self._live(live_line(live))
+        # Shown with the text, at the next frame: its own repaint ten times a second per column cost as
+        # much as the text's.
+        frames(self.app).request(self, lambda: None if self.ended else self._live(live_line(live)))
 
     def finished(self, attempt: Attempt, status: str, waited_s: float = 0.0) -> None:
         self.ended = True
