@@ -13,6 +13,7 @@ import pytest
 from playground.history.store import Store
 from playground.services.events import ReplyDone, TurnFailed
 from playground.services.session import open_session
+from tests.support.helpers import guarded_env
 from tests.support.openai_server import Behaviour, OpenAIStubServer
 
 PLANTED = "sk-planted-4f3a9c2b7d1e8f6a5b4c3d2e1f0a9b8c"
@@ -153,7 +154,7 @@ def test_corrupt_history_file_is_reported_and_left_untouched(tmp_path):
     db.write_bytes(b"this is not a database" * 100)
     before = db.read_bytes()
     result = subprocess.run([sys.executable, "-m", "playground", "ask", "hi", "--db", str(db)],
-                            capture_output=True, text=True, timeout=60)
+                            capture_output=True, text=True, timeout=60, env=guarded_env(PLAYGROUND_HOME=str(tmp_path)))
     assert result.returncode == 2 and result.stderr.count("\n") == 1
     assert "not a usable history database" in result.stderr and "Traceback" not in result.stderr
     assert db.read_bytes() == before
@@ -163,13 +164,13 @@ def test_unwritable_data_directory_is_one_line(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     result = subprocess.run([sys.executable, "-m", "playground", "ask", "hi"], capture_output=True, text=True,
-                            timeout=60, env={**os.environ, "PLAYGROUND_HOME": str(blocker / "data")})
+                            timeout=60, env=guarded_env(PLAYGROUND_HOME=str(blocker / "data")))
     assert result.returncode == 2 and result.stderr.count("\n") == 1
     assert "cannot create the history database" in result.stderr
 
 
 def test_empty_prompt_is_refused_in_one_line(tmp_path):
     result = subprocess.run([sys.executable, "-m", "playground", "ask", "   "], capture_output=True, text=True,
-                            timeout=60, env={**os.environ, "PLAYGROUND_HOME": str(tmp_path)})
+                            timeout=60, env=guarded_env(PLAYGROUND_HOME=str(tmp_path)))
     assert result.returncode == 2 and result.stderr == "playground: error: the prompt is empty\n"
     assert not (tmp_path / "history.db").exists() or Store(tmp_path / "history.db").latest_conversation() is None

@@ -7,6 +7,8 @@ import subprocess
 import sys
 import textwrap
 
+from tests.support.helpers import guarded_env
+
 PROMPTS = [
     {"id": "a", "prompt": "What is six times seven?", "check": "contains", "expected": "42"},
     {"id": "b", "prompt": "Say exactly nope", "check": "exact", "expected": "nope"},
@@ -19,7 +21,8 @@ PROMPTS = [
 def run(tmp_path, *extra):
     return subprocess.run([sys.executable, "-m", "playground", "--db", str(tmp_path / "h.db"), "eval",
                            str(tmp_path / "p.yaml"), str(tmp_path / "prompts.jsonl"), "--live", "--json", *extra],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120,
+                          env=guarded_env(PLAYGROUND_HOME=str(tmp_path / "home")))
 
 
 def test_live_eval_checks_records_and_resumes(server, tmp_path):

@@ -11,6 +11,7 @@ import pytest
 
 from playground.base.paths import bundled_profiles_dir, resolve_profile
 from playground.config.profile import ProfileError, load_profile
+from tests.support.helpers import guarded_env
 
 GOOD = """\
 name: t
@@ -113,7 +114,7 @@ def test_profile_check_command(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(GOOD.replace("  main: [a]", "  main: [a, nope]"))
     result = subprocess.run([sys.executable, "-m", "playground", "profile", "check", "default", str(bad)],
-                            capture_output=True, text=True, timeout=60)
+                            capture_output=True, text=True, timeout=60, env=guarded_env())
     assert result.returncode == 1
     assert result.stdout.startswith(f"{resolve_profile('default')}: ok (default:")
     assert result.stderr.strip() == f"{bad}:6:13: tiers.main.1: unknown model 'nope' (models: a, b)"

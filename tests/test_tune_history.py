@@ -11,6 +11,7 @@ from playground.config.profile import load_profile
 from playground.history.store import Store
 from playground.policy.tune_history import tune_from_history
 from playground.router import RouteRequest, decide
+from tests.support.helpers import guarded_env
 
 PROFILE = """\
 name: mine
@@ -62,10 +63,10 @@ def test_cli_writes_the_tuned_profile(tmp_path):
     history(tmp_path / "h.db").close()
     result = subprocess.run([sys.executable, "-m", "playground", "tune", str(tmp_path / "p.yaml"), "--history",
                              "--db", str(tmp_path / "h.db"), "-o", str(tmp_path / "tuned.yaml")],
-                            capture_output=True, text=True, timeout=60)
+                            capture_output=True, text=True, timeout=60, env=guarded_env(PLAYGROUND_HOME=str(tmp_path)))
     assert result.returncode == 0, result.stderr
     assert "preferences: chat: steady" in result.stdout
     assert load_profile(tmp_path / "tuned.yaml").routes[0].prefer == ("steady",)
     nothing = subprocess.run([sys.executable, "-m", "playground", "tune", str(tmp_path / "p.yaml"), "-o", "x.yaml"],
-                             capture_output=True, text=True, timeout=60)
+                             capture_output=True, text=True, timeout=60, env=guarded_env(PLAYGROUND_HOME=str(tmp_path)))
     assert nothing.returncode == 2 and "needs --data DATA.jsonl, --history, or both" in nothing.stderr
