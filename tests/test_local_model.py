@@ -108,3 +108,23 @@ def test_the_model_reads_a_multi_token_prompt_with_the_chosen_threads(monkeypatc
         assert (params.n_threads, params.n_threads_batch) == (1, 1)
     finally:
         model.close()
+
+
+@pytest.mark.skipif(PROBLEM is not None, reason=f"embedded model not runnable here: {PROBLEM}")
+def test_the_local_models_token_counts_are_llama_cpps_own(monkeypatch):
+    # Found in tmux: a reply full of emoji (several byte tokens a piece of text) after another reply showed
+    # "373 in / 171 out" for a 32-token prompt cut at 512 tokens.
+    import threading
+
+    monkeypatch.setenv("PLAYGROUND_LOCAL_THREADS", "1")
+    model = LocalModel()
+    try:
+        llama = model.load()
+        for prompt, limit in (("Write ten star emojis", 24), ("Say hi", 40), ("Write ten star emojis", 24)):
+            messages = [{"role": "user", "content": prompt}]
+            usage = list(model.generate(messages, limit, 0.0, threading.Event()))[-1]
+            own = llama.create_chat_completion(messages=messages, max_tokens=limit, temperature=0.0,
+                                               top_p=0.9)["usage"]
+            assert (usage.prompt_tokens, usage.completion_tokens) == (own["prompt_tokens"], own["completion_tokens"])
+    finally:
+        model.close()

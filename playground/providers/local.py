@@ -58,11 +58,18 @@ class LocalModel:
     def generate(self, messages: list[dict], max_tokens: int, temperature: float,
                  stop: threading.Event) -> Iterator[str | LocalUsage]:
         """Yield text pieces, then one LocalUsage. Setting `stop` ends generation early."""
+        # Tokens are counted where they are sampled: a streamed piece of text can hold several (an emoji is a
+        # few byte tokens) or none, and the context's length includes what an earlier reply left in it.
+        sampled: list[int] = []
+
+        def count(input_ids, scores):
+            sampled.append(len(input_ids))  # the first call sees the prompt alone
+            return scores
+
         with self._lock:
             llama = self.load()
             completion = llama.create_chat_completion(messages=messages, stream=True, max_tokens=max_tokens,
-                                                      temperature=temperature, top_p=0.9)
-            produced = 0
+                                                      temperature=temperature, top_p=0.9, logits_processor=[count])
             finish = "stop"
             for chunk in completion:
                 if stop.is_set():
@@ -71,10 +78,9 @@ class LocalModel:
                 choice = chunk["choices"][0]
                 text = choice.get("delta", {}).get("content")
                 if text:
-                    produced += 1
                     yield text
                 if choice.get("finish_reason"):
                     finish = choice["finish_reason"]
-            # n_tokens counts the prompt plus what was generated in this context.
-            prompt_tokens = max(0, llama.n_tokens - produced)
-            yield LocalUsage(prompt_tokens, produced, finish)
+            # A reply that stopped by itself sampled an end-of-text token, which is not part of it.
+            produced = max(0, len(sampled) - (finish == "stop"))
+            yield LocalUsage(sampled[0] if sampled else 0, produced, finish)
