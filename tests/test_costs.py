@@ -10,8 +10,10 @@ from playground.config.profile import load_profile
 from playground.history.export import rows
 from playground.history.store import HistoryFilter, Store
 from playground.services.chat import ChatService
-from playground.services.events import ReplyDone
+from playground.services.events import ReplyDone, TextDelta
 from playground.services.routing_state import RoutingState
+from playground.services.session import open_session
+from tests.support.helpers import write_profile
 
 PRICE = {"input_per_mtok": 3.0, "output_per_mtok": 3.0}
 
@@ -77,3 +79,27 @@ def test_live_eval_totals_keep_unknown_costs_unknown():
     assert summary["cost_usd"] is None
     assert summary["by_model"]["m1"]["cost_usd"] == 0.002 and summary["by_model"]["m2"]["cost_usd"] is None
     assert summarise([priced])["cost_usd"] == 0.002
+
+
+async def test_a_free_models_call_in_flight_is_known_to_cost_nothing(tmp_path, server):
+    # Found in tmux: while the local model streamed, the status line's "today" read "$?": the attempt's row,
+    # written when it starts, had no cost yet. A priced model's in-flight call stays unknown.
+    server.script("free", text="a b c d e f", hold_after=2)
+    server.script("paid", text="a b c d e f", hold_after=2)
+    path = write_profile(tmp_path, server.api_base, {"free": {"price": {"input_per_mtok": 0, "output_per_mtok": 0}},
+                                                     "paid": {"price": {"input_per_mtok": 1, "output_per_mtok": 2}}})
+    session = open_session(str(path), tmp_path / "h.db")
+    for model, expected in (("free", Cost(0.0, 0)), ("paid", Cost(0.0, 1))):
+        events = session.chat.send("hi", model=model)
+        while not isinstance(await anext(events), TextDelta):
+            pass
+        for _ in range(100):  # the start row is written by the history thread while the request goes out
+            if session.store.read(lambda c, m=model: c.execute("SELECT count(*) FROM attempts WHERE model_alias = ?",
+                                                               (m,)).fetchone()[0]):
+                break
+            await asyncio.sleep(0.02)
+        assert session.store.today_cost() == expected
+        server.release()
+        async for _event in events:
+            pass
+    assert session.store.today_cost().unknown == 0

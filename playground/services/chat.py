@@ -70,8 +70,10 @@ class _TurnWrites:
 
 
 def _start_attempt(store: Store, attempt: Attempt, conversation_id: str, prompt_id: int, reply: Future[int],
-                   decision: Decision | None) -> int:
-    return store.start_attempt(attempt, conversation_id, prompt_id, reply.result(),
+                   decision: Decision | None, free: bool) -> int:
+    # A free model's call costs nothing however it ends; a priced one's is unknown until it does.
+    pending = dataclasses.replace(attempt, cost_usd=0.0) if free else attempt
+    return store.start_attempt(pending, conversation_id, prompt_id, reply.result(),
                                decision.to_dict() if decision else None)
 
 
@@ -205,7 +207,7 @@ class ChatService:
                         stream.attempt.stage = cascade.stage
                     # Written while the request goes out, not before it: the row is for a crash's sake.
                     row = writes.submit(_start_attempt, self.store, stream.attempt, conversation_id, prompt_id,
-                                        reply, decision if hop == 0 else None)
+                                        reply, decision if hop == 0 else None, info.cost(1000, 1000) == 0)
                     flushed = time.monotonic()
                     async for piece in stream:
                         yield TextDelta(piece)
