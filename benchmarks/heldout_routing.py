@@ -88,12 +88,13 @@ def _p50_ms(fn, n: int) -> float:
 
 def non_english() -> None:
     """Ten prompts in five languages and the same prompts in English, on the semantic profile, with its
-    English encoder (MiniLM) and with the multilingual one (multilingual-e5-small), in the same run."""
+    English encoder (MiniLM) alone, with MiniLM for English and multilingual-e5-small for prompts detected
+    as another language (the default since 2026-12-01), and with multilingual-e5-small alone, in one run."""
     semantic = load_profile(Path(__file__).parent.parent / "playground" / "profiles" / "semantic.yaml")
     semantic_catalog = build_catalog(semantic, env={})
     pairs = [json.loads(line) for line in (DATA / "heldout" / "multilingual.jsonl").open()]
-    for model in ("local", "local-multilingual"):
-        profile = semantic.model_copy(update={"embeddings": Embeddings(model=model)})
+    for model, non_english in (("local", "same"), ("local", "multilingual"), ("local-multilingual", "same")):
+        profile = semantic.model_copy(update={"embeddings": Embeddings(model=model, non_english=non_english)})
         index = build_index(profile, EmbeddingCache(Path(tempfile.mkdtemp()) / "e.db"))
         languages = Counter()
         for pair in pairs:
@@ -102,11 +103,14 @@ def non_english() -> None:
                 got = route_for(RouteRequest(pair[key], n, n), profile, semantic_catalog, index)[0]
                 languages[key] += got.name == pair["intent"]
         assert index is not None
-        print(f"semantic profile, encoder {index.encoder.name}: non-English {languages['prompt']}/{len(pairs)} "
+        how = f"{index.encoder.name}" + (", other languages multilingual-e5-small" if non_english == "multilingual"
+                                          and model == "local" else "")
+        print(f"semantic profile, encoder {how}: non-English {languages['prompt']}/{len(pairs)} "
               f"(fr, de, es, zh, ja); the same prompts in English: {languages['english']}/{len(pairs)}; ratio "
               f"{languages['prompt'] / max(languages['english'], 1):.2f}")
         sample = pairs[0]["prompt"]
-        ms = _p50_ms(lambda index=index, sample=sample: index.encoder.encode([sample]), 20)
+        reader = getattr(index, "multilingual", index).encoder  # the encoder that reads a non-English prompt
+        ms = _p50_ms(lambda reader=reader, sample=sample: reader.encode([sample]), 20)
         print(f"  one encode of a {count_text(sample)}-token non-English prompt: p50 {ms:.1f} ms "
               f"(load {os.getloadavg()[0]:.1f})")
 

@@ -396,6 +396,10 @@ class Embeddings(_Strict):
     model: str = "local"
     """`local` (all-MiniLM-L6-v2, offline, English), `local-multilingual` (multilingual-e5-small, offline,
     ~100 languages, slower; needs the `multilingual` extra) or any LiteLLM embedding model string."""
+    non_english: Literal["multilingual", "same"] = "multilingual"
+    """With `model: local`, semantic routes read a prompt that is confidently not English with
+    `local-multilingual` when the `multilingual` extra is installed (about 3x slower per prompt); `same`
+    reads every prompt with `model`. A learned route always reads the embedding it was tuned on."""
     key_env: str | None = None
     api_base: str | None = None
 

@@ -16,7 +16,7 @@ from playground.policy.replay import ReplayItem
 from playground.router import Decision, RouteRequest, decide
 from playground.router.checks import JUDGE_PROMPT
 from playground.router.escalation import step_chain
-from playground.router.semantic import SemanticIndex
+from playground.router.semantic import AnyIndex
 
 Progress = Callable[[int, int], None]
 MAX_CURVE_POINTS = 200
@@ -257,7 +257,7 @@ def _with_threshold(profile: Profile, value: float) -> Profile:
     return profile.model_copy(update={"routes": routes})
 
 
-def evaluate(profile: Profile, items: list[ReplayItem], *, semantic: SemanticIndex | None = None,
+def evaluate(profile: Profile, items: list[ReplayItem], *, semantic: AnyIndex | None = None,
              progress: Progress | None = None, check_accuracy: CheckAccuracy | float | None = None,
              seed: int = 0) -> EvalReport:
     """`check_accuracy`: for a profile that escalates, how often a check's verdict agrees with the data's

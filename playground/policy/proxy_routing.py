@@ -23,7 +23,7 @@ from playground.config.profile import Profile, load_profile
 from playground.router.decide import Decision, NoModelAvailable, RouteRequest, decide
 from playground.router.embeddings import EmbeddingError
 from playground.router.rules import split_tags
-from playground.router.semantic import SemanticIndex, build_index
+from playground.router.semantic import AnyIndex, build_index
 
 log = logging.getLogger("playground.proxy")
 
@@ -53,7 +53,7 @@ class ProfileRouting(CustomLogger):
         self.profile = load_profile(profile_path)
         self.catalog = build_catalog(self.profile)
         self.rng = random.Random()
-        self.semantic: SemanticIndex | None = None
+        self.semantic: AnyIndex | None = None
         try:
             self.semantic = build_index(self.profile)
         except EmbeddingError as exc:

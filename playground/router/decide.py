@@ -46,6 +46,12 @@ class SemanticScores:
     generic_cut: float | None = None
     """How much more like generic text than like the best route the text may be and still take it (fitted by
     the matcher); None: the matcher's margin."""
+    thresholds: Mapping[str, float] | None = None
+    """The thresholds and margin of the encoder that read this text, when it is not the matcher's own (a
+    non-English prompt read by the multilingual encoder); None: the matcher's."""
+    margin: float | None = None
+    note: str = ""
+    """Said after the match in "why": which encoder read the prompt, when it is not the profile's own."""
 
 
 class SemanticMatcher(Protocol):
@@ -190,19 +196,21 @@ def _pick_route(request: RouteRequest, profile: Profile, catalog: Catalog, facts
             ranked = sorted(profile.semantic_routes, key=lambda r: similarities.get(r.name, -1.0), reverse=True)
             best = ranked[0]
             score = similarities.get(best.name, -1.0)
-            threshold = semantic.thresholds().get(best.name, 1.0)
+            thresholds = found.thresholds if found.thresholds is not None else semantic.thresholds()
+            threshold = thresholds.get(best.name, 1.0)
+            margin = found.margin if found.margin is not None else semantic.margin()
             lead = score - similarities.get(ranked[1].name, -1.0) if len(ranked) > 1 else None
             ahead = f", {lead:.2f} ahead of {ranked[1].name}" if lead is not None else ""
-            cut = found.generic_cut if found.generic_cut is not None else semantic.margin()
+            ahead += f"; {found.note}" if found.note else ""
+            cut = found.generic_cut if found.generic_cut is not None else margin
             if found.generic is not None and found.generic - score >= cut:
                 skipped.append(f"semantic: more like generic text ({found.generic:.2f}) than like any route "
                                f"(best {best.name} {score:.2f})")
                 continue
             if score >= threshold:
                 return best, best.tier, f"similarity {score:.2f} ≥ {threshold:.2f}{ahead}", score, threshold, skipped
-            if lead is not None and lead >= semantic.margin():
-                return best, best.tier, f"similarity {score:.2f}{ahead} (≥ {semantic.margin():.2f})", score, \
-                    threshold, skipped
+            if lead is not None and lead >= margin:
+                return best, best.tier, f"similarity {score:.2f}{ahead} (≥ {margin:.2f})", score, threshold, skipped
             skipped.append(f"semantic: no route similar enough (best {best.name} {score:.2f} < {threshold:.2f}{ahead})")
         elif stage == "learned":
             spec = route.learned

@@ -3,6 +3,7 @@ that route clearly enough (a threshold fitted from the utterances themselves unl
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -228,6 +229,71 @@ class SemanticIndex:
         return found
 
 
+NON_ENGLISH_CONFIDENCE = 0.7
+"""How sure the language detector must be that a prompt is not English before the multilingual encoder reads
+it: short English prompts ("hi") are guessed as other languages, but with low confidence (0.01–0.3)."""
+_OTHER_SCRIPT_SHARE = 0.3
+"""A prompt whose letters are this much outside the Latin script is not English whatever the detector's
+confidence (short Chinese requests score 0.7–0.9), and English MiniLM reads such text poorly."""
+
+
+_LANGUAGE_SAMPLE = 300
+
+
+def reads_as_english(text: str) -> tuple[bool, str]:
+    """Whether the English encoder should read the text, and the language the detector found."""
+    from playground.router.rules import language_and_confidence
+
+    # Its two ends say which language the request is in; the detector's time grows with the text's length.
+    sample = text if len(text) <= 2 * _LANGUAGE_SAMPLE else f"{text[:_LANGUAGE_SAMPLE]}\n{text[-_LANGUAGE_SAMPLE:]}"
+    language, confidence = language_and_confidence(sample)
+    letters = [c for c in sample if c.isalpha()]
+    other_script = sum(ord(c) > 0x24F for c in letters) / len(letters) if letters else 0.0
+    if language == "en":
+        return other_script < _OTHER_SCRIPT_SHARE, language
+    return confidence < NON_ENGLISH_CONFIDENCE and other_script < _OTHER_SCRIPT_SHARE, language
+
+
+class LanguageAwareIndex:
+    """Two indexes of the same routes: the profile's English encoder for English prompts, and the
+    multilingual one, with its own fitted thresholds and margin, for prompts confidently in another
+    language. A learned route's prompt embedding always comes from the English one (what it was tuned on)."""
+
+    def __init__(self, english: SemanticIndex, multilingual: SemanticIndex) -> None:
+        self.english, self.multilingual = english, multilingual
+        self.routes = english.routes
+        self.encoder = english.encoder
+        self.calibration = english.calibration
+
+    def match(self, text: str) -> SemanticScores:
+        english, language = reads_as_english(text)
+        if english:
+            return self.english.match(text)
+        found = self.multilingual.match(text)
+        return dataclasses.replace(found, thresholds=self.multilingual.thresholds(),
+                                   margin=self.multilingual.margin(),
+                                   note=f"'{language}' prompt read by {self.multilingual.encoder.name}")
+
+    def embed(self, text: str) -> list[float]:
+        return self.english.embed(text)
+
+    def prefetch(self, texts: list[str], batch: int = 32, cache: EmbeddingCache | None = None) -> None:
+        self.english.prefetch(texts, batch, cache)
+        self.multilingual.prefetch(texts, batch, cache)
+
+    def scores(self, text: str) -> dict[str, float]:
+        return self.match(text).similarities
+
+    def thresholds(self) -> dict[str, float]:
+        return self.english.thresholds()
+
+    def margin(self) -> float:
+        return self.english.margin()
+
+    def warnings(self) -> list[str]:
+        return self.english.warnings()
+
+
 def encoder_for(profile) -> Encoder:
     from playground.router.embeddings import LiteLLMEncoder, MiniLMEncoder, MultilingualE5Encoder
 
@@ -239,7 +305,7 @@ def encoder_for(profile) -> Encoder:
     return LiteLLMEncoder(spec.model, spec.api_base, spec.key_env)
 
 
-def build_index(profile, cache: EmbeddingCache | None = None) -> SemanticIndex | None:
+def build_index(profile, cache: EmbeddingCache | None = None) -> AnyIndex | None:
     """None when routing by the profile embeds no prompt (no semantic routes, no learned route on embeddings)."""
     if not profile.uses_embeddings:
         return None
@@ -249,4 +315,19 @@ def build_index(profile, cache: EmbeddingCache | None = None) -> SemanticIndex |
             raise EmbeddingError(f"route {route.name!r} was learned on {route.learned.embedding_model} embeddings, "
                                  f"but the profile's `embeddings` is {encoder.name}; tune it again or set "
                                  f"`embeddings` back")
-    return SemanticIndex(profile.semantic_routes, encoder, cache or EmbeddingCache())
+    cache = cache or EmbeddingCache()
+    index = SemanticIndex(profile.semantic_routes, encoder, cache)
+    if profile.embeddings.model != "local" or profile.embeddings.non_english != "multilingual" or not index.routes:
+        return index
+    from playground.router.embeddings import MultilingualE5Encoder
+
+    try:
+        multilingual = SemanticIndex(profile.semantic_routes, MultilingualE5Encoder(), cache)
+    except EmbeddingError:  # the `multilingual` extra is not installed: every prompt is read in English
+        return index
+    reads_as_english("warm up")  # the language detector's model loads here, not on the first prompt
+    return LanguageAwareIndex(index, multilingual)
+
+
+AnyIndex = SemanticIndex | LanguageAwareIndex
+"""What build_index returns when the profile embeds prompts."""

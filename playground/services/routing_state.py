@@ -12,7 +12,7 @@ from playground.services.monitor import Monitor
 
 if TYPE_CHECKING:  # the index module pulls in numpy, which start-up does not need
     from playground.history.store import Store
-    from playground.router.semantic import SemanticIndex
+    from playground.router.semantic import AnyIndex
 
 
 @dataclass
@@ -20,7 +20,7 @@ class RoutingState:
     profile: Profile
     catalog: Catalog
     health: HealthTracker
-    semantic: SemanticIndex | None = None
+    semantic: AnyIndex | None = None
     """The semantic route index, once built (embedding the utterances takes seconds); None skips semantic routes."""
     monitor: Monitor = field(default_factory=Monitor)
     """Drift and spend from history, refreshed off the routing path."""
