@@ -119,16 +119,23 @@ async def in_process(api_base: str, home: Path, n: int, words: int) -> dict:
     session = open_session(str(profile), home / "in-process.db")
     messages = [{"role": "user", "content": PROMPT}]
 
-    async def bare(marks: dict[str, float], **options) -> None:
-        started = time.perf_counter()
-        stream = await litellm.acompletion(model=MODEL, api_base=api_base, api_key="x", stream=True,
-                                           messages=messages, max_retries=0, **options)
-        text = []
+    async def read_text(stream, marks: dict[str, float], started: float, *, to_finish: bool = False) -> list[str]:
+        """The streamed text, marking when its first piece came; `to_finish` stops at the finish reason."""
+        text: list[str] = []
         async for chunk in stream:
             if chunk.choices and chunk.choices[0].delta.content:
                 if not text:
                     marks["first text"] = time.perf_counter() - started
                 text.append(chunk.choices[0].delta.content)
+            if to_finish and chunk.choices and chunk.choices[0].finish_reason:
+                break
+        return text
+
+    async def bare(marks: dict[str, float], **options) -> None:
+        started = time.perf_counter()
+        stream = await litellm.acompletion(model=MODEL, api_base=api_base, api_key="x", stream=True,
+                                           messages=messages, max_retries=0, **options)
+        text = await read_text(stream, marks, started)
         marks["total"] = time.perf_counter() - started
         if len("".join(text).split()) != words:
             raise RuntimeError(f"bare stream returned {len(''.join(text).split())} words, expected {words}")
@@ -145,14 +152,7 @@ async def in_process(api_base: str, home: Path, n: int, words: int) -> dict:
         stream = await litellm.acompletion(model=MODEL, api_base=api_base, api_key="x", stream=True,
                                            messages=messages, max_retries=0, stream_options={"include_usage": True})
         one_iterator(stream)
-        text = []
-        async for chunk in stream:
-            if chunk.choices and chunk.choices[0].delta.content:
-                if not text:
-                    marks["first text"] = time.perf_counter() - started
-                text.append(chunk.choices[0].delta.content)
-            if chunk.choices and chunk.choices[0].finish_reason:
-                break
+        text = await read_text(stream, marks, started, to_finish=True)
         usage = None
         async for raw in stream.completion_stream:
             parsed = stream.chunk_creator(chunk=raw)
