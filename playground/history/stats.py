@@ -69,8 +69,20 @@ class Votes:
     all_bad: int = 0
 
 
+class _PricedPart:
+    """A spend figure whose `cost_usd` is the priced part and `unpriced` counts the calls with no known price."""
+
+    cost_usd: float
+    unpriced: int
+
+    @property
+    def cost(self) -> Cost:
+        """The figure as shown: "$x + unknown" when any call behind it had no known price, never a lower $x."""
+        return Cost(self.cost_usd, self.unpriced)
+
+
 @dataclass(frozen=True)
-class ModelStats:
+class ModelStats(_PricedPart):
     model_alias: str
     requests: int
     cancelled: int
@@ -89,17 +101,13 @@ class ModelStats:
     """This model's answers a cascade checked, and those that failed (another model was asked)."""
 
     @property
-    def cost(self) -> Cost:
-        return Cost(self.cost_usd, self.unpriced)
-
-    @property
     def error_rate(self) -> float:
         finished = self.requests - self.cancelled
         return self.errors / finished if finished else 0.0
 
 
 @dataclass(frozen=True)
-class RouteStats:
+class RouteStats(_PricedPart):
     route: str
     turns: int
     cost_usd: float
@@ -108,22 +116,14 @@ class RouteStats:
     """The route's first answers a cascade checked, and those that failed: its escalation rate."""
     unpriced: int = 0
 
-    @property
-    def cost(self) -> Cost:
-        return Cost(self.cost_usd, self.unpriced)
-
 
 @dataclass(frozen=True)
-class DaySpend:
+class DaySpend(_PricedPart):
     day: str
     requests: int
     cost_usd: float
     """The priced part."""
     unpriced: int = 0
-
-    @property
-    def cost(self) -> Cost:
-        return Cost(self.cost_usd, self.unpriced)
 
 
 @dataclass(frozen=True)
