@@ -10,7 +10,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 DEFAULT_CRITERION = "The answer is correct, complete and does what the question asks."
 
 
-
 def valid_regex(value: str | None) -> str | None:
     """A profile's regular expression, refused with the reason when it does not compile."""
     if value is not None:
@@ -19,6 +18,7 @@ def valid_regex(value: str | None) -> str | None:
         except re.error as exc:
             raise ValueError(f"invalid regular expression: {exc}") from None
     return value
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)

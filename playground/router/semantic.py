@@ -235,16 +235,15 @@ it: short English prompts ("hi") are guessed as other languages, but with low co
 _OTHER_SCRIPT_SHARE = 0.3
 """A prompt whose letters are this much outside the Latin script is not English whatever the detector's
 confidence (short Chinese requests score 0.7–0.9), and English MiniLM reads such text poorly."""
-
-
 _LANGUAGE_SAMPLE = 300
+"""Characters read from each end of a long prompt to tell its language: the detector's time grows with the
+text's length, and the ends hold the request."""
 
 
 def reads_as_english(text: str) -> tuple[bool, str]:
     """Whether the English encoder should read the text, and the language the detector found."""
     from playground.router.rules import language_and_confidence
 
-    # Its two ends say which language the request is in; the detector's time grows with the text's length.
     sample = text if len(text) <= 2 * _LANGUAGE_SAMPLE else f"{text[:_LANGUAGE_SAMPLE]}\n{text[-_LANGUAGE_SAMPLE:]}"
     language, confidence = language_and_confidence(sample)
     letters = [c for c in sample if c.isalpha()]

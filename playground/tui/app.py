@@ -35,8 +35,8 @@ if TYPE_CHECKING:
 
 PROFILE_POLL_S = 1.0
 SPEND_POLL_S = 15.0
-"""How often a profile with a budget re-reads today's spend: other processes (`playground ask`, another
-window) spend from the same history, and a new day starts with nothing spent."""
+"""How often today's spend (and a budget's, when the profile has one) is re-read: other processes
+(`playground ask`, another window) spend from the same history, and a new day starts with nothing spent."""
 KEY_SETTLE_LIMIT_S = 0.25
 """How long the next key waits for the one before it to be handled, if its probe got lost on the way
 (the widget it went to was removed)."""

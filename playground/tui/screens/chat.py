@@ -65,6 +65,11 @@ class Queued:
     reply: ReplyView
 
 
+def _reply_of(widget: Widget) -> ReplyView | None:
+    """The reply a widget is part of (its "why this model?", a code block), or the reply itself."""
+    return next((node for node in widget.ancestors_with_self if isinstance(node, ReplyView)), None)
+
+
 def profile_label(path: Path) -> str:
     """A bundled profile by its name as typed on the command line ("replay/routellm"), others by file name."""
     try:
@@ -197,7 +202,7 @@ class ChatScreen(Screen):
         by_reply: dict[ReplyView, list[Widget]] = {}
         rest: list[Widget] = []
         for widget in chain:
-            reply = next((node for node in widget.ancestors_with_self if isinstance(node, ReplyView)), None)
+            reply = _reply_of(widget)
             if reply is None:
                 rest.append(widget)
             else:
@@ -527,9 +532,7 @@ class ChatScreen(Screen):
         self.app.push_screen(PickOne("Which model should answer the last prompt again?", choices), picked)
 
     def action_why(self) -> None:
-        focused = self.focused
-        reply = next((node for node in focused.ancestors_with_self if isinstance(node, ReplyView)), None) \
-            if focused is not None else None
+        reply = _reply_of(self.focused) if self.focused is not None else None
         for candidate in [reply] if reply is not None else reversed(list(self.query(ReplyView))):
             if candidate.query(Collapsible):
                 why = candidate.query_one(Collapsible)
