@@ -277,8 +277,9 @@ class LanguageAwareIndex:
         return self.english.embed(text)
 
     def prefetch(self, texts: list[str], batch: int = 32, cache: EmbeddingCache | None = None) -> None:
+        # Every prompt has an English embedding (a learned route reads it); only the others a multilingual one.
         self.english.prefetch(texts, batch, cache)
-        self.multilingual.prefetch(texts, batch, cache)
+        self.multilingual.prefetch([text for text in texts if not reads_as_english(text)[0]], batch, cache)
 
     def scores(self, text: str) -> dict[str, float]:
         return self.match(text).similarities
