@@ -22,7 +22,7 @@ from playground.base.tokens import count_text
 from playground.config.catalog import build_catalog
 from playground.config.profile import Head, LearnedSpec, Profile, Route, load_profile
 from playground.router import RouteRequest, decide
-from playground.router.embeddings import MINILM_ID, EmbeddingCache, MiniLMEncoder
+from playground.router.embeddings import MINILM_ID, EmbeddingCache, MiniLMEncoder, _clip, _head_and_tail, minilm_path
 from playground.router.semantic import build_index
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,6 +45,26 @@ def _timed(fn, n: int) -> tuple[float, float]:
         samples.append((time.perf_counter() - started) * 1000)
     samples.sort()
     return statistics.median(samples), samples[int(0.9 * (len(samples) - 1))]
+
+
+def _shipped_model_encode(encoder: MiniLMEncoder):
+    """The same encode on the package's model as it ships (its int8 weights widened to float32 at load), which
+    the playground ran before it built its int8-activation model: the baseline for the encoder's own speed."""
+    import numpy as np
+    import onnxruntime
+
+    encoder.encode(["load"])
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = encoder.threads
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.log_severity_level = 3
+    session = onnxruntime.InferenceSession(str(minilm_path()), options, providers=["CPUExecutionProvider"])
+
+    def encode(text: str) -> None:
+        ids = np.array([_head_and_tail(encoder._tokenizer.encode(_clip(text)).ids)], dtype=np.int64)
+        session.run(None, {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)})
+
+    return encode
 
 
 def _with_learned_tail(profile: Profile) -> Profile:
@@ -70,9 +90,12 @@ def main() -> None:
     floor = _timed(lambda i: encoder.encode([f"{short} {i}"]), args.n)
     spinning = MiniLMEncoder(spin=True)
     spun = _timed(lambda i: spinning.encode([f"{short} {i}"]), args.n)
+    shipped = _shipped_model_encode(encoder)
+    widened = _timed(lambda i: shipped(f"{short} {i}"), args.n)
     print(f"one MiniLM encode of 64 wordpieces: p50 {floor[0]:.1f} ms, p90 {floor[1]:.1f} (threads wait without "
-          f"spinning); onnxruntime's default, spinning threads: p50 {spun[0]:.1f}, p90 {spun[1]:.1f} · load "
-          f"{os.getloadavg()[0]:.1f}")
+          f"spinning); onnxruntime's default, spinning threads: p50 {spun[0]:.1f}, p90 {spun[1]:.1f}; the "
+          f"package's model as shipped (float32 products): p50 {widened[0]:.1f}, p90 {widened[1]:.1f}, "
+          f"{widened[0] / floor[0]:.2f}× · load {os.getloadavg()[0]:.1f}")
     for name, path in (("MT-Bench routes (semantic only)", ROOT / "benchmarks" / "data" / "mtbench_routes.yaml"),
                        ("default profile", ROOT / "playground" / "profiles" / "default.yaml")):
         for learned in (False, True):

@@ -28,6 +28,18 @@ def pytest_xdist_auto_num_workers(config):
     return max(cpus + 1, cpus * 3 // 2)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def shared_models(tmp_path_factory):
+    """One folder for models the playground builds (the encoder's int8 model, ~3 s to build) for the whole
+    run, its xdist workers and their child processes: each test's home is new, and building it in every one
+    would cost minutes. Workers share their base temporary folder's parent."""
+    base = tmp_path_factory.getbasetemp()
+    folder = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "models"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PLAYGROUND_MODELS", str(folder))
+        yield folder
+
+
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path_factory, monkeypatch):
     home = tmp_path_factory.mktemp("home")

@@ -59,6 +59,7 @@ def test_a_semantic_decision_writes_only_its_data_and_reaches_no_host(tmp_path):
     env = guarded_env(netlog, HOME=str(home), TMPDIR=str(scratch), PLAYGROUND_HOME=str(data),
                       XDG_CACHE_HOME=str(home / ".cache"))
     env.pop("ORT_DISABLE_TELEMETRY", None)  # the product must set it, not the caller
+    env.pop("PLAYGROUND_MODELS", None)  # the encoder's int8 model is built here, in the data directory
     before = _files(home, scratch)
 
     result = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True, timeout=120, env=env,
@@ -71,5 +72,6 @@ def test_a_semantic_decision_writes_only_its_data_and_reaches_no_host(tmp_path):
     written = sorted(str(p.relative_to(tmp_path)) for p in _files(home, scratch) - before
                      if not p.is_relative_to(data))
     assert written == [], f"files written outside the data directory: {written}"
+    assert [p.name for p in (data / "models").iterdir()] == [next((data / "models").glob("minilm-*.onnx")).name]
     # Python-level lookups and connects; the child's sitecustomize (tests/support/netguard) logs refusals.
     assert not netlog.exists() or netlog.read_text() == "", f"hosts reached: {netlog.read_text().split()}"

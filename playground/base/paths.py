@@ -7,6 +7,7 @@ from pathlib import Path
 
 ENV_DB = "PLAYGROUND_DB"
 ENV_HOME = "PLAYGROUND_HOME"
+ENV_MODELS = "PLAYGROUND_MODELS"
 
 
 def data_dir() -> Path:
@@ -14,6 +15,14 @@ def data_dir() -> Path:
         return Path(home).expanduser()
     base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
     return Path(base) / "llm-playground"
+
+
+def models_dir() -> Path:
+    """Models the playground derives from installed ones (built once, rebuilt when missing): in the data
+    directory unless PLAYGROUND_MODELS says where, so that many homes (tests, sandboxes) can share one build."""
+    if models := os.environ.get(ENV_MODELS):
+        return Path(models).expanduser()
+    return data_dir() / "models"
 
 
 def default_db_path() -> Path:
