@@ -3,6 +3,8 @@ the float32 products it replaces."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import onnx
 import onnxruntime
@@ -86,3 +88,14 @@ def test_vectors_stay_close_to_the_float32_products():
     for vectors in (fast, slow):
         nearest = (vectors @ vectors.T - 2 * np.eye(len(SENTENCES))).argmax(axis=1)
         assert np.array_equal(pairs[nearest], pairs)
+
+
+def test_the_cli_says_so_before_the_first_encode_builds_the_model(models, capsys):
+    from playground.cli.main import main
+
+    assert main(["route", "translate this into German", "--json"]) == 0
+    first = capsys.readouterr()
+    assert "preparing the embedding model for this machine (once" in first.err
+    assert json.loads(first.out)["stage"] == "semantic"
+    assert main(["route", "translate this into German", "--json"]) == 0
+    assert "preparing" not in capsys.readouterr().err

@@ -10,6 +10,7 @@ from contextlib import aclosing
 import click
 
 from playground.cli.common import (
+    announce_encoder_build,
     db_option,
     fail,
     incognito_option,
@@ -112,6 +113,7 @@ def ask(prompt, model, api_base, conversation, latest, system, temperature, as_j
         if session.profile.uses_embeddings and not model:
             from playground.router.embeddings import EmbeddingError
 
+            announce_encoder_build(session.profile)
             try:
                 session.build_semantic_index()
             except EmbeddingError as exc:

@@ -119,6 +119,16 @@ def print_json(data: Any, **kwargs: Any) -> None:
     click.echo(json.dumps(data, indent=2, **kwargs))
 
 
+def announce_encoder_build(profile) -> None:
+    """Say so before the first encode builds the encoder's int8 model: seconds of silence otherwise."""
+    if not profile.uses_embeddings or profile.embeddings.model != "local":
+        return
+    from playground.router.embeddings import minilm_built
+
+    if not minilm_built():
+        click.echo("playground: preparing the embedding model for this machine (once, a few seconds)…", err=True)
+
+
 def progress(label: str):
     """A progress line on stderr when a person watches it, else None."""
     if not sys.stderr.isatty():

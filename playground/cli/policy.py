@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from playground.cli.common import db_option, fail, opened_session, print_json, progress
+from playground.cli.common import announce_encoder_build, db_option, fail, opened_session, print_json, progress
 
 
 @click.command("eval", short_help="Replay recorded outcomes through profiles.")
@@ -51,6 +51,7 @@ def evaluate(profile_file, data, more_profiles, as_json, plot, live, results, pe
         items = load_replay(Path(data))
         reports = []
         for profile in profiles:
+            announce_encoder_build(profile)
             index = build_index(profile)
             reports.append(evaluate(profile, items, semantic=index, progress=progress(f"routing with {profile.name}"),
                                     check_accuracy=check_accuracy, seed=seed))

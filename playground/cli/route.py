@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from playground.cli.common import db_option, fail, opened_session, profile_option, read_prompt
+from playground.cli.common import announce_encoder_build, db_option, fail, opened_session, profile_option, read_prompt
 
 
 @click.command(short_help="Show the routing decision for prompts without calling a model.")
@@ -40,6 +40,7 @@ def route(prompt: str | None, file: str | None, as_json: bool) -> int:
             fail(str(exc))
         session.refresh_local_models()
         if session.profile.uses_embeddings:
+            announce_encoder_build(session.profile)
             try:
                 session.build_semantic_index()
             except EmbeddingError as exc:

@@ -60,21 +60,32 @@ def minilm_path() -> Path | None:
     return path if path.is_file() else None
 
 
+def _prepared_path(digest: str) -> Path:
+    """Named by the source's checksum and the version of onnxruntime, whose quantiser builds it."""
+    import onnxruntime
+
+    return models_dir() / f"minilm-l6-{digest[:16]}-dynamic-int8-ort{onnxruntime.__version__}.onnx"
+
+
+def minilm_built() -> bool:
+    """Whether the encoder's int8 model is built (else its first encode builds it: seconds, once)."""
+    source = minilm_path()
+    return source is None or _prepared_path(hashlib.sha256(source.read_bytes()).hexdigest()).is_file()
+
+
 def prepared_minilm(source: Path, digest: str) -> Path:
     """The encoder's model with int8 matrix products, built once from the checked package model.
 
     The package stores int8 weights that onnxruntime widens to float32 when it loads them, so every product
     ran in float32: 12 of a 64-wordpiece encode's 17 ms on this project's 2-core machine. onnxruntime's
     dynamic quantisation (per-channel int8 weights, int8 activations) makes the products int8 (VNNI where the
-    CPU has it): 2.6× faster, with routing accuracy unchanged within noise on the development sets
-    (benchmarks/README.md). The file's name holds the source's checksum and onnxruntime's version, whose
-    quantiser built it."""
-    import onnxruntime
-
-    target = models_dir() / f"minilm-l6-{digest[:16]}-dynamic-int8-ort{onnxruntime.__version__}.onnx"
+    CPU has it): the model's run 2.6× faster, a whole encode 1.6× (benchmarks/decision_latency.py), with
+    routing accuracy unchanged within noise on the development sets (benchmarks/README.md)."""
+    target = _prepared_path(digest)
     if target.is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    import onnxruntime
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     # Built beside the target and renamed into place: a process that stops half-way, or two that build at
