@@ -14,7 +14,8 @@ learned route's cost-aware score ranks them); two figures per method:
 
 Beside them: random routing, the product's own learned route (`tune`, hashed words, its cross-validated
 figures), and two in-sample bounds that no router reaches: per-subject routing with each subject's own
-rates on the whole training half, and the per-prompt oracle. The learners are numpy only: L2 logistic
+rates on the whole training half (ranked per dollar: a bound for any router that knows only a prompt's subject
+and length), and the per-prompt oracle. The learners are numpy only: L2 logistic
 regression (two heads, P(cheap right) and P(strong right), as `tune` fits), gradient-boosted depth-3 trees,
 similarity kNN on the MiniLM embedding (RouteLLM's similarity-weighted idea) and shrunk per-subject rates.
 
@@ -373,7 +374,7 @@ def main() -> None:
         if len(subject_names) > 1:
             change = data.cheap_q - data.strong_q
             rate = np.bincount(subjects, change) / np.bincount(subjects)
-            print(bound("per-subject rates, in-sample (upper bound)", data.best_point(per_dollar(rate[subjects],
+            print(bound("subject rates in-sample, per dollar (bound)", data.best_point(per_dollar(rate[subjects],
                                                                                                  data.gap))))
         print(bound("oracle, in-sample", data.best_point(per_dollar(data.cheap_q - data.strong_q, data.gap))))
     print(f"\nload average at end {os.getloadavg()[0]:.1f}; {time.perf_counter() - started:.0f} s")
