@@ -37,7 +37,10 @@ from playground.config.profile import load_profile
 from playground.router import RouteRequest, decide
 from playground.router.semantic import build_index
 
+from playground.router.embeddings import minilm_built
+
 profile = load_profile(resolve_profile("semantic"))
+assert not minilm_built()  # as the CLI asks before its first encode
 prompt = "Traduis cette phrase en anglais, s'il te plaît"
 n = count_text(prompt)
 decision = decide(RouteRequest(prompt, n, n + 7), profile, build_catalog(profile, env={}),

