@@ -122,6 +122,22 @@ async def test_vote_is_stored_with_route_and_category_and_the_winner_continues_t
     assert context[1]["content"] == " ".join(f"s{i}" for i in range(30))
 
 
+async def test_a_comparison_takes_the_route_the_chat_would_take_semantic_routes_included(tmp_path, stub):
+    # Before, compare routed without the semantic stage: small talk was filed (and voted on) under `everything`.
+    routes = [{"name": "small-talk", "tier": "main", "semantic": {"utterances": ["hi", "hello, how are you",
+                                                                              "good morning", "thanks a lot"]}},
+              {"name": "everything", "tier": "main"}]
+    opened = open_session(compare_profile(tmp_path, stub.api_base, ["fast", "slow"], routes=routes), tmp_path / "h.db")
+    try:
+        assert opened.build_semantic_index() == 1
+        events = await _collect(opened.compare.run("hello there, how are you today?", ["fast", "slow"]))
+        comparison = events[-1].comparison
+        assert (comparison.route, comparison.category) == ("small-talk", "small-talk")
+        assert {a["route"] for a in opened.store.db["attempts"].rows} == {"small-talk"}
+    finally:
+        opened.store.close()
+
+
 async def test_reasking_a_chat_prompt_hides_its_old_reply_and_the_winner_replaces_it(session, stub):
     async for event in session.chat.send("first question", model="fast"):
         if isinstance(event, ReplyDone):

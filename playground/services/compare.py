@@ -129,7 +129,9 @@ class CompareService:
         assert conversation_id is not None and prompt_message_id is not None, "re-asked within its conversation"
         messages = await asyncio.to_thread(self._context, conversation_id, prompt_message_id, prompt)
         prompt_tokens = await asyncio.to_thread(tokens.count_messages, messages)
-        route, _ = route_for(RouteRequest(prompt, prompt_tokens), self.state.profile, self.state.catalog)
+        # The route the chat would take, semantic stage included (an encode: off the event loop).
+        route, _ = await asyncio.to_thread(route_for, RouteRequest(prompt, prompt_tokens), self.state.profile,
+                                           self.state.catalog, self.state.semantic)
         columns = [Column(info.alias, await asyncio.to_thread(self.store.start_reply, conversation_id, incognito),
                           variant.label) for variant, info in checked]
         # No classifier yet: the route a prompt takes is its category.
