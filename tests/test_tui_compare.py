@@ -189,6 +189,38 @@ async def test_the_f5_picker_lists_its_models_on_top_of_the_chat(session, size):
         assert all(alias in shown for alias in ("slow", "broken", "endless"))
 
 
+async def test_on_a_short_terminal_a_long_model_list_leaves_the_note_and_buttons_on_screen(tmp_path, stub):
+    # Twenty models listed up to twenty rows: at 80x24 the picker ran off the bottom, the buttons and the
+    # "1 selected: pick 2 to 6" note with it.
+    many = [f"model-{i:02d}" for i in range(20)]
+    opened = open_session(compare_profile(tmp_path, stub.api_base, many), tmp_path / "h.db")
+    app = PlaygroundApp(opened, load_engine=False)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("f5")
+            await _wait_for(pilot, lambda: isinstance(app.screen, ModelPicker))
+            screen = app.screen
+            for selector in ("#confirm", "#cancel"):
+                region = screen.query_one(selector).region
+                assert region.height and region.bottom <= 24, (selector, region)
+            listing = screen.query_one(SelectionList)
+            listing.focus()
+            for index in range(listing.option_count):  # untick every preselected model but the first
+                if index and listing.get_option_at_index(index).value in listing.selected:
+                    listing.highlighted = index
+                    await pilot.press("space")
+            await pilot.press("ctrl+s")
+            await _wait_for(pilot, lambda: "selected: pick 2 to 6" in _shown(screen, "#picker-note"))
+            await pilot.pause()
+            for selector in ("#picker-note", "#confirm", "#cancel"):
+                region = screen.query_one(selector).region
+                assert region.height and region.bottom <= 24, (selector, region)
+            listing = screen.query_one(SelectionList)
+            assert listing.size.height >= 3
+    finally:
+        opened.store.close()
+
+
 async def test_a_variant_typed_in_the_picker_compares_one_model_with_itself(session):
     app = PlaygroundApp(session, load_engine=False)
     async with app.run_test(size=SIZE) as pilot:

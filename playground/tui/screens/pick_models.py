@@ -17,6 +17,9 @@ from playground.config.variants import VariantError, parse_variant
 from playground.present.format import model_detail
 from playground.services.compare import MAX_MODELS, MIN_MODELS
 
+LIST_ROWS = 20
+"""The most rows the model list takes (its border included), where the terminal has them."""
+
 
 class ModelPicker(ModalScreen[list[str] | None]):
     CSS_PATH = "pick_models.tcss"
@@ -62,6 +65,24 @@ class ModelPicker(ModalScreen[list[str] | None]):
     def on_mount(self) -> None:
         # Typing filters (or adds a variant) at once, as the dialog says; Tab reaches the list.
         self.query_one("#picker-filter", Input).focus()
+        self.call_after_refresh(self._fit)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._fit)
+
+    def _note(self, text: str) -> None:
+        self.query_one("#picker-note", Static).update(Text(text))
+        self.call_after_refresh(self._fit)  # a note of two lines takes a row more from the list
+
+    def _fit(self) -> None:
+        """The list gives up rows on a short terminal, so that what is below it (a note, the buttons) stays
+        on screen: with many models, at 80x24 the dialog ran off the bottom."""
+        picker = self.query_one("#picker", Vertical)
+        options = self.query_one(SelectionList)
+        others = sum(child.outer_size.height for child in picker.children if child is not options)
+        note = 0 if str(self.query_one("#picker-note", Static).render()) else 1  # room for a note to come
+        room = self.size.height - picker.styles.gutter.height - options.styles.margin.height - others - note
+        options.styles.max_height = max(3, min(LIST_ROWS, room))
 
     @on(Input.Changed, "#picker-filter")
     def _filter(self, event: Input.Changed) -> None:
@@ -90,23 +111,22 @@ class ModelPicker(ModalScreen[list[str] | None]):
 
     def _add_variant(self, text: str) -> int | None:
         """Tick the variant, listed after the models; returns its place in the list, None if refused."""
-        note = self.query_one("#picker-note", Static)
         try:
             variant = parse_variant(text)
         except VariantError as exc:
-            note.update(Text(str(exc)))
+            self._note(str(exc))
             return None
         info = self._info(variant.label)
         if info is None or variant.api_base:
-            note.update(Text(f"{variant.target}: not a model of this profile"))
+            self._note(f"{variant.target}: not a model of this profile")
             return None
         if not info.available:
-            note.update(Text(f"{variant.target} is unavailable: {info.unavailable_reason}"))
+            self._note(f"{variant.target} is unavailable: {info.unavailable_reason}")
             return None
         if variant.label not in self._entries:
             self._entries.append(variant.label)
         self._chosen.add(variant.label)
-        note.update(Text(""))
+        self._note("")
         filter_box = self.query_one(Input)
         with filter_box.prevent(Input.Changed):
             filter_box.value = ""
@@ -122,8 +142,7 @@ class ModelPicker(ModalScreen[list[str] | None]):
     def action_confirm(self) -> None:
         chosen = self._chosen
         if not MIN_MODELS <= len(chosen) <= MAX_MODELS:
-            self.query_one("#picker-note", Static).update(
-                Text(f"{len(chosen)} selected: pick {MIN_MODELS} to {MAX_MODELS}"))
+            self._note(f"{len(chosen)} selected: pick {MIN_MODELS} to {MAX_MODELS}")
             return
         self.dismiss([entry for entry in self._entries if entry in chosen])
 
