@@ -18,6 +18,7 @@ from playground.tui.screens.compare import CompareScreen
 from playground.tui.screens.leaderboard import LeaderboardScreen
 from playground.tui.screens.pick_models import ModelPicker
 from playground.tui.widgets.column import CompareColumn
+from playground.tui.widgets.prompt_input import PromptInput
 from playground.tui.widgets.reply import ReplyView
 from tests.support.helpers import compare_profile
 from tests.support.pilot import painted_text
@@ -105,6 +106,25 @@ async def test_compare_a_slow_and_a_failing_model_vote_and_see_the_leaderboard_c
     assert statuses[chat_reply] == "compared"
     assert statuses[vote.reply_message_ids[0]] == "complete"
     assert statuses[vote.reply_message_ids[1]] == "failed"
+
+
+async def test_in_the_prompt_box_the_bar_says_how_to_get_back_to_voting(session):
+    # The bar said "vote: 1–2 picks the winner" with the focus in the prompt box, where 1 types a 1.
+    app = PlaygroundApp(session, load_engine=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.push_screen(CompareScreen(session, models=["slow", "broken"]))
+        compare = app.screen
+        await _wait_for(pilot, lambda: isinstance(app.focused, PromptInput))
+        await pilot.press(*"hi", "enter")
+        await _wait_for(pilot, lambda: compare._finished)
+        assert _shown(compare, "#vote-bar").startswith("vote: 1–2 picks the winner")
+        await pilot.press("slash")
+        await _wait_for(pilot, lambda: "Tab back to the replies to vote (1–2)" in _shown(compare, "#vote-bar"))
+        await pilot.press("tab")
+        await _wait_for(pilot, lambda: _shown(compare, "#vote-bar").startswith("vote: 1–2"))
+        await pilot.press("1")
+        await _wait_for(pilot, lambda: session.store.votes())
+        assert compare.query_one(PromptInput).text == ""
 
 
 async def test_blind_mode_hides_names_in_shuffled_order_until_the_vote(session):

@@ -6,7 +6,7 @@ import random
 from dataclasses import dataclass
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -202,7 +202,7 @@ class CompareScreen(Screen[Continued | None]):
             self.conversation_id = event.comparison.conversation_id
         elif isinstance(event, CompareDone):
             self._finished = True
-            self._bar(f"vote: 1–{len(self._columns)} picks the winner · t tie · b all bad")
+            self._hint_vote()
 
     @on(Worker.StateChanged)
     async def _worker_changed(self, event: Worker.StateChanged) -> None:
@@ -224,6 +224,17 @@ class CompareScreen(Screen[Continued | None]):
             self.dismiss(None)
 
     # Voting --------------------------------------------------------------------------------------
+
+    @on(events.DescendantFocus)
+    def _hint_vote(self) -> None:
+        """While a vote is due, the bar says how to vote from where the focus is: in the prompt box the
+        number keys type, so it says how to get back to the replies."""
+        if self._comparison is None or not self._finished or self._vote is not None:
+            return
+        if isinstance(self.focused, PromptInput):
+            self._bar(f"typing a new prompt · Tab back to the replies to vote (1–{len(self._columns)})")
+        else:
+            self._bar(f"vote: 1–{len(self._columns)} picks the winner · t tie · b all bad")
 
     def action_vote_win(self, position: int) -> None:
         if position < len(self._order):
