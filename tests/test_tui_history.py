@@ -135,7 +135,9 @@ async def test_opening_a_conversation_shows_it_in_the_chat_and_continues_it(tmp_
 async def test_rename_and_delete_with_confirmation(session):
     async with PlaygroundApp(session, load_engine=False).run_test(size=SIZE) as pilot:
         screen = await _open_history(pilot)
-        screen.query_one("#history-table").focus()
+        assert isinstance(pilot.app.focused, Input)  # the search box, as the screen opens
+        await pilot.press("down")  # to the list (it stayed in the search box, and `r` typed an r)
+        assert pilot.app.focused is screen.query_one("#history-table")
         await pilot.press("down", "r")  # the otters conversation
         await _wait_for(pilot, lambda: pilot.app.screen.query("#dialog-input"))
         field = pilot.app.screen.query_one("#dialog-input", Input)
@@ -146,7 +148,7 @@ async def test_rename_and_delete_with_confirmation(session):
         await pilot.press("d")
         await _wait_for(pilot, lambda: pilot.app.screen.query("#yes"))
         question = str(pilot.app.screen.query_one(".dialog-question").render())
-        assert "Delete Aquatic mammals with its messages" in question
+        assert "Delete “Aquatic mammals” with its messages" in question
         await pilot.press("n")  # declined: nothing happens
         await _wait_for(pilot, lambda: pilot.app.screen is screen)
         assert len(_rows(screen)) == 2

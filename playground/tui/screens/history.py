@@ -42,6 +42,8 @@ class HistoryScreen(Screen[str | None]):
     BINDINGS = [
         Binding("escape", "dismiss(None)", "Back to chat", id="history.back"),
         Binding("ctrl+f", "focus_search", "Search", id="history.search"),
+        # Down from the search box goes to the list (the table and the pickers take Down themselves).
+        Binding("down", "focus_list", show=False),
     ]
 
     @dataclass
@@ -195,6 +197,9 @@ class HistoryScreen(Screen[str | None]):
     def _open(self, event: DataTable.RowSelected) -> None:
         self.dismiss(event.row_key.value)
 
+    def action_focus_list(self) -> None:
+        self.query_one(HistoryTable).focus()
+
     def action_focus_search(self) -> None:
         self.query_one("#history-search", Input).focus()
 
@@ -213,7 +218,7 @@ class HistoryScreen(Screen[str | None]):
         if conversation_id is None:
             return
         title = conversation_title(self._shown[conversation_id], 60)
-        question = Text.assemble("Delete ", (title, "bold"), " with its messages, attempts and feedback? "
+        question = Text.assemble("Delete “", (title, "bold"), "” with its messages, attempts and feedback? "
                                  "This cannot be undone.")
 
         def confirmed(yes: bool | None) -> None:
