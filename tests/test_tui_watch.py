@@ -93,3 +93,26 @@ async def test_spend_from_another_process_reaches_the_running_chat(tmp_path, ser
         line = painted_text(status)
         assert "$0.986 left today" in line and "today $0.014 ·" in line  # 14 tokens at $1,000/Mtok
     assert server.hits["paid"] == 1
+
+
+async def test_a_models_list_longer_than_the_screen_scrolls_from_the_keyboard(tmp_path, server):
+    # At 80x24 the panel stopped at the screen's edge, and Tab went past it: the last models were unreachable.
+    from tests.support.helpers import compare_profile
+
+    many = [f"model-{i:02d}" for i in range(30)]
+    session = open_session(compare_profile(tmp_path, server.api_base, many), tmp_path / "h.db")
+    try:
+        async with PlaygroundApp(session, load_engine=False).run_test(size=(80, 24)) as pilot:
+            await pilot.press("f2")
+            pane = pilot.app.screen.query_one("#models")
+            await wait_for(pilot, lambda: "model-00" in painted_text(pilot.app.screen.query_one(ModelsPanel)))
+            assert pane.max_scroll_y > 0
+            for _ in range(6):
+                if pilot.app.focused is pane:
+                    break
+                await pilot.press("tab")
+            assert pilot.app.focused is pane
+            await pilot.press("end")
+            await wait_for(pilot, lambda: pane.scroll_y == pane.max_scroll_y)
+    finally:
+        session.store.close()

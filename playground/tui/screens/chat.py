@@ -150,7 +150,10 @@ class ChatScreen(Screen):
         with Horizontal(id="main"):
             with VerticalScroll(id="transcript"):
                 yield Static(self._welcome(), id="welcome", markup=False)
-            yield ModelsPanel(id="models")
+            # A pane of its own: on a short terminal the list is longer than the screen, and Tab then the
+            # arrow keys scroll it.
+            with VerticalScroll(id="models"):
+                yield ModelsPanel()
         yield PromptInput(id="prompt", placeholder="Ask anything · Enter sends · Ctrl+J new line")
         yield StatusBar()
         yield Footer()
@@ -172,7 +175,7 @@ class ChatScreen(Screen):
         status.profile = self.session.profile.name
         status.incognito = self.incognito
         self._show_watch()
-        self.query_one(ModelsPanel).set_class(self.app.size.width >= WIDE_ENOUGH_FOR_PANEL, "-visible")
+        self.query_one("#models").set_class(self.app.size.width >= WIDE_ENOUGH_FOR_PANEL, "-visible")
         box = self.query_one(PromptInput)
         box.focus()
         if self._pending:
@@ -489,7 +492,7 @@ class ChatScreen(Screen):
         self.query_one(StatusBar).tag = self.tag or ""
 
     def action_toggle_models(self) -> None:
-        self.query_one(ModelsPanel).toggle_class("-visible")
+        self.query_one("#models").toggle_class("-visible")
 
     # Editing, asking again, copying ---------------------------------------------------------------
 
