@@ -280,6 +280,9 @@ async def test_a_full_column_follows_its_stream_until_scrolled_up_and_again_from
         await _wait_for(pilot, lambda: len(screen._columns) == 2 and screen._columns[0].max_scroll_y > 10)
         column = screen._columns[0]
         await _wait_for(pilot, lambda: column.scroll_y == column.max_scroll_y > 20)  # it follows
+        for head in (".column-label", ".column-live"):  # under a name and figures that stay in view
+            region = column.query_one(head).region
+            assert region.height >= 1 and column.region.contains_region(region), head
         await pilot.press("home")  # the focused column, scrolled up by the user: it stays where it was put
         height = column.max_scroll_y
         await _wait_for(pilot, lambda: column.max_scroll_y > height + 20)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.geometry import Size
 from textual.widgets import Static
 
@@ -27,8 +27,10 @@ class CompareColumn(VerticalScroll):
         self.body = MarkdownView(classes="column-body", follow=False)
 
     def compose(self) -> ComposeResult:
-        yield Static(Text(self.model_alias), classes="column-label", markup=False)
-        yield Static(Text("waiting for the first token…"), classes="column-live", markup=False)
+        # Docked: the model's name and figures stay in view while a long answer scrolls under them.
+        with Vertical(classes="column-head"):
+            yield Static(Text(self.model_alias), classes="column-label", markup=False)
+            yield Static(Text("waiting for the first token…"), classes="column-live", markup=False)
         yield self.body
         yield Static(Text(""), classes="column-state", markup=False)
 
