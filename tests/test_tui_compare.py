@@ -267,6 +267,10 @@ async def test_a_variant_typed_in_the_picker_compares_one_model_with_itself(sess
         assert first.text == second.text == SLOW_TEXT
         assert "waited" not in _shown(first, ".column-live")
         assert "TTFT" in _shown(second, ".column-live") and "for its turn" in _shown(second, ".column-live")
+        await pilot.press("2", "enter")  # the variant wins; the chat goes on with it, named with its settings
+        await _wait_for(pilot, lambda: not isinstance(app.screen, CompareScreen))
+        reply = list(app.screen.query(ReplyView))[-1]
+        await _wait_for(pilot, lambda: "slow@temperature=1 · chosen in a comparison" in _shown(reply, ".reply-head"))
 
 
 async def test_a_full_column_follows_its_stream_until_scrolled_up_and_again_from_its_end(session, stub):

@@ -655,7 +655,7 @@ class ChatScreen(Screen):
         transcript = self.query_one("#transcript", VerticalScroll)
         reply = ReplyView()
         await transcript.mount_all(([] if result.reasked else [PromptView(comparison.prompt)]) + [reply])
-        reply.set_head(f"→ {column.model_alias} · chosen in a comparison")
+        reply.set_head(f"→ {column.label} · chosen in a comparison")  # with its settings, if a variant
         reply.append(column.attempt.text)
         reply.finished(Reply(comparison.conversation_id, column.message_id, column.attempt.text, "complete",
                                    [column.attempt]))

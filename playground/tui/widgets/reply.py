@@ -22,7 +22,8 @@ from playground.tui.widgets.markdown_view import MarkdownView
 
 STATUS_NOTES = {
     "complete": "",
-    "compared": "not chosen in a comparison",
+    # Not "not chosen": a reply that won the vote, where the user left without continuing, is one too.
+    "compared": "compared · the chat did not continue with this reply",
     "replaced": "replaced: the prompt was edited or asked of another model",
 }
 
