@@ -21,6 +21,7 @@ def test_a_coding_request_in_words_takes_the_code_tier_of_the_default_profile(ca
     assert (decision["route"], decision["stage"], decision["tier"]) == ("coding", "semantic", "strong")
     assert decision["runner_up"] and decision["margin"] > 0
     assert decision["score"] >= decision["threshold"]
+    assert decision["where"] is None and decision["expected"] is None  # a prompt of the command line, not of a file
 
 
 def test_a_file_with_expected_routes_prints_accuracy_and_a_confusion_table(tmp_path, capsys):

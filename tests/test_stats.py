@@ -16,6 +16,7 @@ from playground.config.profile import ModelSpec
 from playground.history.migrations import MIGRATIONS
 from playground.history.stats import Outcomes, Percentiles, Votes, compute, percentiles
 from playground.history.store import Store
+from playground.present.format import stats_summary
 
 NO_OFFSET = timedelta(0)
 # $10 / $30 per million tokens in / out.
@@ -178,6 +179,7 @@ def test_votes_and_cost_per_success_with_votes(store):
     assert models["cheap"].votes == Votes(shown=3, wins=0, ties=1, all_bad=1)
     assert models["broken"].votes == Votes(shown=1, wins=0, ties=1, all_bad=0)
     assert stats.votes == Votes(6, 1, 2, 2)
+    assert "votes: 1 win, 2 ties, 2 all bad over 6 model showings" in stats_summary(stats)
     # cheap: feedback good $0.001, bad $0.0005 (behind it an unpriced hop); lost vote 1 ($0 spent there),
     # all-bad on prompt 1 ($0.001), tie on prompt 2 ($0.0005): 5 judged, 2 successes, $0.003 + unknown.
     assert models["cheap"].outcomes == Outcomes(5, 2, pytest.approx(0.003), unpriced=1)

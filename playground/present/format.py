@@ -206,8 +206,8 @@ def stats_summary(stats: Stats) -> list[str]:
     ]
     votes = stats.votes
     if votes.shown:
-        lines.append(f"votes: {votes.wins} wins, {votes.ties} ties, {votes.all_bad} all bad "
-                     f"over {votes.shown} model showings")
+        lines.append(f"votes: {votes.wins} win{'s' * (votes.wins != 1)}, {votes.ties} tie{'s' * (votes.ties != 1)}, "
+                     f"{votes.all_bad} all bad over {votes.shown} model showing{'s' * (votes.shown != 1)}")
     checked = sum(r.escalations.checked for r in stats.by_route)
     if checked:
         failed = sum(r.escalations.failed for r in stats.by_route)

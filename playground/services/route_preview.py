@@ -45,7 +45,8 @@ class RoutedPrompt:
                 "why": self.why, "model": d.model if d else None, "tier": d.tier if d else None,
                 "score": d.score if d else None, "threshold": d.threshold if d else None,
                 "runner_up": d.runner_up if d else None, "margin": d.margin if d else None,
-                "similarities": d.similarities if d else {}, "problem": self.problem, "where": self.case.where}
+                "similarities": d.similarities if d else {}, "problem": self.problem,
+                "where": self.case.where or None}
 
 
 @dataclass

@@ -11,7 +11,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
 TIPS = [
-    ("#code, #math …",
+    ("#code, #think …",
      "start a prompt with a task tag the profile knows to route it (Ctrl+T picks one for every prompt)"),
     ("↑ in an empty box", "edit the last prompt and send it again; the old turn stays in history"),
     ("Ctrl+P", "the command palette: every action of this screen, by name"),
