@@ -25,7 +25,6 @@ similarity kNN on the MiniLM embedding (RouteLLM's similarity-weighted idea) and
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import re
@@ -33,11 +32,10 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from benchmarks.learned_routing import PROFILE, ROOT, TARGET, held_out
+from benchmarks.learned_routing import PROFILE, TARGET, held_out, replay_parser
 from playground.config.profile import FEATURES, load_profile
 from playground.policy.evaluation import Pricer, replay_catalog
 from playground.policy.replay import ReplayItem, load_replay
@@ -302,12 +300,7 @@ def bound(name: str, saved: float) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--replay", type=Path, default=ROOT.parent / "shared" / "data" / "replay",
-                        help="folder holding routellm_gsm8k.jsonl and routellm_mmlu.jsonl")
-    parser.add_argument("--cache", type=Path, default=Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-                        / "llm-playground-bench", help="where prompt embeddings are cached (as learned_routing's)")
-    parser.add_argument("--sets", default="gsm8k,mmlu")
+    parser = replay_parser(__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, help="fold assignments to repeat the cross-validation over "
                         f"(default {', '.join(f'{k} {v}' for k, v in SEEDS.items())})")
     parser.add_argument("--folds", type=int, default=5)

@@ -68,14 +68,19 @@ def _line(name: str, quality: float, strong_quality: float, cost: float, strong_
             f"{1 - cost / strong_cost:6.1%} · strong share {share:5.1%} · best point of the curve {best}")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def replay_parser(description: str) -> argparse.ArgumentParser:
+    """The options this benchmark and learned_ceiling share: where the replay files and the embedding cache are."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--replay", type=Path, default=ROOT.parent / "shared" / "data" / "replay",
                         help="folder holding routellm_gsm8k.jsonl and routellm_mmlu.jsonl")
     parser.add_argument("--cache", type=Path, default=Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
                         / "llm-playground-bench", help="where prompt embeddings are cached")
     parser.add_argument("--sets", default="gsm8k,mmlu")
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = replay_parser(__doc__.splitlines()[0]).parse_args()
     profile = load_profile(PROFILE)
     args.cache.mkdir(parents=True, exist_ok=True)
     cache = EmbeddingCache(args.cache / "embeddings.db")
