@@ -328,10 +328,11 @@ def test_stats_with_nothing_spent(snap_compare, session, size):
 
     async def open_stats(pilot):
         await pilot.press("f4")
-        await wait_for(pilot, lambda: "prompts" in str(pilot.app.screen.query_one("#stats-summary").render()))
+        await wait_for(pilot, lambda: " prompt" in str(pilot.app.screen.query_one("#stats-summary").render()))
         # All time: a window of days would start on a date that changes every day.
         pilot.app.screen.query_one("#stats-window").value = "all"
-        await wait_for(pilot, lambda: "1 request" in str(pilot.app.screen.query_one("#stats-summary").render()))
+        summary = pilot.app.screen.query_one("#stats-summary")
+        await wait_for(pilot, lambda: "1 prompt, 1 request, " in str(summary.render()))
         await _settle(pilot)
 
     assert snap_compare(_app(session), terminal_size=size, run_before=open_stats)

@@ -165,7 +165,7 @@ async def test_stats_screen_shows_figures_per_model(session):
     app = PlaygroundApp(session, load_engine=False)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("f4")
-        await _wait_for(pilot, lambda: "prompts" in str(app.screen.query_one("#stats-summary").render()))
+        await _wait_for(pilot, lambda: " prompt" in str(app.screen.query_one("#stats-summary").render()))
         summary = str(app.screen.query_one("#stats-summary").render())
         assert "3 prompts, 3 requests, 300 tokens in / 150 out, $0.033" in summary
         assert "TTFT p50 250 ms p95 250 ms · total p50 1.50 s p95 1.50 s" in summary
@@ -225,7 +225,7 @@ async def test_stats_with_nothing_spent_say_what_fills_the_plots(tmp_path, cost,
     try:
         async with PlaygroundApp(session, load_engine=False).run_test(size=(80, 24)) as pilot:
             await pilot.press("f4")
-            await _wait_for(pilot, lambda: "prompts" in str(pilot.app.screen.query_one("#stats-summary").render()))
+            await _wait_for(pilot, lambda: " prompt" in str(pilot.app.screen.query_one("#stats-summary").render()))
             screen = pilot.app.screen
             note = screen.query_one("#stats-plots-empty", Static)
             assert note.display and says in str(note.render()) and "F5" in str(note.render())
@@ -237,7 +237,7 @@ async def test_stats_with_nothing_spent_say_what_fills_the_plots(tmp_path, cost,
 async def test_stats_plots_show_when_something_was_spent(session):
     async with PlaygroundApp(session, load_engine=False).run_test(size=SIZE) as pilot:
         await pilot.press("f4")
-        await _wait_for(pilot, lambda: "prompts" in str(pilot.app.screen.query_one("#stats-summary").render()))
+        await _wait_for(pilot, lambda: " prompt" in str(pilot.app.screen.query_one("#stats-summary").render()))
         screen = pilot.app.screen
         assert screen.query_one("#stats-plots").display and not screen.query_one("#stats-plots-empty").display
 

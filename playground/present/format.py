@@ -196,7 +196,8 @@ def stats_summary(stats: Stats) -> list[str]:
     """The headline figures: volume and spend, reliability and latency, savings."""
     lines = [
         f"since {stats.since.strftime('%Y-%m-%d %H:%M') if stats.since else 'the beginning'}: "
-        f"{stats.turns} prompts, {stats.requests} requests, {stats.input_tokens:,} tokens in / "
+        f"{stats.turns} prompt{'s' * (stats.turns != 1)}, {stats.requests} request{'s' * (stats.requests != 1)}, "
+        f"{stats.input_tokens:,} tokens in / "
         f"{stats.output_tokens:,} out, {dollars(stats.cost)}"
         + (f" ({stats.unpriced_requests} requests had no known price)" if stats.unpriced_requests else ""),
         f"errors {percent(stats.error_rate)} · failovers {percent(stats.fallback_rate)} of replies · "
