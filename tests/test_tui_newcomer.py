@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import threading
 import uuid
 from pathlib import Path
@@ -112,6 +113,32 @@ async def test_the_chat_follows_the_newest_reply_to_its_last_line(tmp_path, serv
             await wait_for(pilot, lambda reply=reply: "TTFT" in _meta(reply), timeout=20)
             await wait_for(pilot, lambda reply=reply: why_in_view(reply), timeout=10)
             assert "TTFT" in painted_text(transcript)
+
+
+async def test_a_streamed_frame_lays_the_chat_out_once(tmp_path, server, monkeypatch):
+    # Each frame that made the reply taller set the reply's and the transcript's virtual_size reactives, and
+    # each of those asked for a second layout and a full repaint (about 20% of the chat's CPU per token).
+    from textual.widget import Widget
+
+    server.script("long", text="\n\n".join(f"Paragraph {i} of a long answer." for i in range(40)), chunk_delay=0.01)
+    session = open_session(str(write_profile(tmp_path, server.api_base, ["long"])), tmp_path / "h.db")
+    second: list[str] = []
+    refresh = Widget.refresh
+
+    def counted(self, *args, **kwargs):
+        caller = sys._getframe(1)
+        if (kwargs.get("layout") and caller.f_code.co_name == "_set" and isinstance(self, (ReplyView, VerticalScroll))
+                and caller.f_locals["self"].name == "virtual_size"):  # the scrollbar's showing up lays out once
+            second.append(type(self).__name__)
+        return refresh(self, *args, **kwargs)
+
+    async with PlaygroundApp(session, load_engine=False).run_test(size=SMALL) as pilot:
+        monkeypatch.setattr(Widget, "refresh", counted)
+        reply = await _send(pilot, "a long one")
+        await wait_for(pilot, lambda: "TTFT" in _meta(reply), timeout=20)
+        transcript = pilot.app.screen.query_one("#transcript", VerticalScroll)
+        assert transcript.max_scroll_y > 0 and transcript.scroll_y == transcript.max_scroll_y  # it still follows
+    assert second == []
 
 
 async def test_code_without_a_fence_keeps_its_line_breaks():

@@ -43,6 +43,7 @@ from playground.tui.widgets.models import ModelsPanel
 from playground.tui.widgets.prompt_input import PromptInput
 from playground.tui.widgets.reply import PromptView, ReplyView, StoredReplyView
 from playground.tui.widgets.status import StatusBar
+from playground.tui.widgets.transcript import Transcript
 
 if TYPE_CHECKING:
     from playground.tui.screens.compare import Continued
@@ -148,7 +149,7 @@ class ChatScreen(Screen):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
-            with VerticalScroll(id="transcript"):
+            with Transcript(id="transcript", follows=lambda: self._reply is not None):
                 yield Static(self._welcome(), id="welcome", markup=False)
             # A pane of its own: on a short terminal the list is longer than the screen, and Tab then the
             # arrow keys scroll it.
@@ -191,8 +192,6 @@ class ChatScreen(Screen):
         self.app.engine_signal.subscribe(self, self._engine_changed)
         self.app.profile_signal.subscribe(self, self._profile_changed)
         self.app.spend_signal.subscribe(self, lambda today: setattr(self.query_one(StatusBar), "day_cost", today))
-        # A reply can outgrow the screen after the last turn began: anchor the moment it does.
-        self.watch(self.query_one("#transcript", VerticalScroll), "virtual_size", self._transcript_resized, init=False)
         if self.app.engine is not None:
             self._engine_changed(self.app.engine)
         self.set_interval(1.0, self._tick)
@@ -367,15 +366,6 @@ class ChatScreen(Screen):
                 transcript.anchor()
 
         self.call_after_refresh(anchor)
-
-    def _transcript_resized(self) -> None:
-        transcript = self.query_one("#transcript", VerticalScroll)
-        # Only a conversation that overflows a laid-out pane is anchored: an anchored pane that is not full is drawn
-        # bottom-aligned (the welcome text, a new chat).
-        if self._reply is None or transcript.size.height == 0:
-            return
-        if transcript.max_scroll_y > 0 and not transcript.is_anchored:
-            transcript.anchor()
 
     @staticmethod
     def _mark_replaced(transcript: VerticalScroll, before: PromptView | None = None) -> None:

@@ -228,7 +228,8 @@ class MarkdownView(Widget):
         # Follow the stream while its end is in view; once the user scrolls up to read, stay put.
         # (Textual's anchor() would also bottom-align a pane that is not full yet.)
         pane = next((node for node in self.ancestors if isinstance(node, Widget) and node.is_scrollable), None)
-        if pane is not None and pane.max_scroll_y - pane.scroll_y <= 1:
+        # An anchored pane follows in the layout pass itself; scrolling it as well cost a second repaint a frame.
+        if pane is not None and not pane.is_anchored and pane.max_scroll_y - pane.scroll_y <= 1:
             pane.scroll_end(animate=False)
 
     # Parsing -------------------------------------------------------------------------------------

@@ -90,6 +90,11 @@ class ReplyView(Vertical):
         """Why the reply stopped before it was finished (cancelled, not sent, an error)."""
         self._trace: list[str] = []
 
+    def _size_updated(self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True) -> bool:
+        # As MarkdownView's: nothing scrolls inside a reply, and Textual's virtual_size reactive asked for a
+        # second layout and repaint after every frame that made the streamed reply taller.
+        return super()._size_updated(size, virtual_size, container_size, layout=False)
+
     def compose(self) -> ComposeResult:
         yield Static(Text("routing…"), classes="reply-head", markup=False)
         yield Vertical(classes="reply-failures")
