@@ -391,3 +391,17 @@ async def test_keys_typed_while_the_chat_replaces_the_starting_screen_all_arrive
         assert session.store.messages(app.screen.conversation_id)[0].content == "Say hi"
         assert app.screen.query_one(PromptInput).text == ""
     gate.set()
+
+
+def test_a_thread_telling_a_closing_app_raises_nothing(monkeypatch):
+    # Seen in CI: the session-open thread's call to exit the app was cancelled as the app closed, and the
+    # thread died with a traceback (CancelledError is not a RuntimeError, which alone was suppressed).
+    import concurrent.futures
+
+    app = PlaygroundApp(opener=lambda: None, profile_name="x", load_engine=False)
+    for error in (RuntimeError("the loop is closed"), concurrent.futures.CancelledError()):
+        def closing(*_args, error=error):
+            raise error
+
+        monkeypatch.setattr(app, "call_from_thread", closing)
+        app._from_thread(app.exit, None, 2)

@@ -7,6 +7,7 @@ hears them, and a screen shown later reads the current state.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import sys
 import threading
@@ -114,11 +115,9 @@ class PlaygroundApp(App):
             session = self._opener()
         except (ProfileError, StoreError) as exc:  # one line, printed once the terminal is restored
             self.startup_error = f"playground: error: {exc}"
-            with contextlib.suppress(RuntimeError):
-                self.call_from_thread(self.exit, None, 2)
+            self._from_thread(self.exit, None, 2)
             return
-        with contextlib.suppress(RuntimeError):
-            self.call_from_thread(self._opened, session)
+        self._from_thread(self._opened, session)
 
     def _opened(self, session: Session) -> None:
         self.session = session
@@ -321,8 +320,14 @@ class PlaygroundApp(App):
         """From a background thread: record the new state, then tell every screen that subscribed."""
         if not self.is_running:
             return  # quitting: nobody is left to tell
-        with contextlib.suppress(RuntimeError):  # the loop closed between the check and the call
-            self.call_from_thread(self._apply, state)
+        self._from_thread(self._apply, state)
+
+    def _from_thread(self, callback: Callable[..., object], *args: object) -> None:
+        """Run `callback` on the event loop from one of the app's own threads, unless the app is closing: its
+        loop may close before the call (RuntimeError) or while it waits (the call is cancelled). Either way
+        nobody is left to tell, and a traceback would follow the restored terminal."""
+        with contextlib.suppress(RuntimeError, concurrent.futures.CancelledError):
+            self.call_from_thread(callback, *args)
 
     def _apply(self, state: EngineReady | EngineFailed | ProfileChanged | ProfileInvalid) -> None:
         if isinstance(state, (EngineReady, EngineFailed)):
@@ -353,8 +358,7 @@ class PlaygroundApp(App):
         today = self.session.store.today_cost()
         if today != self._spent_today and self.is_running:
             self._spent_today = today
-            with contextlib.suppress(RuntimeError):  # the loop closed between the check and the call
-                self.call_from_thread(self.spend_signal.publish, today)
+            self._from_thread(self.spend_signal.publish, today)
 
     @work(thread=True, group="monitor", exclusive=True, exit_on_error=False)
     def _refresh_monitor(self) -> None:
