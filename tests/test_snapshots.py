@@ -332,7 +332,8 @@ def test_stats_with_nothing_spent(snap_compare, session, size):
         # All time: a window of days would start on a date that changes every day.
         pilot.app.screen.query_one("#stats-window").value = "all"
         summary = pilot.app.screen.query_one("#stats-summary")
-        await wait_for(pilot, lambda: "1 prompt, 1 request, " in str(summary.render()))
+        # The thirty-day window's summary also reads "1 prompt, 1 request": wait for the all-time one.
+        await wait_for(pilot, lambda: "since the beginning: 1 prompt, 1 request, " in str(summary.render()))
         await _settle(pilot)
 
     assert snap_compare(_app(session), terminal_size=size, run_before=open_stats)
