@@ -103,6 +103,9 @@ def test_totals_rates_and_latency(store):
     assert (stats.input_tokens, stats.output_tokens) == (1160, 805)
     assert stats.cost_usd == pytest.approx(0.0216)
     assert stats.unpriced_requests == 1
+    summary = stats_summary(stats)
+    assert "4 prompts, 5 requests, " in summary[0] and summary[0].endswith("(1 request had no known price)")
+    assert "0 retries" in summary[1]
     # Successful attempts only: TTFT 100, 300, 800; total 500, 900, 4000.
     assert stats.ttft == Percentiles(300, 800)
     assert stats.latency == Percentiles(900, 4000)

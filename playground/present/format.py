@@ -163,6 +163,11 @@ def per_success(outcomes: Outcomes) -> str:
     return "–" if found is None else dollars(found)
 
 
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """"1 request", "2 requests" ("1 retry", "2 retries" with `plural`)."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
 def empty_spend_note(stats: Stats) -> str | None:
     """Why the spend plots would be empty, and what fills them; None when there is spend to plot."""
     if any(day.cost_usd for day in stats.by_day):
@@ -170,18 +175,18 @@ def empty_spend_note(stats: Stats) -> str | None:
     if not stats.requests:
         return ("Nothing recorded in this window yet. Ask something in the chat (Esc goes back) or compare "
                 "models with F5; spend per day and per model are plotted here. A longer window may show more.")
-    counted = f"{stats.requests} request{'s' if stats.requests != 1 else ''}"
+    requests = counted(stats.requests, "request")
     unpriced = stats.unpriced_requests
     why = "local models are free" if not unpriced else \
         f"{unpriced} had no known price: not plotted, never counted as $0" + \
         ("; the rest were free" if unpriced < stats.requests else "")
-    return (f"No spend to plot: {counted} in this window ({why}). Spend appears once a priced model answers: "
+    return (f"No spend to plot: {requests} in this window ({why}). Spend appears once a priced model answers: "
             "set its key in the environment (e.g. OPENAI_API_KEY), then ask it or compare it with F5.")
 
 
 def unpriced_note(unpriced: int) -> str:
     """What a spend figure or plot leaves out: "; 3 unpriced requests left out"."""
-    return f"; {unpriced} unpriced request{'s' if unpriced != 1 else ''} left out" if unpriced else ""
+    return f"; {counted(unpriced, 'unpriced request')} left out" if unpriced else ""
 
 
 def empty_board_note(category: str | None) -> str:
@@ -196,19 +201,18 @@ def stats_summary(stats: Stats) -> list[str]:
     """The headline figures: volume and spend, reliability and latency, savings."""
     lines = [
         f"since {stats.since.strftime('%Y-%m-%d %H:%M') if stats.since else 'the beginning'}: "
-        f"{stats.turns} prompt{'s' * (stats.turns != 1)}, {stats.requests} request{'s' * (stats.requests != 1)}, "
-        f"{stats.input_tokens:,} tokens in / "
-        f"{stats.output_tokens:,} out, {dollars(stats.cost)}"
-        + (f" ({stats.unpriced_requests} requests had no known price)" if stats.unpriced_requests else ""),
+        f"{counted(stats.turns, 'prompt')}, {counted(stats.requests, 'request')}, "
+        f"{stats.input_tokens:,} tokens in / {stats.output_tokens:,} out, {dollars(stats.cost)}"
+        + (f" ({counted(stats.unpriced_requests, 'request')} had no known price)" if stats.unpriced_requests else ""),
         f"errors {percent(stats.error_rate)} · failovers {percent(stats.fallback_rate)} of replies · "
-        f"{stats.retries} retr{'y' if stats.retries == 1 else 'ies'} · "
+        f"{counted(stats.retries, 'retry', 'retries')} · "
         f"TTFT p50 {milliseconds(stats.ttft.p50_ms)} p95 {milliseconds(stats.ttft.p95_ms)} · "
         f"total p50 {milliseconds(stats.latency.p50_ms)} p95 {milliseconds(stats.latency.p95_ms)}",
     ]
     votes = stats.votes
     if votes.shown:
-        lines.append(f"votes: {votes.wins} win{'s' * (votes.wins != 1)}, {votes.ties} tie{'s' * (votes.ties != 1)}, "
-                     f"{votes.all_bad} all bad over {votes.shown} model showing{'s' * (votes.shown != 1)}")
+        lines.append(f"votes: {counted(votes.wins, 'win')}, {counted(votes.ties, 'tie')}, {votes.all_bad} all bad "
+                     f"over {counted(votes.shown, 'model showing')}")
     checked = sum(r.escalations.checked for r in stats.by_route)
     if checked:
         failed = sum(r.escalations.failed for r in stats.by_route)

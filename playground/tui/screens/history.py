@@ -18,7 +18,7 @@ from playground.base.dates import parse_since
 from playground.base.money import dollars
 from playground.base.safetext import one_line
 from playground.history.store import ConversationSummary, HistoryFilter, Store
-from playground.present.format import conversation_title, local_time
+from playground.present.format import conversation_title, counted, local_time
 from playground.tui.screens.dialogs import Confirm, TextPrompt
 from playground.tui.widgets.footer import Footer
 
@@ -148,7 +148,7 @@ class HistoryScreen(Screen[str | None]):
             self._fill(message.conversations)
         count = len(message.conversations)
         limit = self._filter().limit
-        status = f"{count} conversation{'s' if count != 1 else ''}" + (" (the most recent)" if count >= limit else "")
+        status = counted(count, "conversation") + (" (the most recent)" if count >= limit else "")
         self.query_one("#history-status", Static).update(
             Text(status + " · Enter opens · r renames · d deletes · Esc returns"))
 
